@@ -1,0 +1,5 @@
+import sys
+
+from graphhyper.cli import main
+
+sys.exit(main())

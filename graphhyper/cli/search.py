@@ -1,0 +1,10 @@
+"""`graphhyper search ...` sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("search", help="search commands")
+    parser.add_subparsers(dest="command")

@@ -1,0 +1,44 @@
+"""Test-wide environment.
+
+* ``TRITON_INTERPRET=1`` is set *before* any kernel module is imported so the Triton kernels run
+  on the CPU (interpreter mode) and are checked against the torch reference.
+* DHG writes into ``~``; tests get a temporary HOME.
+* ``GRAPHHYPER_DATA`` points at ``../shared/data`` when it exists beside the checkout.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import tempfile
+
+os.environ.setdefault("TRITON_INTERPRET", "1")
+os.environ.setdefault("DGLBACKEND", "pytorch")
+os.environ["HOME"] = tempfile.mkdtemp(prefix="graphhyper-test-home-")
+os.environ.setdefault("TQDM_DISABLE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+_ROOT = pathlib.Path(__file__).resolve().parents[1]
+_SHARED = _ROOT.parent / "shared" / "data"
+if not os.environ.get("GRAPHHYPER_DATA") and _SHARED.is_dir():
+    os.environ["GRAPHHYPER_DATA"] = str(_SHARED)
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture
+def shared_data() -> pathlib.Path:
+    """Root of the real data beside the checkout; skips with a reason when absent."""
+    root = os.environ.get("GRAPHHYPER_DATA")
+    if not root or not pathlib.Path(root).is_dir():
+        pytest.skip("real data not found: set GRAPHHYPER_DATA or place ../shared/data beside the checkout")
+    return pathlib.Path(root)
+
+
+@pytest.fixture
+def seed() -> int:
+    torch.manual_seed(0)
+    return 0
