@@ -19,9 +19,10 @@ start_postgres() {
     bin=$(_pg_bin) || return 1
   fi
   id postgres >/dev/null 2>&1 || useradd -r -M postgres || return 1
-  rm -rf "$PG_DIR"; mkdir -p "$PG_DIR"; chown postgres "$PG_DIR"
   local as=(runuser -u postgres --)
   [ "$(id -u)" = 0 ] || as=()
+  [ -f "$PG_DIR/data/postmaster.pid" ] && "${as[@]}" "$bin/pg_ctl" -D "$PG_DIR/data" -m fast stop >/dev/null 2>&1
+  rm -rf "$PG_DIR"; mkdir -p "$PG_DIR"; chown postgres "$PG_DIR"
   "${as[@]}" "$bin/initdb" -D "$PG_DIR/data" -A trust -U postgres >/dev/null || return 1
   "${as[@]}" "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w \
     -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c max_connections=200" start >/dev/null || return 1
