@@ -1,0 +1,207 @@
+"""Decoders of a GHN: parameter embeddings ``[G, hidden]`` -> raw tensors ``[G, *shape]``.
+
+Every decoder is called once per *shape group* (all parameters of one shape across all architectures of a
+batch), so decoding cost is a handful of batched matmuls, not a Python loop over parameters.
+
+* :class:`TiledDecoder` -- GHN-2 baseline: one fixed tile (``16 x 16 x 3 x 3``) per parameter, repeated and
+  cropped to the target shape.
+* :class:`LowRankDecoder` -- LoGAH-style: a rank-``r`` factorisation whose factors are generated row by row
+  from Fourier codes of the row / column index, so its size does not depend on the target width.
+* :class:`ResidualDecoder` -- the MIP option: ``theta = theta0 + delta`` with ``theta0`` decoded from the
+  context-free node embedding (op + shape only) and ``delta`` from the encoder's output.
+
+:func:`normalize_output` then applies the operation-dependent output normalisation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from graphhyper.errors import InvalidInputError
+
+#: Bounds of the output normalisation (see :func:`normalize_output`).
+BIAS_BOUND = 0.25
+NORM_BIAS_BOUND = 0.5
+
+
+def check_shape(name: str, shape: tuple[int, ...], max_dim: int) -> None:
+    """Raise :class:`InvalidInputError` when a dimension of ``shape`` exceeds the decoder's ``max_dim``."""
+    big = [s for s in shape if s > max_dim]
+    if big:
+        raise InvalidInputError(
+            f"Parameter '{name}' has shape {tuple(shape)}; dimension {max(big)} exceeds this GHN's max_dim={max_dim} "
+            f"(the largest width its index codes are defined for). Use a GHN configured with max_dim >= {max(big)} "
+            "(GHNConfig(max_dim=...)) or predict this model's other parameters and initialise this one yourself."
+        )
+
+
+class LowRankDecoder(nn.Module):
+    r"""Low-rank (CP) decoder whose size is independent of the target width.
+
+    For a parameter of shape :math:`(o, i, k_1, \dots)` with embedding :math:`h`:
+
+    .. math::
+        A = \Phi_o\, M_A(h) \in \mathbb{R}^{o \times r},\quad B = \Phi_i\, M_B(h) \in \mathbb{R}^{i \times r},
+        \quad C = \Psi_{k}\, M_C(h) \in \mathbb{R}^{K \times r}
+
+    .. math::
+        W_{a,b,c} = \tfrac{1}{\sqrt r}\sum_{\rho=1}^{r} A_{a\rho} B_{b\rho} C_{c\rho}
+
+    where :math:`\Phi_n \in \mathbb{R}^{n \times D}` are fixed unit-norm Fourier codes of the indices
+    :math:`0..n-1` (random frequencies, shared by rows and columns so consecutive layers can align channel
+    ``a`` of one layer with input ``a`` of the next), :math:`\Psi_k` Fourier codes of centred kernel
+    coordinates, and :math:`M_\cdot(h)` linear maps of the embedding. 2-D weights drop :math:`C`; vectors are
+    :math:`v = \Phi_n m(h) + c(h)`.
+
+    Shapes: ``h [G, hidden]`` -> ``[G, *shape]``.
+    """
+
+    def __init__(self, hidden: int, rank: int = 16, code_dim: int = 64, max_dim: int = 2 ** 17, seed: int = 0):
+        super().__init__()
+        self.rank, self.code_dim, self.max_dim = rank, code_dim, max_dim
+        gen = torch.Generator().manual_seed(seed)
+        self.register_buffer("freqs", torch.rand(code_dim // 2, generator=gen) * math.pi)
+        self.register_buffer("phases", torch.rand(code_dim // 2, generator=gen) * 2 * math.pi)
+        self.kdim = 24
+        self.row = nn.Linear(hidden, code_dim * rank)
+        self.col = nn.Linear(hidden, code_dim * rank)
+        self.ker = nn.Linear(hidden, self.kdim * rank)
+        self.vec = nn.Linear(hidden, code_dim)
+        self.off = nn.Linear(hidden, 1)
+        self._cache: dict[tuple, torch.Tensor] = {}
+
+    def codes(self, n: int) -> torch.Tensor:
+        """Unit-norm Fourier codes of the indices ``0..n-1``: ``[n, code_dim]``."""
+        key = ("idx", n, self.freqs.device, self.freqs.dtype)
+        if key not in self._cache:
+            ang = torch.arange(n, device=self.freqs.device, dtype=self.freqs.dtype).unsqueeze(1) * self.freqs
+            ang = ang + self.phases
+            self._cache[key] = torch.cat([ang.sin(), ang.cos()], 1) / math.sqrt(self.code_dim // 2)
+        return self._cache[key]
+
+    def kernel_codes(self, dims: tuple[int, ...]) -> torch.Tensor:
+        """Codes of the centred coordinates of a kernel of extent ``dims``: ``[prod(dims), 24]``."""
+        key = ("ker", dims, self.freqs.device)
+        if key not in self._cache:
+            dims3 = (tuple(dims) + (1, 1, 1))[:3]
+            w = torch.arange(4, dtype=torch.float32) * (math.pi / 4)
+            axes = [torch.arange(k, dtype=torch.float32) - (k - 1) / 2 for k in dims3]
+            grid = torch.stack(torch.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)  # [K, 3]
+            ang = grid.unsqueeze(-1) * w  # [K, 3, 4]
+            feats = torch.cat([ang.cos(), ang.sin()], -1).reshape(grid.shape[0], -1) / math.sqrt(12)
+            self._cache[key] = feats.to(self.freqs.device)
+        return self._cache[key]
+
+    def forward(self, h: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+        g, r, d = h.shape[0], self.rank, self.code_dim
+        if len(shape) == 0:
+            return self.off(h).view(g)
+        if len(shape) == 1:
+            return torch.einsum("nd,gd->gn", self.codes(shape[0]).to(h.dtype), self.vec(h)) + self.off(h)
+        a = self.codes(shape[0]).to(h.dtype) @ self.row(h).view(g, d, r)  # [G, o, r]
+        b = self.codes(shape[1]).to(h.dtype) @ self.col(h).view(g, d, r)  # [G, i, r]
+        if len(shape) > 2:
+            c = self.kernel_codes(tuple(shape[2:])).to(h.dtype) @ self.ker(h).view(g, self.kdim, r)  # [G, K, r]
+            b = (b.unsqueeze(2) * c.unsqueeze(1)).reshape(g, -1, r)
+        return (a @ b.transpose(1, 2) / math.sqrt(r)).view(g, *shape)
+
+
+class TiledDecoder(nn.Module):
+    r"""GHN-2 tiled decoder (baseline).
+
+    An MLP maps :math:`h` to one tile :math:`T \in \mathbb{R}^{t_o \times t_i \times 3 \times 3}`; the target
+    :math:`W_{a,b,p,q} = T_{a \bmod t_o,\, b \bmod t_i,\, p', q'}` with :math:`(p', q')` the kernel position
+    centred in the 3x3 tile (wrapped when the kernel is larger). Vectors tile a length-``t_v`` output.
+    Its output size grows as ``hidden * t_o * t_i * 9`` -- the cost LoGAH removes.
+
+    Shapes: ``h [G, hidden]`` -> ``[G, *shape]``.
+    """
+
+    def __init__(self, hidden: int, tile: tuple[int, int] = (16, 16), mlp_hidden: int = 64, vec_tile: int = 64,
+                 max_dim: int = 2 ** 17):
+        super().__init__()
+        self.to_, self.ti = tile
+        self.tv, self.max_dim = vec_tile, max_dim
+        self.mlp = nn.Sequential(nn.Linear(hidden, mlp_hidden), nn.ReLU(),
+                                 nn.Linear(mlp_hidden, self.to_ * self.ti * 9))
+        self.vec = nn.Linear(hidden, vec_tile)
+
+    @staticmethod
+    def _kernel_index(dims: tuple[int, ...]) -> torch.Tensor:
+        dims2 = (tuple(dims) + (1, 1))[:2] if len(dims) <= 2 else (dims[0], math.prod(dims[1:]))
+        rows = [(torch.arange(k) - (k - 1) // 2 + 1) % 3 for k in dims2]
+        return (rows[0].view(-1, 1) * 3 + rows[1].view(1, -1)).reshape(-1)
+
+    def forward(self, h: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+        g = h.shape[0]
+        dev = h.device
+        if len(shape) == 0:
+            return self.vec(h)[:, 0]
+        if len(shape) == 1:
+            return self.vec(h)[:, torch.arange(shape[0], device=dev) % self.tv]
+        tile = self.mlp(h).view(g, self.to_, self.ti, 9)
+        ki = self._kernel_index(tuple(shape[2:])).to(dev) if len(shape) > 2 else torch.tensor([4], device=dev)
+        w = tile[:, torch.arange(shape[0], device=dev) % self.to_]
+        w = w[:, :, torch.arange(shape[1], device=dev) % self.ti]
+        return w[..., ki].reshape(g, *shape)
+
+
+class ResidualDecoder(nn.Module):
+    r"""MIP option: :math:`\theta = \theta_0(h_0) + \Delta\theta(h)`.
+
+    ``base`` decodes the context-free embedding :math:`h_0` (op + shape encoding, before message passing),
+    ``delta`` the encoder output :math:`h`; both are decoders of the same kind.
+    """
+
+    def __init__(self, base: nn.Module, delta: nn.Module):
+        super().__init__()
+        self.base, self.delta = base, delta
+
+    def forward(self, h: torch.Tensor, shape: tuple[int, ...], h0: torch.Tensor) -> torch.Tensor:
+        return self.base(h0, shape) + self.delta(h, shape)
+
+
+def normalize_output(raw: torch.Tensor, role: str, fan_in: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+    r"""Operation-dependent normalisation of a decoded group ``raw [G, *shape]``.
+
+    * ``weight``: :math:`W = 2\sigma(g)\sqrt{2/\mathrm{fan\_in}}\; \hat W / \mathrm{rms}(\hat W)`
+      (He scaling, learned bounded gain :math:`2\sigma(g) \in (0, 2)`).
+    * ``embedding``: :math:`2\sigma(g)\, \hat W / \mathrm{rms}(\hat W)`.
+    * ``norm_weight``: :math:`1 + \tanh(\hat w) \in (0, 2)`; ``norm_bias``: :math:`0.5 \tanh(\hat b)`.
+    * ``bias`` / other vectors: :math:`0.25 \tanh(\hat b)`; scalars: :math:`\tanh`.
+
+    ``fan_in`` and ``gain`` are ``[G]``.
+    """
+    if role in ("weight", "embedding"):
+        dims = tuple(range(1, raw.dim()))
+        rms = raw.pow(2).mean(dim=dims, keepdim=True).add(1e-8).sqrt()
+        scale = 2 * torch.sigmoid(gain)
+        if role == "weight":
+            scale = scale * torch.sqrt(2.0 / fan_in.to(raw.dtype))
+        return raw / rms * scale.view(-1, *([1] * (raw.dim() - 1)))
+    if role == "norm_weight":
+        return 1 + torch.tanh(raw)
+    if role == "norm_bias":
+        return NORM_BIAS_BOUND * torch.tanh(raw)
+    if role in ("bias", "vector"):
+        return BIAS_BOUND * torch.tanh(raw)
+    return torch.tanh(raw)
+
+
+def build_decoder(kind: str, hidden: int, mip: bool, rank: int = 16, max_dim: int = 2 ** 17) -> nn.Module:
+    """``kind`` in ``{"tiled", "lowrank"}``; ``mip=True`` wraps two of them in :class:`ResidualDecoder`."""
+
+    def one() -> nn.Module:
+        if kind == "lowrank":
+            return LowRankDecoder(hidden, rank=rank, max_dim=max_dim)
+        if kind == "tiled":
+            return TiledDecoder(hidden, max_dim=max_dim)
+        raise ValueError(f"unknown decoder {kind!r}; choose 'tiled' or 'lowrank'")
+
+    return ResidualDecoder(one(), one()) if mip else one()
+
+
+__all__ = ["LowRankDecoder", "TiledDecoder", "ResidualDecoder", "normalize_output", "build_decoder", "check_shape"]

@@ -1,0 +1,221 @@
+"""The graph hypernetwork: architecture graph -> every named parameter tensor, in one forward pass.
+
+>>> ghn = GHN(GHNConfig(hidden=32))
+>>> params = ghn.predict(torchvision.models.resnet18())            # doctest: +SKIP
+>>> out = torch.func.functional_call(model, params, (x,))           # doctest: +SKIP
+>>> ghn.apply(model)                                                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from graphhyper.errors import InvalidInputError, UnknownOpError
+from graphhyper.ghn.decoders import ResidualDecoder, build_decoder, check_shape, normalize_output
+from graphhyper.ghn.encoders import NodeEmbedding, build_encoder
+from graphhyper.ghn.features import ROLE_INDEX, ROLES, GraphBatch, PackedGraph, pack_graph
+
+
+def _default_vocab() -> list[str]:
+    from graphhyper.arch import ops
+
+    return list(ops.VOCAB)
+
+
+@dataclass
+class GHNConfig:
+    """Hyper-parameters of a :class:`GHN` (stored as JSON beside every checkpoint).
+
+    Attributes:
+        hidden: node / parameter embedding size.
+        encoder: ``"gatedgnn"`` (GHN-2) or ``"transformer"`` (GHN-3).
+        decoder: ``"lowrank"`` (LoGAH) or ``"tiled"`` (GHN-2).
+        mip: MIP option: constant-norm input encodings and ``theta = theta0 + delta``.
+        rank: rank of the low-rank decoder.
+        layers, heads, cutoff: transformer depth, heads and shortest-path cutoff.
+        rounds: forward+backward sweeps of the GatedGNN.
+        max_dim: largest parameter dimension the decoder accepts.
+        vocab: op vocabulary the op embedding rows correspond to (by name).
+    """
+
+    hidden: int = 64
+    encoder: str = "transformer"
+    decoder: str = "lowrank"
+    mip: bool = False
+    rank: int = 16
+    layers: int = 3
+    heads: int = 4
+    cutoff: int = 8
+    rounds: int = 1
+    max_dim: int = 2 ** 17
+    vocab: list[str] = field(default_factory=_default_vocab)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GHNConfig:
+        known = set(cls.__dataclass_fields__)
+        extra = sorted(set(data) - known)
+        if extra:
+            raise InvalidInputError(f"Unknown GHN config keys {extra}; expected a subset of {sorted(known)}.")
+        return cls(**data)
+
+
+class Prediction(dict):
+    """``{parameter name: tensor}`` plus the report of what was not predicted.
+
+    Attributes:
+        unpredicted: parameters of the module that the GHN did not predict (empty for the supported vocabulary).
+        unknown_ops: ``(node name, target)`` of ops outside the vocabulary (they were embedded as ``"unknown"``).
+    """
+
+    def __init__(self, *args, unpredicted: Sequence[str] = (), unknown_ops: Sequence = (), **kw):
+        super().__init__(*args, **kw)
+        self.unpredicted = list(unpredicted)
+        self.unknown_ops = list(unknown_ops)
+
+
+_CHUNK_NUMEL = 2 ** 25  # elements decoded at once, bounds the transient memory for very large targets
+
+
+class GHN(nn.Module):
+    r"""Graph hypernetwork: :math:`\{\theta_p\}_{p} = \mathrm{Dec}(\mathrm{Enc}(G))`.
+
+    Node embeddings :math:`h^0_v = E_{op}[o_v] + \mathrm{ShapeEnc}(s_v)` go through the encoder (GatedGNN
+    or graph transformer); each parameter :math:`p` owned by node :math:`v` is decoded from
+    :math:`h_v + E_{role}[p] + E_{slot}[p]`, all parameters of one shape in one batched call, then
+    normalised per op (:func:`~graphhyper.ghn.decoders.normalize_output`).
+    """
+
+    def __init__(self, config: GHNConfig | None = None):
+        super().__init__()
+        self.config = config = config or GHNConfig()
+        self.op_index = {op: i for i, op in enumerate(config.vocab)}
+        self.unknown_index = self.op_index.get("unknown", 0)
+        self.embed = NodeEmbedding(len(config.vocab), config.hidden, constant_norm=config.mip)
+        self.encoder = build_encoder(config.encoder, config.hidden, rounds=config.rounds, layers=config.layers,
+                                     heads=config.heads, cutoff=config.cutoff)
+        self.role = nn.Embedding(len(ROLES), config.hidden)
+        self.slot = nn.Embedding(8, config.hidden)
+        self.gain = nn.Linear(config.hidden, 1)
+        self.decoder = build_decoder(config.decoder, config.hidden, config.mip, rank=config.rank,
+                                     max_dim=config.max_dim)
+        nn.init.zeros_(self.gain.weight)
+        nn.init.zeros_(self.gain.bias)
+
+    # ------------------------------------------------------------------ core
+    def pack(self, graph_or_module, **trace_kwargs) -> tuple[PackedGraph, Any]:
+        """Trace (when given a module) and pack one architecture."""
+        if isinstance(graph_or_module, PackedGraph):
+            return graph_or_module, None
+        if isinstance(graph_or_module, nn.Module):
+            from graphhyper.arch import trace
+
+            g = trace(graph_or_module, **trace_kwargs)
+        else:
+            g = graph_or_module
+        return pack_graph(g), g
+
+    def forward(self, packed: Sequence[PackedGraph]) -> list[dict[str, torch.Tensor]]:
+        """Predict the parameters of every packed graph: a list of ``{name: tensor}``, one per graph."""
+        dev = self.role.weight.device
+        batch = GraphBatch(list(packed), self.op_index, self.unknown_index).to(dev)
+        h0 = self.embed(batch)
+        h = self.encoder(h0, batch)
+        groups: dict[tuple, list[tuple[int, Any, int]]] = defaultdict(list)
+        for gi, pg in enumerate(packed):
+            off = int(batch.ptr[gi])
+            for spec in pg.params:
+                check_shape(spec.name, spec.shape, self.config.max_dim)
+                groups[(spec.shape, spec.role)].append((gi, spec, off + spec.node))
+        out: list[dict[str, torch.Tensor]] = [{} for _ in packed]
+        for (shape, role), items in groups.items():
+            node = torch.tensor([it[2] for it in items], device=dev)
+            slot = torch.tensor([it[1].slot for it in items], device=dev)
+            fan_in = torch.tensor([float(it[1].fan_in) for it in items], device=dev)
+            emb = self.role.weight[ROLE_INDEX[role]] + self.slot(slot)
+            numel = max(1, math.prod(shape))
+            step = max(1, _CHUNK_NUMEL // numel)
+            for a in range(0, len(items), step):
+                sl = slice(a, a + step)
+                hp = h[node[sl]] + emb[sl]
+                if isinstance(self.decoder, ResidualDecoder):
+                    raw = self.decoder(hp, shape, h0[node[sl]] + emb[sl])
+                else:
+                    raw = self.decoder(hp, shape)
+                val = normalize_output(raw, role, fan_in[sl], self.gain(hp).squeeze(-1))
+                for (gi, spec, _), t in zip(items[sl], val.unbind(0)):
+                    out[gi][spec.name] = t
+        return out
+
+    # ------------------------------------------------------------------ public API
+    def predict(self, module_or_graph, *, on_unknown: str = "report", **trace_kwargs) -> Prediction:
+        """Predict every parameter of one architecture.
+
+        Args:
+            module_or_graph: an ``nn.Module`` (traced on meta tensors; pass e.g. ``input_shape=(1, 3, 224, 224)``
+                through ``trace_kwargs``), an :class:`~graphhyper.arch.ArchGraph` or a packed graph.
+            on_unknown: ``"report"`` (default: unknown ops are embedded as ``"unknown"``, listed in
+                ``result.unknown_ops`` and warned about) or ``"error"`` (raise :class:`UnknownOpError`).
+
+        Returns:
+            :class:`Prediction`: ``{full parameter name: tensor}``, differentiable w.r.t. the GHN, directly usable
+            with ``torch.func.functional_call``; ``.unpredicted`` lists parameters not predicted.
+        """
+        return self.predict_many([module_or_graph], on_unknown=on_unknown, **trace_kwargs)[0]
+
+    def predict_many(self, items: Sequence, *, on_unknown: str = "report", **trace_kwargs) -> list[Prediction]:
+        """Batch prediction: all architectures in one encoder pass and one decoder call per shape group."""
+        if on_unknown not in ("report", "error"):
+            raise InvalidInputError(f"on_unknown must be 'report' or 'error', got {on_unknown!r}")
+        packed, sources = [], []
+        for it in items:
+            pg, _ = self.pack(it, **trace_kwargs)
+            if pg.unknown_ops:
+                msg = (f"{len(pg.unknown_ops)} op(s) outside the op vocabulary: {pg.unknown_ops[:5]}. They were "
+                       "embedded as 'unknown'; register them with graphhyper.arch.ops.register_module_op / "
+                       "register_function_op for a faithful prediction.")
+                if on_unknown == "error":
+                    raise UnknownOpError(msg)
+                warnings.warn(msg, stacklevel=2)
+            packed.append(pg)
+            sources.append(it)
+        preds = self(packed)
+        results = []
+        for pg, src, pred in zip(packed, sources, preds):
+            missing = list(pg.unpredicted)
+            if isinstance(src, nn.Module):
+                missing = sorted(set(missing) | {n for n, _ in src.named_parameters() if n not in pred})
+            results.append(Prediction(pred, unpredicted=missing, unknown_ops=pg.unknown_ops))
+        return results
+
+    @torch.no_grad()
+    def apply(self, module: nn.Module, *, strict: bool = True, **trace_kwargs) -> Prediction:
+        """Write the predicted parameters into ``module`` with ``load_state_dict`` semantics.
+
+        Modules on the meta device get real tensors (``assign=True``). With ``strict=True`` (default) any
+        parameter the GHN did not predict raises :class:`InvalidInputError` before anything is written.
+        """
+        pred = self.predict(module, **trace_kwargs)
+        if strict and pred.unpredicted:
+            raise InvalidInputError(
+                f"The GHN did not predict {len(pred.unpredicted)} parameter(s): {pred.unpredicted[:8]}. "
+                "Pass strict=False to write the others anyway, or register the missing ops."
+            )
+        on_meta = any(p.is_meta for p in module.parameters())
+        state = {k: v.detach() for k, v in pred.items()}
+        result = module.load_state_dict(state, strict=False, assign=on_meta)
+        if result.unexpected_keys:
+            raise InvalidInputError(f"Predicted names not in the module: {result.unexpected_keys[:8]}")
+        return pred
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
