@@ -1,0 +1,159 @@
+"""Reference kernels in native torch (no torch-scatter); autograd everywhere.
+
+Sums over segments use CSR ``torch.sparse.mm`` inside a custom ``autograd.Function`` whose backward is the
+transposed CSR product (the transposed layout is the other side of the same hypergraph, already cached), so no
+``[nnz, F]`` message tensor is built for sum/mean. ``max`` and multi-head weights use ``scatter_reduce`` /
+``index_add_`` on gathered messages.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from graphhyper.hypergraph.kernels import Layout, transpose
+
+
+def _csr(layout: Layout, values: torch.Tensor) -> torch.Tensor:
+    vals = values if layout.identity else values[layout.perm]
+    return torch.sparse_csr_tensor(
+        layout.ptr, layout.src, vals.contiguous(), (layout.num_segments, layout.num_sources), check_invariants=False
+    )
+
+
+def _spmm(layout: Layout, values: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+    if layout.num_segments == 0 or layout.num_sources == 0 or dense.shape[1] == 0 or layout.src.numel() == 0:
+        return dense.new_zeros(layout.num_segments, dense.shape[1])
+    return torch.sparse.mm(_csr(layout, values.to(dense.dtype)), dense.contiguous())
+
+
+def _ones(hg, dtype: torch.dtype, device) -> torch.Tensor:
+    return hg.cache(f"ones_nnz_{dtype}", lambda: torch.ones(hg.nnz, dtype=dtype, device=device))
+
+
+class _GatherSum(torch.autograd.Function):
+    """``out[s] = sum_{k in s} w_k src[src_k]`` with backward ``grad_src = H_w^T grad_out``."""
+
+    @staticmethod
+    def forward(ctx, src, weight, hg, layout):
+        out = _spmm(layout, weight, src)
+        ctx.hg, ctx.layout = hg, layout
+        ctx.save_for_backward(src, weight)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out):
+        src, weight = ctx.saved_tensors
+        layout = ctx.layout
+        grad_out = grad_out.contiguous()
+        grad_src = grad_w = None
+        if ctx.needs_input_grad[0]:
+            grad_src = _spmm(transpose(ctx.hg, layout), weight, grad_out)
+        if ctx.needs_input_grad[1]:
+            grad_w = (grad_out[layout.seg_inc] * src[layout.src_inc]).sum(-1).to(weight.dtype)
+        return grad_src, grad_w, None, None
+
+
+def gather_sum(src: torch.Tensor, hg, layout: Layout, weight: torch.Tensor | None) -> torch.Tensor:
+    """``[S, F]`` weighted sum of ``src`` rows over each segment; ``weight`` is ``[nnz]``, ``[nnz, H]`` or None."""
+    if weight is None:
+        weight = _ones(hg, src.dtype, src.device)
+    if weight.dim() == 1:
+        return _GatherSum.apply(src, weight, hg, layout)
+    msg = gather_weighted(src, layout.src_inc, weight)
+    return segment_sum(msg, layout, None)
+
+
+def gather_weighted(src: torch.Tensor, index: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    """``src[index] * weight`` for per-incidence ``weight`` ``[nnz]`` or per-head ``[nnz, H]`` (F = H * C)."""
+    msg = src[index]
+    if weight is None:
+        return msg
+    if weight.dim() == 1:
+        return msg * weight.unsqueeze(-1).to(msg.dtype)
+    heads = weight.shape[1]
+    return (msg.view(msg.shape[0], heads, -1) * weight.unsqueeze(-1).to(msg.dtype)).view(msg.shape)
+
+
+def segment_sum(msg: torch.Tensor, layout: Layout, weight: torch.Tensor | None) -> torch.Tensor:
+    """Sum per-incidence messages ``[nnz, F]`` (CSR order) into segments."""
+    if weight is not None:
+        msg = gather_weighted(msg, torch.arange(msg.shape[0], device=msg.device), weight)
+    out = msg.new_zeros(layout.num_segments, msg.shape[1])
+    return out.index_add(0, layout.seg_inc, msg)
+
+
+def segment_max(msg: torch.Tensor, layout: Layout) -> torch.Tensor:
+    """Max per segment of messages ``[nnz, F]`` (CSR order); empty segments give 0."""
+    out = msg.new_zeros(layout.num_segments, msg.shape[1])
+    if msg.shape[0] == 0:
+        return out
+    idx = layout.seg_inc.unsqueeze(-1).expand_as(msg)
+    return out.scatter_reduce(0, idx, msg, reduce="amax", include_self=False)
+
+
+def gather_max(src: torch.Tensor, hg, layout: Layout, weight: torch.Tensor | None) -> torch.Tensor:
+    return segment_max(gather_weighted(src, layout.src_inc, weight), layout)
+
+
+def segment_softmax(score: torch.Tensor, layout: Layout) -> torch.Tensor:
+    """Softmax of ``score [nnz, H]`` (CSR order) within each segment."""
+    if score.shape[0] == 0:
+        return score
+    idx = layout.seg_inc.unsqueeze(-1).expand_as(score)
+    smax = score.new_full((layout.num_segments, score.shape[1]), float("-inf"))
+    smax = smax.scatter_reduce(0, idx, score.detach(), reduce="amax", include_self=True)
+    ex = torch.exp(score - smax[layout.seg_inc])
+    den = ex.new_zeros(layout.num_segments, score.shape[1]).index_add(0, layout.seg_inc, ex)
+    return ex / den[layout.seg_inc]
+
+
+# ---------------------------------------------------------------------------------------------- HGNN
+def hgnn_factor(hg, dtype: torch.dtype) -> torch.Tensor:
+    """Per-incidence ``q = d_v^{-1/2} sqrt(w_e / |e|)`` so that ``A = Q Q^T`` with ``Q[v, e] = q``."""
+
+    def make():
+        dv = hg.weighted_node_degree.double()
+        dv_is = torch.where(dv > 0, dv.clamp(min=1e-300).rsqrt(), torch.zeros_like(dv))
+        de = hg.edge_degree.double()
+        we = torch.where(de > 0, hg.hyperedge_weight.double() / de.clamp(min=1), torch.zeros_like(de)).sqrt()
+        return (dv_is[hg.inc_node] * we[hg.inc_edge]).to(dtype).contiguous()
+
+    return hg.cache(f"hgnn_q_{dtype}", make)
+
+
+def hgnn_matrices(hg, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cached CSR ``Q^T [E, V]`` and ``Q [V, E]``."""
+    from graphhyper.hypergraph.kernels import edge_layout, node_layout
+
+    def make():
+        q = hgnn_factor(hg, dtype)
+        return _csr(edge_layout(hg), q), _csr(node_layout(hg), q)
+
+    return hg.cache(f"hgnn_csr_{dtype}", make)
+
+
+def _hgnn_apply(x: torch.Tensor, hg) -> torch.Tensor:
+    if hg.nnz == 0 or x.shape[1] == 0:
+        return torch.zeros_like(x)
+    qt, q = hgnn_matrices(hg, x.dtype)
+    return torch.sparse.mm(q, torch.sparse.mm(qt, x.contiguous()))
+
+
+class _HGNNPropagate(torch.autograd.Function):
+    """``y = Q Q^T x``; ``A = Q Q^T`` is symmetric, so the backward is the same product."""
+
+    @staticmethod
+    def forward(ctx, x, hg):
+        ctx.hg = hg
+        return _hgnn_apply(x, hg)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        return _hgnn_apply(grad.contiguous(), ctx.hg), None
+
+
+def hgnn_propagate(x: torch.Tensor, hg) -> torch.Tensor:
+    """``D_v^{-1/2} H W D_e^{-1} H^T D_v^{-1/2} x`` via two cached CSR products."""
+    return _HGNNPropagate.apply(x, hg)
