@@ -1,0 +1,123 @@
+"""Small helpers shared by the hypergraph layers (input checks, hypergraph wrapping, typed linear maps)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from graphhyper.errors import InvalidInputError
+
+
+def as_hypergraph(hg, num_nodes: int | None):
+    """Return ``hg`` as a :class:`~graphhyper.hypergraph.Hypergraph` on ``num_nodes`` nodes.
+
+    ``hg`` is either a ``Hypergraph`` (returned as is after a size check) or a PyG-style
+    ``hyperedge_index`` ``LongTensor [2, nnz]`` (row 0 node ids, row 1 hyperedge ids), which is wrapped.
+    """
+    from graphhyper.hypergraph import Hypergraph
+
+    if isinstance(hg, Hypergraph):
+        if num_nodes is not None and hg.num_nodes != num_nodes:
+            raise InvalidInputError(
+                f"The hypergraph has {hg.num_nodes} nodes but the feature matrix has {num_nodes} rows; "
+                "give one feature row per node (x.size(0) == hg.num_nodes)."
+            )
+        return hg
+    if isinstance(hg, Tensor):
+        if hg.dim() != 2 or hg.size(0) != 2:
+            raise InvalidInputError(
+                f"hyperedge_index must have shape [2, nnz] (row 0 node ids, row 1 hyperedge ids), got "
+                f"{tuple(hg.shape)}; transpose it or build a Hypergraph."
+            )
+        if hg.dtype not in (torch.int64, torch.int32):
+            raise InvalidInputError(f"hyperedge_index must hold integer ids, got dtype {hg.dtype}; cast with .long().")
+        return Hypergraph.from_pyg(hg.long(), num_nodes=num_nodes)
+    raise InvalidInputError(
+        f"Expected a Hypergraph or a hyperedge_index LongTensor [2, nnz], got {type(hg).__name__}; "
+        "build one with graphhyper.hypergraph.Hypergraph(num_nodes, hyperedges)."
+    )
+
+
+def check_features(x: Tensor, channels: int, name: str = "x", rows: int | None = None) -> None:
+    """Raise :class:`InvalidInputError` unless ``x`` is a floating ``[rows, channels]`` tensor."""
+    if not isinstance(x, Tensor) or x.dim() != 2:
+        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise InvalidInputError(f"{name} must be a 2-D tensor [N, {channels}], got {shape}; reshape it.")
+    if not x.is_floating_point():
+        raise InvalidInputError(f"{name} must be a floating tensor, got {x.dtype}; cast it with .float().")
+    if x.size(1) != channels:
+        raise InvalidInputError(
+            f"{name} has {x.size(1)} channels but the layer expects {channels}; "
+            "fix the layer's in_channels or the features."
+        )
+    if rows is not None and x.size(0) != rows:
+        raise InvalidInputError(f"{name} has {x.size(0)} rows but {rows} are needed (one per node/incidence).")
+
+
+def prepare(x: Tensor, hg, channels: int):
+    """Check node features and wrap ``hg``: the first lines of every layer's ``forward``."""
+    check_features(x, channels)
+    return as_hypergraph(hg, x.size(0))
+
+
+def set_ops(group: str):
+    """``(gather, softmax, reduce)`` of :mod:`~graphhyper.hypergraph.ops` for sets grouped by ``"edge"`` (the
+    members of a hyperedge: its nodes) or by ``"node"`` (the members of a node: its hyperedges)."""
+    from graphhyper.hypergraph import ops
+
+    if group == "edge":
+        return ops.gather_nodes, ops.softmax_over_edges, ops.reduce_to_edges
+    if group == "node":
+        return ops.gather_edges, ops.softmax_over_nodes, ops.reduce_to_nodes
+    raise InvalidInputError(f"group must be 'edge' or 'node', got {group!r}.")
+
+
+def incidence_broadcast(out: Tensor, hg, group: str) -> Tensor:
+    """Per-set rows ``[E or V, F]`` -> one row per incidence ``[nnz, F]`` (``gather_edges`` / ``gather_nodes``)."""
+    from graphhyper.hypergraph import ops
+
+    return ops.gather_edges(out, hg) if group == "edge" else ops.gather_nodes(out, hg)
+
+
+def safe_pow(t: Tensor, p: float) -> Tensor:
+    """``t ** p`` with zeros mapped to zero (isolated nodes / empty hyperedges get no inf)."""
+    out = t.pow(p)
+    return torch.where(t > 0, out, torch.zeros_like(out))
+
+
+def expand_heads(alpha: Tensor, channels: int) -> Tensor:
+    """``[nnz, H]`` attention weights -> ``[nnz, H * channels]`` to scale flattened multi-head messages."""
+    return alpha.repeat_interleave(channels, dim=1)
+
+
+def glorot_(t: Tensor) -> None:
+    """Glorot-uniform init over the last two dimensions (works for ``[1, H, C]`` attention vectors)."""
+    fan = t.size(-2) + t.size(-1)
+    bound = math.sqrt(6.0 / fan)
+    with torch.no_grad():
+        t.uniform_(-bound, bound)
+
+
+def typed_linear(x: Tensor, types: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """Row-wise ``x_i W_{types[i]} (+ b_{types[i]})`` with ``weight [T, in, out]``, one matmul per present type."""
+    out = x.new_zeros(x.size(0), weight.size(-1))
+    if x.size(0) == 0:
+        return out
+    for t in torch.unique(types).tolist():
+        rows = torch.nonzero(types == t).flatten()
+        y = x.index_select(0, rows) @ weight[t]
+        if bias is not None:
+            y = y + bias[t]
+        out = out.index_copy(0, rows, y)
+    return out
+
+
+def reset_module(module: nn.Module) -> None:
+    """Call ``reset_parameters`` on every direct or nested child that has one."""
+    for child in module.children():
+        if hasattr(child, "reset_parameters"):
+            child.reset_parameters()
+        else:
+            reset_module(child)

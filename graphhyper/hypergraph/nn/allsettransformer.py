@@ -1,0 +1,61 @@
+"""AllSetTransformer (Chien et al., "You are AllSet: A Multiset Function Framework for Hypergraph Neural
+Networks", ICLR 2022)."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from graphhyper.hypergraph.nn._utils import prepare
+from graphhyper.hypergraph.nn.pma import PMA
+
+
+class AllSetTransformerConv(nn.Module):
+    r"""One AllSetTransformer layer: a set transformer pools nodes into hyperedges, another pools back.
+
+    .. math::
+        \mathbf{y}_e = \mathrm{ReLU}\big(\mathrm{PMA}_{V \to E}(\{\mathbf{x}_v\}_{v \in e})\big), \qquad
+        \mathbf{x}'_v = \mathrm{PMA}_{E \to V}(\{\mathrm{Dropout}(\mathbf{y}_e)\}_{e \ni v})
+
+    with :class:`~graphhyper.hypergraph.nn.pma.PMA` (multi-head attention onto a learned seed, LayerNorm and a
+    residual MLP). The layer is equivariant to node and hyperedge permutations. Hyperedge weights are not used.
+
+    Args:
+        in_channels: input size :math:`F`.
+        out_channels: output size :math:`F'` (divisible by ``heads``).
+        heads: attention heads.
+        mlp_layers: layers of each PMA's feed-forward MLP.
+        dropout: dropout between the halves and on the attention coefficients.
+        layer_norm: use LayerNorm inside the PMAs.
+
+    Shapes:
+        - **input:** ``x [V, F]``, ``hg``: a ``Hypergraph`` or ``hyperedge_index [2, nnz]``
+        - **output:** ``[V, F']`` (``return_edges=True`` also returns ``y [E, F']``)
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        heads: int = 1,
+        mlp_layers: int = 2,
+        dropout: float = 0.0,
+        layer_norm: bool = True,
+    ) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels, self.heads, self.dropout = in_channels, out_channels, heads, dropout
+        self.v2e = PMA(in_channels, out_channels, heads, mlp_layers, dropout, layer_norm)
+        self.e2v = PMA(out_channels, out_channels, heads, mlp_layers, dropout, layer_norm)
+
+    def reset_parameters(self) -> None:
+        self.v2e.reset_parameters()
+        self.e2v.reset_parameters()
+
+    def forward(self, x: Tensor, hg, return_edges: bool = False):
+        hg = prepare(x, hg, self.in_channels)
+        y = F.relu(self.v2e(x, hg, "v2e"))
+        out = self.e2v(F.dropout(y, self.dropout, self.training), hg, "e2v")
+        return (out, y) if return_edges else out
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, heads={self.heads})"

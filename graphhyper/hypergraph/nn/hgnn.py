@@ -1,0 +1,50 @@
+"""HGNN convolution (Feng et al., "Hypergraph Neural Networks", AAAI 2019)."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from graphhyper.hypergraph.nn._utils import prepare
+
+
+class HGNNConv(nn.Module):
+    r"""The hypergraph convolution of HGNN.
+
+    .. math::
+        \mathbf{X}' = \mathbf{D}_v^{-1/2} \mathbf{H} \mathbf{W} \mathbf{D}_e^{-1} \mathbf{H}^\top
+        \mathbf{D}_v^{-1/2} \mathbf{X} \mathbf{\Theta} + \mathbf{b}
+
+    with incidence matrix :math:`\mathbf{H} \in \{0,1\}^{V \times E}`, hyperedge weights
+    :math:`\mathbf{W} = \mathrm{diag}(w_e)`, hyperedge degrees :math:`(\mathbf{D}_e)_{ee} = |e|` and weighted node
+    degrees :math:`(\mathbf{D}_v)_{vv} = \sum_{e \ni v} w_e`. Isolated nodes get :math:`\mathbf{b}`.
+
+    Args:
+        in_channels: input size :math:`F`.
+        out_channels: output size :math:`F'`.
+        bias: learn an additive bias.
+
+    Shapes:
+        - **input:** node features ``x [V, F]``, ``hg``: a ``Hypergraph`` or ``hyperedge_index [2, nnz]``
+        - **output:** ``[V, F']``
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, bias: bool = True) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.lin = nn.Linear(in_channels, out_channels, bias=bias)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.xavier_uniform_(self.lin.weight)
+        if self.lin.bias is not None:
+            nn.init.zeros_(self.lin.bias)
+
+    def forward(self, x: Tensor, hg) -> Tensor:
+        from graphhyper.hypergraph import ops
+
+        hg = prepare(x, hg, self.in_channels)
+        out = ops.hgnn_propagate(x @ self.lin.weight.t(), hg)
+        return out if self.lin.bias is None else out + self.lin.bias
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels})"

@@ -1,0 +1,84 @@
+"""Pooling by multi-head attention (PMA) over the sets a hypergraph defines, as used by AllSetTransformer."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from graphhyper.errors import InvalidInputError
+from graphhyper.hypergraph.nn._utils import expand_heads, glorot_, set_ops
+from graphhyper.hypergraph.nn.mlp import MLP
+
+
+class PMA(nn.Module):
+    r"""Multi-head attention pooling of a set onto one learned seed (AllSet's PMA).
+
+    For a set :math:`S` (the nodes of a hyperedge when ``direction="v2e"``, the hyperedges of a node when
+    ``"e2v"``) and each head :math:`k` with seed :math:`\mathbf{s}^k`:
+
+    .. math::
+        \alpha^k_{u} &= \operatorname{softmax}_{u \in S}\big(\mathrm{LeakyReLU}(
+            \langle \mathbf{s}^k, \mathbf{K}^k \mathbf{x}_u \rangle)\big) \\
+        \mathbf{o} &= \mathrm{LN}_0\Big(\big\Vert_k \big(\mathbf{s}^k + \sum_{u \in S} \alpha^k_u\,
+            \mathbf{V}^k \mathbf{x}_u\big)\Big), \qquad
+        \mathbf{z}_S = \mathrm{LN}_1\big(\mathbf{o} + \mathrm{ReLU}(\mathrm{MLP}(\mathbf{o}))\big)
+
+    An empty set pools to its seed. ``layer_norm=False`` drops both LayerNorms.
+
+    Args:
+        in_channels: member size :math:`F`.
+        out_channels: output size :math:`F'` (divisible by ``heads``).
+        heads: number of heads.
+        mlp_layers: layers of the row-wise feed-forward MLP.
+        dropout: dropout on the attention coefficients.
+        layer_norm: apply the two LayerNorms.
+
+    Shapes:
+        - **input:** members ``x [V, F]`` (``"v2e"``) or ``[E, F]`` (``"e2v"``), a ``Hypergraph``
+        - **output:** ``[E, F']`` or ``[V, F']``
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        heads: int = 1,
+        mlp_layers: int = 2,
+        dropout: float = 0.0,
+        layer_norm: bool = True,
+        negative_slope: float = 0.2,
+    ) -> None:
+        super().__init__()
+        if out_channels % heads:
+            raise InvalidInputError(f"out_channels={out_channels} must be divisible by heads={heads}.")
+        self.in_channels, self.out_channels, self.heads = in_channels, out_channels, heads
+        self.dropout, self.negative_slope = dropout, negative_slope
+        self.lin_k = nn.Linear(in_channels, out_channels)
+        self.lin_v = nn.Linear(in_channels, out_channels)
+        self.seed = nn.Parameter(torch.empty(1, heads, out_channels // heads))
+        self.mlp = MLP(out_channels, out_channels, out_channels, max(1, mlp_layers))
+        self.ln0 = nn.LayerNorm(out_channels) if layer_norm else nn.Identity()
+        self.ln1 = nn.LayerNorm(out_channels) if layer_norm else nn.Identity()
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for m in (self.lin_k, self.lin_v, self.mlp, self.ln0, self.ln1):
+            if hasattr(m, "reset_parameters"):
+                m.reset_parameters()
+        glorot_(self.seed)
+
+    def forward(self, x: Tensor, hg, direction: str = "v2e") -> Tensor:
+        if direction not in ("v2e", "e2v"):
+            raise InvalidInputError(f"direction must be 'v2e' or 'e2v', got {direction!r}.")
+        gather, softmax, reduce = set_ops("edge" if direction == "v2e" else "node")
+        H, C = self.heads, self.out_channels // self.heads
+        score = (self.lin_k(x).view(-1, H, C) * self.seed).sum(-1)  # [members, H]
+        alpha = softmax(F.leaky_relu(gather(score, hg), self.negative_slope), hg)
+        alpha = F.dropout(alpha, self.dropout, self.training)
+        out = reduce(gather(self.lin_v(x), hg) * expand_heads(alpha, C), hg, aggr="sum")
+        out = self.ln0(out + self.seed.reshape(1, -1))
+        return self.ln1(out + F.relu(self.mlp(out)))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, heads={self.heads})"

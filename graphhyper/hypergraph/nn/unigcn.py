@@ -1,0 +1,67 @@
+"""UniGCN convolution (Huang and Yang, "UniGNN: a Unified Framework for Graph and Hypergraph Neural Networks",
+IJCAI 2021)."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from graphhyper.hypergraph.nn._utils import prepare, safe_pow
+
+
+def unigcn_propagate(x: Tensor, hg) -> Tensor:
+    r"""The weight-free UniGCN step :math:`\tilde{x}_v = d_v^{-1/2} \sum_{e \ni v} w_e\, d_e^{-1/2} h_e`.
+
+    :math:`h_e` is the mean of :math:`x` over :math:`e`, :math:`d_v = \sum_{e \ni v} w_e` and :math:`d_e` the
+    mean of :math:`d_v` over the nodes of :math:`e`. Shared by :class:`UniGCNConv` and :class:`UniGCNIIConv`.
+    """
+    from graphhyper.hypergraph import ops
+
+    d_v = hg.weighted_node_degree.to(x.dtype)
+    d_e = ops.v2e(d_v[:, None], hg, aggr="mean")[:, 0]
+    h_e = ops.v2e(x, hg, aggr="mean") * safe_pow(d_e, -0.5)[:, None]
+    return ops.e2v(h_e, hg, aggr="sum") * safe_pow(d_v, -0.5)[:, None]
+
+
+class UniGCNConv(nn.Module):
+    r"""UniGCN: GCN's symmetric normalisation lifted to hypergraphs.
+
+    .. math::
+        \mathbf{h}_e = \frac{1}{|e|} \sum_{u \in e} \mathbf{\Theta}^\top \mathbf{x}_u, \qquad
+        \mathbf{x}'_v = \frac{1}{\sqrt{d_v}} \sum_{e \ni v} \frac{w_e}{\sqrt{d_e}} \mathbf{h}_e + \mathbf{b}
+
+    with :math:`d_v = \sum_{e \ni v} w_e` and :math:`d_e = \frac{1}{|e|}\sum_{u \in e} d_u` (unit weights give the
+    paper's rule). The paper adds a self-loop hyperedge to every node first (``hg.add_self_loops()``); the model
+    builder does, the layer does not. Isolated nodes get :math:`\mathbf{b}`.
+
+    Args:
+        in_channels: input size :math:`F`.
+        out_channels: output size :math:`F'`.
+        bias: learn an additive bias.
+        normalize: L2-normalise each output row (the reference code's ``--use-norm``).
+
+    Shapes:
+        - **input:** ``x [V, F]``, ``hg``: a ``Hypergraph`` or ``hyperedge_index [2, nnz]``
+        - **output:** ``[V, F']``
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, bias: bool = True, normalize: bool = False) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels, self.normalize = in_channels, out_channels, normalize
+        self.lin = nn.Linear(in_channels, out_channels, bias=bias)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.xavier_uniform_(self.lin.weight)
+        if self.lin.bias is not None:
+            nn.init.zeros_(self.lin.bias)
+
+    def forward(self, x: Tensor, hg) -> Tensor:
+        hg = prepare(x, hg, self.in_channels)
+        out = unigcn_propagate(x @ self.lin.weight.t(), hg)
+        if self.lin.bias is not None:
+            out = out + self.lin.bias
+        return F.normalize(out, dim=-1) if self.normalize else out
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels})"
