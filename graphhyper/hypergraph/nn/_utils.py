@@ -40,6 +40,13 @@ def as_hypergraph(hg, num_nodes: int | None):
     )
 
 
+def csr_order(hyperedge_index: Tensor, num_nodes: int) -> Tensor:
+    """Permutation that sorts the columns of a PyG ``hyperedge_index`` into the ``Hypergraph``'s CSR order
+    (by hyperedge, then node): ``Hypergraph.from_pyg(index).hyperedge_index == index[:, csr_order(index)]``."""
+    index = hyperedge_index.long()
+    return torch.sort(index[1] * max(num_nodes, 1) + index[0], stable=True)[1]
+
+
 def check_features(x: Tensor, channels: int, name: str = "x", rows: int | None = None) -> None:
     """Raise :class:`InvalidInputError` unless ``x`` is a floating ``[rows, channels]`` tensor."""
     if not isinstance(x, Tensor) or x.dim() != 2:
