@@ -30,6 +30,7 @@ class Space:
     spec_hash: Callable[[Any], str]
     to_json: Callable[[Any], str]
     from_json: Callable[[str], Any]
+    all_specs: Callable[[], list] | None = None  # finite spaces: every spec, in a fixed order
 
 
 def _nb201_sample(n, seed=0, split="id", **kw):
@@ -46,6 +47,7 @@ SPACES = {
     "nb201": Space(
         "nb201", ("id",), _nb201_sample, nb201.build, nb201.spec_to_graph,
         nb201.cell_hash, lambda c: json.dumps(nb201.to_str(c)), lambda s: nb201.parse(json.loads(s)),
+        nb201.all_cells,
     ),
 }
 
