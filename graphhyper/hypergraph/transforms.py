@@ -78,7 +78,9 @@ def add_self_loops(hg):
 
 def _incidence_matrix(hg, values: torch.Tensor) -> torch.Tensor:
     """Sparse COO ``[V, E]`` with the given per-incidence values."""
-    return torch.sparse_coo_tensor(hg.hyperedge_index, values, (hg.num_nodes, hg.num_edges)).coalesce()
+    return torch.sparse_coo_tensor(
+        hg.hyperedge_index, values, (hg.num_nodes, hg.num_edges), check_invariants=False
+    ).coalesce()
 
 
 def _offdiag(mat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

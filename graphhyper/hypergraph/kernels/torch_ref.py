@@ -8,22 +8,37 @@ transposed CSR product (the transposed layout is the other side of the same hype
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 from graphhyper.hypergraph.kernels import Layout, transpose
 
 
-def _csr(layout: Layout, values: torch.Tensor) -> torch.Tensor:
+def _index32(layout: Layout) -> tuple[torch.Tensor, torch.Tensor]:
+    """int32 copies of ``ptr``/``src`` (MKL's sparse BLAS converts int64 indices on every call otherwise)."""
+    if layout.src.numel() >= 2**31 - 1:
+        return layout.ptr, layout.src
+    return layout.ptr.int(), layout.src.int()
+
+
+def _csr(layout: Layout, values: torch.Tensor, hg=None) -> torch.Tensor:
     vals = values if layout.identity else values[layout.perm]
-    return torch.sparse_csr_tensor(
-        layout.ptr, layout.src, vals.contiguous(), (layout.num_segments, layout.num_sources), check_invariants=False
-    )
+    if hg is not None:
+        ptr, src = hg.cache(f"index32_{int(layout.identity)}", lambda: _index32(layout))
+    else:
+        ptr, src = layout.ptr, layout.src
+    with warnings.catch_warnings():  # torch warns that sparse CSR is "beta"; CSR @ dense is stable
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(
+            ptr, src, vals.contiguous(), (layout.num_segments, layout.num_sources), check_invariants=False
+        )
 
 
-def _spmm(layout: Layout, values: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+def _spmm(hg, layout: Layout, values: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
     if layout.num_segments == 0 or layout.num_sources == 0 or dense.shape[1] == 0 or layout.src.numel() == 0:
         return dense.new_zeros(layout.num_segments, dense.shape[1])
-    return torch.sparse.mm(_csr(layout, values.to(dense.dtype)), dense.contiguous())
+    return _csr(layout, values.to(dense.dtype), hg) @ dense.contiguous()
 
 
 def _ones(hg, dtype: torch.dtype, device) -> torch.Tensor:
@@ -35,7 +50,7 @@ class _GatherSum(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, src, weight, hg, layout):
-        out = _spmm(layout, weight, src)
+        out = _spmm(hg, layout, weight, src)
         ctx.hg, ctx.layout = hg, layout
         ctx.save_for_backward(src, weight)
         return out
@@ -48,7 +63,7 @@ class _GatherSum(torch.autograd.Function):
         grad_out = grad_out.contiguous()
         grad_src = grad_w = None
         if ctx.needs_input_grad[0]:
-            grad_src = _spmm(transpose(ctx.hg, layout), weight, grad_out)
+            grad_src = _spmm(ctx.hg, transpose(ctx.hg, layout), weight, grad_out)
         if ctx.needs_input_grad[1]:
             grad_w = (grad_out[layout.seg_inc] * src[layout.src_inc]).sum(-1).to(weight.dtype)
         return grad_src, grad_w, None, None
@@ -98,6 +113,8 @@ def gather_max(src: torch.Tensor, hg, layout: Layout, weight: torch.Tensor | Non
 
 def segment_softmax(score: torch.Tensor, layout: Layout) -> torch.Tensor:
     """Softmax of ``score [nnz, H]`` (CSR order) within each segment."""
+    if score.dim() == 1:
+        return segment_softmax(score.unsqueeze(-1), layout).squeeze(-1)
     if score.shape[0] == 0:
         return score
     idx = layout.seg_inc.unsqueeze(-1).expand_as(score)
@@ -128,7 +145,7 @@ def hgnn_matrices(hg, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
 
     def make():
         q = hgnn_factor(hg, dtype)
-        return _csr(edge_layout(hg), q), _csr(node_layout(hg), q)
+        return _csr(edge_layout(hg), q, hg), _csr(node_layout(hg), q, hg)
 
     return hg.cache(f"hgnn_csr_{dtype}", make)
 
@@ -137,7 +154,7 @@ def _hgnn_apply(x: torch.Tensor, hg) -> torch.Tensor:
     if hg.nnz == 0 or x.shape[1] == 0:
         return torch.zeros_like(x)
     qt, q = hgnn_matrices(hg, x.dtype)
-    return torch.sparse.mm(q, torch.sparse.mm(qt, x.contiguous()))
+    return q @ (qt @ x.contiguous())
 
 
 class _HGNNPropagate(torch.autograd.Function):
