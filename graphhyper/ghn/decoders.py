@@ -168,7 +168,7 @@ def normalize_output(raw: torch.Tensor, role: str, fan_in: torch.Tensor, gain: t
     r"""Operation-dependent normalisation of a decoded group ``raw [G, *shape]``.
 
     * ``weight``: :math:`W = 2\sigma(g)\sqrt{2/\mathrm{fan\_in}}\; \hat W / \mathrm{rms}(\hat W)`
-      (He scaling, learned bounded gain :math:`2\sigma(g) \in (0, 2)`).
+      (He scaling times a learned bounded gain :math:`2\sigma(g) \in (0, 2)`, initialised at 0.5).
     * ``embedding``: :math:`2\sigma(g)\, \hat W / \mathrm{rms}(\hat W)`.
     * ``norm_weight``: :math:`1 + \tanh(\hat w) \in (0, 2)`; ``norm_bias``: :math:`0.5 \tanh(\hat b)`.
     * ``bias`` / other vectors: :math:`0.25 \tanh(\hat b)`; scalars: :math:`\tanh`.

@@ -109,7 +109,7 @@ class GHN(nn.Module):
         self.decoder = build_decoder(config.decoder, config.hidden, config.mip, rank=config.rank,
                                      max_dim=config.max_dim)
         nn.init.zeros_(self.gain.weight)
-        nn.init.zeros_(self.gain.bias)
+        nn.init.constant_(self.gain.bias, -1.1)  # 2*sigmoid(-1.1) ~ 0.5: starts near LeCun scale
 
     # ------------------------------------------------------------------ core
     def pack(self, graph_or_module, **trace_kwargs) -> tuple[PackedGraph, Any]:

@@ -19,9 +19,9 @@ from graphhyper.errors import InvalidInputError, require
 
 #: Architecture distributions (overrides of the DARTS sampler) per split. ID is deliberately small.
 SPLIT_OVERRIDES: dict[str, dict] = {
-    "id": dict(cells=(3, 6), widths=(8, 12, 16, 24), head_hiddens=(32, 64)),
-    "wide": dict(cells=(3, 6), widths=(48, 64), head_hiddens=(32, 64)),
-    "deep": dict(cells=(12, 18), widths=(8, 12, 16, 24), head_hiddens=(32, 64)),
+    "id": dict(cells=(3, 5), widths=(8, 12, 16), head_hiddens=(32, 64)),
+    "wide": dict(cells=(3, 5), widths=(48, 64), head_hiddens=(32, 64)),
+    "deep": dict(cells=(12, 16), widths=(8, 12, 16), head_hiddens=(32, 64)),
 }
 #: Seed offsets so the held-out ID test architectures never coincide with training ones.
 _SPLIT_SEED = {"train": 0, "id": 7919, "wide": 104729, "deep": 1299709}

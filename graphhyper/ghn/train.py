@@ -184,15 +184,22 @@ class Trainer:
         return rec
 
     # ------------------------------------------------------------------ loop
-    def fit(self, steps: int | None = None, stop_at: int | None = None) -> list[dict]:
-        """Train until ``config.steps`` (or ``stop_at``, to simulate a kill); checkpoints on the way."""
+    def fit(self, steps: int | None = None, stop_at: int | None = None,
+            max_seconds: float | None = None) -> list[dict]:
+        """Train until ``config.steps`` (or ``stop_at``, to simulate a kill, or until ``max_seconds`` of wall
+        time have passed in this call); checkpoints on the way and at the end."""
         from tqdm.auto import tqdm
 
         end = min(steps or self.config.steps, stop_at if stop_at is not None else 1 << 62)
         bar = tqdm(total=end, initial=self.step, disable=self.rank != 0 or os.environ.get("TQDM_DISABLE") == "1",
                    desc="ghn train")
         window: list[dict] = []
+        t_start = time.perf_counter()
         while self.step < end:
+            if max_seconds is not None and time.perf_counter() - t_start > max_seconds:
+                log.warning("time budget of %.0f s reached at step %d", max_seconds, self.step)
+                end = self.step
+                break
             t0 = time.perf_counter()
             rec = self.train_step()
             self.train_seconds += time.perf_counter() - t0
@@ -208,6 +215,8 @@ class Trainer:
                 window = []
             if self.out_dir is not None and (self.step % self.config.ckpt_every == 0 or self.step == end):
                 self.save_checkpoint()
+        if self.out_dir is not None and self.step == end and self.step % self.config.ckpt_every:
+            self.save_checkpoint()
         bar.close()
         return self.history
 
