@@ -17,13 +17,18 @@ Trace paths, tried in order until one works (the one used is recorded in ``graph
 from __future__ import annotations
 
 import contextlib
+import gc
 import inspect
+import math
+import operator
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import fx, nn
+from torch.fx.proxy import ParameterProxy
 
 from graphhyper.arch import ops
 from graphhyper.arch.graph import ArchGraph, Node
@@ -211,6 +216,26 @@ class _LeafTracer(fx.Tracer):
 
     def __init__(self) -> None:
         super().__init__(param_shapes_constant=True)
+        self._tensor_names: dict[int, str] = {}
+
+    def trace(self, root: Any, concrete_args: dict[str, Any] | None = None) -> fx.Graph:
+        if isinstance(root, nn.Module):
+            self._tensor_names = {id(t): n for n, t in root.named_buffers()}
+            self._tensor_names.update({id(p): n for n, p in root.named_parameters()})
+        return super().trace(root, concrete_args)
+
+    def getattr(self, attr: str, attr_val: Any, parameter_proxy_cache: dict[str, Any]) -> Any:
+        """Proxy for a parameter / buffer looked up by identity in O(1) (fx scans every parameter each time)."""
+        name = self._tensor_names.get(id(attr_val)) if isinstance(attr_val, torch.Tensor) else None
+        if name is None:
+            return attr_val
+        if name not in parameter_proxy_cache:
+            factory = None
+            if isinstance(attr_val, nn.Parameter):
+                def factory(node: fx.Node, name: str = name, value: Any = attr_val) -> Any:
+                    return ParameterProxy(self, node, name, value)
+            parameter_proxy_cache[name] = self.create_proxy("get_attr", name, (), {}, proxy_factory_fn=factory)
+        return parameter_proxy_cache[name]
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
         if ops.lookup_module(type(m)) is not None:
@@ -244,9 +269,147 @@ def _module_path(node: fx.Node) -> str:
     return ""
 
 
-def _fx_run(root: nn.Module, graph: fx.Graph, args: tuple, kwargs: dict) -> dict[fx.Node, Any]:
-    """Evaluate ``graph`` on meta tensors; returns node → value."""
+# ================================================================================================================
+# shape rules: closed-form output shapes for the commonest ops (meta kernels of batch norm, layer norm and
+# elementwise ops run Python decompositions and dominate tracing time). Any doubt returns None and the
+# meta kernel runs instead, so errors for shapes that do not fit still come from PyTorch's own checks.
+
+
+def _meta_like(x: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
+    return torch.empty(tuple(shape), dtype=x.dtype, device="meta")
+
+
+def _single(args: tuple, kwargs: dict) -> torch.Tensor | None:
+    if len(args) == 1 and isinstance(args[0], torch.Tensor) and args[0].is_meta and not kwargs:
+        return args[0]
+    return None
+
+
+def _rule_same(m: nn.Module, args: tuple, kwargs: dict) -> Any:
+    return _single(args, kwargs)
+
+
+def _rule_batch_norm(m: nn.Module, args: tuple, kwargs: dict) -> Any:
+    x = _single(args, kwargs)
+    ok = x is not None and x.dim() == {nn.BatchNorm1d: x.dim(), nn.BatchNorm2d: 4, nn.BatchNorm3d: 5}[type(m)]
+    return x if ok and x.dim() >= 2 and x.shape[1] == m.num_features else None
+
+
+def _rule_layer_norm(m: nn.Module, args: tuple, kwargs: dict) -> Any:
+    x = _single(args, kwargs)
+    ns = tuple(m.normalized_shape)
+    return x if x is not None and tuple(x.shape[x.dim() - len(ns):]) == ns else None
+
+
+def _rule_group_norm(m: nn.Module, args: tuple, kwargs: dict) -> Any:
+    x = _single(args, kwargs)
+    return x if x is not None and x.dim() >= 2 and x.shape[1] == m.num_channels else None
+
+
+def _rule_linear(m: nn.Module, args: tuple, kwargs: dict) -> Any:
+    x = _single(args, kwargs)
+    if x is None or x.dim() < 1 or x.shape[-1] != m.in_features or not x.is_floating_point():
+        return None
+    return _meta_like(x, (*x.shape[:-1], m.out_features))
+
+
+def _window(size: int, k: int, s: int, p: int, d: int, ceil: bool = False) -> int:
+    span = size + 2 * p - d * (k - 1) - 1
+    out = (-(-span // s) if ceil else span // s) + 1
+    if ceil and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def _rule_conv(m: nn.Module, args: tuple, kwargs: dict) -> Any:
+    x = _single(args, kwargs)
+    nd = len(m.kernel_size)
+    if (x is None or x.dim() != nd + 2 or x.shape[1] != m.in_channels or m.padding_mode != "zeros"
+            or isinstance(m.padding, str) or not x.is_floating_point()):
+        return None
+    spatial = [_window(x.shape[2 + i], m.kernel_size[i], m.stride[i], m.padding[i], m.dilation[i]) for i in range(nd)]
+    return _meta_like(x, (x.shape[0], m.out_channels, *spatial)) if min(spatial) > 0 else None
+
+
+def _rule_pool2d(m: nn.Module, args: tuple, kwargs: dict) -> Any:
+    x = _single(args, kwargs)
+    if x is None or x.dim() != 4 or getattr(m, "return_indices", False):
+        return None
+    pair = nn.modules.utils._pair
+    k, p = pair(m.kernel_size), pair(m.padding)
+    s = pair(m.stride if m.stride is not None else m.kernel_size)
+    d = pair(getattr(m, "dilation", 1))
+    if any(2 * p[i] > k[i] for i in range(2)):
+        return None
+    spatial = [_window(x.shape[2 + i], k[i], s[i], p[i], d[i], m.ceil_mode) for i in range(2)]
+    return _meta_like(x, (*x.shape[:2], *spatial)) if min(spatial) > 0 else None
+
+
+def _rule_adaptive_pool2d(m: nn.Module, args: tuple, kwargs: dict) -> Any:
+    x = _single(args, kwargs)
+    if x is None or x.dim() != 4:
+        return None
+    size = nn.modules.utils._pair(m.output_size)
+    return _meta_like(x, (*x.shape[:2], *(x.shape[2 + i] if size[i] is None else size[i] for i in range(2))))
+
+
+def _module_rules() -> dict[Callable, Callable]:
+    same = (nn.ReLU, nn.ReLU6, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Hardswish, nn.Hardsigmoid, nn.LeakyReLU,
+            nn.ELU, nn.Mish, nn.Dropout, nn.Dropout2d, nn.Identity, nn.SELU, nn.CELU, nn.Softplus, nn.Hardtanh)
+    rules: dict[Callable, Callable] = {cls.forward: _rule_same for cls in same}
+    for cls in (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d):
+        rules[cls.forward] = _rule_batch_norm
+    rules[nn.LayerNorm.forward] = _rule_layer_norm
+    rules[nn.GroupNorm.forward] = _rule_group_norm
+    rules[nn.Linear.forward] = _rule_linear
+    for cls in (nn.Conv1d, nn.Conv2d, nn.Conv3d):
+        rules[cls.forward] = _rule_conv
+    for cls in (nn.MaxPool2d, nn.AvgPool2d):
+        rules[cls.forward] = _rule_pool2d
+    rules[nn.AdaptiveAvgPool2d.forward] = _rule_adaptive_pool2d
+    return rules
+
+
+_MODULE_RULES = _module_rules()
+_BINARY = {operator.add, operator.iadd, operator.mul, operator.imul, operator.sub, operator.truediv, torch.add,
+           torch.mul, torch.sub}
+_UNARY = {torch.relu, F.relu, F.gelu, F.silu, torch.sigmoid, F.hardswish, F.hardsigmoid, torch.tanh, F.relu6,
+          torch.nn.functional.dropout, "relu", "sigmoid", "tanh", "relu_", "sigmoid_"}
+
+
+def _function_rule(target: Any, args: tuple, kwargs: dict) -> Any:
+    """Output of common function / method calls from shapes alone; None when unsure."""
+    if target in _BINARY and len(args) == 2 and not kwargs:
+        a, b = args
+        if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+            if a.dtype != b.dtype or not a.is_floating_point() or not (a.is_meta and b.is_meta):
+                return None
+            try:
+                return _meta_like(a, torch.broadcast_shapes(a.shape, b.shape))
+            except RuntimeError:
+                return None
+        t, c = (a, b) if isinstance(a, torch.Tensor) else (b, a)
+        if isinstance(t, torch.Tensor) and t.is_meta and t.is_floating_point() and type(c) in (int, float):
+            return t
+        return None
+    if target in _UNARY and args and isinstance(args[0], torch.Tensor) and args[0].is_meta:
+        extra = dict(kwargs)
+        extra.pop("inplace", None)
+        extra.pop("training", None)
+        if len(args) == 1 and not {k for k in extra if k not in ("p", "approximate")}:
+            return args[0]
+    if target is torch.flatten and len(args) == 2 and not kwargs and isinstance(args[0], torch.Tensor):
+        x, start = args
+        if isinstance(start, int) and 0 <= start < x.dim() and args[0].is_meta:
+            return _meta_like(x, (*x.shape[:start], math.prod(x.shape[start:])))
+    return None
+
+
+
+def _fx_run(root: nn.Module, graph: fx.Graph, args: tuple, kwargs: dict, fast: bool = True) -> dict[fx.Node, Any]:
+    """Evaluate ``graph`` on meta tensors (closed-form shape rules first when ``fast``); returns node → value."""
     env: dict[fx.Node, Any] = {}
+    modules = dict(root.named_modules(remove_duplicate=False))
     positional = list(args)
 
     def load(a: Any) -> Any:
@@ -267,12 +430,18 @@ def _fx_run(root: nn.Module, graph: fx.Graph, args: tuple, kwargs: dict) -> dict
                     obj = getattr(obj, part)
                 env[node] = obj
             elif node.op == "call_function":
-                env[node] = node.target(*load(node.args), **load(node.kwargs))
+                a, kw = load(node.args), load(node.kwargs)
+                out = _function_rule(node.target, a, kw) if fast else None
+                env[node] = out if out is not None else node.target(*a, **kw)
             elif node.op == "call_method":
-                self_obj, *rest = load(node.args)
-                env[node] = getattr(self_obj, node.target)(*rest, **load(node.kwargs))
+                (self_obj, *rest), kw = load(node.args), load(node.kwargs)
+                out = _function_rule(node.target, (self_obj, *rest), kw) if fast else None
+                env[node] = out if out is not None else getattr(self_obj, node.target)(*rest, **kw)
             elif node.op == "call_module":
-                env[node] = root.get_submodule(node.target)(*load(node.args), **load(node.kwargs))
+                module, a, kw = modules[node.target], load(node.args), load(node.kwargs)
+                rule = _MODULE_RULES.get(type(module).forward) if fast else None
+                out = rule(module, a, kw) if rule is not None else None
+                env[node] = out if out is not None else module(*a, **kw)
             elif node.op == "output":
                 env[node] = load(node.args[0])
         except GraphhyperError:
@@ -280,7 +449,7 @@ def _fx_run(root: nn.Module, graph: fx.Graph, args: tuple, kwargs: dict) -> dict
         except Exception as exc:
             where = node.target if node.op == "call_module" else (_module_path(node) or "<root>")
             raise _ShapeError(where, ops.function_name(node.target) if node.op != "call_module"
-                              else type(root.get_submodule(node.target)).__name__, exc) from exc
+                              else type(modules[node.target]).__name__, exc) from exc
     return env
 
 
@@ -424,10 +593,21 @@ def trace(
     if unknown or not paths:
         raise InvalidInputError(f"unknown trace paths {unknown or paths}; choose from {PATHS}")
     args, kwargs, described = _make_inputs(input_shape, example_inputs, dtype)
+    start = time.perf_counter()
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # fx graphs are large cyclic structures: collections during tracing cost more than they free
+    try:
+        return _run_paths(module, args, kwargs, described, name, paths, start)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _run_paths(module: nn.Module, args: tuple, kwargs: dict, described: Any, name: str | None,
+               paths: Sequence[str], start: float) -> ArchGraph:
     names, shapes = _param_tables(module)
     notes: list[str] = []
     failures: list[tuple[str, Exception]] = []
-    start = time.perf_counter()
     for path in paths:
         func = _PATH_FUNCS.get(path)
         if func is None:
