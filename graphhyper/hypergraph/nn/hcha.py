@@ -25,15 +25,17 @@ class HCHAConv(nn.Module):
         \alpha_{ve} = \operatorname{softmax}\big(\mathrm{LeakyReLU}(\mathbf{a}^\top
         [\mathbf{\Theta}^\top \mathbf{x}_v \,\Vert\, \mathbf{\Theta}^\top \mathbf{z}_e])\big)
 
-    where the softmax runs over the hyperedges of ``v`` (``attention_mode="node"``) or the nodes of ``e``
-    (``"edge"``), and :math:`\mathbf{z}_e` is ``hyperedge_attr`` (default: the mean of :math:`\mathbf{x}` over
-    :math:`e`). Unlike PyG, the hyperedge weights :math:`w_e` enter the messages, not just :math:`d_v`.
+    where the softmax runs over the nodes of each hyperedge ``e`` (``attention_mode="node"``: attention among
+    the nodes of a hyperedge) or over the hyperedges of each node ``v`` (``"edge"``) -- PyG's convention -- and
+    :math:`\mathbf{z}_e` is ``hyperedge_attr`` (default: the mean of :math:`\mathbf{x}` over :math:`e`).
+    Unlike PyG, the hyperedge weights :math:`w_e` enter the messages, not just :math:`d_v`.
 
     Args:
         in_channels: input size :math:`F`.
         out_channels: size per head :math:`C`.
         use_attention: learn the attention coefficients :math:`\alpha`.
-        attention_mode: ``"node"`` or ``"edge"``: the group the softmax normalises over.
+        attention_mode: ``"node"`` (softmax among the nodes of a hyperedge) or ``"edge"`` (among the hyperedges
+            of a node).
         heads: attention heads :math:`K` (must be 1 without attention).
         concat: concatenate heads (``[V, K*C]``) or average them (``[V, C]``).
         negative_slope: LeakyReLU slope.
@@ -90,9 +92,10 @@ class HCHAConv(nn.Module):
         s_v = (xt.view(-1, H, C) * self.att[..., :C]).sum(-1)  # [V, H]
         s_e = (zt.view(-1, H, C) * self.att[..., C:]).sum(-1)  # [E, H]
         score = F.leaky_relu(ops.gather_nodes(s_v, hg) + ops.gather_edges(s_e, hg), self.negative_slope)
-        alpha = ops.softmax_over_nodes(score, hg) if self.attention_mode == "node" else ops.softmax_over_edges(
-            score, hg
-        )
+        if self.attention_mode == "node":
+            alpha = ops.softmax_over_edges(score, hg)  # normalise among the nodes of each hyperedge
+        else:
+            alpha = ops.softmax_over_nodes(score, hg)  # normalise among the hyperedges of each node
         return F.dropout(alpha, self.dropout, self.training)
 
     def forward(self, x: Tensor, hg, hyperedge_attr: Tensor | None = None) -> Tensor:

@@ -1,0 +1,458 @@
+"""Model zoo: ``build_model(name, in_channels, num_classes, **overrides)`` -> an ``nn.Module`` whose
+``forward(x, hg)`` returns logits.
+
+Every entry stacks the layers of :mod:`graphhyper.hypergraph.nn` the way its paper does (input dropout, ``L``
+layers, hidden size, activation, dropout, classification head); the defaults are the paper's or the reference
+code's settings as we read them, and every one can be overridden:
+
+>>> model = build_model("hgnn", in_channels=16, num_classes=3, hidden_channels=32)
+>>> list_models()[:3]
+['allset-deepsets', 'allset-transformer', 'conhd']
+
+Node classifiers return ``[V, num_classes]``; ``"conhd"`` returns one row per incidence ``[nnz, num_classes]``
+(edge-dependent node classification); ``"hdhgn"`` returns node logits, or graph logits when given ``batch``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from graphhyper.errors import InvalidInputError
+from graphhyper.hypergraph import nn as hnn
+from graphhyper.hypergraph.nn._utils import as_hypergraph, check_features, reset_module
+
+_ACTS: dict[str, Callable[[Tensor], Tensor]] = {"relu": F.relu, "elu": F.elu, "gelu": F.gelu, "tanh": torch.tanh}
+
+
+def _act(name: str) -> Callable[[Tensor], Tensor]:
+    if name not in _ACTS:
+        raise InvalidInputError(f"Unknown activation {name!r}; choose one of {sorted(_ACTS)}.")
+    return _ACTS[name]
+
+
+def _wrap(x: Tensor, hg, self_loops: bool = False):
+    hg = as_hypergraph(hg, x.size(0))
+    return hg.cache("with_self_loops", hg.add_self_loops) if self_loops else hg
+
+
+# ---------------------------------------------------------------------------------------------- model classes
+class HypergraphClassifier(nn.Module):
+    """A stack of hypergraph convolutions: input dropout, then ``conv -> activation -> dropout`` per layer, the
+    last conv producing the logits. ``self_loops`` adds a singleton hyperedge per node first (cached on ``hg``)."""
+
+    def __init__(self, convs: list[nn.Module], act: str = "relu", dropout: float = 0.5, input_dropout: float = 0.0,
+                 self_loops: bool = False) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(convs)
+        self.act_name, self.act = act, _act(act)
+        self.dropout, self.input_dropout, self.self_loops = dropout, input_dropout, self_loops
+
+    def reset_parameters(self) -> None:
+        for conv in self.convs:
+            conv.reset_parameters()
+
+    def forward(self, x: Tensor, hg) -> Tensor:
+        hg = _wrap(x, hg, self.self_loops)
+        x = F.dropout(x, self.input_dropout, self.training)
+        for i, conv in enumerate(self.convs):
+            x = self._conv(conv, x, hg)
+            if i < len(self.convs) - 1:
+                x = F.dropout(self.act(x), self.dropout, self.training)
+        return x
+
+    def _conv(self, conv: nn.Module, x: Tensor, hg) -> Tensor:
+        return conv(x, hg)
+
+
+class HyperGCN(HypergraphClassifier):
+    """HyperGCN / FastHyperGCN: with ``fast`` the mediator graph is built once from the raw features (cached on
+    ``hg``) and shared by every layer; otherwise each layer rebuilds it from its own signal."""
+
+    def __init__(self, convs: list[nn.Module], fast: bool = False, use_mediator: bool = True, **kw) -> None:
+        super().__init__(convs, **kw)
+        self.fast, self.use_mediator = fast, use_mediator
+
+    def forward(self, x: Tensor, hg) -> Tensor:
+        hg = _wrap(x, hg)
+        self._graph = None
+        if self.fast:
+            key = f"hypergcn_fast_graph:{self.use_mediator}"
+            self._graph = hg.cache(key, lambda: hnn.hypergcn_graph(x, hg, self.use_mediator))
+        return super().forward(x, hg)
+
+    def _conv(self, conv: nn.Module, x: Tensor, hg) -> Tensor:
+        return conv(x, hg, graph=self._graph)
+
+
+class UniGCNII(nn.Module):
+    """UniGCNII: ``Linear -> ReLU`` (the initial representation ``x0``), ``L`` :class:`UniGCNIIConv` layers with
+    ReLU and dropout, then a ``Linear`` head. Self-loop hyperedges are added as in the paper."""
+
+    def __init__(self, in_channels: int, num_classes: int, hidden_channels: int, num_layers: int, alpha: float,
+                 lamda: float, dropout: float, input_dropout: float) -> None:
+        super().__init__()
+        self.lin_in = nn.Linear(in_channels, hidden_channels)
+        self.convs = nn.ModuleList(
+            hnn.UniGCNIIConv(hidden_channels, alpha=alpha, lamda=lamda, layer=i + 1) for i in range(num_layers)
+        )
+        self.lin_out = nn.Linear(hidden_channels, num_classes)
+        self.dropout, self.input_dropout = dropout, input_dropout
+
+    def reset_parameters(self) -> None:
+        reset_module(self)
+
+    def forward(self, x: Tensor, hg) -> Tensor:
+        hg = _wrap(x, hg, self_loops=True)
+        x = F.dropout(x, self.input_dropout, self.training)
+        x0 = x = F.relu(self.lin_in(x))
+        for conv in self.convs:
+            x = F.relu(conv(F.dropout(x, self.dropout, self.training), hg, x0=x0))
+        return self.lin_out(F.dropout(x, self.dropout, self.training))
+
+
+class SetModel(nn.Module):
+    """AllSet / ED-HNN shape: optional input MLP (its output is ``x0`` for restarts), ``L`` layers with activation
+    and dropout, and an MLP classifier."""
+
+    def __init__(self, convs: list[nn.Module], classifier: nn.Module, lin_in: nn.Module | None = None,
+                 dropout: float = 0.5, input_dropout: float = 0.0, act: str = "relu", pass_x0: bool = False) -> None:
+        super().__init__()
+        self.lin_in, self.convs, self.classifier = lin_in, nn.ModuleList(convs), classifier
+        self.dropout, self.input_dropout, self.act_name, self.pass_x0 = dropout, input_dropout, act, pass_x0
+        self.act = _act(act)
+
+    def reset_parameters(self) -> None:
+        reset_module(self)
+
+    def forward(self, x: Tensor, hg) -> Tensor:
+        hg = _wrap(x, hg)
+        x = F.dropout(x, self.input_dropout, self.training)
+        if self.lin_in is not None:
+            x = self.act(self.lin_in(x))
+        x0 = x
+        for conv in self.convs:
+            x = F.dropout(x, self.dropout, self.training)
+            x = conv(x, hg, x0=x0) if self.pass_x0 else conv(x, hg)
+            x = self.act(x)
+        return self.classifier(F.dropout(x, self.dropout, self.training))
+
+
+class CoNHD(nn.Module):
+    """CoNHD for edge-dependent node classification: ``h_{v,e} = ReLU(W x_v)``, ``L`` :class:`CoNHDConv` steps
+    (weights shared across steps by default, as in the reference) and a linear head per incidence.
+
+    ``forward(x [V, F], hg) -> [nnz, num_classes]``, rows in the order of ``hg.hyperedge_index`` (or of the
+    given ``hyperedge_index`` columns)."""
+
+    def __init__(self, in_channels: int, num_classes: int, hidden_channels: int, num_layers: int, dropout: float,
+                 input_dropout: float, share_weights: bool, **conv_kw) -> None:
+        super().__init__()
+        self.lin_in = nn.Linear(in_channels, hidden_channels)
+        n_convs = 1 if share_weights else num_layers
+        self.convs = nn.ModuleList(hnn.CoNHDConv(hidden_channels, dropout=dropout, **conv_kw) for _ in range(n_convs))
+        self.head = nn.Linear(hidden_channels, num_classes)
+        self.num_layers, self.input_dropout, self.hidden_channels = num_layers, input_dropout, hidden_channels
+
+    def reset_parameters(self) -> None:
+        reset_module(self)
+
+    def forward(self, x: Tensor, hg) -> Tensor:
+        from graphhyper.hypergraph import ops
+        from graphhyper.hypergraph.nn._utils import csr_order
+
+        raw = hg if isinstance(hg, Tensor) else None
+        hg = _wrap(x, hg)
+        h = F.dropout(F.relu(self.lin_in(ops.gather_nodes(x, hg))), self.input_dropout, self.training)
+        h0 = h
+        for i in range(self.num_layers):
+            h = self.convs[i % len(self.convs)](h, hg, h0=h0)
+        out = self.head(h)
+        if raw is not None:
+            out = out[torch.argsort(csr_order(raw, hg.num_nodes))]
+        return out
+
+
+class HDHGN(nn.Module):
+    """HDHGN: ``Linear`` input projection, ``L`` :class:`HDHGNConv` layers with dropout, and a linear head on the
+    nodes, or on the per-graph mean when ``batch [V]`` (graph id of each node) is given."""
+
+    def __init__(self, in_channels: int, num_classes: int, hidden_channels: int, num_layers: int, heads: int,
+                 num_node_types: int, num_edge_types: int, dropout: float, input_dropout: float) -> None:
+        super().__init__()
+        self.lin_in = nn.Linear(in_channels, hidden_channels)
+        self.convs = nn.ModuleList(
+            hnn.HDHGNConv(hidden_channels, num_node_types, num_edge_types, heads=heads) for _ in range(num_layers)
+        )
+        self.head = nn.Linear(hidden_channels, num_classes)
+        self.dropout, self.input_dropout = dropout, input_dropout
+
+    def reset_parameters(self) -> None:
+        reset_module(self)
+
+    def forward(self, x: Tensor, hg, batch: Tensor | None = None) -> Tensor:
+        from graphhyper.hypergraph import Hypergraph, ops
+
+        hg = _wrap(x, hg)
+        x = self.lin_in(F.dropout(x, self.input_dropout, self.training))
+        for conv in self.convs:
+            x = F.dropout(conv(x, hg), self.dropout, self.training)
+        if batch is not None:
+            if batch.shape != (x.size(0),):
+                raise InvalidInputError(f"batch must have shape [{x.size(0)}] (graph id per node).")
+            n = int(batch.max()) + 1 if batch.numel() else 0
+            index = torch.stack([torch.arange(x.size(0), device=x.device), batch.long()])
+            pool = Hypergraph(x.size(0), hyperedge_index=index, num_edges=n, allow_empty_edges=True)
+            x = ops.v2e(x, pool, aggr="mean")  # each graph is a hyperedge over its nodes
+        return self.head(x)
+
+
+class MLPClassifier(nn.Module):
+    """Structure-free baseline (and the distillation student): input dropout + :class:`MLP`. ``hg`` is ignored."""
+
+    def __init__(self, in_channels: int, num_classes: int, hidden_channels: int, num_layers: int, dropout: float,
+                 input_dropout: float, norm: str) -> None:
+        super().__init__()
+        self.mlp = hnn.MLP(in_channels, hidden_channels, num_classes, num_layers, dropout, norm)
+        self.input_dropout = input_dropout
+
+    def reset_parameters(self) -> None:
+        self.mlp.reset_parameters()
+
+    def forward(self, x: Tensor, hg=None) -> Tensor:
+        check_features(x, self.mlp.in_channels)
+        return self.mlp(F.dropout(x, self.input_dropout, self.training))
+
+
+# ---------------------------------------------------------------------------------------------- builders
+def _stack(in_c: int, n_cls: int, c: dict, make: Callable[[int, int, bool], nn.Module], width: int | None = None):
+    """``num_layers`` convs ``in -> hidden -> ... -> classes``; ``width`` is the input size after a hidden layer
+    (``hidden * heads`` for concatenating attention layers)."""
+    L, hid = c["num_layers"], c["hidden_channels"]
+    widths = [in_c] + [width or hid] * (L - 1)
+    outs = [hid] * (L - 1) + [n_cls]
+    return [make(w, o, i == L - 1) for i, (w, o) in enumerate(zip(widths, outs))]
+
+
+def _classifier(kind: Callable[..., nn.Module], **fixed) -> Callable[[int, int, dict], nn.Module]:
+    def build(in_c: int, n_cls: int, c: dict) -> nn.Module:
+        kw = {k: c[k] for k in ("act", "dropout", "input_dropout")}
+        return HypergraphClassifier(_stack(in_c, n_cls, c, lambda i, o, last: kind(i, o, c)), **kw, **fixed)
+
+    return build
+
+
+def _unigat(in_c: int, n_cls: int, c: dict) -> nn.Module:
+    def make(i, o, last):
+        heads = 1 if last else c["heads"]
+        return hnn.UniGATConv(i, o, heads=heads, dropout=c["attention_dropout"])
+
+    convs = _stack(in_c, n_cls, c, make, width=c["hidden_channels"] * c["heads"])
+    kw = {k: c[k] for k in ("act", "dropout", "input_dropout")}
+    return HypergraphClassifier(convs, self_loops=True, **kw)
+
+
+def _hypergcn(in_c: int, n_cls: int, c: dict) -> nn.Module:
+    convs = _stack(in_c, n_cls, c, lambda i, o, last: hnn.HyperGCNConv(i, o, c["use_mediator"]))
+    kw = {k: c[k] for k in ("act", "dropout", "input_dropout")}
+    return HyperGCN(convs, fast=c["fast"], use_mediator=c["use_mediator"], **kw)
+
+
+def _hcha(in_c: int, n_cls: int, c: dict) -> nn.Module:
+    def make(i, o, last):
+        heads = 1 if last or not c["use_attention"] else c["heads"]
+        return hnn.HCHAConv(i, o, use_attention=c["use_attention"], heads=heads, dropout=c["attention_dropout"])
+
+    width = c["hidden_channels"] * (c["heads"] if c["use_attention"] else 1)
+    kw = {k: c[k] for k in ("act", "dropout", "input_dropout")}
+    return HypergraphClassifier(_stack(in_c, n_cls, c, make, width=width), **kw)
+
+
+def _unigcnii(in_c: int, n_cls: int, c: dict) -> nn.Module:
+    keys = ("hidden_channels", "num_layers", "alpha", "lamda", "dropout", "input_dropout")
+    return UniGCNII(in_c, n_cls, **{k: c[k] for k in keys})
+
+
+def _set_classifier(c: dict, n_cls: int) -> nn.Module:
+    h = c["hidden_channels"]
+    return hnn.MLP(h, c["classifier_hidden"], n_cls, c["classifier_layers"], c["dropout"], c["norm"])
+
+
+def _allset(transformer: bool) -> Callable[[int, int, dict], nn.Module]:
+    def build(in_c: int, n_cls: int, c: dict) -> nn.Module:
+        h, convs = c["hidden_channels"], []
+        for i in range(c["num_layers"]):
+            src = in_c if i == 0 else h
+            if transformer:
+                convs.append(hnn.AllSetTransformerConv(src, h, c["heads"], c["mlp_layers"], c["dropout"]))
+            else:
+                convs.append(hnn.AllDeepSetsConv(src, h, h, c["mlp_layers"], c["aggr"], c["dropout"], c["norm"]))
+        return SetModel(convs, _set_classifier(c, n_cls), dropout=c["dropout"], input_dropout=c["input_dropout"],
+                        act=c["act"])
+
+    return build
+
+
+def _edhnn(in_c: int, n_cls: int, c: dict) -> nn.Module:
+    h = c["hidden_channels"]
+    kw = dict(mlp1_layers=c["mlp1_layers"], mlp2_layers=c["mlp2_layers"], mlp3_layers=c["mlp3_layers"],
+              aggr=c["aggr"], alpha=c["alpha"], dropout=c["dropout"], norm=c["norm"])
+    if c["share_weights"]:
+        convs = [hnn.EDHNNConv(h, h, **kw)] * c["num_layers"]  # one module applied num_layers times
+    else:
+        convs = [hnn.EDHNNConv(h, h, **kw) for _ in range(c["num_layers"])]
+    return SetModel(convs, _set_classifier(c, n_cls), lin_in=nn.Linear(in_c, h), dropout=c["dropout"],
+                    input_dropout=c["input_dropout"], act=c["act"], pass_x0=True)
+
+
+def _conhd(in_c: int, n_cls: int, c: dict) -> nn.Module:
+    keys = ("hidden_channels", "num_layers", "dropout", "input_dropout", "share_weights", "num_blocks", "operator",
+            "heads", "num_inducing")
+    return CoNHD(in_c, n_cls, **{k: c[k] for k in keys})
+
+
+def _hdhgn(in_c: int, n_cls: int, c: dict) -> nn.Module:
+    keys = ("hidden_channels", "num_layers", "heads", "num_node_types", "num_edge_types", "dropout", "input_dropout")
+    return HDHGN(in_c, n_cls, **{k: c[k] for k in keys})
+
+
+def _mlp(in_c: int, n_cls: int, c: dict) -> nn.Module:
+    keys = ("hidden_channels", "num_layers", "dropout", "input_dropout", "norm")
+    return MLPClassifier(in_c, n_cls, **{k: c[k] for k in keys})
+
+
+# ---------------------------------------------------------------------------------------------- registry
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registry entry: the builder, its default hyperparameters and a one-line description."""
+
+    builder: Callable[[int, int, dict], nn.Module]
+    defaults: dict = field(default_factory=dict)
+    summary: str = ""
+
+
+_BASE = dict(hidden_channels=128, num_layers=2, dropout=0.5, input_dropout=0.0, act="relu")
+_UNI = dict(_BASE, hidden_channels=64, dropout=0.6, input_dropout=0.6)
+_SET = dict(_BASE, classifier_hidden=64, classifier_layers=2, norm="ln")
+
+_REGISTRY: dict[str, ModelSpec] = {
+    "hgnn": ModelSpec(_classifier(lambda i, o, c: hnn.HGNNConv(i, o)), dict(_BASE), "HGNN (Feng et al. 2019)"),
+    "hgnnp": ModelSpec(_classifier(lambda i, o, c: hnn.HGNNPConv(i, o)), dict(_BASE), "HGNN+ (Gao et al. 2022)"),
+    "hnhn": ModelSpec(
+        _classifier(lambda i, o, c: hnn.HNHNConv(i, o, alpha=c["alpha"], beta=c["beta"])),
+        dict(_BASE, hidden_channels=400, dropout=0.3, alpha=0.0, beta=0.0),
+        "HNHN (Dong et al. 2020)",
+    ),
+    "hypergcn": ModelSpec(
+        _hypergcn, dict(_BASE, hidden_channels=16, use_mediator=True, fast=False), "HyperGCN (Yadati et al. 2019)"
+    ),
+    "fasthypergcn": ModelSpec(
+        _hypergcn, dict(_BASE, hidden_channels=16, use_mediator=True, fast=True), "FastHyperGCN (Yadati et al. 2019)"
+    ),
+    "unigcn": ModelSpec(
+        _classifier(lambda i, o, c: hnn.UniGCNConv(i, o), self_loops=True),
+        dict(_UNI),
+        "UniGCN (Huang and Yang 2021)",
+    ),
+    "unigat": ModelSpec(
+        _unigat,
+        dict(_UNI, hidden_channels=8, heads=8, attention_dropout=0.6, act="elu"),
+        "UniGAT (Huang and Yang 2021)",
+    ),
+    "unigin": ModelSpec(
+        _classifier(lambda i, o, c: hnn.UniGINConv(i, o), self_loops=True),
+        dict(_UNI),
+        "UniGIN (Huang and Yang 2021)",
+    ),
+    "unigcnii": ModelSpec(
+        _unigcnii,
+        dict(hidden_channels=64, num_layers=32, alpha=0.1, lamda=0.5, dropout=0.2, input_dropout=0.6),
+        "UniGCNII (Huang and Yang 2021)",
+    ),
+    "hcha": ModelSpec(
+        _hcha, dict(_BASE, use_attention=False, heads=1, attention_dropout=0.0), "HCHA (Bai et al. 2021)"
+    ),
+    "allset-deepsets": ModelSpec(
+        _allset(False), dict(_SET, hidden_channels=64, mlp_layers=2, aggr="mean"), "AllDeepSets (Chien et al. 2022)"
+    ),
+    "allset-transformer": ModelSpec(
+        _allset(True), dict(_SET, hidden_channels=64, mlp_layers=2, heads=4), "AllSetTransformer (Chien et al. 2022)"
+    ),
+    "ed-hnn": ModelSpec(
+        _edhnn,
+        dict(_SET, hidden_channels=256, mlp1_layers=1, mlp2_layers=1, mlp3_layers=1, aggr="mean", alpha=0.5,
+             share_weights=False, norm="ln"),
+        "ED-HNN (Wang et al. 2023)",
+    ),
+    "conhd": ModelSpec(
+        _conhd,
+        dict(hidden_channels=64, num_layers=2, dropout=0.6, input_dropout=0.0, share_weights=True, num_blocks=2,
+             operator="unp", heads=4, num_inducing=4),
+        "CoNHD (Zheng and Worring 2025), per-incidence logits",
+    ),
+    "hdhgn": ModelSpec(
+        _hdhgn,
+        dict(hidden_channels=128, num_layers=4, heads=8, num_node_types=1, num_edge_types=1, dropout=0.2,
+             input_dropout=0.0),
+        "HDHGN (Yang et al. 2023), heterogeneous directed hypergraphs",
+    ),
+    "mlp": ModelSpec(
+        _mlp, dict(hidden_channels=128, num_layers=2, dropout=0.5, input_dropout=0.0, norm="none"), "MLP baseline"
+    ),
+}
+
+
+def list_models() -> list[str]:
+    """Names accepted by :func:`build_model`, sorted."""
+    return sorted(_REGISTRY)
+
+
+def model_defaults(name: str) -> dict:
+    """The default hyperparameters of ``name`` (a copy)."""
+    return dict(_spec(name).defaults)
+
+
+def register_model(name: str, builder: Callable[[int, int, dict], nn.Module], defaults: dict, summary: str = "",
+                   overwrite: bool = False) -> None:
+    """Add a model: ``builder(in_channels, num_classes, config) -> nn.Module`` with ``config = defaults |
+    overrides``. Refuses to replace an existing name unless ``overwrite``."""
+    if name in _REGISTRY and not overwrite:
+        raise InvalidInputError(f"A model named {name!r} is already registered; pass overwrite=True to replace it.")
+    _REGISTRY[name] = ModelSpec(builder, dict(defaults), summary)
+
+
+def _spec(name: str) -> ModelSpec:
+    if name not in _REGISTRY:
+        raise InvalidInputError(f"Unknown model {name!r}. Known models: {', '.join(list_models())}.")
+    return _REGISTRY[name]
+
+
+def build_model(name: str, in_channels: int, num_classes: int, **overrides) -> nn.Module:
+    """Build the model ``name`` for ``in_channels`` input features and ``num_classes`` outputs.
+
+    ``overrides`` replace the defaults (see :func:`model_defaults`); an unknown key raises
+    :class:`~graphhyper.errors.InvalidInputError` listing the accepted ones.
+    """
+    spec = _spec(name)
+    unknown = sorted(set(overrides) - set(spec.defaults))
+    if unknown:
+        raise InvalidInputError(
+            f"Model {name!r} has no hyperparameter(s) {unknown}; accepted: {sorted(spec.defaults)}."
+        )
+    for what, value in (("in_channels", in_channels), ("num_classes", num_classes)):
+        if not isinstance(value, int) or value < 1:
+            raise InvalidInputError(f"{what} must be a positive int, got {value!r}.")
+    config = {**spec.defaults, **overrides}
+    if config.get("num_layers", 1) < 1:
+        raise InvalidInputError(f"num_layers must be >= 1, got {config['num_layers']}.")
+    return spec.builder(in_channels, num_classes, config)
+
+
+__all__ = [
+    "build_model", "list_models", "model_defaults", "register_model", "ModelSpec", "HypergraphClassifier",
+    "HyperGCN", "UniGCNII", "SetModel", "CoNHD", "HDHGN", "MLPClassifier",
+]
