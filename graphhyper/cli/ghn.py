@@ -1,10 +1,135 @@
-"""`graphhyper ghn ...` sub-commands."""
+"""`graphhyper ghn ...` sub-commands: ``predict``, ``train``, ``list``."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+import time
+
+
+def _add_train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="runs/ghn-tiny", help="run directory (checkpoints, history)")
+    p.add_argument("--tasks", default="digits,mnist1d", help="comma-separated: digits, mnist1d")
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--meta-batch", type=int, default=4, help="architectures per step")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--warmup", type=int, default=100)
+    p.add_argument("--pool-size", type=int, default=512, help="training architectures per task")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ckpt-every", type=int, default=50)
+    p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--encoder", default="transformer", choices=["transformer", "gatedgnn"])
+    p.add_argument("--decoder", default="lowrank", choices=["lowrank", "tiled"])
+    p.add_argument("--mip", action="store_true", help="MIP: constant-norm encodings, theta = theta0 + delta")
+    p.add_argument("--rank", type=int, default=16)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--max-minutes", type=float, default=None, help="stop (and checkpoint) after this wall time")
+    p.add_argument("--export", default=None, help="bundle as graphhyper/ghn/pretrained/NAME (or a path)")
+    p.add_argument("--export-only", action="store_true", help="only export OUT/last.pt, do not train")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+
+
+def _train(args: argparse.Namespace) -> int:
+    import logging
+
+    import torch
+
+    from graphhyper.ghn.model import GHNConfig
+    from graphhyper.ghn.train import TrainConfig, run_training
+
+    torch.set_num_threads(args.threads)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    cfg = TrainConfig(tasks=args.tasks.split(","), steps=args.steps, meta_batch=args.meta_batch,
+                      batch_size=args.batch_size, lr=args.lr, warmup=args.warmup, pool_size=args.pool_size,
+                      seed=args.seed, ckpt_every=args.ckpt_every, device=device)
+    gcfg = GHNConfig(hidden=args.hidden, encoder=args.encoder, decoder=args.decoder, mip=args.mip, rank=args.rank)
+    trainer = run_training(cfg, gcfg, args.out, None if args.max_minutes is None else args.max_minutes * 60,
+                           export=args.export, export_only=args.export_only,
+                           command="graphhyper ghn train " + " ".join(sys.argv[3:]))
+    for h in trainer.history[-3:]:
+        print(h)
+    return 0
+
+
+def _load_model(spec: str):
+    """``torchvision:NAME`` (built on the meta device) or ``darts:SPEC.json``."""
+    import torch
+
+    from graphhyper.errors import InvalidInputError, require
+
+    kind, _, name = spec.partition(":")
+    if kind == "torchvision":
+        tv = require("torchvision", extra="vision", purpose="torchvision models")
+        if name not in tv.models.list_models():
+            raise InvalidInputError(f"Unknown torchvision model {name!r}; see torchvision.models.list_models().")
+        with torch.device("meta"):
+            model = tv.models.get_model(name)
+        size = 299 if name.startswith("inception") else 224
+        return model, (1, 3, size, size)
+    if kind == "darts":
+        from pathlib import Path
+
+        from graphhyper.arch.spaces import darts
+
+        s = darts.DartsSpec.from_json(Path(name).read_text())
+        with torch.device("meta"):
+            model = darts.build(s)
+        return model, s.input_shape
+    raise InvalidInputError(f"--model {spec!r}: use 'torchvision:NAME' (e.g. torchvision:resnet50) or "
+                            "'darts:SPEC.json'.")
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import torch
+
+    from graphhyper.ghn import from_pretrained
+
+    torch.set_num_threads(args.threads)
+    model, shape = _load_model(args.model)
+    if args.input_shape:
+        shape = tuple(int(s) for s in args.input_shape.split(","))
+    ghn = from_pretrained(args.ckpt)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        pred = ghn.predict(model, input_shape=shape)
+    dt = time.perf_counter() - t0
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in pred.items()}, args.out,
+              metadata={"model": args.model, "ghn": args.ckpt, "unpredicted": ",".join(pred.unpredicted)})
+    n = sum(v.numel() for v in pred.values())
+    print(f"predicted {len(pred)} tensors ({n:,} values) of {args.model} in {dt:.2f} s -> {args.out}")
+    if pred.unpredicted:
+        print(f"NOT predicted ({len(pred.unpredicted)}): {', '.join(pred.unpredicted)}")
+        return 1
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from graphhyper.ghn import hub
+
+    for name in hub.list_pretrained():
+        meta = hub.read_meta(hub.PRETRAINED_DIR / name)
+        cfg, m = meta["config"], meta.get("meta", {})
+        print(f"{name}: encoder={cfg['encoder']} decoder={cfg['decoder']} hidden={cfg['hidden']} mip={cfg['mip']} "
+              f"steps={m.get('steps_done')} train_seconds={m.get('train_seconds')}")
+    return 0
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("ghn", help="ghn commands")
-    parser.add_subparsers(dest="command")
+    parser = subparsers.add_parser("ghn", help="graph hypernetworks: predict parameters, train a GHN")
+    sub = parser.add_subparsers(dest="command")
+    p = sub.add_parser("predict", help="predict every parameter of a model and save them as safetensors")
+    p.add_argument("--model", required=True, help="torchvision:NAME or darts:SPEC.json")
+    p.add_argument("--ckpt", default="ghn-tiny", help="bundled GHN name or checkpoint path")
+    p.add_argument("--out", required=True, help="output .safetensors file")
+    p.add_argument("--input-shape", default=None, help="e.g. 1,3,224,224 (default: the model's usual size)")
+    p.add_argument("--threads", type=int, default=2)
+    p.set_defaults(handler=_predict)
+    t = sub.add_parser("train", help="meta-batch train a GHN on digits / MNIST-1D DARTS architectures")
+    _add_train_args(t)
+    t.set_defaults(handler=_train)
+    s = sub.add_parser("list", help="list the bundled GHN checkpoints")
+    s.set_defaults(handler=_list)

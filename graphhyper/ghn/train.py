@@ -265,3 +265,45 @@ class Trainer:
             self.load_checkpoint(self.out_dir / "last.pt")
             return True
         return False
+
+
+def export_trainer(trainer: Trainer, name_or_path: str, command: str) -> Path:
+    """Save ``trainer.ghn`` as a hub checkpoint (bundled name or path) with the run's record in its JSON."""
+    from graphhyper.ghn import hub
+
+    tail = trainer.history[-10:]
+    meta = {
+        "command": command,
+        "seed": trainer.config.seed,
+        "train_config": asdict(trainer.config),
+        "steps_done": trainer.step,
+        "train_seconds": round(trainer.train_seconds, 1),
+        "skipped_steps": list(trainer.skipped),
+        "final_train_loss": sum(h["loss"] for h in tail) / max(1, len(tail)),
+        "final_train_acc": sum(h["acc"] for h in tail) / max(1, len(tail)),
+        "exported_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "torch": torch.__version__,
+    }
+    target = Path(name_or_path)
+    if target.parent == Path(".") and not target.suffix:
+        target = hub.PRETRAINED_DIR / name_or_path
+    st, _ = hub.save(trainer.ghn, target, meta=meta)
+    return st
+
+
+def run_training(train_config: TrainConfig, ghn_config: GHNConfig, out_dir: str | os.PathLike,
+                 max_seconds: float | None = None, export: str | None = None, export_only: bool = False,
+                 command: str = "") -> Trainer:
+    """Resume from ``out_dir/last.pt`` when present, train, and optionally export (what the CLI and
+    ``scripts/train_ghn.py`` run)."""
+    torch.manual_seed(train_config.seed)
+    trainer = Trainer(None, train_config, out_dir, ghn_config=ghn_config)
+    resumed = trainer.resume_if_possible()
+    log.info("%s; GHN has %s parameters", f"resumed at step {trainer.step}" if resumed else "new run",
+             f"{trainer.ghn.num_parameters():,}")
+    if not export_only:
+        trainer.fit(max_seconds=max_seconds)
+    if export:
+        path = export_trainer(trainer, export, command)
+        log.info("exported %s (%.2f MB)", path, path.stat().st_size / 1e6)
+    return trainer
