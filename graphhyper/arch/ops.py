@@ -224,9 +224,15 @@ def function_name(target: Any) -> str:
         return f"aten.{target.overloadpacket.__name__}"
     if isinstance(target, torch._ops.OpOverloadPacket):
         return f"aten.{target.__name__}"
-    mod = getattr(target, "__module__", None) or ""
     name = getattr(target, "__name__", None) or repr(target)
-    if mod.startswith("torch._C") or mod == "torch.functional":
+    if name == "__get__" and hasattr(target, "__self__"):  # a Tensor property such as .T
+        return f"Tensor.{getattr(target.__self__, '__name__', 'property')}"
+    if getattr(target, "__objclass__", None) in (torch.Tensor, torch._C.TensorBase):
+        return f"Tensor.{name}"
+    mod = getattr(target, "__module__", None) or ""
+    if mod == "torch._tensor":
+        mod = "Tensor"
+    elif mod.startswith("torch._C") or mod == "torch.functional":
         mod = "torch"
     elif mod == "_operator":
         mod = "operator"
@@ -247,6 +253,8 @@ def function_op(target: Any) -> str:
         raw = target.overloadpacket.__name__
     else:
         raw = getattr(target, "__name__", "")
+        if raw == "__get__" and hasattr(target, "__self__"):
+            raw = getattr(target.__self__, "__name__", raw)
     return _FUNC_BY_NAME.get(_canonical(raw), "unknown")
 
 
@@ -293,6 +301,9 @@ def _register_builtin_modules() -> None:
     for op, classes in table.items():
         for cls in classes:
             register_module_op(cls, op)
+    # transformers' Conv1D is a linear layer whose weight is stored transposed: [in_features, out_features]
+    register_module_op("Conv1D", "linear", lambda m: {"in_features": int(m.weight.shape[0]),
+                                                      "out_features": int(m.weight.shape[1])})
 
 
 def _register_builtin_functions() -> None:
@@ -342,7 +353,7 @@ def _register_builtin_functions() -> None:
         "concat": "cat concat concatenate", "stack": "stack", "split": "split chunk unbind tensor_split unfold",
         "flatten": "flatten ravel",
         "reshape": "reshape view unflatten view_as reshape_as _unsafe_view",
-        "permute": "permute movedim", "transpose": "transpose t swapaxes mT",
+        "permute": "permute movedim", "transpose": "transpose t swapaxes T mT H mH",
         "index": "getitem select slice index narrow index_select masked_select take_along_dim "
                  "_get_relative_position_bias",
         "expand": "expand expand_as broadcast_to", "repeat": "repeat repeat_interleave tile",
@@ -351,7 +362,7 @@ def _register_builtin_functions() -> None:
         "cast": "to type float half double bfloat16 int long bool type_as",
         "constant": "arange zeros ones full empty tensor rand randn zeros_like ones_like full_like empty_like "
                     "new_zeros new_ones new_full new_empty new_tensor linspace eye scalar_tensor",
-        PASSTHROUGH: "contiguous clone detach identity alias lift_fresh_copy _assert_tensor_metadata",
+        PASSTHROUGH: "contiguous clone detach identity alias lift_fresh_copy _assert_tensor_metadata data",
     }
     for op, words in names.items():
         for word in words.split():

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 from torch.fx.proxy import ParameterProxy
+from torch.overrides import TorchFunctionMode
 
 from graphhyper.arch import ops
 from graphhyper.arch.graph import ArchGraph, Node
@@ -100,23 +101,31 @@ class _MetaSwap:
         self.root = root
         self.saved: list[tuple[dict, str, Any]] = []
         self.modes: list[tuple[nn.Module, bool]] = []
+        self.stand_ins: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def __enter__(self) -> _MetaSwap:
-        stand_ins: dict[int, torch.Tensor] = {}
+        stand_ins = self.stand_ins
         for module in self.root.modules():
             self.modes.append((module, module.training))
             module.training = False
             for store in (module._parameters, module._buffers):
                 for key, tensor in store.items():
-                    if tensor is None or tensor.is_meta:
+                    if tensor is None:
                         continue
-                    meta = stand_ins.get(id(tensor))
+                    if tensor.is_meta:
+                        stand_ins.setdefault(id(tensor), (tensor, tensor))
+                        continue
+                    meta = stand_ins.get(id(tensor), (None, None))[1]
                     if meta is None:
                         meta = torch.empty(tensor.shape, dtype=tensor.dtype, device="meta")
-                        stand_ins[id(tensor)] = meta
+                        stand_ins[id(tensor)] = (tensor, meta)
                     self.saved.append((store, key, tensor))
                     store[key] = meta
         return self
+
+    def pairs(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """``(original, meta stand-in)`` for every swapped tensor."""
+        return list(self.stand_ins.values())
 
     def __exit__(self, *exc: Any) -> None:
         for store, key, tensor in reversed(self.saved):
@@ -518,6 +527,150 @@ def _trace_fx(root: nn.Module, args: tuple, kwargs: dict, builder: _Builder) -> 
 
 
 # ================================================================================================================
+# path 3: eager forward pass on meta tensors, recorded at the __torch_function__ level
+
+
+def _tensors(value: Any, depth: int = 0) -> Iterator[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif depth < 6 and isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _tensors(v, depth + 1)
+    elif depth < 6 and isinstance(value, dict):
+        for v in value.values():
+            yield from _tensors(v, depth + 1)
+
+
+class _Recorder(TorchFunctionMode):
+    """Records every top-level torch call (outside leaf modules) and every leaf-module call as a node.
+
+    Data flow is followed by tensor identity: ``flow[id(t)] = (source nodes, parameters not yet owned)``.
+    """
+
+    def __init__(self, root: nn.Module, builder: _Builder, stand_ins: dict[int, str]) -> None:
+        super().__init__()
+        self.builder, self.stand_ins = builder, stand_ins
+        self.flow: dict[int, tuple[frozenset[int], tuple[str, ...]]] = {}
+        self.alive: list[torch.Tensor] = []  # keeps ids unique while recording
+        self.leaf_depth = 0
+        self.stack: list[str] = []
+        self.calls: list[tuple] = []
+        self.counts: dict[str, int] = {}
+        self.paths = {id(m): n for n, m in root.named_modules(remove_duplicate=False)}
+        self.tracer = _LeafTracer()
+
+    # ---------------------------------------------------------------- data flow
+    def inputs(self, value: Any) -> tuple[set[int], list[str]]:
+        srcs: set[int] = set()
+        pend: list[str] = []
+        for t in _tensors(value):
+            entry = self.flow.get(id(t))
+            if entry is not None:
+                srcs.update(entry[0])
+                pend.extend(entry[1])
+            elif id(t) in self.stand_ins:
+                pend.append(self.stand_ins[id(t)])
+        return srcs, pend
+
+    def produce(self, value: Any, srcs: Iterable[int], pend: Iterable[str] = ()) -> None:
+        entry = (frozenset(srcs), tuple(pend))
+        for t in _tensors(value):
+            if id(t) not in self.stand_ins:
+                self.flow[id(t)] = entry
+                self.alive.append(t)
+
+    def node_name(self, fname: str) -> str:
+        base = f"{self.stack[-1]}.{fname}" if self.stack and self.stack[-1] else fname
+        k = self.counts.get(base, 0)
+        self.counts[base] = k + 1
+        return base if k == 0 else f"{base}_{k}"
+
+    # ---------------------------------------------------------------- torch calls
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        try:
+            out = func(*args, **kwargs)
+        except Exception as exc:
+            if not hasattr(exc, "module_path"):
+                try:
+                    exc.module_path = self.stack[-1] if self.stack else "<root>"
+                except AttributeError:
+                    pass
+            raise
+        if self.leaf_depth:
+            return out
+        op = ops.function_op(func)
+        if op == "scatter" and out is None and args and isinstance(args[0], torch.Tensor):
+            out = args[0]  # __setitem__ writes into its first argument
+        if not _is_tensorish(out):
+            return out
+        srcs, pend = self.inputs((args, kwargs))
+        first = args[0] if args else None
+        if _is_passthrough(op, func, first, out):
+            self.produce(out, srcs, pend)
+        else:
+            idx = self.builder.add(self.node_name(_short_name(func)), op, ops.function_name(func), {}, pend, srcs,
+                                   out)
+            self.produce(out, {idx})
+        return out
+
+    # ---------------------------------------------------------------- module hooks
+    def pre_hook(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+        self.stack.append(self.paths.get(id(module), type(module).__name__))
+        if self.tracer.is_leaf_module(module, ""):
+            if self.leaf_depth == 0:
+                self.calls.append(self.inputs((args, kwargs)))
+            self.leaf_depth += 1
+
+    def post_hook(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+        path = self.stack.pop()
+        if not self.tracer.is_leaf_module(module, ""):
+            return
+        self.leaf_depth -= 1
+        if self.leaf_depth:
+            return
+        srcs, pend = self.calls.pop()
+        op, attrs = ops.module_op(module)
+        if op == ops.PASSTHROUGH:
+            self.produce(output, srcs, pend)
+            return
+        params = [self.stand_ins[id(p)] for p in module.parameters() if id(p) in self.stand_ins]
+        idx = self.builder.add(path, op, type(module).__name__, attrs, [*params, *pend], srcs, output)
+        self.produce(output, {idx})
+
+
+def _short_name(func: Any) -> str:
+    name = ops.function_name(func).rsplit(".", 1)[-1]
+    return name.strip("_") or "op"
+
+
+def _trace_autograd(root: nn.Module, args: tuple, kwargs: dict, builder: _Builder) -> None:
+    with _MetaSwap(root) as swap:
+        stand_ins = {id(meta): builder.param_names[id(orig)] for orig, meta in swap.pairs()
+                     if id(orig) in builder.param_names}
+        recorder = _Recorder(root, builder, stand_ins)
+        for i, t in enumerate(args):
+            if isinstance(t, torch.Tensor):
+                recorder.produce(t, {builder.add(f"input_{i}" if len(args) > 1 else "input", "input", "input", {},
+                                                 (), set(), t)})
+        for key, t in kwargs.items():
+            if isinstance(t, torch.Tensor):
+                recorder.produce(t, {builder.add(key, "input", "input", {}, (), set(), t)})
+        handles = []
+        try:
+            for module in root.modules():
+                handles.append(module.register_forward_pre_hook(recorder.pre_hook, with_kwargs=True))
+                handles.append(module.register_forward_hook(recorder.post_hook, with_kwargs=True))
+            with torch.device("meta"), recorder:
+                out = root(*args, **kwargs)
+        finally:
+            for handle in handles:
+                handle.remove()
+        srcs, pend = recorder.inputs(out)
+        builder.add("output", "output", "output", {}, pend, srcs, out)
+
+
+# ================================================================================================================
 # public entry point
 
 
@@ -554,7 +707,8 @@ def meta_init(include_buffers: bool = False) -> Iterator[None]:
         nn.Module.register_buffer = original_buffer
 
 
-_PATH_FUNCS: dict[str, Callable[[nn.Module, tuple, dict, _Builder], None]] = {"fx": _trace_fx}
+_PATH_FUNCS: dict[str, Callable[[nn.Module, tuple, dict, _Builder], None]] = {
+    "fx": _trace_fx, "autograd": _trace_autograd}
 
 
 def trace(
