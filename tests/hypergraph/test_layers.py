@@ -206,3 +206,14 @@ def test_models_reject_wrong_options():
         hnn.CoNHDConv(4, operator="sab")
     with pytest.raises(InvalidInputError, match="layer"):
         hnn.UniGCNIIConv(4, layer=0)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if "hypergcn" not in n])
+def test_gradcheck_float64(name):
+    """Analytic input gradients equal finite differences (HyperGCN is excluded: its graph is piecewise constant)."""
+    layer, _, per_inc = _make(name)
+    layer = layer.double()
+    hg = Hypergraph(5, [[0, 1, 2], [2, 3], [1, 3, 4]], hyperedge_weight=[1.0, 2.0, 0.5])
+    gen = torch.Generator().manual_seed(0)
+    inp = torch.randn(hg.nnz if per_inc else 5, F_IN, dtype=torch.float64, generator=gen, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: layer(t, hg), (inp,), eps=1e-6, atol=1e-5, fast_mode=True)
