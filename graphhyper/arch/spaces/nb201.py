@@ -33,6 +33,7 @@ OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 #: ``(to, from)`` node pairs of the 6 edges, in the order of the arch string and of cell tuples.
 EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
 NUM_CELLS = len(OPS) ** len(EDGES)
+HASH_MODES = ("semantic", "functional", "nb201")
 _FORMAT_HINT = "Write it as '|op~0|+|op~0|op~1|+|op~0|op~1|op~2|' with op in " + ", ".join(OPS) + "."
 
 
@@ -121,39 +122,103 @@ def sample_specs(n: int, seed: int = 0, split: str = "id") -> list[tuple]:
 def _canonical(cell, mode: str) -> str:
     """Canonical expression of the cell's output (see :func:`cell_hash`)."""
     cell = check_cell(cell)
-    nodes: list = ["x"]
+    if mode == "nb201":
+        return _canonical_nb201(cell)
+    nodes: list[list[str]] = [["x"]]  # each node: the multiset of its summands; [] is zero
     k = 0
+    for i in (1, 2, 3):
+        terms: list[str] = []
+        for j in range(i):
+            op, v = cell[k], nodes[j]
+            k += 1
+            if op == "none" or not v:
+                continue
+            if op == "skip_connect":
+                terms.extend(v)
+            elif op == "avg_pool_3x3" and mode == "functional":  # linear: pool(a + b) = pool(a) + pool(b)
+                terms.extend(f"{op}({t})" for t in v)
+            else:
+                terms.append(f"{op}({_render(v)})")
+        nodes.append(sorted(terms))
+    return _render(nodes[3]) if nodes[3] else "zero"
+
+
+def _render(terms: list[str]) -> str:
+    return terms[0] if len(terms) == 1 else "[" + "+".join(sorted(terms)) + "]"
+
+
+def _canonical_nb201(cell: tuple) -> str:
+    """AutoDL-Projects ``Structure.to_unique_str(consider_zero=True)``, re-implemented."""
+    nodes, k = ["x"], 0
     for i in (1, 2, 3):
         terms = []
         for j in range(i):
             op, v = cell[k], nodes[j]
             k += 1
-            if mode == "nb201":  # AutoDL-Projects Structure.to_unique_str(consider_zero=True)
-                terms.append("#" if op == "none" or v == "#" else v if op == "skip_connect" else f"({v})@{op}")
-            elif op != "none" and v is not None:
-                terms.append(v if op == "skip_connect" else f"{op}({v})")
-        if mode == "nb201":
-            nodes.append("+".join(sorted(terms)))
-        else:
-            nodes.append(None if not terms else terms[0] if len(terms) == 1 else "[" + "+".join(sorted(terms)) + "]")
-    return str(nodes[3])
+            terms.append("#" if op == "none" or v == "#" else v if op == "skip_connect" else f"({v})@{op}")
+        nodes.append("+".join(sorted(terms)))
+    return nodes[3]
 
 
 def cell_hash(cell, mode: str = "semantic") -> str:
     """Isomorphism-aware hash of the function a cell computes.
 
-    ``mode="semantic"`` (default): each node is the multiset sum of its incoming terms; ``none`` edges and
-    anything computed only from zero are dropped (a cell whose output does not depend on its input hashes as
-    ``zero``), ``skip_connect`` passes its input expression through, other ops wrap it. Two cells get the same
-    hash exactly when their output expressions are equal, i.e. they differ only in which equivalent edge an op
-    sits on or in dead (zero-fed or unread) edges.
+    ``mode="semantic"`` (default): each node is the multiset of its summands; ``none`` edges and anything
+    computed only from zero are dropped (a cell whose output does not depend on its input hashes as ``zero``),
+    ``skip_connect`` passes its input's summands through (sums are associative), other ops wrap their input
+    expression. Two cells get the same hash exactly when their output expressions are equal, i.e. they differ
+    only in which equivalent edge an op sits on or in dead (zero-fed or unread) edges.
+
+    ``mode="functional"`` also uses that parameter-free average pooling is linear (``pool(a + b) = pool(a) +
+    pool(b)``): cells that differ only in that get the same hash too.
 
     ``mode="nb201"`` replicates the benchmark's own ``to_unique_str(consider_zero=True)``, which keeps a ``#``
     marker for every zero term inside sums (so ``a + 0`` differs from ``a``); it gives the published 6,466.
     """
-    if mode not in ("semantic", "nb201"):
-        raise InvalidInputError(f"cell_hash mode={mode!r} is unknown. Use 'semantic' or 'nb201'.")
+    if mode not in HASH_MODES:
+        raise InvalidInputError(f"cell_hash mode={mode!r} is unknown. Use one of {HASH_MODES}.")
     return hashlib.sha1(_canonical(cell, mode).encode()).hexdigest()[:16]
+
+
+def numeric_fingerprints(seed: int = 0, C: int = 4, size: int = 5) -> dict:
+    """Evaluate every cell on one random input with generic random weights shared per op type (float64).
+
+    Returns ``{cell: fingerprint}``: a tuple of the first output values rounded to 1e-6, or ``None`` when the
+    output does not depend on the input (zero is kept symbolic: an op reading zero gives zero, as in
+    :func:`cell_hash`). Cells that compute the same function get equal fingerprints, so this checks the hash
+    modes empirically (``functional`` should give exactly the same partition). Takes a few seconds.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    ops = {o: make_op(o, C).double().eval() for o in OPS}
+    with torch.no_grad():
+        for module in ops.values():
+            for p in module.parameters():
+                p.copy_(torch.randn(p.shape, generator=gen, dtype=p.dtype))
+            for m in module.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.running_mean.normal_(generator=gen)
+                    m.running_var.uniform_(0.5, 2.0, generator=gen)
+        x = torch.randn(1, C, size, size, generator=gen, dtype=torch.float64)
+        return _fingerprints(ops, x)
+
+
+def _fingerprints(ops: dict, x: torch.Tensor) -> dict:
+    def apply(op, v):
+        return None if v is None or op == "none" else ops[op](v)
+
+    def add(*vs):
+        vs = [v for v in vs if v is not None]
+        return None if not vs else sum(vs[1:], vs[0])
+
+    ox = {o: apply(o, x) for o in OPS}
+    on1 = {(a, o): apply(o, ox[a]) for a in OPS for o in OPS}
+    on2 = {(a, b, c, o): apply(o, add(ox[b], on1[a, c])) for a in OPS for b in OPS for c in OPS for o in OPS}
+    out = {}
+    for cell in all_cells():
+        a, b, c, d, e, f = cell
+        v = add(ox[d], on1[a, e], on2[a, b, c, f])
+        out[cell] = None if v is None else tuple(v.flatten()[:16].round(decimals=6).tolist())
+    return out
 
 
 def cell_graph(cell) -> tuple[list[str], np.ndarray]:

@@ -1,0 +1,106 @@
+"""How many of the 15,625 NAS-Bench-201 cells are unique? Ours vs the published 6,466.
+
+Run: ``python scripts/nb201_unique_cells.py [--verify-params] [--trace]``
+
+Three notions of "same cell" are counted:
+
+1. ``nb201`` -- the benchmark's own rule (AutoDL-Projects ``Structure.to_unique_str(consider_zero=True)``):
+   node ``i`` is the sorted ``+``-join of its incoming terms, a ``skip_connect`` term is the input expression
+   itself, a ``none`` term (or any term read from a node whose expression is exactly ``#``) is the marker
+   ``#``, other ops write ``(input)@op``. It yields the published 6,466 unique topologies.
+2. ``semantic`` -- :func:`graphhyper.arch.spaces.nb201.cell_hash` (the default): the same expression algebra,
+   but zero terms are *dropped* from sums (``a + 0 == a``) and zero propagates through every op and through
+   nodes whose inputs are all zero (``conv(0) == 0``; in the benchmark's rule a node fed only by ``none`` edges
+   is ``#+#``, which no longer counts as zero downstream). Both make more cells equal, so the count is lower.
+   The only approximation is that ``ReLU-Conv-BN`` of an all-zero input is treated as zero (in eval mode it is
+   the constant BN shift, which does not depend on the input either).
+3. ``trace`` (``--trace``, ~10 min on one core) -- the Weisfeiler-Lehman structural hash of
+   :class:`~graphhyper.arch.ArchGraph` of each traced cell (``C=16``, 8x8 input). This is pure graph isomorphism
+   with no op semantics: identity edges vanish from the traced graph, ``none`` edges stay as ``mul``-by-zero
+   nodes, sums are binary ``add`` nodes in code order, so it separates cells the two rules above merge.
+
+``--verify-params`` builds every one of the 15,625 networks on the meta device and checks its parameter count
+against ``73,306 + 5 * (n3x3 * 48,608 + n1x1 * 5,600)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import time
+
+import torch
+
+from graphhyper.arch.spaces import nb201
+
+
+def count_unique(mode: str) -> dict:
+    groups = collections.defaultdict(list)
+    for cell in nb201.all_cells():
+        groups[nb201.cell_hash(cell, mode)].append(cell)
+    return groups
+
+
+def explain(sem: dict, pub: dict) -> None:
+    """Print semantic classes that the benchmark's rule splits, with one example pair each (first 3)."""
+    pub_of = {c: h for h, cells in pub.items() for c in cells}
+    shown = 0
+    for cells in sem.values():
+        keys = {pub_of[c] for c in cells}
+        if len(keys) > 1 and shown < 3:
+            a, b = cells[0], next(c for c in cells if pub_of[c] != pub_of[cells[0]])
+            print(f"  same function, different nb201 key:\n    {nb201.to_str(a)}\n    {nb201.to_str(b)}")
+            shown += 1
+    sem_of = {c: h for h, cells in sem.items() for c in cells}
+    split = sum(len({sem_of[c] for c in cells}) > 1 for cells in pub.values())
+    print(f"  nb201 classes split by the semantic rule: {split} (0 means the semantic rule is strictly coarser)")
+
+
+def verify_params() -> None:
+    t0 = time.perf_counter()
+    bad = 0
+    for cell in nb201.all_cells():
+        with torch.device("meta"):
+            net = nb201.build(cell)
+        n = sum(p.numel() for p in net.parameters())
+        formula = 73_306 + 5 * (cell.count("nor_conv_3x3") * 48_608 + cell.count("nor_conv_1x1") * 5_600)
+        bad += n != formula or n != nb201.expected_num_params(cell)
+    print(f"parameter counts: {nb201.NUM_CELLS - bad} / {nb201.NUM_CELLS} cells match the formula "
+          f"({time.perf_counter() - t0:.1f} s)")
+
+
+def count_traced() -> int:
+    from graphhyper.arch import trace
+
+    t0 = time.perf_counter()
+    hashes = set()
+    for cell in nb201.all_cells():
+        with torch.device("meta"):
+            module = nb201.Cell(cell, 16)
+        hashes.add(trace(module, input_shape=(1, 16, 8, 8)).structural_hash())
+    print(f"trace       (ArchGraph WL hash of the traced cell): {len(hashes)} unique "
+          f"({time.perf_counter() - t0:.1f} s)")
+    return len(hashes)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--verify-params", action="store_true", help="count parameters of all 15,625 networks")
+    parser.add_argument("--trace", action="store_true", help="also count unique traced ArchGraphs (slow)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    pub, sem = count_unique("nb201"), count_unique("semantic")
+    print(f"cells: {nb201.NUM_CELLS}")
+    print(f"nb201       (benchmark rule, to_unique_str(consider_zero=True)): {len(pub)} unique (published: 6466)")
+    print(f"semantic    (graphhyper cell_hash, zero dropped/propagated): {len(sem)} unique")
+    zero = sum(len(cells) for cells in sem.values() if nb201._canonical(cells[0], "semantic") == "zero")
+    print(f"  cells whose output does not depend on the input (one semantic class): {zero}")
+    explain(sem, pub)
+    if args.verify_params:
+        verify_params()
+    if args.trace:
+        count_traced()
+
+
+if __name__ == "__main__":
+    main()
