@@ -164,7 +164,7 @@ def lookup_module(cls: type) -> tuple[str, AttrsFn | None] | None:
     for base in cls.__mro__:
         if base is nn.Module:
             break
-        for key in (base, f"{base.__module__}.{base.__qualname__}", base.__qualname__):
+        for key in (base, f"{base.__module__}.{base.__qualname__}", base.__qualname__, base.__name__):
             if key in _MODULE_OPS:
                 found = _MODULE_OPS[key]
                 break
