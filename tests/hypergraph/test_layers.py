@@ -93,6 +93,8 @@ def test_hyperedge_index_input_matches_hypergraph(name):
     expected = _call(layer, inp, hg)
     got = _call(layer, inp, hg.hyperedge_index)
     torch.testing.assert_close(got, expected)
+    gaps = hg.hyperedge_index * torch.tensor([[1], [2]])  # unused hyperedge ids, as PyG allows
+    torch.testing.assert_close(_call(layer, inp, gaps), expected)
 
 
 def test_conhd_accepts_unsorted_hyperedge_index_columns():

@@ -14,7 +14,8 @@ def as_hypergraph(hg, num_nodes: int | None):
     """Return ``hg`` as a :class:`~graphhyper.hypergraph.Hypergraph` on ``num_nodes`` nodes.
 
     ``hg`` is either a ``Hypergraph`` (returned as is after a size check) or a PyG-style
-    ``hyperedge_index`` ``LongTensor [2, nnz]`` (row 0 node ids, row 1 hyperedge ids), which is wrapped.
+    ``hyperedge_index`` ``LongTensor [2, nnz]`` (row 0 node ids, row 1 hyperedge ids), which is wrapped
+    (unused hyperedge ids are allowed and become empty hyperedges). ``num_nodes=None`` takes ``max id + 1``.
     """
     from graphhyper.hypergraph import Hypergraph
 
@@ -33,7 +34,8 @@ def as_hypergraph(hg, num_nodes: int | None):
             )
         if hg.dtype not in (torch.int64, torch.int32):
             raise InvalidInputError(f"hyperedge_index must hold integer ids, got dtype {hg.dtype}; cast with .long().")
-        return Hypergraph.from_pyg(hg.long(), num_nodes=num_nodes)
+        # like PyG, tolerate unused hyperedge ids (gaps): they become empty hyperedges that aggregate to 0
+        return Hypergraph.from_pyg(hg.long(), num_nodes=num_nodes, allow_empty_edges=True)
     raise InvalidInputError(
         f"Expected a Hypergraph or a hyperedge_index LongTensor [2, nnz], got {type(hg).__name__}; "
         "build one with graphhyper.hypergraph.Hypergraph(num_nodes, hyperedges)."
