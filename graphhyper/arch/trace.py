@@ -481,8 +481,10 @@ def _fx_build(root: nn.Module, graph: fx.Graph, env: dict, builder: _Builder) ->
         if node.op == "placeholder":
             if _is_tensorish(value):
                 src[node] = {builder.add(node.name, "input", "input", {}, (), set(), value)}
-        elif node.op == "get_attr":
-            obj = value
+        elif node.op == "get_attr":  # look the original tensor up again: ``value`` is its meta stand-in
+            obj = root
+            for part in node.target.split("."):
+                obj = getattr(obj, part)
             pend[node] = {builder.param_names[id(obj)]} if id(obj) in builder.param_names else set()
         elif node.op == "output":
             builder.add("output", "output", "output", {}, in_pend, in_src, value)
