@@ -205,7 +205,7 @@ class Trainer:
             self.train_seconds += time.perf_counter() - t0
             window.append(rec)
             bar.update(1)
-            if self.step % self.config.log_every == 0 or self.step == end:
+            if self.step % self.config.log_every == 0 or self.step == self.config.steps:
                 ok = [r for r in window if not r.get("skipped")]
                 if ok:
                     self.history.append({"step": self.step, "loss": sum(r["loss"] for r in ok) / len(ok),

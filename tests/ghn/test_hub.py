@@ -1,0 +1,112 @@
+"""Checkpoints: round trip, bundled GHN, and refusal of corrupt / truncated / mismatched files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from graphhyper.arch import trace
+from graphhyper.errors import CheckpointError
+from graphhyper.ghn import GHN, GHNConfig, from_pretrained, hub, load, save
+
+
+@pytest.fixture(scope="module")
+def graph():
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(36, 3))
+    return trace(net, input_shape=(1, 1, 5, 5))
+
+
+@pytest.fixture
+def saved(tmp_path):
+    torch.manual_seed(0)
+    ghn = GHN(GHNConfig(hidden=16, layers=1, encoder="gatedgnn", mip=True))
+    save(ghn, tmp_path / "g", meta={"note": "test"})
+    return ghn, tmp_path / "g"
+
+
+def test_round_trip_predicts_identically(saved, graph):
+    ghn, path = saved
+    loaded = load(path)
+    assert loaded.config == ghn.config
+    assert loaded.meta == {"note": "test"}
+    a, b = ghn.predict(graph), loaded.predict(graph)
+    for k in a:
+        assert torch.equal(a[k], b[k])
+
+
+def test_corrupt_weights(saved):
+    _, path = saved
+    st = path.with_suffix(".safetensors")
+    st.write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        load(path)
+
+
+def test_truncated_weights(saved):
+    _, path = saved
+    st = path.with_suffix(".safetensors")
+    data = st.read_bytes()
+    st.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        load(path)
+
+
+def test_config_mismatch(saved):
+    _, path = saved
+    js = path.with_suffix(".json")
+    doc = json.loads(js.read_text())
+    doc["config"]["hidden"] = 32
+    js.write_text(json.dumps(doc))
+    with pytest.raises(CheckpointError, match="different config"):
+        load(path)
+
+
+def test_weights_of_another_ghn_are_refused(saved, tmp_path):
+    _, path = saved
+    other = GHN(GHNConfig(hidden=8, layers=1))
+    save(other, tmp_path / "other")
+    # pair the other weights with the first JSON
+    (tmp_path / "mix.safetensors").write_bytes((tmp_path / "other.safetensors").read_bytes())
+    doc = json.loads(path.with_suffix(".json").read_text())
+    (tmp_path / "mix.json").write_text(json.dumps(doc))
+    with pytest.raises(CheckpointError):
+        load(tmp_path / "mix")
+
+
+def test_missing_or_invalid_json(saved):
+    _, path = saved
+    js = path.with_suffix(".json")
+    js.write_text("{not json")
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        load(path)
+    js.unlink()
+    with pytest.raises(CheckpointError, match="missing"):
+        load(path)
+
+
+def test_non_finite_weights_are_refused(tmp_path):
+    ghn = GHN(GHNConfig(hidden=8, layers=1))
+    with torch.no_grad():
+        ghn.gain.weight.fill_(float("nan"))
+    save(ghn, tmp_path / "nan")
+    with pytest.raises(CheckpointError, match="non-finite"):
+        load(tmp_path / "nan")
+
+
+def test_unknown_bundled_name():
+    with pytest.raises(CheckpointError, match="No bundled GHN"):
+        from_pretrained("no-such-ghn")
+
+
+def test_bundled_checkpoint_loads_and_records_its_training():
+    names = hub.list_pretrained()
+    if not names:
+        pytest.skip("no bundled checkpoint yet (train with scripts/train_ghn.py)")
+    for name in names:
+        ghn = from_pretrained(name)
+        meta = ghn.meta
+        assert meta["command"] and "seed" in meta and meta["steps_done"] > 0
+        assert (hub.PRETRAINED_DIR / f"{name}.safetensors").stat().st_size < 20e6
