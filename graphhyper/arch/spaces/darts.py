@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import numbers
 import random
 from dataclasses import dataclass
 
@@ -211,6 +212,10 @@ class DartsSpec:
     dims: int = 2
 
     def __post_init__(self):
+        for name in ("num_cells", "width", "head_hidden", "in_channels", "num_classes", "image_size", "dims"):
+            value = getattr(self, name)
+            if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+                object.__setattr__(self, name, int(value))
         object.__setattr__(self, "reductions", tuple(int(r) for r in self.reductions))
         _validate_spec(self)
 
@@ -453,6 +458,12 @@ def build(spec: DartsSpec) -> DartsNetwork:
     if not isinstance(spec, DartsSpec):
         raise InvalidInputError(f"darts.build expects a DartsSpec (or its JSON), got {type(spec).__name__}.")
     return DartsNetwork(spec)
+
+
+def count_params(spec: DartsSpec) -> int:
+    """Number of parameters of ``build(spec)``, counted on the meta device (no memory, milliseconds)."""
+    with torch.device("meta"):
+        return sum(p.numel() for p in build(spec).parameters())
 
 
 def spec_to_graph(spec: DartsSpec):
