@@ -95,18 +95,24 @@ class LowRankDecoder(nn.Module):
             self._cache[key] = feats.to(self.freqs.device)
         return self._cache[key]
 
-    def forward(self, h: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    def factors(self, h: torch.Tensor, shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Factors ``(A [G, o, r], B [G, prod(shape[1:]), r])`` with ``W = A B^T`` (``1/sqrt(r)`` folded in A)."""
         g, r, d = h.shape[0], self.rank, self.code_dim
-        if len(shape) == 0:
-            return self.off(h).view(g)
-        if len(shape) == 1:
-            return torch.einsum("nd,gd->gn", self.codes(shape[0]).to(h.dtype), self.vec(h)) + self.off(h)
         a = self.codes(shape[0]).to(h.dtype) @ self.row(h).view(g, d, r)  # [G, o, r]
         b = self.codes(shape[1]).to(h.dtype) @ self.col(h).view(g, d, r)  # [G, i, r]
         if len(shape) > 2:
             c = self.kernel_codes(tuple(shape[2:])).to(h.dtype) @ self.ker(h).view(g, self.kdim, r)  # [G, K, r]
             b = (b.unsqueeze(2) * c.unsqueeze(1)).reshape(g, -1, r)
-        return (a @ b.transpose(1, 2) / math.sqrt(r)).view(g, *shape)
+        return a / math.sqrt(r), b
+
+    def forward(self, h: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+        g = h.shape[0]
+        if len(shape) == 0:
+            return self.off(h).view(g)
+        if len(shape) == 1:
+            return torch.einsum("nd,gd->gn", self.codes(shape[0]).to(h.dtype), self.vec(h)) + self.off(h)
+        a, b = self.factors(h, shape)
+        return (a @ b.transpose(1, 2)).view(g, *shape)
 
 
 class TiledDecoder(nn.Module):
@@ -163,6 +169,12 @@ class ResidualDecoder(nn.Module):
     def forward(self, h: torch.Tensor, shape: tuple[int, ...], h0: torch.Tensor) -> torch.Tensor:
         return self.base(h0, shape) + self.delta(h, shape)
 
+    def factors(self, h: torch.Tensor, shape: tuple[int, ...], h0: torch.Tensor):
+        """Low-rank factors of ``theta0 + delta``: the two factorisations concatenated along the rank."""
+        a0, b0 = self.base.factors(h0, shape)
+        a1, b1 = self.delta.factors(h, shape)
+        return torch.cat([a0, a1], -1), torch.cat([b0, b1], -1)
+
 
 def normalize_output(raw: torch.Tensor, role: str, fan_in: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
     r"""Operation-dependent normalisation of a decoded group ``raw [G, *shape]``.
@@ -178,10 +190,7 @@ def normalize_output(raw: torch.Tensor, role: str, fan_in: torch.Tensor, gain: t
     if role in ("weight", "embedding"):
         dims = tuple(range(1, raw.dim()))
         rms = raw.pow(2).mean(dim=dims, keepdim=True).add(1e-8).sqrt()
-        scale = 2 * torch.sigmoid(gain)
-        if role == "weight":
-            scale = scale * torch.sqrt(2.0 / fan_in.to(raw.dtype))
-        return raw / rms * scale.view(-1, *([1] * (raw.dim() - 1)))
+        return raw / rms * _weight_scale(role, fan_in, gain).view(-1, *([1] * (raw.dim() - 1)))
     if role == "norm_weight":
         return 1 + torch.tanh(raw)
     if role == "norm_bias":
@@ -189,6 +198,26 @@ def normalize_output(raw: torch.Tensor, role: str, fan_in: torch.Tensor, gain: t
     if role in ("bias", "vector"):
         return BIAS_BOUND * torch.tanh(raw)
     return torch.tanh(raw)
+
+
+def _weight_scale(role: str, fan_in: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+    scale = 2 * torch.sigmoid(gain)
+    if role == "weight":
+        scale = scale * torch.sqrt(2.0 / fan_in.to(gain.dtype))
+    return scale
+
+
+def normalized_from_factors(a: torch.Tensor, b: torch.Tensor, shape: tuple[int, ...], role: str,
+                            fan_in: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+    r""":func:`normalize_output` of ``W = A B^T`` without materialising ``W`` twice.
+
+    The RMS comes from the Gram matrices, :math:`\lVert AB^\top\rVert_F^2 = \sum (A^\top A) \circ (B^\top B)`,
+    and the scale is folded into :math:`A`, so the output is written by a single batched matmul.
+    """
+    sq = ((a.transpose(1, 2) @ a) * (b.transpose(1, 2) @ b)).sum((1, 2))
+    numel = a.shape[1] * b.shape[1]
+    coef = _weight_scale(role, fan_in, gain) / (sq / numel + 1e-8).sqrt()
+    return ((a * coef.view(-1, 1, 1)) @ b.transpose(1, 2)).view(a.shape[0], *shape)
 
 
 def build_decoder(kind: str, hidden: int, mip: bool, rank: int = 16, max_dim: int = 2 ** 17) -> nn.Module:

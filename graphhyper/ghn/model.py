@@ -18,7 +18,13 @@ import torch
 from torch import nn
 
 from graphhyper.errors import InvalidInputError, UnknownOpError
-from graphhyper.ghn.decoders import ResidualDecoder, build_decoder, check_shape, normalize_output
+from graphhyper.ghn.decoders import (
+    ResidualDecoder,
+    build_decoder,
+    check_shape,
+    normalize_output,
+    normalized_from_factors,
+)
 from graphhyper.ghn.encoders import NodeEmbedding, build_encoder
 from graphhyper.ghn.features import ROLE_INDEX, ROLES, GraphBatch, PackedGraph, pack_graph
 
@@ -137,6 +143,8 @@ class GHN(nn.Module):
                 check_shape(spec.name, spec.shape, self.config.max_dim)
                 groups[(spec.shape, spec.role)].append((gi, spec, off + spec.node))
         out: list[dict[str, torch.Tensor]] = [{} for _ in packed]
+        fast = hasattr(self.decoder, "factors") and (not isinstance(self.decoder, ResidualDecoder)
+                                                     or hasattr(self.decoder.base, "factors"))
         for (shape, role), items in groups.items():
             node = torch.tensor([it[2] for it in items], device=dev)
             slot = torch.tensor([it[1].slot for it in items], device=dev)
@@ -147,11 +155,13 @@ class GHN(nn.Module):
             for a in range(0, len(items), step):
                 sl = slice(a, a + step)
                 hp = h[node[sl]] + emb[sl]
-                if isinstance(self.decoder, ResidualDecoder):
-                    raw = self.decoder(hp, shape, h0[node[sl]] + emb[sl])
+                args = (hp, shape, h0[node[sl]] + emb[sl]) if isinstance(self.decoder, ResidualDecoder) else (hp, shape)
+                gain = self.gain(hp).squeeze(-1)
+                if fast and role in ("weight", "embedding") and len(shape) >= 2:
+                    a, b = self.decoder.factors(*args)
+                    val = normalized_from_factors(a, b, shape, role, fan_in[sl], gain)
                 else:
-                    raw = self.decoder(hp, shape)
-                val = normalize_output(raw, role, fan_in[sl], self.gain(hp).squeeze(-1))
+                    val = normalize_output(self.decoder(*args), role, fan_in[sl], gain)
                 for (gi, spec, _), t in zip(items[sl], val.unbind(0)):
                     out[gi][spec.name] = t
         return out

@@ -157,3 +157,18 @@ def test_cycle_is_refused():
 
     with pytest.raises(TraceError, match="cycle"):
         _levels(3, np.array([0, 1, 2]), np.array([1, 2, 1]))
+
+
+@pytest.mark.parametrize("mip", [False, True])
+def test_factored_normalisation_equals_dense(mip):
+    from graphhyper.ghn.decoders import build_decoder, normalize_output, normalized_from_factors
+
+    torch.manual_seed(0)
+    dec = build_decoder("lowrank", 16, mip, rank=4)
+    h = torch.randn(3, 16)
+    fan, gain = torch.tensor([9.0, 18.0, 36.0]), torch.randn(3)
+    for shape in [(6, 5), (4, 3, 3, 3), (7, 2, 5)]:
+        args = (h, shape, h.flip(0)) if mip else (h, shape)
+        dense = normalize_output(dec(*args), "weight", fan, gain)
+        fast = normalized_from_factors(*dec.factors(*args), shape, "weight", fan, gain)
+        torch.testing.assert_close(fast, dense, rtol=1e-4, atol=1e-6)
