@@ -118,6 +118,8 @@ class _MetaSwap:
                     meta = stand_ins.get(id(tensor), (None, None))[1]
                     if meta is None:
                         meta = torch.empty(tensor.shape, dtype=tensor.dtype, device="meta")
+                        if isinstance(tensor, nn.Parameter):
+                            meta = nn.Parameter(meta, requires_grad=tensor.requires_grad)
                         stand_ins[id(tensor)] = (tensor, meta)
                     self.saved.append((store, key, tensor))
                     store[key] = meta
@@ -529,6 +531,82 @@ def _trace_fx(root: nn.Module, args: tuple, kwargs: dict, builder: _Builder) -> 
 
 
 # ================================================================================================================
+# path 2: torch.export (non-strict) on meta inputs; ATen nodes grouped back into their leaf modules
+
+
+def _export_leaf(node: fx.Node, modules: dict[str, nn.Module], tracer: _LeafTracer) -> tuple[str, str] | None:
+    """``(call key, module path)`` of the outermost leaf module that produced ``node``, if any."""
+    for key, entry in (node.meta.get("nn_module_stack") or {}).items():
+        path = entry[0] if isinstance(entry, tuple) else str(entry)
+        module = modules.get(path)
+        if path and module is not None and tracer.is_leaf_module(module, path):
+            return key, path
+    return None
+
+
+def _trace_export(root: nn.Module, args: tuple, kwargs: dict, builder: _Builder) -> None:
+    with _MetaSwap(root), torch.device("meta"):
+        program = torch.export.export(root, args, kwargs, strict=False)
+    sig = program.graph_signature
+    params = dict(sig.inputs_to_parameters)
+    user_inputs = set(sig.user_inputs)
+    modules = dict(root.named_modules(remove_duplicate=False))
+    tracer = _LeafTracer()
+    graph = program.graph
+    leaf = {n: _export_leaf(n, modules, tracer) for n in graph.nodes if n.op == "call_function"}
+    last_of: dict[str, fx.Node] = {}
+    members: dict[str, list[fx.Node]] = {}
+    for n, info in leaf.items():
+        if info is not None:
+            last_of[info[0]] = n
+            members.setdefault(info[0], []).append(n)
+    src: dict[fx.Node, set[int]] = {}
+    pend: dict[fx.Node, set[str]] = {}
+    for node in graph.nodes:
+        inputs = node.all_input_nodes
+        in_src = set().union(*(src.get(i, set()) for i in inputs)) if inputs else set()
+        in_pend = set().union(*(pend.get(i, set()) for i in inputs)) if inputs else set()
+        value = node.meta.get("val")
+        src[node], pend[node] = set(), in_pend
+        if node.op == "placeholder":
+            if node.name in params:
+                pend[node] = {params[node.name]}
+            elif node.name in user_inputs and _is_tensorish(value):
+                src[node] = {builder.add(node.name, "input", "input", {}, (), set(), value)}
+        elif node.op == "output":
+            builder.add("output", "output", "output", {}, in_pend, in_src, value)
+        elif node.op == "call_function" and leaf[node] is not None:
+            key, path = leaf[node]
+            if node is not last_of[key]:
+                continue
+            group = set(members[key])
+            outside = {i for m in members[key] for i in m.all_input_nodes if i not in group}
+            g_src = set().union(*(src.get(i, set()) for i in outside)) if outside else set()
+            g_pend = set().union(*(pend.get(i, set()) for i in outside)) if outside else set()
+            module = modules[path]
+            op, attrs = ops.module_op(module)
+            if op == ops.PASSTHROUGH:
+                for m in members[key]:
+                    src[m], pend[m] = g_src, g_pend
+                continue
+            own = [builder.param_names[id(p)] for p in module.parameters() if id(p) in builder.param_names]
+            idx = builder.add(path, op, type(module).__name__, attrs, [*own, *sorted(g_pend)], g_src, value)
+            for m in members[key]:
+                src[m], pend[m] = {idx}, set()
+        elif node.op == "call_function":
+            if not _is_tensorish(value):
+                continue
+            op = ops.function_op(node.target)
+            first = node.args[0].meta.get("val") if node.args and isinstance(node.args[0], fx.Node) else None
+            if _is_passthrough(op, node.target, first, value):
+                src[node] = in_src
+                continue
+            src[node] = {builder.add(node.name, op, ops.function_name(node.target), {}, sorted(in_pend), in_src,
+                                     value)}
+            pend[node] = set()
+
+
+# ================================================================================================================
 # path 3: eager forward pass on meta tensors, recorded at the __torch_function__ level
 
 
@@ -710,7 +788,7 @@ def meta_init(include_buffers: bool = False) -> Iterator[None]:
 
 
 _PATH_FUNCS: dict[str, Callable[[nn.Module, tuple, dict, _Builder], None]] = {
-    "fx": _trace_fx, "autograd": _trace_autograd}
+    "fx": _trace_fx, "export": _trace_export, "autograd": _trace_autograd}
 
 
 def trace(
