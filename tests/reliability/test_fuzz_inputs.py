@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from graphhyper.errors import GraphhyperError, InvalidHypergraphError, InvalidInputError
 
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=60, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 ints = st.integers(min_value=-5, max_value=40)
 
 
