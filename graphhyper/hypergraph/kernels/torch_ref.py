@@ -35,10 +35,20 @@ def _csr(layout: Layout, values: torch.Tensor, hg=None) -> torch.Tensor:
         )
 
 
+def _mm(csr: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+    """``csr @ dense``; on CPU straight into an uninitialised output (``beta=0``), which skips the zero-fill and
+    the extra copy of the result that ``csr @ dense`` does on the MKL path (about 25% of its time)."""
+    dense = dense.contiguous()
+    if dense.device.type != "cpu":
+        return csr @ dense
+    out = torch.empty(csr.shape[0], dense.shape[1], dtype=dense.dtype)
+    return torch.addmm(out, csr, dense, beta=0, out=out)
+
+
 def _spmm(hg, layout: Layout, values: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
     if layout.num_segments == 0 or layout.num_sources == 0 or dense.shape[1] == 0 or layout.src.numel() == 0:
         return dense.new_zeros(layout.num_segments, dense.shape[1])
-    return _csr(layout, values.to(dense.dtype), hg) @ dense.contiguous()
+    return _mm(_csr(layout, values.to(dense.dtype), hg), dense)
 
 
 def _ones(hg, dtype: torch.dtype, device) -> torch.Tensor:
@@ -154,7 +164,7 @@ def _hgnn_apply(x: torch.Tensor, hg) -> torch.Tensor:
     if hg.nnz == 0 or x.shape[1] == 0:
         return torch.zeros_like(x)
     qt, q = hgnn_matrices(hg, x.dtype)
-    return q @ (qt @ x.contiguous())
+    return _mm(q, _mm(qt, x))
 
 
 class _HGNNPropagate(torch.autograd.Function):
