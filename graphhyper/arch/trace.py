@@ -388,8 +388,14 @@ _UNARY = {torch.relu, F.relu, F.gelu, F.silu, torch.sigmoid, F.hardswish, F.hard
           torch.nn.functional.dropout, "relu", "sigmoid", "tanh", "relu_", "sigmoid_"}
 
 
+#: functions whose output has the shape, dtype and layout of their first argument
+_SAME_AS_FIRST = {"shifted_window_attention"}
+
+
 def _function_rule(target: Any, args: tuple, kwargs: dict) -> Any:
     """Output of common function / method calls from shapes alone; None when unsure."""
+    if getattr(target, "__name__", None) in _SAME_AS_FIRST and args and isinstance(args[0], torch.Tensor):
+        return args[0] if args[0].is_meta else None
     if target in _BINARY and len(args) == 2 and not kwargs:
         a, b = args
         if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
@@ -415,6 +421,9 @@ def _function_rule(target: Any, args: tuple, kwargs: dict) -> Any:
             return _meta_like(x, (*x.shape[:start], math.prod(x.shape[start:])))
     return None
 
+
+
+_META = torch.device("meta")  # re-entrant context: tensors created without a device land on meta
 
 
 def _fx_run(root: nn.Module, graph: fx.Graph, args: tuple, kwargs: dict, fast: bool = True) -> dict[fx.Node, Any]:
@@ -443,16 +452,25 @@ def _fx_run(root: nn.Module, graph: fx.Graph, args: tuple, kwargs: dict, fast: b
             elif node.op == "call_function":
                 a, kw = load(node.args), load(node.kwargs)
                 out = _function_rule(node.target, a, kw) if fast else None
-                env[node] = out if out is not None else node.target(*a, **kw)
+                if out is None:
+                    with _META:
+                        out = node.target(*a, **kw)
+                env[node] = out
             elif node.op == "call_method":
                 (self_obj, *rest), kw = load(node.args), load(node.kwargs)
                 out = _function_rule(node.target, (self_obj, *rest), kw) if fast else None
-                env[node] = out if out is not None else getattr(self_obj, node.target)(*rest, **kw)
+                if out is None:
+                    with _META:
+                        out = getattr(self_obj, node.target)(*rest, **kw)
+                env[node] = out
             elif node.op == "call_module":
                 module, a, kw = modules[node.target], load(node.args), load(node.kwargs)
                 rule = _MODULE_RULES.get(type(module).forward) if fast else None
                 out = rule(module, a, kw) if rule is not None else None
-                env[node] = out if out is not None else module(*a, **kw)
+                if out is None:
+                    with _META:
+                        out = module(*a, **kw)
+                env[node] = out
             elif node.op == "output":
                 env[node] = load(node.args[0])
         except GraphhyperError:
@@ -496,7 +514,8 @@ def _fx_build(root: nn.Module, graph: fx.Graph, env: dict, builder: _Builder) ->
             if op == ops.PASSTHROUGH:
                 src[node] = in_src
                 continue
-            params = [builder.param_names[id(p)] for p in module.parameters() if id(p) in builder.param_names]
+            plist = module._parameters.values() if not module._modules else module.parameters()
+            params = [builder.param_names[id(p)] for p in plist if id(p) in builder.param_names]
             src[node] = {builder.add(node.target, op, type(module).__name__, attrs, [*params, *sorted(in_pend)],
                                      in_src, value)}
             pend[node] = set()
@@ -525,7 +544,7 @@ def _is_passthrough(op: str, target: Any, first: Any, value: Any) -> bool:
 def _trace_fx(root: nn.Module, args: tuple, kwargs: dict, builder: _Builder) -> None:
     tracer = _LeafTracer()
     graph = tracer.trace(root, concrete_args=_concrete_args(root, args, kwargs) or None)
-    with _MetaSwap(root), torch.device("meta"):
+    with _MetaSwap(root):  # factories get the meta device per call, on the slow path only (see _fx_run)
         env = _fx_run(root, graph, args, kwargs)
     _fx_build(root, graph, env, builder)
 
