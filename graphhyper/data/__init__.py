@@ -5,7 +5,7 @@
 """
 
 from graphhyper.data.cards import DatasetCard, get_card, list_datasets
-from graphhyper.data.dataset import HypergraphDataset, hypergraph_statistics, load_hypergraph
+from graphhyper.data.dataset import HypergraphDataset, from_tensors, hypergraph_statistics, load_hypergraph
 from graphhyper.data.download import dataset_dir, default_root, download_file, ensure_files, verify_file
 from graphhyper.data.safe_pickle import SafeUnpickler, safe_load, safe_loads
 from graphhyper.data.splits import Split, fixed_split, random_split
@@ -19,7 +19,8 @@ def load_code_dataset(*args, **kwargs):
 
 
 __all__ = [
-    "DatasetCard", "get_card", "list_datasets", "HypergraphDataset", "hypergraph_statistics", "load_hypergraph",
+    "DatasetCard", "get_card", "list_datasets", "HypergraphDataset", "from_tensors", "hypergraph_statistics",
+    "load_hypergraph",
     "dataset_dir", "default_root", "download_file", "ensure_files", "verify_file", "SafeUnpickler", "safe_load",
     "safe_loads", "Split", "fixed_split", "random_split", "load_code_dataset",
 ]

@@ -88,6 +88,20 @@ class HypergraphDataset:
         )
 
 
+def from_tensors(
+    hg: Any, x: torch.Tensor, y: torch.Tensor, *, name: str = "custom", split: Split | None = None, seed: int = 0,
+    train_ratio: float = 0.5, val_ratio: float = 0.25,
+) -> HypergraphDataset:
+    """Wrap your own ``(hg, x [V, F], y [V])`` (e.g. from :func:`~graphhyper.hypergraph.hsbm`) as a dataset."""
+    if x.shape[0] != hg.num_nodes or y.shape != (hg.num_nodes,):
+        raise InvalidInputError(
+            f"x has {x.shape[0]} rows and y shape {tuple(y.shape)} but the hypergraph has {hg.num_nodes} nodes."
+        )
+    split = split or random_split(hg.num_nodes, seed, train_ratio, val_ratio)
+    y = y.long()
+    return HypergraphDataset(name, hg, x.float(), y, split, int(y.max()) + 1, None, hypergraph_statistics(hg, x, y))
+
+
 def hypergraph_statistics(hg: Any, x: torch.Tensor | None = None, y: torch.Tensor | None = None) -> dict[str, int]:
     """Counts used on the cards: nodes, hyperedges, nnz, max edge size, isolated nodes, duplicate/singleton edges."""
     deg = hg.edge_degree
@@ -185,4 +199,4 @@ def _make_split(card: DatasetCard, raw: RawHypergraph, split: str, seed: int, tr
     raise InvalidInputError(f"split={split!r}: use 'random' (50/25/25 by default) or 'hypergcn'.")
 
 
-__all__ = ["HypergraphDataset", "hypergraph_statistics", "load_hypergraph", "read_raw"]
+__all__ = ["HypergraphDataset", "from_tensors", "hypergraph_statistics", "load_hypergraph", "read_raw"]
