@@ -20,7 +20,7 @@ import os
 import sys
 
 # glibc: serve buffers >= 64 KiB with mmap so that freed memory leaves RSS (makes the peak-RSS probe honest).
-if os.environ.get("MALLOC_MMAP_THRESHOLD_") is None and sys.platform.startswith("linux"):
+if __name__ == "__main__" and os.environ.get("MALLOC_MMAP_THRESHOLD_") is None and sys.platform.startswith("linux"):
     os.environ["MALLOC_MMAP_THRESHOLD_"] = "65536"
     os.execv(sys.executable, [sys.executable, *sys.argv])
 
@@ -35,7 +35,8 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 
 os.environ.setdefault("DGLBACKEND", "pytorch")
-os.environ["HOME"] = tempfile.mkdtemp(prefix="graphhyper-bench-home-")  # DHG writes into ~
+if __name__ == "__main__":
+    os.environ["HOME"] = tempfile.mkdtemp(prefix="graphhyper-bench-home-")  # DHG writes into ~
 
 import torch  # noqa: E402
 

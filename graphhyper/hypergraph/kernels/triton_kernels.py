@@ -11,6 +11,8 @@ Every kernel is wrapped in an ``autograd.Function`` whose backward is again a ke
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from graphhyper.errors import require
@@ -20,7 +22,7 @@ from graphhyper.hypergraph.kernels import torch_ref as _ref
 triton = require("triton", "triton", "the CUDA hypergraph kernels")
 tl = require("triton.language", "triton", "the CUDA hypergraph kernels")
 
-BLOCK_K = 32
+_INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
 
 
 @triton.jit
@@ -111,6 +113,15 @@ def _block_f(features: int) -> int:
     return max(16, min(128, triton.next_power_of_2(max(features, 1))))
 
 
+def _block_k(positions: int, segments: int) -> int:
+    """Chunk of a segment walked per loop step: about the mean segment size (fewer masked lanes), 16..64.
+    The interpreter pays per step, so it always takes 64."""
+    if _INTERPRET:
+        return 64
+    mean = -(-positions // max(segments, 1))
+    return max(16, min(64, triton.next_power_of_2(max(mean, 1))))
+
+
 def _grid(segments: int, features: int):
     return (segments, triton.cdiv(features, _block_f(features)))
 
@@ -126,7 +137,8 @@ def seg_sum(src: torch.Tensor, ptr: torch.Tensor, idx: torch.Tensor, w_pos: torc
     w_arg = w_pos.to(src.dtype).contiguous() if w_pos is not None else src
     _seg_sum_kernel[_grid(segments, features)](
         src, ptr, idx, w_arg, out, features, src.stride(0), out.stride(0),
-        HAS_W=w_pos is not None, ACC=_acc(src.dtype), BLOCK_K=BLOCK_K, BLOCK_F=_block_f(features),
+        HAS_W=w_pos is not None, ACC=_acc(src.dtype), BLOCK_K=_block_k(idx.numel(), segments),
+        BLOCK_F=_block_f(features),
     )
     return out
 
@@ -141,7 +153,7 @@ def seg_max(src: torch.Tensor, ptr: torch.Tensor, idx: torch.Tensor, segments: i
         return out, arg
     _seg_max_kernel[_grid(segments, features)](
         src, ptr, idx, out, arg, features, src.stride(0), out.stride(0),
-        ACC=_acc(src.dtype), BLOCK_K=BLOCK_K, BLOCK_F=_block_f(features),
+        ACC=_acc(src.dtype), BLOCK_K=_block_k(idx.numel(), segments), BLOCK_F=_block_f(features),
     )
     return out, arg
 
@@ -235,7 +247,7 @@ def hgnn_apply(x: torch.Tensor, hg) -> torch.Tensor:
     q = _ref.hgnn_factor(hg, x.dtype)
     _hgnn_fused_kernel[_grid(hg.num_edges, features)](
         x, hg.edge_ptr, hg.inc_node, q, out, features, x.stride(0), out.stride(0),
-        ACC=_acc(x.dtype), BLOCK_K=BLOCK_K, BLOCK_F=_block_f(features),
+        ACC=_acc(x.dtype), BLOCK_K=_block_k(hg.nnz, hg.num_edges), BLOCK_F=_block_f(features),
     )
     return out
 
