@@ -762,6 +762,13 @@ def _trace_autograd(root: nn.Module, args: tuple, kwargs: dict, builder: _Builde
                 handles.append(module.register_forward_hook(recorder.post_hook, with_kwargs=True))
             with torch.device("meta"), recorder:
                 out = root(*args, **kwargs)
+        except Exception as exc:
+            if not hasattr(exc, "module_path"):
+                try:
+                    exc.module_path = recorder.stack[-1] if recorder.stack else "<root>"
+                except AttributeError:
+                    pass
+            raise
         finally:
             for handle in handles:
                 handle.remove()
@@ -861,18 +868,19 @@ def _run_paths(module: nn.Module, args: tuple, kwargs: dict, described: Any, nam
     names, shapes = _param_tables(module)
     notes: list[str] = []
     failures: list[tuple[str, Exception]] = []
+    shape_failure: _ShapeError | None = None
     for path in paths:
         func = _PATH_FUNCS.get(path)
-        if func is None:
-            continue
+        if func is None or (shape_failure is not None and path != "autograd"):
+            continue  # after fx could not propagate the shapes only the eager meta pass can tell us more
         builder = _Builder(names, shapes)
         try:
             func(module, args, kwargs, builder)
-        except _ShapeError as exc:
-            raise _shape_error(module, described, exc) from exc.exc
         except GraphhyperError:
             raise
         except Exception as exc:  # a path that cannot handle this module: try the next one
+            if isinstance(exc, _ShapeError):
+                shape_failure = exc
             failures.append((path, exc))
             notes.append(f"{path} failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}")
             continue
@@ -880,6 +888,8 @@ def _run_paths(module: nn.Module, args: tuple, kwargs: dict, described: Any, nam
                 "vocab_version": ops.VOCAB_VERSION, "notes": notes,
                 "trace_seconds": round(time.perf_counter() - start, 4)}
         return builder.finish(meta)
+    if shape_failure is not None:
+        raise _shape_error(module, described, shape_failure) from shape_failure.exc
     raise _trace_error(module, failures)
 
 
@@ -901,7 +911,8 @@ def _trace_error(module: nn.Module, failures: list[tuple[str, Exception]]) -> Tr
                       for p, e in failures)
     return TraceError(
         f"could not trace {type(module).__name__} (failed in module '{where}'). Tried {tried}. "
-        f"Try: make data-dependent control flow depend on shapes or module attributes only, register the "
+        f"Try: check that input_shape / example_inputs fit the model (channels, sizes, integer token ids as "
+        f"dtype=torch.long), make data-dependent control flow depend on shapes or module attributes only, register the "
         f"offending module as a leaf with graphhyper.arch.register_module_op(cls, op), or pass "
         f"paths=('autograd',) to record an eager meta-tensor forward pass.")
 

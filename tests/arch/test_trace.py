@@ -223,3 +223,13 @@ def test_untraceable_module_names_the_path():
     with pytest.raises(TraceError, match=r"'1\.1'.*Try") as info:
         trace(model, input_shape=(1, 4))
     assert "fx" in str(info.value) and "autograd" in str(info.value)
+
+
+def test_huggingface_input_that_does_not_fit_names_the_module():
+    factory, _ = _hf_models()["vit"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with meta_init():
+            model = factory()
+    with pytest.raises(GraphhyperError, match=r"'embeddings\.patch_embeddings'.*input_shape"):
+        trace(model, example_inputs={"pixel_values": torch.zeros(1, 1, 16, 16)})
