@@ -9,6 +9,7 @@ networkx, PyG and DGL.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
@@ -252,13 +253,18 @@ class ArchGraph:
 
         so nearby sizes get nearby features and unseen sizes still get a meaningful encoding.
         """
-        if not self.nodes:
+        rows = []
+        for node in self.nodes:
+            row: list[float] = []
+            for v in self._node_scalars(node):
+                u = math.log1p(v)
+                row.append(u / 10.0)
+                row.extend(math.sin(f * u) for f in self._FREQS)
+                row.extend(math.cos(f * u) for f in self._FREQS)
+            rows.append(row)
+        if not rows:
             return torch.zeros(0, self.SHAPE_DIM)
-        u = torch.log1p(torch.tensor([self._node_scalars(n) for n in self.nodes], dtype=torch.float64))
-        freqs = torch.tensor(self._FREQS, dtype=torch.float64)
-        angles = u.unsqueeze(-1) * freqs  # [N, 8, 4]
-        feats = torch.cat([u.unsqueeze(-1) / 10.0, torch.sin(angles), torch.cos(angles)], dim=-1)
-        return feats.reshape(len(self.nodes), self.SHAPE_DIM).float()
+        return torch.tensor(rows, dtype=torch.float32)
 
     def virtual_edges(self, cutoff: int = 5, include_direct: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Shortest-path "virtual" edges as in GHN-2 (Knyazev et al., 2021).
@@ -302,20 +308,24 @@ class ArchGraph:
         that WL cannot tell apart are rare (use :meth:`isomorphic` for an exact check).
         """
         if self._hash is None:
-            labels = [_digest(node.label()) for node in self.nodes]
+            initial = [node.label() for node in self.nodes]
+            palette = sorted(set(initial))
+            rank = {lab: i for i, lab in enumerate(palette)}
+            colors = [rank[lab] for lab in initial]
             preds, succ = self.predecessors(), self.successors()
-            n_classes = len(set(labels))
+            certificate = ["|".join(palette)]
+            n_classes = len(palette)
             for _ in range(len(self.nodes)):
-                labels = [
-                    _digest(labels[i] + "<" + ",".join(sorted(labels[p] for p in preds[i]))
-                            + ">" + ",".join(sorted(labels[s] for s in succ[i])))
-                    for i in range(len(self.nodes))
-                ]
-                new_classes = len(set(labels))
-                if new_classes == n_classes:
+                sigs = [(colors[i], tuple(sorted(colors[p] for p in preds[i])),
+                         tuple(sorted(colors[s] for s in succ[i]))) for i in range(len(self.nodes))]
+                # colours are ranks of the sorted signatures: canonical, independent of node order
+                order = {sig: k for k, sig in enumerate(sorted(set(sigs)))}
+                colors = [order[sig] for sig in sigs]
+                certificate.append(repr(sorted(sigs)))
+                if len(order) == n_classes:
                     break
-                n_classes = new_classes
-            body = f"{len(self.nodes)}:{len(self.edges)}:" + ",".join(sorted(labels))
+                n_classes = len(order)
+            body = f"{len(self.nodes)}:{len(self.edges)}:" + "#".join(certificate)
             self._hash = _digest(body)
         return self._hash
 
