@@ -203,6 +203,7 @@ class DartsConfig:
     power: float = 10.0
     max_w: bool = False
     grad_clip: float = 5.0
+    warmup: int = 0  # epochs that train only the weights before alpha starts moving
     seed: int = 0
 
 
@@ -310,10 +311,11 @@ def darts_search(x_train: torch.Tensor, y_train: torch.Tensor, config: DartsConf
             bt = tr[torch.randint(0, len(tr), (cfg.batch_size,), generator=g)]
             bv = va[torch.randint(0, len(va), (cfg.batch_size,), generator=g)]
             train_batch, val_batch = (x_train[bt], y_train[bt]), (x_train[bv], y_train[bv])
-            vl.append(arch_step(model, train_batch, val_batch, arch_opt, cfg.order, xi=lr))
+            if epoch >= cfg.warmup:
+                vl.append(arch_step(model, train_batch, val_batch, arch_opt, cfg.order, xi=lr))
             tl.append(weight_step(model, train_batch, opt, cfg.grad_clip))
-        history.append({"epoch": epoch, "train_loss": float(np.mean(tl)), "val_loss": float(np.mean(vl)),
-                        "lr": lr, "genotype": model.genotype().to_dict()})
+        history.append({"epoch": epoch, "train_loss": float(np.mean(tl)),
+                        "val_loss": float(np.mean(vl)) if vl else None, "lr": lr, "genotype": model.genotype().to_dict()})
     if not all(math.isfinite(h["train_loss"]) for h in history):
         raise SearchError("DARTS search diverged (non-finite loss); lower lr or arch_lr.")
     return DartsResult(model, model.derived_spec(), time.perf_counter() - t0, history)
