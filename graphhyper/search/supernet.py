@@ -315,7 +315,8 @@ def darts_search(x_train: torch.Tensor, y_train: torch.Tensor, config: DartsConf
                 vl.append(arch_step(model, train_batch, val_batch, arch_opt, cfg.order, xi=lr))
             tl.append(weight_step(model, train_batch, opt, cfg.grad_clip))
         history.append({"epoch": epoch, "train_loss": float(np.mean(tl)),
-                        "val_loss": float(np.mean(vl)) if vl else None, "lr": lr, "genotype": model.genotype().to_dict()})
+                        "val_loss": float(np.mean(vl)) if vl else None, "lr": lr,
+                        "genotype": model.genotype().to_dict()})
     if not all(math.isfinite(h["train_loss"]) for h in history):
         raise SearchError("DARTS search diverged (non-finite loss); lower lr or arch_lr.")
     return DartsResult(model, model.derived_spec(), time.perf_counter() - t0, history)
