@@ -161,6 +161,7 @@ class ArchGraph:
 
     @property
     def num_nodes(self) -> int:
+        """Number of nodes ``N``."""
         return len(self.nodes)
 
     @property
@@ -180,12 +181,14 @@ class ArchGraph:
         return torch.tensor([ops.op_index(node.op) for node in self.nodes], dtype=torch.long)
 
     def predecessors(self) -> list[list[int]]:
+        """``preds[i]``: indices of the nodes with an edge into node ``i``."""
         preds: list[list[int]] = [[] for _ in self.nodes]
         for s, d in self.edges:
             preds[d].append(s)
         return preds
 
     def successors(self) -> list[list[int]]:
+        """``succ[i]``: indices of the nodes node ``i`` has an edge to."""
         succ: list[list[int]] = [[] for _ in self.nodes]
         for s, d in self.edges:
             succ[s].append(d)
@@ -208,6 +211,7 @@ class ArchGraph:
         return [(node.name, node.target) for node in self.nodes if node.op == "unknown"]
 
     def op_histogram(self) -> dict[str, int]:
+        """Op → number of nodes with that op, most frequent first."""
         return dict(Counter(node.op for node in self.nodes).most_common())
 
     # ------------------------------------------------------------------ features
