@@ -333,18 +333,20 @@ class ModelSpec:
     builder: Callable[[int, int, dict], nn.Module]
     defaults: dict = field(default_factory=dict)
     summary: str = ""
+    optim: dict = field(default_factory=lambda: dict(lr=0.01, weight_decay=5e-4))
 
 
 _BASE = dict(hidden_channels=128, num_layers=2, dropout=0.5, input_dropout=0.0, act="relu")
 _UNI = dict(_BASE, hidden_channels=64, dropout=0.6, input_dropout=0.6)
 _SET = dict(_BASE, classifier_hidden=64, classifier_layers=2, norm="ln")
+_SLOW = dict(lr=0.001, weight_decay=0.0)  # deep MLP/LayerNorm models: the reference codes train with lr 1e-3
 
 _REGISTRY: dict[str, ModelSpec] = {
     "hgnn": ModelSpec(_classifier(lambda i, o, c: hnn.HGNNConv(i, o)), dict(_BASE), "HGNN (Feng et al. 2019)"),
     "hgnnp": ModelSpec(_classifier(lambda i, o, c: hnn.HGNNPConv(i, o)), dict(_BASE), "HGNN+ (Gao et al. 2022)"),
     "hnhn": ModelSpec(
         _classifier(lambda i, o, c: hnn.HNHNConv(i, o, alpha=c["alpha"], beta=c["beta"])),
-        dict(_BASE, hidden_channels=400, dropout=0.3, alpha=0.0, beta=0.0),
+        dict(_BASE, hidden_channels=400, dropout=0.3, alpha=-1.5, beta=-0.5),
         "HNHN (Dong et al. 2020)",
     ),
     "hypergcn": ModelSpec(
@@ -377,28 +379,37 @@ _REGISTRY: dict[str, ModelSpec] = {
         _hcha, dict(_BASE, use_attention=False, heads=1, attention_dropout=0.0), "HCHA (Bai et al. 2021)"
     ),
     "allset-deepsets": ModelSpec(
-        _allset(False), dict(_SET, hidden_channels=64, mlp_layers=2, aggr="mean"), "AllDeepSets (Chien et al. 2022)"
+        _allset(False),
+        dict(_SET, hidden_channels=64, mlp_layers=2, aggr="mean"),
+        "AllDeepSets (Chien et al. 2022)",
+        _SLOW,
     ),
     "allset-transformer": ModelSpec(
-        _allset(True), dict(_SET, hidden_channels=64, mlp_layers=2, heads=4), "AllSetTransformer (Chien et al. 2022)"
+        _allset(True),
+        dict(_SET, hidden_channels=64, mlp_layers=2, heads=4),
+        "AllSetTransformer (Chien et al. 2022)",
+        _SLOW,
     ),
     "ed-hnn": ModelSpec(
         _edhnn,
         dict(_SET, hidden_channels=256, mlp1_layers=1, mlp2_layers=1, mlp3_layers=1, aggr="mean", alpha=0.5,
              share_weights=False, norm="ln"),
         "ED-HNN (Wang et al. 2023)",
+        _SLOW,
     ),
     "conhd": ModelSpec(
         _conhd,
         dict(hidden_channels=64, num_layers=2, dropout=0.6, input_dropout=0.0, share_weights=True, num_blocks=2,
              operator="unp", heads=4, num_inducing=4),
         "CoNHD (Zheng and Worring 2025), per-incidence logits",
+        _SLOW,
     ),
     "hdhgn": ModelSpec(
         _hdhgn,
         dict(hidden_channels=128, num_layers=4, heads=8, num_node_types=1, num_edge_types=1, dropout=0.2,
              input_dropout=0.0),
         "HDHGN (Yang et al. 2023), heterogeneous directed hypergraphs",
+        _SLOW,
     ),
     "mlp": ModelSpec(
         _mlp, dict(hidden_channels=128, num_layers=2, dropout=0.5, input_dropout=0.0, norm="none"), "MLP baseline"
@@ -416,13 +427,20 @@ def model_defaults(name: str) -> dict:
     return dict(_spec(name).defaults)
 
 
+def train_defaults(name: str) -> dict:
+    """Suggested optimiser settings for ``name`` (``{"lr": ..., "weight_decay": ...}``, Adam), from its paper or
+    reference code: 1e-2 for the convolutional models, 1e-3 for the deep MLP/LayerNorm ones (AllSet, ED-HNN,
+    CoNHD, HDHGN), which collapse to the class prior at 1e-2."""
+    return dict(_spec(name).optim)
+
+
 def register_model(name: str, builder: Callable[[int, int, dict], nn.Module], defaults: dict, summary: str = "",
-                   overwrite: bool = False) -> None:
+                   overwrite: bool = False, optim: dict | None = None) -> None:
     """Add a model: ``builder(in_channels, num_classes, config) -> nn.Module`` with ``config = defaults |
     overrides``. Refuses to replace an existing name unless ``overwrite``."""
     if name in _REGISTRY and not overwrite:
         raise InvalidInputError(f"A model named {name!r} is already registered; pass overwrite=True to replace it.")
-    _REGISTRY[name] = ModelSpec(builder, dict(defaults), summary)
+    _REGISTRY[name] = ModelSpec(builder, dict(defaults), summary, dict(optim or dict(lr=0.01, weight_decay=5e-4)))
 
 
 def _spec(name: str) -> ModelSpec:
@@ -453,6 +471,6 @@ def build_model(name: str, in_channels: int, num_classes: int, **overrides) -> n
 
 
 __all__ = [
-    "build_model", "list_models", "model_defaults", "register_model", "ModelSpec", "HypergraphClassifier",
-    "HyperGCN", "UniGCNII", "SetModel", "CoNHD", "HDHGN", "MLPClassifier",
+    "build_model", "list_models", "model_defaults", "train_defaults", "register_model", "ModelSpec",
+    "HypergraphClassifier", "HyperGCN", "UniGCNII", "SetModel", "CoNHD", "HDHGN", "MLPClassifier",
 ]

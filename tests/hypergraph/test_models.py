@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from graphhyper.errors import GraphhyperError, InvalidInputError
 from graphhyper.hypergraph import DirectedHypergraph, hsbm
-from graphhyper.hypergraph.models import build_model, list_models, model_defaults, register_model
+from graphhyper.hypergraph.models import build_model, list_models, model_defaults, register_model, train_defaults
 
 # small sizes so every model trains in well under a second
 SMALL = {
@@ -45,7 +45,7 @@ def test_registry_lists_every_paper_model():
 def test_model_trains_and_loss_goes_down(name, data):
     hg, x, y = data
     torch.manual_seed(0)
-    overrides = {"hidden_channels": 16, **SMALL.get(name, {})}
+    overrides = {"hidden_channels": 16, "dropout": 0.0, "input_dropout": 0.0, **SMALL.get(name, {})}
     model = build_model(name, x.size(1), 3, **overrides)
     target = y[hg.inc_node] if name == "conhd" else y  # CoNHD labels each (node, hyperedge) pair
 
@@ -56,7 +56,7 @@ def test_model_trains_and_loss_goes_down(name, data):
             return F.cross_entropy(model(x, hg), target).item()
 
     before = eval_loss()
-    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    opt = torch.optim.Adam(model.parameters(), **train_defaults(name))
     for step in range(25):
         model.train()
         torch.manual_seed(step)
@@ -108,6 +108,11 @@ def test_defaults_are_copies_and_overrides_apply():
     assert model_defaults("unigcnii")["num_layers"] == 32
     model = build_model("unigcnii", 4, 2, num_layers=3, hidden_channels=8)
     assert len(model.convs) == 3
+
+
+def test_train_defaults_are_suggested_per_model():
+    assert train_defaults("allset-transformer")["lr"] < train_defaults("hgnn")["lr"]
+    assert set(train_defaults("mlp")) == {"lr", "weight_decay"}
 
 
 def test_register_model_refuses_silent_overwrite():

@@ -20,11 +20,12 @@ class MLP(nn.Module):
 
     .. math::
         \mathbf{h}^{(0)} = \mathrm{Norm}_{in}(\mathbf{x}), \quad
-        \mathbf{h}^{(l)} = \mathrm{Dropout}(\sigma(\mathrm{Norm}(
+        \mathbf{h}^{(l)} = \mathrm{Dropout}(\mathrm{Norm}(\sigma(
             \mathbf{h}^{(l-1)} \mathbf{W}^{(l)} + \mathbf{b}^{(l)}))),
         \quad \mathbf{y} = \mathbf{h}^{(L-1)} \mathbf{W}^{(L)} + \mathbf{b}^{(L)}
 
-    The last layer has no normalisation, activation or dropout. ``num_layers=1`` is a single ``Linear``.
+    The normalisation follows the activation, as in the AllSet / ED-HNN reference MLPs. The last layer has no
+    normalisation, activation or dropout. ``num_layers=1`` is a single ``Linear``.
 
     Args:
         in_channels: input size.
@@ -32,7 +33,7 @@ class MLP(nn.Module):
         out_channels: output size.
         num_layers: number of ``Linear`` layers (``>= 1``).
         dropout: dropout after each hidden activation.
-        norm: ``"ln"`` (LayerNorm), ``"bn"`` (BatchNorm1d) or ``"none"`` after each hidden linear map.
+        norm: ``"ln"`` (LayerNorm), ``"bn"`` (BatchNorm1d) or ``"none"`` after each hidden activation.
         input_norm: also normalise the input with ``norm``.
         act: activation module class (default ``nn.ReLU``).
 
@@ -79,7 +80,7 @@ class MLP(nn.Module):
             return x.new_zeros(0, self.out_channels)
         x = self.input_norm(x)
         for lin, norm in zip(self.lins[:-1], self.norms):
-            x = self.drop(self.act(norm(lin(x))))
+            x = self.drop(norm(self.act(lin(x))))
         return self.lins[-1](x)
 
     def __repr__(self) -> str:
