@@ -43,12 +43,16 @@ class DirectedHypergraph(Hypergraph):
             raise InvalidHypergraphError(
                 "DirectedHypergraph needs hyperedges=[(tails, heads), ...] or hyperedge_index=."
             )
+        self._given_is_head = _check_is_head(is_head, hyperedge_index)
         super().__init__(num_nodes, hyperedge_index=hyperedge_index, **kwargs)
-        self._is_head = _check_is_head(is_head, hyperedge_index, self.device)[self._input_order].contiguous()
         self._node_type, self._num_node_types = _check_types(node_type, num_node_types, self.num_nodes, "node")
         self._edge_type, self._num_edge_types = _check_types(edge_type, num_edge_types, self.num_edges, "edge")
         self._node_type = self._node_type.to(self.device)
         self._edge_type = self._edge_type.to(self.device)
+
+    def _take_input_order(self, order: torch.Tensor) -> None:
+        self._is_head = self._given_is_head.to(order.device)[order].contiguous()
+        del self._given_is_head
 
     @property
     def is_head(self) -> torch.Tensor:
@@ -124,13 +128,15 @@ def _from_pairs(hyperedges) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.tensor([nodes, edges], dtype=torch.long).reshape(2, -1), torch.tensor(head, dtype=torch.bool)
 
 
-def _check_is_head(is_head, index, device) -> torch.Tensor:
+def _check_is_head(is_head, index) -> torch.Tensor:
+    if not isinstance(index, torch.Tensor) or index.dim() != 2:
+        raise InvalidHypergraphError("hyperedge_index must be a LongTensor [2, nnz] (row 0 nodes, row 1 hyperedges).")
     nnz = index.shape[1]
     if is_head is None:
         raise InvalidHypergraphError(
             "is_head [nnz] (bool per incidence: head or tail) is required with hyperedge_index."
         )
-    is_head = torch.as_tensor(is_head).to(device)
+    is_head = torch.as_tensor(is_head)
     if is_head.dim() != 1 or is_head.numel() != nnz:
         raise InvalidHypergraphError(
             f"is_head must have shape [{nnz}] (one flag per incidence), got {list(is_head.shape)}."

@@ -76,7 +76,6 @@ class Hypergraph:
         key = edges * max(num_nodes, 1) + nodes
         key, order = torch.sort(key, stable=True)
         nodes, edges = nodes[order], edges[order]
-        self._input_order = order  # final incidence -> column of the given index (used by subclasses)
         feats = feats[order] if feats is not None else None
         if key.numel() > 1:
             repeated = key[1:] == key[:-1]
@@ -89,8 +88,9 @@ class Hypergraph:
                     )
                 keep = torch.cat([torch.ones(1, dtype=torch.bool, device=device), ~repeated])
                 nodes, edges = nodes[keep], edges[keep]
-                self._input_order = order[keep]
+                order = order[keep]
                 feats = feats[keep] if feats is not None else None
+        self._take_input_order(order)
         self._num_nodes = num_nodes
         self._num_edges = num_edges
         self._inc_node = nodes.contiguous()
@@ -230,6 +230,9 @@ class Hypergraph:
         fields = {**self._incidence_fields(), **self._node_fields(), **self._edge_fields()}
         moved = {k: (None if v is None else v.to(device)) for k, v in fields.items()}
         return self._replace(inc_node=self._inc_node.to(device), inc_edge=self._inc_edge.to(device), **moved)
+
+    def _take_input_order(self, order: torch.Tensor) -> None:
+        """Hook for subclasses: ``order[k]`` is the input column that became incidence ``k`` (CSR order)."""
 
     def _incidence_fields(self) -> dict:
         """Per-incidence tensors (CSR order) that transforms must subset/extend; subclasses add theirs."""
