@@ -307,7 +307,8 @@ def hgnn_propagate(x: torch.Tensor, hg) -> torch.Tensor:
 
     ``D_v`` is the weighted node degree (``hg.weighted_node_degree``), ``D_e`` the hyperedge size, ``W`` the
     hyperedge weights; isolated nodes and empty hyperedges contribute 0. Symmetric, so forward and backward are
-    the same operator. CPU: two cached CSR products; CUDA: one fused Triton kernel.
+    the same operator. CPU: two cached CSR products; CUDA: one fused Triton kernel (it scatters with atomic adds,
+    so the last bits can differ between runs; ``ops.use_backend("torch")`` is bitwise reproducible).
     """
     _check_hg(hg)
     src, rest = _flat(x, hg.num_nodes, "x", hg)
