@@ -1,0 +1,36 @@
+import json
+
+import pytest
+import torch
+
+from graphhyper.cli import main
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_datasets_lists_every_card(capsys):
+    assert main(["hypergraph", "datasets", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["cora-ca"]["nodes"] == 2708 and rows["cora-cc"]["isolated"] == 1274
+    assert len(rows) == 14
+
+
+def test_train_on_zoo(capsys, shared_data):
+    code = main(["hypergraph", "train", "--dataset", "zoo", "--model", "mlp", "--epochs", "30", "--lr", "0.01",
+                 "--quiet", "--set", "hidden_channels=32"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "model mlp: best val acc" in out and "test acc at that epoch" in out
+    assert "published" not in out  # the cards have no MLP number
+
+
+def test_errors_are_reported_not_raised(capsys):
+    assert main(["hypergraph", "train", "--dataset", "no-such-set", "--quiet"]) == 1
+    assert "unknown dataset 'no-such-set'" in capsys.readouterr().err
+    assert main(["hypergraph", "train", "--dataset", "zoo", "--set", "oops", "--quiet"]) == 1
