@@ -33,6 +33,7 @@ import pickle  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+import warnings  # noqa: E402
 
 os.environ.setdefault("DGLBACKEND", "pytorch")
 if __name__ == "__main__":
@@ -302,6 +303,7 @@ def main(argv=None) -> int:
     p.add_argument("--json", help="also write the rows as JSON to this file")
     args = p.parse_args(argv)
     args.peers = set(args.peers.split(",")) if args.peers else set()
+    warnings.simplefilter("ignore")  # sparse-beta and deprecation notices from torch/PyG/DHG clutter the table
     torch.set_num_threads(args.threads)
     if args.device == "cuda" and not torch.cuda.is_available():
         print("--device cuda: no CUDA device", file=sys.stderr)
