@@ -40,6 +40,7 @@ def save(ghn: GHN, path: str | os.PathLike, meta: dict | None = None) -> tuple[P
                                                "config": cfg})
     doc = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": ghn.config.to_dict(), "meta": meta or {}}
     js_path.write_text(json.dumps(doc, indent=1, sort_keys=True))
+    os.chmod(st_path, 0o644)  # safetensors writes 0600; checkpoints are data to share
     return st_path, js_path
 
 
