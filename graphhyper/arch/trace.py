@@ -593,7 +593,8 @@ def _trace_export(root: nn.Module, args: tuple, kwargs: dict, builder: _Builder)
             elif node.name in user_inputs and _is_tensorish(value):
                 src[node] = {builder.add(node.name, "input", "input", {}, (), set(), value)}
         elif node.op == "output":
-            builder.add("output", "output", "output", {}, in_pend, in_src, value)
+            outs = [i.meta.get("val") for i in inputs if i.name not in sig.buffers_to_mutate]
+            builder.add("output", "output", "output", {}, in_pend, in_src, outs)
         elif node.op == "call_function" and leaf[node] is not None:
             key, path = leaf[node]
             if node is not last_of[key]:
