@@ -80,35 +80,15 @@ def config_for(dataset: str, model: str, tuned: str | None, overrides: list[str]
     return cfg
 
 
-def sparse_if_faster(x: torch.Tensor, model: torch.nn.Module, data) -> torch.Tensor:
-    """Sparse CSR features when they are < 10% dense and the model accepts them (same math, less work)."""
-    density = float((x != 0).float().mean())
-    if density > 0.1 or x.device.type != "cpu":
-        return x
-    xs = x.to_sparse_csr()
-    try:
-        model.train()
-        model(xs, data.hg).sum().backward()
-        model.zero_grad(set_to_none=True)
-        return xs
-    except (NotImplementedError, RuntimeError, TypeError):
-        model.zero_grad(set_to_none=True)
-        return x
-
-
 def run_one(dataset: str, model_name: str, seed: int, cfg: dict, args) -> dict:
-    from dataclasses import replace
-
     from graphhyper.data import load_hypergraph
     from graphhyper.hypergraph.models import build_model
-    from graphhyper.hypergraph.train import set_seed, train_node_classifier
+    from graphhyper.hypergraph.train import set_seed, train_node_classifier, with_sparse_features
 
     data = load_hypergraph(dataset, args.root, split="random", seed=seed, add_self_loops=True)
     set_seed(seed)
     model = build_model(model_name, data.num_features, data.num_classes, **cfg["model"])
-    state = {k: v.clone() for k, v in model.state_dict().items()}
-    data = replace(data, x=sparse_if_faster(data.x, model, data))
-    model.load_state_dict(state)  # the probe step above must not change the initialisation
+    data = with_sparse_features(model, data)  # same math, skips the zeros of bag-of-words features
     res = train_node_classifier(model, data, epochs=args.epochs, lr=cfg["lr"], weight_decay=cfg["weight_decay"],
                                 patience=args.patience, seed=seed, progress=args.progress, device=args.device)
     return {"dataset": dataset, "model": model_name, "seed": seed, "test_acc": round(100 * res.test_acc, 4),
@@ -176,14 +156,16 @@ def main(argv=None) -> int:
     csv_path, md_path = out.with_suffix(".csv"), out.with_suffix(".md")
     if args.fresh and csv_path.exists():
         csv_path.unlink()
-    rows = load_done(csv_path)
-    done = {(r["dataset"], r["model"], int(r["seed"])) for r in rows}
+    rows = load_done(csv_path)  # runs with another config stay in the CSV but are not reused or summarised
+    done = {(r["dataset"], r["model"], int(r["seed"]), r["config"]) for r in rows}
     start = time.perf_counter()
+    current: dict[tuple[str, str], str] = {}
     for ds in datasets:
         for m in models:
             cfg = config_for(ds, m, args.tuned, args.set)
+            current[(ds, m)] = json.dumps(cfg)
             for seed in range(args.seeds):
-                if (ds, m, seed) in done:
+                if (ds, m, seed, json.dumps(cfg)) in done:
                     continue
                 row = run_one(ds, m, seed, cfg, args)
                 rows.append(row)
@@ -196,6 +178,7 @@ def main(argv=None) -> int:
                 print(f"[{time.perf_counter() - start:7.0f}s] {ds:12s} {m:20s} seed {seed}: test {row['test_acc']:.2f} "
                       f"(val {row['best_val_acc']:.2f}, best epoch {row['best_epoch']}, {row['seconds']:.0f}s)",
                       flush=True)
+    rows = [r for r in rows if current.get((r["dataset"], r["model"])) == r["config"]]
     table = markdown(summarize(rows, datasets, models))
     md_path.write_text(table + "\n")
     print(table)

@@ -26,6 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     _common(di)
     di.add_argument("--plus", action="store_true", help="LightHGNN+ (reliability-sampled hyperedge distillation)")
     di.add_argument("--teacher", default="hgnn")
+    di.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="teacher hyper-parameter")
     di.set_defaults(handler=_distill)
 
 
@@ -100,11 +101,12 @@ def _overrides(items: list[str]) -> dict:
 
 def _train(args: argparse.Namespace) -> int:
     from graphhyper.hypergraph.models import build_model
-    from graphhyper.hypergraph.train import set_seed, train_node_classifier
+    from graphhyper.hypergraph.train import set_seed, train_node_classifier, with_sparse_features
 
     data = _load(args)
     set_seed(args.seed)
     model = build_model(args.model, data.num_features, data.num_classes, **_overrides(args.set))
+    data = with_sparse_features(model, data)
     res = train_node_classifier(model, data, epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay,
                                 patience=args.patience, seed=args.seed, progress=not args.quiet, device=args.device)
     print(f"{data!r}\nmodel {args.model}: best val acc {100 * res.best_val_acc:.2f} (epoch {res.best_epoch}), "
@@ -119,11 +121,12 @@ def _train(args: argparse.Namespace) -> int:
 def _distill(args: argparse.Namespace) -> int:
     from graphhyper.hypergraph.distill import distill
     from graphhyper.hypergraph.models import build_model
-    from graphhyper.hypergraph.train import set_seed, train_node_classifier
+    from graphhyper.hypergraph.train import set_seed, train_node_classifier, with_sparse_features
 
     data = _load(args)
     set_seed(args.seed)
-    teacher = build_model(args.teacher, data.num_features, data.num_classes)
+    teacher = build_model(args.teacher, data.num_features, data.num_classes, **_overrides(args.set))
+    data = with_sparse_features(teacher, data)
     t = train_node_classifier(teacher, data, epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay,
                               patience=args.patience, seed=args.seed, progress=not args.quiet, device=args.device)
     res = distill(teacher, data, plus=args.plus, seed=args.seed, progress=not args.quiet)

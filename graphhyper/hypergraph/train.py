@@ -161,6 +161,34 @@ def predict(model: torch.nn.Module, data: Any) -> torch.Tensor:
     return model(data.x, data.hg)
 
 
+def with_sparse_features(model: torch.nn.Module, data: Any, max_density: float = 0.1) -> Any:
+    """``data`` with CSR features when they are sparse (bag-of-words) and ``model`` accepts them, else unchanged.
+
+    The math is identical (``x @ W`` on a CSR tensor); it only skips the zeros, which makes the first layer of
+    HGNN-style models several times faster on Cora/Citeseer. Probed with one forward/backward pass; the model's
+    parameters and RNG state are restored afterwards.
+    """
+    from dataclasses import replace
+
+    x = data.x
+    if x.layout != torch.strided or x.device.type != "cpu" or float((x != 0).float().mean()) > max_density:
+        return data
+    xs = x.to_sparse_csr()
+    state = copy.deepcopy(model.state_dict())
+    rng = torch.get_rng_state()
+    try:
+        model.train()
+        model(xs, data.hg).sum().backward()
+        ok = True
+    except (NotImplementedError, RuntimeError, TypeError, ValueError):
+        ok = False
+    finally:
+        model.zero_grad(set_to_none=True)
+        model.load_state_dict(state)
+        torch.set_rng_state(rng)
+    return replace(data, x=xs) if ok else data
+
+
 def _progress(total: int, enabled: bool):
     if not enabled:
         return None
@@ -169,4 +197,4 @@ def _progress(total: int, enabled: bool):
     return tqdm(total=total, desc="train", leave=False)
 
 
-__all__ = ["TrainResult", "accuracy", "predict", "set_seed", "train_node_classifier"]
+__all__ = ["TrainResult", "accuracy", "predict", "set_seed", "train_node_classifier", "with_sparse_features"]
