@@ -65,3 +65,22 @@ def test_needs_validation_set(planted):
     empty = Split(planted.split.train, torch.empty(0, dtype=torch.long), planted.split.test)
     with pytest.raises(InvalidInputError, match="validation"):
         train_node_classifier(build_model("mlp", 8, 3), planted.with_split(empty), epochs=5, progress=False)
+
+
+def test_sparse_feature_fast_path_is_exact_and_leaves_the_model_alone(planted):
+    from dataclasses import replace
+
+    from graphhyper.hypergraph.train import with_sparse_features
+
+    x = (planted.x > 1.0).float()  # a sparse binary "bag of words"
+    data = replace(planted, x=x)
+    set_seed(0)
+    model = build_model("hgnn", 8, 3, hidden_channels=16)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    fast = with_sparse_features(model, data, max_density=0.5)
+    assert fast.x.layout == torch.sparse_csr
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model(fast.x, fast.hg), model(data.x, data.hg), rtol=1e-5, atol=1e-5)
+    assert with_sparse_features(model, planted).x.layout == torch.strided  # dense Gaussian features stay dense
