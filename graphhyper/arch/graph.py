@@ -63,7 +63,11 @@ def _digest(text: str) -> str:
 
 
 def _tuplify(value: Any) -> Any:
-    return tuple(_tuplify(v) for v in value) if isinstance(value, list) else value
+    if isinstance(value, list):
+        return tuple(_tuplify(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _tuplify(v) for k, v in value.items()}
+    return value
 
 
 def _listify(value: Any) -> Any:

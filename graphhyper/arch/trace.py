@@ -202,6 +202,12 @@ class _Builder:
         pos = {old: new for new, old in enumerate(keep)}
         edges = [(pos[s], pos[d]) for d in keep for s in self.preds[d] if s in pos]
         graph = ArchGraph([self.nodes[i] for i in keep], edges, dict(self.param_shapes), meta)
+        unknown = graph.unknown_ops()
+        if unknown:
+            targets = sorted({t for _, t in unknown})
+            graph.meta.setdefault("notes", []).append(
+                f"{len(unknown)} node(s) with ops the registry does not know: {', '.join(targets[:8])}; map them with "
+                f"graphhyper.arch.register_function_op / register_module_op")
         unmapped = graph.unmapped_parameters()
         if unmapped:
             graph.meta["unmapped_reason"] = (

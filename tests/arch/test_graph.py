@@ -181,3 +181,32 @@ def test_invalid_graphs_rejected():
 def test_summary_mentions_key_facts(small):
     text = small.summary()
     assert "conv=" in text and "unknown ops: 0" in text and "trace path: fx" in text
+
+
+try:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+except ImportError:  # pragma: no cover
+    given = None
+
+if given is not None:
+    _OPS = ("conv", "relu", "add", "concat", "linear", "batch_norm")
+
+    @st.composite
+    def _dags(draw):
+        n = draw(st.integers(2, 12))
+        labels = [draw(st.sampled_from(_OPS)) for _ in range(n)]
+        edges = {(i, j) for j in range(1, n) for i in range(j) if draw(st.booleans())}
+        return [Node(f"v{i}", op) for i, op in enumerate(labels)], sorted(edges), draw(st.integers(0, 10_000))
+
+    @settings(max_examples=60, deadline=None)
+    @given(_dags())
+    def test_hash_invariant_to_node_order_property(dag):
+        nodes, edges, seed = dag
+        g = ArchGraph(nodes, edges)
+        shuffled = _shuffled(g, seed)
+        assert shuffled.structural_hash() == g.structural_hash()
+        assert shuffled.isomorphic(g)
+        if len(edges) < len(nodes) * (len(nodes) - 1) // 2:  # adding an edge changes the architecture
+            missing = next((i, j) for j in range(len(nodes)) for i in range(j) if (i, j) not in set(edges))
+            assert ArchGraph(nodes, [*edges, missing]).structural_hash() != g.structural_hash()
