@@ -210,3 +210,49 @@ def compute(module: nn.Module, batch, names: Iterable[str] = ("synflow", "jacob_
         torch.manual_seed(seed)
         out[name] = fn(module, batch)
     return out
+
+
+def score_space(space, archs, proxy: str = "jacob_cov", batch_size: int = 16, num_classes: int = 10,
+                seed: int = 0, cache=None, progress: bool = True) -> dict[str, float]:
+    """Zero-cost ``proxy`` of every architecture in ``archs`` (built with ``space.build``, input
+    ``space.input_shape``): ``{structural hash: score}``. No benchmark is queried.
+
+    ``cache``: a JSON file; scores already there (same proxy/batch/seed/space) are reused and new ones added.
+    """
+    import json
+    from pathlib import Path
+
+    from tqdm.auto import tqdm
+
+    if space.input_shape is None:
+        raise SearchError(f"Space {space.name!r} has no input_shape; give SearchSpace(..., input_shape=(1, C, H, W)).")
+    key = f"{space.name}/{proxy}/b{batch_size}/s{seed}/{tuple(space.input_shape)}"
+    path = Path(cache) if cache else None
+    stored: dict = {}
+    if path is not None and path.exists():
+        stored = json.loads(path.read_text()).get(key, {})
+    batch = synthetic_batch(tuple(space.input_shape[1:]), num_classes, batch_size, seed)
+    fn = get(proxy)
+    out = {}
+    todo = {space.hash(a): a for a in archs}
+    for i, (h, arch) in enumerate(tqdm(todo.items(), desc=f"{proxy} prior", disable=not progress, mininterval=5)):
+        if h not in stored:
+            torch.manual_seed(seed)
+            stored[h] = fn(space.build(arch), batch)
+            if path is not None and (i % 500 == 499):
+                _save_scores(path, key, stored)
+        out[h] = stored[h]
+    if path is not None:
+        _save_scores(path, key, stored)
+    return out
+
+
+def _save_scores(path, key: str, scores: dict) -> None:
+    import json
+
+    doc = json.loads(path.read_text()) if path.exists() else {}
+    doc[key] = {h: (v if math.isfinite(v) else None) for h, v in scores.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc))
+    tmp.replace(path)

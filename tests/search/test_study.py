@@ -1,0 +1,199 @@
+"""run(): define-by-run trials, duplicate detection, resumption after a killed worker, shared PostgreSQL studies."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from graphhyper.errors import SearchError
+from graphhyper.search import Choice, SearchSpace, nb201_space, run
+from graphhyper.search.objectives import MultiObjective
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKER = Path(__file__).with_name("_worker.py")
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _toy_space():
+    return SearchSpace({"a": Choice("a", ["x", "y"]), "b": Choice("b", [1, 2])}, name="toy")
+
+
+def test_duplicates_are_not_evaluated_twice(fast_tmp):
+    calls = []
+
+    def objective(c):
+        calls.append(c.hash)
+        return {"x": 1.0, "y": 2.0}[c.arch["a"]] * c.arch["b"]
+
+    res = run(_toy_space(), objective, 12, storage=f"sqlite:///{fast_tmp}/s.db", seed=0, progress=False)
+    trials = res.trials
+    assert len(trials) == 12
+    assert len(calls) == len(set(calls)) <= 4                      # 4 architectures, each evaluated once
+    assert res.evaluated == len(calls) and res.duplicates == 12 - len(calls)
+    for t in trials:
+        assert {"arch", "hash"} <= set(t.user_attrs)
+        if "duplicate_of" in t.user_attrs:
+            first = res.study.trials[t.user_attrs["duplicate_of"]]
+            assert first.user_attrs["hash"] == t.user_attrs["hash"] and first.value == t.value
+    assert res.best.value == max(t.value for t in trials) == 4.0
+    assert res.best_arch() == {"a": "y", "b": 2}
+
+
+def test_resume_counts_existing_trials(fast_tmp):
+    url = f"sqlite:///{fast_tmp}/r.db"
+    seen = []
+
+    def objective(c):
+        seen.append(c.hash)
+        return float(sum(op == "nor_conv_3x3" for op in c.arch))
+
+    space = nb201_space()
+    run(space, objective, 6, storage=url, study_name="r", seed=1, progress=False)
+    before = {t.number: t.value for t in optuna.load_study(study_name="r", storage=url).trials}
+    res = run(space, objective, 10, storage=url, study_name="r", seed=1, progress=False)
+    assert len(res.trials) == 10
+    assert {t.number: t.value for t in res.study.trials if t.number in before} == before
+    assert len(seen) == len(set(seen))                              # a resumed run draws new architectures
+
+
+def test_journal_storage_and_direction_mismatch(fast_tmp):
+    path = f"journal:{fast_tmp}/j.log"
+    res = run(_toy_space(), lambda c: float(c.arch["b"]), 3, storage=path, study_name="j", progress=False)
+    assert len(res.trials) == 3 and res.dashboard is not None
+    with pytest.raises(SearchError, match="directions"):
+        run(_toy_space(), lambda c: 1.0, 4, storage=path, study_name="j", directions="minimize", progress=False)
+    with pytest.raises(SearchError, match="scheme"):
+        run(_toy_space(), lambda c: 1.0, 1, storage="ftp://x", progress=False)
+
+
+def test_multi_objective_pareto_and_constraints(fast_tmp):
+    space = nb201_space()
+
+    def acc(c):
+        return sum({"nor_conv_3x3": 3, "nor_conv_1x1": 1, "skip_connect": 1}.get(op, 0) for op in c.arch)
+
+    def cost(c):
+        return float(sum(op == "nor_conv_3x3" for op in c.arch))
+
+    obj = MultiObjective([acc, cost], constraints={"max_conv3": (cost, 3)})
+    res = run(space, obj, 25, storage=f"sqlite:///{fast_tmp}/m.db", directions=["maximize", "minimize"],
+              seed=0, progress=False)
+    front = res.pareto
+    assert front
+    for t in front:
+        assert t.values[1] <= 3                                    # feasible only
+        dominated = [u for u in res.trials if u.values[0] >= t.values[0] and u.values[1] <= t.values[1]
+                     and tuple(u.values) != tuple(t.values) and u.values[1] <= 3]
+        assert not dominated
+    png = res.plot_pareto(fast_tmp / "pareto.png", names=["acc", "conv3"])
+    assert png.stat().st_size > 1000
+    with pytest.raises(SearchError, match="several objectives"):
+        _ = res.best
+
+
+def _spawn(storage, study, n, seed, sleep, log, cwd):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.Popen([sys.executable, str(WORKER), storage, study, str(n), str(seed), str(sleep), "--log",
+                             str(log)], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _check_study(study, log_path, n_target, killed_in_flight=0):
+    trials = study.get_trials(deepcopy=False)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert len(complete) >= n_target
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    numbers = [t.number for t in trials]
+    assert len(numbers) == len(set(numbers))
+    evaluated = Counter(t.user_attrs["hash"] for t in complete if t.user_attrs.get("evaluated"))
+    assert max(evaluated.values()) == 1                             # no architecture completed twice
+    logged = Path(log_path).read_text().split("\n")[:-1]
+    assert len(logged) == sum(evaluated.values()) + killed_in_flight
+    assert study.best_trial.value == max(t.value for t in complete)
+    assert study.best_trial.number in {t.number for t in complete if t.value == study.best_trial.value}
+
+
+def test_killed_worker_resumes_default_sqlite(fast_tmp):
+    study_name = f"kill-{uuid.uuid4().hex[:6]}"
+    log = fast_tmp / "evals.log"
+    url = f"sqlite:///{fast_tmp}/graphhyper-search.db"            # the default file, in the worker's cwd
+    proc = _spawn("default", study_name, 6, 0, 0.3, log, fast_tmp)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            done = [t for t in optuna.load_study(study_name=study_name, storage=url).trials
+                    if t.state == TrialState.COMPLETE]
+        except Exception:  # study not created yet
+            done = []
+        if len(done) >= 2 and log.exists() and len(log.read_text().splitlines()) > len(done):
+            break                                                   # mid-evaluation of the next trial
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    study = optuna.load_study(study_name=study_name, storage=url)
+    before = {t.number: (t.value, t.params) for t in study.trials if t.state == TrialState.COMPLETE}
+    running = [t for t in study.trials if t.state == TrialState.RUNNING]
+    assert before and len(running) == 1
+    time.sleep(3)                                                   # heartbeat (1 s) is now stale (grace 2 s)
+    proc = _spawn("default", study_name, 6, 0, 0.0, log, fast_tmp)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out.decode()[-2000:]
+    study = optuna.load_study(study_name=study_name, storage=url)
+    after = {t.number: (t.value, t.params) for t in study.trials if t.state == TrialState.COMPLETE}
+    assert all(after[k] == v for k, v in before.items())            # nothing completed was lost or changed
+    stale = study.trials[running[0].number]
+    assert stale.state == TrialState.FAIL
+    retried = [t for t in study.trials if t.params == stale.params and t.state == TrialState.COMPLETE]
+    assert retried                                                  # the interrupted architecture was re-run
+    _check_study(study, log, 6, killed_in_flight=1)
+
+
+def _postgres_url():
+    url = os.environ.get("GRAPHHYPER_TEST_POSTGRES_URL")
+    if url:
+        return url, None
+    script = ROOT / ".ci" / "postgres.sh"
+    env = dict(os.environ, PG_PORT="55433", PG_DIR="/tmp/graphhyper-test-pg")
+    cmd = f"source {script} && start_postgres >/dev/null && echo $GRAPHHYPER_TEST_POSTGRES_URL"
+    try:
+        out = subprocess.run(["bash", "-c", cmd], env=env, capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        return None, None
+    url = out.stdout.strip().splitlines()[-1] if out.returncode == 0 and out.stdout.strip() else None
+    if not url:
+        print(f"PostgreSQL could not be started: rc={out.returncode} {out.stderr[-500:]}")
+    return url, (env if url else None)
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    url, env = _postgres_url()
+    if not url:
+        pytest.skip("GRAPHHYPER_TEST_POSTGRES_URL is unset and no PostgreSQL server could be started "
+                    "(run `source .ci/postgres.sh && start_postgres`, as .ci/run does)")
+    yield url
+    if env is not None:
+        subprocess.run(["bash", "-c", f"source {ROOT / '.ci' / 'postgres.sh'} && stop_postgres"], env=env,
+                       capture_output=True, timeout=60)
+
+
+def test_three_workers_share_a_postgres_study(postgres, fast_tmp):
+    study_name = f"pg-{uuid.uuid4().hex[:8]}"
+    log = fast_tmp / "evals.log"
+    procs = [_spawn(postgres, study_name, 9, seed, 0.02, log, fast_tmp) for seed in range(3)]
+    for p in procs:
+        out, _ = p.communicate(timeout=120)
+        assert p.returncode == 0, out.decode()[-2000:]
+    study = optuna.load_study(study_name=study_name, storage=postgres)
+    _check_study(study, log, 9)
+    pids = {line.split()[1] for line in log.read_text().splitlines()}
+    assert len(pids) >= 2                                           # the work really was shared
