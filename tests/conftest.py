@@ -42,3 +42,37 @@ def shared_data() -> pathlib.Path:
 def seed() -> int:
     torch.manual_seed(0)
     return 0
+
+
+def _start_test_postgres():
+    """URL of a PostgreSQL server for the distributed tests: CI's, or one started from .ci/postgres.sh."""
+    import subprocess
+
+    url = os.environ.get("GRAPHHYPER_TEST_POSTGRES_URL")
+    if url:
+        return url, None
+    script = _ROOT / ".ci" / "postgres.sh"
+    env = dict(os.environ, PG_PORT="55433", PG_DIR="/tmp/graphhyper-test-pg")
+    cmd = f"source {script} && start_postgres >/dev/null && echo $GRAPHHYPER_TEST_POSTGRES_URL"
+    try:
+        out = subprocess.run(["bash", "-c", cmd], env=env, capture_output=True, text=True, timeout=180)
+    except (OSError, subprocess.TimeoutExpired):
+        return None, None
+    lines = out.stdout.strip().splitlines()
+    url = lines[-1] if out.returncode == 0 and lines else None
+    return url, (env if url else None)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A PostgreSQL URL on loopback; skips with the reason when no server is available."""
+    import subprocess
+
+    url, env = _start_test_postgres()
+    if not url:
+        pytest.skip("GRAPHHYPER_TEST_POSTGRES_URL is unset and no PostgreSQL server could be started "
+                    "(run `source .ci/postgres.sh && start_postgres`, as .ci/run does)")
+    yield url
+    if env is not None:
+        subprocess.run(["bash", "-c", f"source {_ROOT / '.ci' / 'postgres.sh'} && stop_postgres"], env=env,
+                       capture_output=True, timeout=60)
