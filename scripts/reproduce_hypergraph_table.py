@@ -61,15 +61,19 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def config_for(dataset: str, model: str, tuned: str | None, overrides: list[str]) -> dict:
     """Protocol config of ``model``, then the tuned file for (dataset, model) if any, then ``--set`` overrides."""
-    from graphhyper.hypergraph.models import model_defaults
+    from graphhyper.hypergraph import models
 
-    cfg = json.loads(json.dumps(PROTOCOL.get(model, {"model": {}, "lr": 1e-3, "weight_decay": 5e-4})))
+    base = PROTOCOL.get(model)
+    if base is None:  # the model zoo's own optimiser hint when we have no protocol entry
+        hint = models.train_defaults(model) if hasattr(models, "train_defaults") else {"lr": 1e-2, "weight_decay": 5e-4}
+        base = {"model": {}, **hint}
+    cfg = json.loads(json.dumps(base))
     if tuned:
         path = Path(tuned) / f"{dataset}__{model}.json"
         if path.exists():
             best = json.loads(path.read_text())
             cfg = {"model": best["model"], "lr": best["lr"], "weight_decay": best["weight_decay"], "tuned": True}
-    allowed = set(model_defaults(model))
+    allowed = set(models.model_defaults(model))
     for item in overrides:
         key, _, value = item.partition("=")
         value = json.loads(value) if value[:1] in "0123456789-[{tf" or value in ("null",) else value
