@@ -24,7 +24,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     di = sub.add_parser("distill", help="LightHGNN(+): distil an HGNN teacher into an MLP")
     _common(di)
-    di.add_argument("--plus", action="store_true", help="LightHGNN+ (reliability-sampled hyperedge distillation)")
+    di.add_argument("--only", choices=("lighthgnn", "lighthgnn+"), help="run one variant (default: both)")
+    di.add_argument("--seeds", type=int, default=1, help="number of splits (seed, seed+1, ...)")
     di.add_argument("--teacher", default="hgnn")
     di.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="teacher hyper-parameter")
     di.set_defaults(handler=_distill)
@@ -119,18 +120,34 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _distill(args: argparse.Namespace) -> int:
+    import statistics
+
     from graphhyper.hypergraph.distill import distill
     from graphhyper.hypergraph.models import build_model
     from graphhyper.hypergraph.train import set_seed, train_node_classifier, with_sparse_features
 
-    data = _load(args)
-    set_seed(args.seed)
-    teacher = build_model(args.teacher, data.num_features, data.num_classes, **_overrides(args.set))
-    data = with_sparse_features(teacher, data)
-    t = train_node_classifier(teacher, data, epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay,
-                              patience=args.patience, seed=args.seed, progress=not args.quiet, device=args.device)
-    res = distill(teacher, data, plus=args.plus, seed=args.seed, progress=not args.quiet)
-    name = "LightHGNN+" if args.plus else "LightHGNN"
-    print(f"teacher {args.teacher}: test {100 * t.test_acc:.2f}; {name} MLP student: test "
-          f"{100 * res.student_result.test_acc:.2f} (gap {100 * res.test_gap:+.2f} points)")
+    variants = {"LightHGNN": False, "LightHGNN+": True}
+    if args.only:
+        variants = {k: v for k, v in variants.items() if k.lower() == args.only.lower()}
+    scores: dict[str, list[float]] = {"teacher": [], **{k: [] for k in variants}}
+    first_seed = args.seed
+    for seed in range(first_seed, first_seed + args.seeds):
+        args.seed = seed
+        data = _load(args)
+        set_seed(seed)
+        teacher = build_model(args.teacher, data.num_features, data.num_classes, **_overrides(args.set))
+        data = with_sparse_features(teacher, data)
+        t = train_node_classifier(teacher, data, epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay,
+                                  patience=args.patience, seed=seed, progress=not args.quiet, device=args.device)
+        scores["teacher"].append(100 * t.test_acc)
+        line = [f"seed {seed}: teacher {args.teacher} {100 * t.test_acc:.2f}"]
+        for name, plus in variants.items():
+            res = distill(teacher, data, plus=plus, seed=seed, epochs=args.epochs, patience=args.patience,
+                          progress=not args.quiet)
+            scores[name].append(100 * res.student_result.test_acc)
+            line.append(f"{name} MLP {100 * res.student_result.test_acc:.2f} (gap {100 * res.test_gap:+.2f})")
+        print(", ".join(line), flush=True)
+    for name, vals in scores.items():
+        std = statistics.stdev(vals) if len(vals) > 1 else 0.0
+        print(f"{name:10s} test {statistics.mean(vals):.2f} ± {std:.2f} over {len(vals)} seed(s)")
     return 0
