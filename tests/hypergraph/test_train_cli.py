@@ -34,3 +34,13 @@ def test_errors_are_reported_not_raised(capsys):
     assert main(["hypergraph", "train", "--dataset", "no-such-set", "--quiet"]) == 1
     assert "unknown dataset 'no-such-set'" in capsys.readouterr().err
     assert main(["hypergraph", "train", "--dataset", "zoo", "--set", "oops", "--quiet"]) == 1
+
+
+def test_distill_reports_teacher_and_both_students(capsys, shared_data):
+    code = main(["hypergraph", "distill", "--dataset", "zoo", "--epochs", "30", "--lr", "0.01", "--quiet",
+                 "--set", "hidden_channels=32"])
+    out = capsys.readouterr().out
+    assert code == 0
+    for name in ("teacher", "LightHGNN ", "LightHGNN+"):
+        assert name in out
+    assert "gap" in out
