@@ -116,14 +116,17 @@ class UniGCNII(nn.Module):
 
 
 class SetModel(nn.Module):
-    """AllSet / ED-HNN shape: optional input MLP (its output is ``x0`` for restarts), ``L`` layers with activation
-    and dropout, and an MLP classifier."""
+    """AllSet / ED-HNN shape: input dropout, optional input projection (its output is ``x0`` for restarts), ``L``
+    layers each preceded by dropout (AllSet: not the first, whose input only gets the input dropout) and followed
+    by the activation, then dropout and an MLP classifier."""
 
     def __init__(self, convs: list[nn.Module], classifier: nn.Module, lin_in: nn.Module | None = None,
-                 dropout: float = 0.5, input_dropout: float = 0.0, act: str = "relu", pass_x0: bool = False) -> None:
+                 dropout: float = 0.5, input_dropout: float = 0.0, act: str = "relu", pass_x0: bool = False,
+                 dropout_first: bool = True) -> None:
         super().__init__()
         self.lin_in, self.convs, self.classifier = lin_in, nn.ModuleList(convs), classifier
         self.dropout, self.input_dropout, self.act_name, self.pass_x0 = dropout, input_dropout, act, pass_x0
+        self.dropout_first = dropout_first
         self.act = _act(act)
 
     def reset_parameters(self) -> None:
@@ -135,8 +138,9 @@ class SetModel(nn.Module):
         if self.lin_in is not None:
             x = self.act(self.lin_in(x))
         x0 = x
-        for conv in self.convs:
-            x = F.dropout(x, self.dropout, self.training)
+        for i, conv in enumerate(self.convs):
+            if i > 0 or self.dropout_first:
+                x = F.dropout(x, self.dropout, self.training)
             x = conv(x, hg, x0=x0) if self.pass_x0 else conv(x, hg)
             x = self.act(x)
         return self.classifier(F.dropout(x, self.dropout, self.training))
@@ -288,11 +292,12 @@ def _allset(transformer: bool) -> Callable[[int, int, dict], nn.Module]:
         for i in range(c["num_layers"]):
             src = in_c if i == 0 else h
             if transformer:
-                convs.append(hnn.AllSetTransformerConv(src, h, c["heads"], c["mlp_layers"], c["dropout"]))
+                convs.append(hnn.AllSetTransformerConv(src, h, c["heads"], c["mlp_layers"], c["dropout"],
+                                                       attention_dropout=c["attention_dropout"]))
             else:
                 convs.append(hnn.AllDeepSetsConv(src, h, h, c["mlp_layers"], c["aggr"], c["dropout"], c["norm"]))
         return SetModel(convs, _set_classifier(c, n_cls), dropout=c["dropout"], input_dropout=c["input_dropout"],
-                        act=c["act"])
+                        act=c["act"], dropout_first=False)
 
     return build
 
@@ -380,13 +385,13 @@ _REGISTRY: dict[str, ModelSpec] = {
     ),
     "allset-deepsets": ModelSpec(
         _allset(False),
-        dict(_SET, hidden_channels=64, mlp_layers=2, aggr="mean"),
+        dict(_SET, hidden_channels=64, mlp_layers=2, aggr="mean", input_dropout=0.2),
         "AllDeepSets (Chien et al. 2022)",
         _SLOW,
     ),
     "allset-transformer": ModelSpec(
         _allset(True),
-        dict(_SET, hidden_channels=64, mlp_layers=2, heads=4),
+        dict(_SET, hidden_channels=64, mlp_layers=2, heads=4, input_dropout=0.2, attention_dropout=0.0),
         "AllSetTransformer (Chien et al. 2022)",
         _SLOW,
     ),

@@ -25,8 +25,9 @@ class AllSetTransformerConv(nn.Module):
         out_channels: output size :math:`F'` (divisible by ``heads``).
         heads: attention heads.
         mlp_layers: layers of each PMA's feed-forward MLP.
-        dropout: dropout between the halves and on the attention coefficients.
+        dropout: dropout between the two halves.
         layer_norm: use LayerNorm inside the PMAs.
+        attention_dropout: dropout on the attention coefficients (the reference uses none).
 
     Shapes:
         - **input:** ``x [V, F]``, ``hg``: a ``Hypergraph`` or ``hyperedge_index [2, nnz]``
@@ -41,11 +42,12 @@ class AllSetTransformerConv(nn.Module):
         mlp_layers: int = 2,
         dropout: float = 0.0,
         layer_norm: bool = True,
+        attention_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.in_channels, self.out_channels, self.heads, self.dropout = in_channels, out_channels, heads, dropout
-        self.v2e = PMA(in_channels, out_channels, heads, mlp_layers, dropout, layer_norm)
-        self.e2v = PMA(out_channels, out_channels, heads, mlp_layers, dropout, layer_norm)
+        self.v2e = PMA(in_channels, out_channels, heads, mlp_layers, attention_dropout, layer_norm)
+        self.e2v = PMA(out_channels, out_channels, heads, mlp_layers, attention_dropout, layer_norm)
 
     def reset_parameters(self) -> None:
         self.v2e.reset_parameters()
