@@ -113,7 +113,10 @@ def _flat(x, rows: int, what: str, hg) -> tuple[torch.Tensor, tuple]:
             f"{what} contains NaN or inf; fix the input (or disable this check with ops.set_input_checks(False))."
         )
     rest = tuple(x.shape[1:])
-    return x.reshape(rows, -1), rest
+    features = 1
+    for size in rest:
+        features *= size
+    return x.reshape(rows, features), rest  # explicit size: reshape(0, -1) is ambiguous for 0 rows
 
 
 def _unflat(out: torch.Tensor, rest: tuple) -> torch.Tensor:

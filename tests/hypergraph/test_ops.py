@@ -222,3 +222,18 @@ def test_1d_features(hg):
     out = ops.v2e(x, hg, "sum")
     assert out.shape == (hg.num_edges,)
     torch.testing.assert_close(out, incidence_matrix(hg).t() @ x)
+
+
+def test_zero_rows_and_zero_edges():
+    hg = Hypergraph(0, [])
+    x = torch.zeros(0, 4, requires_grad=True)
+    for aggr in ("sum", "mean", "max"):
+        assert ops.v2e(x, hg, aggr).shape == (0, 4)
+        assert ops.e2v(torch.zeros(0, 4), hg, aggr).shape == (0, 4)
+    assert ops.hgnn_propagate(x, hg).shape == (0, 4)
+    hg = Hypergraph(3, [])  # nodes but no hyperedges
+    x = torch.randn(3, 2, requires_grad=True)
+    out = ops.v2v(x, hg)
+    assert out.shape == (3, 2) and out.abs().sum() == 0
+    ops.hgnn_propagate(x, hg).sum().backward()
+    assert x.grad.abs().sum() == 0
