@@ -23,7 +23,9 @@ Three notions of "same cell" are counted:
 3. ``trace`` (``--trace``, ~10 min on one core) -- the Weisfeiler-Lehman structural hash of
    :class:`~graphhyper.arch.ArchGraph` of each traced cell (``C=16``, 8x8 input). This is pure graph isomorphism
    with no op semantics: identity edges vanish from the traced graph, ``none`` edges stay as ``mul``-by-zero
-   nodes, sums are binary ``add`` nodes in code order, so it separates cells the two rules above merge.
+   nodes, sums are binary ``add`` nodes in code order, so it separates cells the two rules above merge:
+   12,320 unique traced graphs (measured; identical cells up to graph isomorphism still collapse, e.g. cells
+   whose only difference is where an identity edge sits).
 
 ``--verify-params`` builds every one of the 15,625 networks on the meta device and checks its parameter count
 against ``73,306 + 5 * (n3x3 * 48,608 + n1x1 * 5,600)``.
