@@ -24,8 +24,9 @@ Three notions of "same cell" are counted:
    :class:`~graphhyper.arch.ArchGraph` of each traced cell (``C=16``, 8x8 input). This is pure graph isomorphism
    with no op semantics: identity edges vanish from the traced graph, ``none`` edges stay as ``mul``-by-zero
    nodes, sums are binary ``add`` nodes in code order, so it separates cells the two rules above merge:
-   12,320 unique traced graphs (measured; identical cells up to graph isomorphism still collapse, e.g. cells
-   whose only difference is where an identity edge sits).
+   12,320 unique traced graphs (measured). Cells still collapse where the traced graphs are isomorphic, e.g.
+   when node 1 is a skip copy of the input, ops reading node 0 or node 1 trace to the same graph; in a check
+   of 300 such cells every collision also had equal semantic hashes.
 
 ``--verify-params`` builds every one of the 15,625 networks on the meta device and checks its parameter count
 against ``73,306 + 5 * (n3x3 * 48,608 + n1x1 * 5,600)``.
