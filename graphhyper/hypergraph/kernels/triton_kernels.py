@@ -101,7 +101,8 @@ def _hgnn_fused_kernel(x, ptr, idx, q, out, F, stride_x, stride_out,
         rows = tl.load(idx + ks, mask=kmask, other=0)
         qk = tl.load(q + ks, mask=kmask, other=0.0).to(ACC)
         contrib = (qk[:, None] * acc[None, :]).to(out.dtype.element_ty)
-        tl.atomic_add(out + rows[:, None] * stride_out + cols[None, :], contrib, mask=kmask[:, None] & fmask[None, :])
+        tl.atomic_add(out + rows[:, None] * stride_out + cols[None, :], contrib, mask=kmask[:, None] & fmask[None, :],
+                      sem="relaxed")  # plain sums: no ordering needed, and acq_rel fences cost
 
 
 # ---------------------------------------------------------------------------------------------- launch helpers
