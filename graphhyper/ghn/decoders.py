@@ -25,6 +25,8 @@ from graphhyper.errors import InvalidInputError
 #: Bounds of the output normalisation (see :func:`normalize_output`).
 BIAS_BOUND = 0.25
 NORM_BIAS_BOUND = 0.5
+NORM_WEIGHT_SPREAD = 0.5  # norm-layer scales live in (1 - spread, 1 + spread)
+GAIN_MIN, GAIN_MAX = 0.5, 2.0  # learned gain of weights, times the He scale
 
 
 def check_shape(name: str, shape: tuple[int, ...], max_dim: int) -> None:
@@ -150,9 +152,10 @@ class TiledDecoder(nn.Module):
             return self.vec(h)[:, torch.arange(shape[0], device=dev) % self.tv]
         tile = self.mlp(h).view(g, self.to_, self.ti, 9)
         ki = self._kernel_index(tuple(shape[2:])).to(dev) if len(shape) > 2 else torch.tensor([4], device=dev)
-        w = tile[:, torch.arange(shape[0], device=dev) % self.to_]
+        w = tile[..., ki]  # kernel positions first: never materialise 9 x the target
+        w = w[:, torch.arange(shape[0], device=dev) % self.to_]
         w = w[:, :, torch.arange(shape[1], device=dev) % self.ti]
-        return w[..., ki].reshape(g, *shape)
+        return w.reshape(g, *shape)
 
 
 class ResidualDecoder(nn.Module):
@@ -179,10 +182,11 @@ class ResidualDecoder(nn.Module):
 def normalize_output(raw: torch.Tensor, role: str, fan_in: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
     r"""Operation-dependent normalisation of a decoded group ``raw [G, *shape]``.
 
-    * ``weight``: :math:`W = 2\sigma(g)\sqrt{2/\mathrm{fan\_in}}\; \hat W / \mathrm{rms}(\hat W)`
-      (He scaling times a learned bounded gain :math:`2\sigma(g) \in (0, 2)`, initialised at 0.5).
-    * ``embedding``: :math:`2\sigma(g)\, \hat W / \mathrm{rms}(\hat W)`.
-    * ``norm_weight``: :math:`1 + \tanh(\hat w) \in (0, 2)`; ``norm_bias``: :math:`0.5 \tanh(\hat b)`.
+    * ``weight``: :math:`W = \gamma(g)\sqrt{2/\mathrm{fan\_in}}\; \hat W / \mathrm{rms}(\hat W)`
+      (He scaling times a learned gain :math:`\gamma(g) = 0.5 + 1.5\sigma(g) \in (0.5, 2)`, bounded away from
+      zero so a meta-batch cannot collapse to uniform logits).
+    * ``embedding``: :math:`\gamma(g)\, \hat W / \mathrm{rms}(\hat W)`.
+    * ``norm_weight``: :math:`1 + 0.5\tanh(\hat w) \in (0.5, 1.5)`; ``norm_bias``: :math:`0.5 \tanh(\hat b)`.
     * ``bias`` / other vectors: :math:`0.25 \tanh(\hat b)`; scalars: :math:`\tanh`.
 
     ``fan_in`` and ``gain`` are ``[G]``.
@@ -192,7 +196,7 @@ def normalize_output(raw: torch.Tensor, role: str, fan_in: torch.Tensor, gain: t
         rms = raw.pow(2).mean(dim=dims, keepdim=True).add(1e-8).sqrt()
         return raw / rms * _weight_scale(role, fan_in, gain).view(-1, *([1] * (raw.dim() - 1)))
     if role == "norm_weight":
-        return 1 + torch.tanh(raw)
+        return 1 + NORM_WEIGHT_SPREAD * torch.tanh(raw)
     if role == "norm_bias":
         return NORM_BIAS_BOUND * torch.tanh(raw)
     if role in ("bias", "vector"):
@@ -201,7 +205,8 @@ def normalize_output(raw: torch.Tensor, role: str, fan_in: torch.Tensor, gain: t
 
 
 def _weight_scale(role: str, fan_in: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
-    scale = 2 * torch.sigmoid(gain)
+    # bounded away from 0: a learnable scale that can reach 0 lets a meta-batch collapse to uniform logits
+    scale = GAIN_MIN + (GAIN_MAX - GAIN_MIN) * torch.sigmoid(gain)
     if role == "weight":
         scale = scale * torch.sqrt(2.0 / fan_in.to(gain.dtype))
     return scale

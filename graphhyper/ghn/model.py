@@ -115,7 +115,7 @@ class GHN(nn.Module):
         self.decoder = build_decoder(config.decoder, config.hidden, config.mip, rank=config.rank,
                                      max_dim=config.max_dim)
         nn.init.zeros_(self.gain.weight)
-        nn.init.constant_(self.gain.bias, -1.1)  # 2*sigmoid(-1.1) ~ 0.5: starts near LeCun scale
+        nn.init.constant_(self.gain.bias, -1.1)  # gain 0.5 + 1.5 * sigmoid(-1.1) ~ 0.87
 
     # ------------------------------------------------------------------ core
     def pack(self, graph_or_module, **trace_kwargs) -> tuple[PackedGraph, Any]:
