@@ -22,7 +22,8 @@ class AllDeepSetsConv(nn.Module):
             \mathrm{ReLU}(\mathrm{MLP}_3(\mathbf{y}_e))\big)
 
     where :math:`\square` is the mean (the hyperedge -> node mean is weighted by :math:`w_e` and divides by
-    :math:`\sum w_e`) or the sum. Dropout follows each inner ReLU. The output is linear (the model applies its
+    :math:`\sum w_e`) or the sum. Dropout (``dropout``) follows each encoder ReLU and sits between the halves;
+    the MLPs' hidden layers use ``mlp_dropout``. The output is linear (the model applies its
     activation).
 
     Args:
@@ -33,7 +34,8 @@ class AllDeepSetsConv(nn.Module):
         aggr: ``"mean"`` or ``"sum"`` (``"add"``).
         dropout: dropout rate.
         norm: normalisation inside the MLPs (``"ln"``, ``"bn"`` or ``"none"``).
-        input_norm: normalise the input of the first MLP.
+        input_norm: normalise the input of each encoder MLP.
+        mlp_dropout: dropout inside the four MLPs (default ``dropout``).
 
     Shapes:
         - **input:** ``x [V, F]``, ``hg``: a ``Hypergraph`` or ``hyperedge_index [2, nnz]``
@@ -50,6 +52,7 @@ class AllDeepSetsConv(nn.Module):
         dropout: float = 0.0,
         norm: str = "ln",
         input_norm: bool = True,
+        mlp_dropout: float | None = None,
     ) -> None:
         super().__init__()
         if aggr not in _AGGRS:
@@ -57,7 +60,8 @@ class AllDeepSetsConv(nn.Module):
         hid = hidden_channels or out_channels
         self.in_channels, self.out_channels, self.hidden_channels = in_channels, out_channels, hid
         self.aggr, self.dropout = _AGGRS[aggr], dropout
-        kw = dict(num_layers=mlp_layers, dropout=dropout, norm=norm)
+        self.mlp_dropout = dropout if mlp_dropout is None else mlp_dropout
+        kw = dict(num_layers=mlp_layers, dropout=self.mlp_dropout, norm=norm)
         self.v2e_enc = MLP(in_channels, hid, hid, input_norm=input_norm, **kw)
         self.v2e_dec = MLP(hid, hid, hid, **kw)
         self.e2v_enc = MLP(hid, hid, hid, input_norm=input_norm, **kw)
