@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from graphhyper.errors import GraphhyperError, InvalidInputError
-from graphhyper.hypergraph import Hypergraph, ops
+from graphhyper.hypergraph import Hypergraph
 from graphhyper.hypergraph import nn as hnn
 
 F_IN = 6
@@ -155,20 +155,6 @@ def test_isolated_nodes_get_finite_outputs(name):
     assert torch.isfinite(out).all()
 
 
-def _ops_handle_zero_rows() -> bool:
-    try:
-        ops.v2e(torch.zeros(0, 2), Hypergraph(0, hyperedge_index=torch.empty(2, 0, dtype=torch.long)))
-        return True
-    except RuntimeError:
-        return False
-
-
-@pytest.mark.xfail(
-    not _ops_handle_zero_rows(),
-    reason="hypergraph.ops cannot reshape 0-row feature tensors yet (ops._flat uses reshape(rows, -1))",
-    strict=True,
-    raises=RuntimeError,
-)
 @pytest.mark.parametrize("name", NAMES)
 def test_empty_hypergraph(name):
     layer, width, per_inc = _make(name)
