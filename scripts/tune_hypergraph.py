@@ -102,14 +102,18 @@ def main(argv=None) -> int:
     storage = args.storage or f"sqlite:///{out / 'studies.db'}"
     study = optuna.create_study(study_name=f"{args.dataset}__{args.model}", storage=storage, direction="maximize",
                                 sampler=optuna.samplers.TPESampler(seed=args.seed), load_if_exists=True)
+    for key in ("epochs", "patience", "tune_seeds"):  # first call's protocol is the study's protocol
+        if key not in study.user_attrs:
+            study.set_user_attr(key, getattr(args, key))
     start = time.perf_counter()
     study.optimize(make_objective(args), n_trials=args.trials, timeout=args.timeout)
     best = study.best_trial
     result = {"dataset": args.dataset, "model": args.model, "val_acc": best.value, "trial": best.number,
               "model_kwargs": best.user_attrs["model"], "lr": best.params["lr"],
               "weight_decay": best.params["weight_decay"], "trials": len(study.trials),
-              "tune_seeds": [1000 + k for k in range(args.tune_seeds)], "epochs": args.epochs,
-              "patience": args.patience, "selection": "mean best validation accuracy (test never evaluated)"}
+              "tune_seeds": [1000 + k for k in range(study.user_attrs["tune_seeds"])],
+              "epochs": study.user_attrs["epochs"], "patience": study.user_attrs["patience"],
+              "selection": "mean best validation accuracy (test never evaluated)"}
     result["model"] = result.pop("model_kwargs")
     result["model_name"] = args.model
     path = out / f"{args.dataset}__{args.model}.json"
