@@ -305,17 +305,18 @@ def softmax_over_nodes(score: torch.Tensor, hg) -> torch.Tensor:
     return _softmax(score, hg, node_layout(hg))
 
 
-def hgnn_propagate(x: torch.Tensor, hg) -> torch.Tensor:
+def hgnn_propagate(x: torch.Tensor, hg, deterministic: bool = False) -> torch.Tensor:
     r"""HGNN smoothing :math:`D_v^{-1/2} H W D_e^{-1} H^\top D_v^{-1/2} x`.
 
     ``D_v`` is the weighted node degree (``hg.weighted_node_degree``), ``D_e`` the hyperedge size, ``W`` the
     hyperedge weights; isolated nodes and empty hyperedges contribute 0. Symmetric, so forward and backward are
-    the same operator. CPU: two cached CSR products; CUDA: one fused Triton kernel (it scatters with atomic adds,
-    so the last bits can differ between runs; ``ops.use_backend("torch")`` is bitwise reproducible).
+    the same operator. CPU: two cached CSR products; CUDA: one fused Triton kernel. The fused kernel scatters with
+    atomic adds, so the last bits can differ between runs; ``deterministic=True`` uses two segment-sum kernels
+    instead (no atomics, bitwise reproducible).
     """
     _check_hg(hg)
     src, rest = _flat(x, hg.num_nodes, "x", hg)
-    return _unflat(_kernels(src).hgnn_propagate(src, hg), rest)
+    return _unflat(_kernels(src).hgnn_propagate(src, hg, deterministic), rest)
 
 
 __all__ = [

@@ -154,6 +154,12 @@ def test_two_pass_matches_fused():
     x = torch.randn(hg.num_nodes, 16, device=DEVICE)
     torch.testing.assert_close(triton_kernels.hgnn_two_pass(x, hg), triton_kernels.hgnn_apply(x, hg),
                                rtol=1e-4, atol=1e-5)
+    xd = x.double().requires_grad_()
+    with ops.use_backend("triton"):
+        first = ops.hgnn_propagate(xd, hg, deterministic=True)
+        assert torch.equal(first, ops.hgnn_propagate(xd, hg, deterministic=True))  # bitwise reproducible
+        assert torch.autograd.gradcheck(lambda t: ops.hgnn_propagate(t, hg, deterministic=True), (xd,),
+                                        fast_mode=True)
 
 
 @pytest.mark.skipif(DEVICE != "cuda", reason="needs a CUDA GPU (run scripts/bench/gpu_check.sh)")

@@ -181,6 +181,6 @@ class _HGNNPropagate(torch.autograd.Function):
         return _hgnn_apply(grad.contiguous(), ctx.hg), None
 
 
-def hgnn_propagate(x: torch.Tensor, hg) -> torch.Tensor:
-    """``D_v^{-1/2} H W D_e^{-1} H^T D_v^{-1/2} x`` via two cached CSR products."""
+def hgnn_propagate(x: torch.Tensor, hg, deterministic: bool = False) -> torch.Tensor:
+    """``D_v^{-1/2} H W D_e^{-1} H^T D_v^{-1/2} x`` via two cached CSR products (deterministic either way)."""
     return _HGNNPropagate.apply(x, hg)

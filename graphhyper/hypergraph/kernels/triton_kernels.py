@@ -254,9 +254,12 @@ def hgnn_apply(x: torch.Tensor, hg) -> torch.Tensor:
 
 
 def hgnn_two_pass(x: torch.Tensor, hg) -> torch.Tensor:
-    """Unfused variant (two segment-sum kernels, deterministic); forward only, for benchmarking."""
+    """Unfused variant: two segment-sum kernels (``v2e`` then ``e2v``), no atomics, so bitwise deterministic."""
     from graphhyper.hypergraph.kernels import edge_layout, node_layout
 
+    x = x.contiguous()
+    if hg.nnz == 0 or x.shape[1] == 0:
+        return torch.zeros_like(x)
     q = _ref.hgnn_factor(hg, x.dtype)
     e, n = edge_layout(hg), node_layout(hg)
     t = seg_sum(x, e.ptr, e.src, q, e.num_segments)
@@ -294,5 +297,17 @@ def segment_softmax(score: torch.Tensor, layout: Layout) -> torch.Tensor:
     return _ref.segment_softmax(score, layout)
 
 
-def hgnn_propagate(x: torch.Tensor, hg) -> torch.Tensor:
-    return _FusedHGNN.apply(x, hg)
+class _TwoPassHGNN(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, hg):
+        ctx.hg = hg
+        return hgnn_two_pass(x, hg)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        return hgnn_two_pass(grad, ctx.hg), None
+
+
+def hgnn_propagate(x: torch.Tensor, hg, deterministic: bool = False) -> torch.Tensor:
+    return (_TwoPassHGNN if deterministic else _FusedHGNN).apply(x, hg)
