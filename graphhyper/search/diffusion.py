@@ -238,6 +238,25 @@ def training_set(space: CategoricalSpace, seed: int = 0, fraction: float = 0.5, 
 
 
 # ---------------------------------------------------------------------------------------------- denoiser
+class _Block(nn.Module):
+    """Pre-norm transformer block with an additive attention bias ``[S, S]`` (same in train and eval mode)."""
+
+    def __init__(self, hidden: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.norm1, self.norm2 = nn.LayerNorm(hidden), nn.LayerNorm(hidden)
+        self.qkv = nn.Linear(hidden, 3 * hidden)
+        self.proj = nn.Linear(hidden, hidden)
+        self.mlp = nn.Sequential(nn.Linear(hidden, 2 * hidden), nn.GELU(), nn.Linear(2 * hidden, hidden))
+
+    def forward(self, h: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        B, S, H = h.shape
+        q, k, v = self.qkv(self.norm1(h)).reshape(B, S, 3, self.heads, H // self.heads).permute(2, 0, 3, 1, 4)
+        att = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        h = h + self.proj(att.transpose(1, 2).reshape(B, S, H))
+        return h + self.mlp(self.norm2(h))
+
+
 class SlotTransformer(nn.Module):
     """Denoiser :math:`\\hat p(x_0 \\mid x_t, t)` over the slots of a cell.
 
@@ -259,9 +278,7 @@ class SlotTransformer(nn.Module):
         self.slot = nn.Embedding(S, hidden)
         self.time = nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
         self.adj_bias = nn.Parameter(torch.zeros(()))
-        block = nn.TransformerEncoderLayer(hidden, heads, 2 * hidden, dropout=0.0, batch_first=True,
-                                           norm_first=True)
-        self.blocks = nn.TransformerEncoder(block, layers, enable_nested_tensor=False)
+        self.blocks = nn.ModuleList(_Block(hidden, heads) for _ in range(layers))
         self.out = nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, K))
         self.reset_parameters()
 
@@ -282,8 +299,9 @@ class SlotTransformer(nn.Module):
     def forward(self, tokens: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         S = tokens.shape[1]
         h = self.tok(tokens) + self.slot.weight[None, :S] + self._time_embedding(t)[:, None]
-        mask = (self.adj_bias * self.adjacency).to(h.dtype)
-        h = self.blocks(h, mask=mask)
+        bias = (self.adj_bias * self.adjacency).to(h.dtype)
+        for block in self.blocks:
+            h = block(h, bias)
         logits = self.out(h)
         return logits.masked_fill(~self.allowed[None], float("-inf"))
 

@@ -52,7 +52,7 @@ def _cache_dir() -> Path:
     return Path(os.environ.get("GRAPHHYPER_CACHE", Path.home() / ".cache" / "graphhyper")) / "diffusion"
 
 
-def pretrained(space="nb201", seed: int = 0, train_steps: int = 800, fraction: float = 0.5, n_train: int = 20000,
+def pretrained(space="nb201", seed: int = 0, train_steps: int = 2000, fraction: float = 0.5, n_train: int = 20000,
                diffusion_steps: int = 24, cache: bool = True, progress: bool = False) -> D.DiscreteDiffusion:
     """A diffusion model trained on unlabelled architectures of ``space`` (NB201: a seeded half of the valid
     cells, so novelty is measurable; DARTS: ``n_train`` random valid genotypes). Cached in memory and, with
@@ -63,7 +63,7 @@ def pretrained(space="nb201", seed: int = 0, train_steps: int = 800, fraction: f
         return _MODELS[key]
     model = D.DiscreteDiffusion(cspace, steps=diffusion_steps)
     name, *rest = key
-    path = _cache_dir() / f"{name}-s{rest[0]}-t{rest[1]}-f{rest[2]:g}-n{rest[3]}-d{rest[4]}.safetensors"
+    path = _cache_dir() / f"v2-{name}-s{rest[0]}-t{rest[1]}-f{rest[2]:g}-n{rest[3]}-d{rest[4]}.safetensors"
     if cache and path.exists():
         from safetensors.torch import load_file
 
@@ -230,15 +230,18 @@ class DiffusionSearcher(Searcher):
     Args:
         space: a ``SearchSpace`` (``nb201_space()``) or a name; its ``hash`` dedups, the diffusion model samples.
         seed: seeds the samples. model: a trained diffusion model (default :func:`pretrained`).
+        prior: optional zero-cost score (``{space.hash(arch): score}`` or ``callable(arch)``; costs no queries):
+            the cold start takes one of each ``n_init`` consecutive slices of the ``prior_pool`` best-prior
+            samples among ``cold_pool`` unguided ones (as ``PredictorGuided`` does with the same prior).
         batch: queries per refit (grows as ``max(batch, n_told // 20)``). scale: guidance strength.
         pool: samples drawn per refit.
     """
 
     name = "diffusion"
 
-    def __init__(self, space, seed: int = 0, n_init: int = 10, batch: int = 1, scale: float = 2.0, pool: int = 192,
+    def __init__(self, space, seed: int = 0, n_init: int = 10, batch: int = 1, scale: float = 2.0, pool: int = 256,
                  model: D.DiscreteDiffusion | None = None, init_params: float | None = None,
-                 surrogate_kw: dict | None = None):
+                 surrogate_kw: dict | None = None, prior=None, prior_pool: int = 100, cold_pool: int = 2000):
         if isinstance(space, str):
             from graphhyper.search import space as S
 
@@ -248,6 +251,7 @@ class DiffusionSearcher(Searcher):
         self.model = model or pretrained(self.cspace.name, seed=0)
         self.n_init, self.batch, self.scale, self.pool = n_init, batch, scale, pool
         self.init_params, self.surrogate_kw = init_params, surrogate_kw or {}
+        self.prior, self.prior_pool, self.cold_pool = prior, prior_pool, cold_pool
         self._queue: deque = deque()
         self._round = 0
         self.surrogate: GPSurrogate | None = None
@@ -263,9 +267,22 @@ class DiffusionSearcher(Searcher):
                 out.append(a)
         return out
 
+    def _prior_score(self, arch) -> float:
+        v = self.prior.get(self.space.hash(arch), -np.inf) if isinstance(self.prior, dict) else self.prior(arch)
+        return float(v) if np.isfinite(v) else -np.inf
+
     def _cold(self):
         guidance = make_guidance(self.cspace, params=self.init_params) if self.init_params else None
-        self._queue.extend(self._draw(guidance, max(2 * self.n_init, 32))[:self.n_init - len(self.history)])
+        need = self.n_init - len(self.history)
+        if self.prior is None:
+            self._queue.extend(self._draw(guidance, max(2 * self.n_init, 32))[:need])
+            return
+        # zero-cost prior (no queries): one sample from each of n_init slices of the prior's top samples
+        cands = sorted(self._draw(guidance, self.cold_pool), key=self._prior_score, reverse=True)
+        top = cands[:max(self.prior_pool, self.n_init)]
+        k = max(1, len(top) // self.n_init)
+        picks = [top[i * k + self.rng.randrange(k)] for i in range(min(self.n_init, len(top) // k))]
+        self._queue.extend(picks[:need])
 
     def _refit(self):
         archs = [a for a, _ in self.history]
