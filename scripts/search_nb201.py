@@ -57,19 +57,6 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def nb201_prior(cache: str, progress: bool = True) -> dict:
-    """{cell hash: jacob_cov} on the reduced NB201 net (see the module docstring); no table query."""
-    from graphhyper.search import proxies, space
-
-    sp = space.nb201_space(C=8, N=2)
-    sp.input_shape = (1, 3, 16, 16)
-    reps: dict = {}
-    for a in sp.enumerate():
-        reps.setdefault(sp.hash(a), a)
-    return proxies.score_space(sp, list(reps.values()), "jacob_cov", batch_size=16, seed=0, cache=cache,
-                               progress=progress)
-
-
 def make_searcher(name: str, space, seed: int, prior):
     from graphhyper.search import searchers as S
 
@@ -98,13 +85,13 @@ def run_all(args, budgets) -> None:
     import torch
     from tqdm import tqdm
 
-    from graphhyper.search import benchmarks, searchers, space
+    from graphhyper.search import benchmarks, proxies, searchers, space
 
     torch.set_num_threads(args.threads)
     table = benchmarks.NB201Table.load()
     sp = space.nb201_space()
     names = [s for s in args.searchers.split(",") if s]
-    prior = nb201_prior(args.prior_cache) if {"predictor", "proxy"} & set(names) else None
+    prior = proxies.nb201_prior(args.prior_cache) if {"predictor", "proxy"} & set(names) else None
     path = Path(args.results)
     path.parent.mkdir(parents=True, exist_ok=True)
     done = load_results(path)

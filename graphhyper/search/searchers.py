@@ -227,7 +227,8 @@ class PredictorGuided(Searcher):
         prior: optional zero-cost score per architecture (``callable(arch) -> float``, or ``{hash: score}``);
             it costs no queries. After the cold start it is blended into the predictor's ranking with weight
             ``prior_weight * n_init / n_told`` (fading as evidence accumulates).
-        batch_frac: after each refit, query ``max(1, batch_frac * n_told)`` candidates before refitting.
+        batch_frac: after each refit, query ``max(1, batch_frac * n_told)`` candidates before refitting
+            (``late_batch_frac`` once ``late_after`` results are told: refits get rarer as evidence grows).
         predictor: a :class:`~graphhyper.search.predictor.Predictor` (default: 2-model ensemble); refits after
             the first continue from the previous weights for ``refit_epochs``.
         pool_size: candidates per round when the space is too large to enumerate.
@@ -236,13 +237,14 @@ class PredictorGuided(Searcher):
     name = "predictor"
 
     def __init__(self, space, seed: int = 0, n_init: int = 10, prior=None, prior_pool: int = 100,
-                 prior_weight: float = 1.0, batch_frac: float = 0.125, predictor=None, refit_epochs: int = 60,
-                 pool_size: int = 2000):
+                 prior_weight: float = 1.0, batch_frac: float = 0.125, late_batch_frac: float = 0.3,
+                 late_after: int = 50, predictor=None, refit_epochs: int = 40, pool_size: int = 2000):
         super().__init__(space, seed)
         from graphhyper.search.predictor import Predictor
 
         self.n_init, self.prior_pool, self.prior_weight = n_init, prior_pool, prior_weight
         self.batch_frac, self.refit_epochs = batch_frac, refit_epochs
+        self.late_batch_frac, self.late_after = late_batch_frac, late_after
         self.predictor = predictor or Predictor(ensemble=2, epochs=150, seed=seed)
         self.pool = _Pool(space, pool_size, self.rng)
         self._prior_fn = prior
@@ -288,7 +290,8 @@ class PredictorGuided(Searcher):
         prior = self._prior_scores()
         if prior is not None:
             scores = scores + self.prior_weight * self.n_init / len(self.history) * prior
-        n = max(1, int(self.batch_frac * len(self.history)))
+        frac = self.batch_frac if len(self.history) < self.late_after else self.late_batch_frac
+        n = max(1, int(frac * len(self.history)))
         for i in np.argsort(-scores, kind="stable"):
             if len(self._queue) >= n:
                 break
