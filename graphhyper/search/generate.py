@@ -164,7 +164,7 @@ class GPSurrogate:
 
 
 def make_guidance(space, surrogate: GPSurrogate | None = None, target: float | str | None = None,
-                  params: float | None = None, kappa: float = 0.5, params_scale: float = 1e5):
+                  params: float | None = None, kappa: float = 0.5, params_scale: float = 3e5):
     """The score ``f(P)`` that guided sampling climbs (``None`` when nothing is asked).
 
     * ``target="max"`` (with a surrogate): upper confidence bound ``mean + kappa * std``;
