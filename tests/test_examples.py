@@ -87,3 +87,16 @@ def test_api_reference_is_current():
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_api_docs.py"), "--check"], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_docs_links_resolve():
+    """Every relative link of docs/*.md points at a file of the checkout (anchors are not checked)."""
+    pages = sorted((ROOT / "docs").glob("*.md"))
+    names = {p.name for p in pages}
+    assert {"index.md", "architectures.md", "ghn.md", "hypergraphs.md", "datasets.md", "search.md",
+            "reliability.md"} <= names
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if "://" in target:
+                continue
+            assert (page.parent / target).exists(), f"{page.name}: broken link {target}"
