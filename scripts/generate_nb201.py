@@ -71,7 +71,7 @@ def sample_metrics(table) -> None:
     cells = sp.enumerate()
     labelled = [cells[i] for i in rng.choice(len(cells), 25, replace=False)]
     gp = G.GPSurrogate(sp).fit(labelled, [bench.query(c) for c in labelled])
-    rows = [("unguided", None), ("params budget 4e5", G.make_guidance(sp, params=4e5)),
+    rows = [("unguided", None), ("params budget 8e5", G.make_guidance(sp, params=8e5)),
             ("GP guided ('max', GP on 25 queried cells)", G.make_guidance(sp, gp, "max"))]
     print("\n1,000 samples (DiffusionNAG, NB201: validity 98.97%, uniqueness 98.70%, novelty 49.20%)")
     print(f"{'sampling':45s} {'validity':>9s} {'unique':>9s} {'novel':>9s}  mean params   mean val acc (table)")
