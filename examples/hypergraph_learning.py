@@ -1,6 +1,6 @@
 """Node classification on a hypergraph: Cora-CA if $GRAPHHYPER_DATA has it, else a synthetic HSBM hypergraph.
 
-Usage: python examples/hypergraph_learning.py [--model hgnn] [--epochs 100] [--dataset cora-ca]
+Usage: python examples/hypergraph_learning.py [--model hgnn] [--epochs 100] [--dataset cora-ca] [--device cuda]
 """
 
 import argparse
@@ -18,6 +18,7 @@ parser.add_argument("--model", default="hgnn", choices=list_models())
 parser.add_argument("--dataset", default="cora-ca", help="see `graphhyper hypergraph datasets`")
 parser.add_argument("--epochs", type=int, default=100)
 parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--device", default="cpu", help="cuda: the Triton kernels run every aggregation")
 args = parser.parse_args()
 torch.set_num_threads(2)
 
@@ -32,6 +33,6 @@ print(f"dataset {data.name}: {data.hg.num_nodes} nodes, {data.hg.num_edges} hype
 torch.manual_seed(args.seed)
 model = build_model(args.model, data.x.shape[1], data.num_classes)
 res = train_node_classifier(model, data, epochs=args.epochs, patience=50, seed=args.seed, progress=False,
-                            **train_defaults(args.model))
+                            device=args.device, **train_defaults(args.model))
 print(f"{args.model}: best validation accuracy {100 * res.best_val_acc:.2f}% at epoch {res.best_epoch}")
 print(f"test accuracy: {100 * res.test_acc:.2f}%")
