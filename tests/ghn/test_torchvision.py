@@ -55,4 +55,4 @@ def test_functional_call_and_apply_on_a_torchvision_model(ghn):
     out = torch.func.functional_call(model.eval(), dict(pred), (x,))
     assert out.shape == (2, 7) and torch.isfinite(out).all()
     ghn.apply(model, input_shape=(1, 3, 64, 64))
-    torch.testing.assert_close(model(x), out)
+    torch.testing.assert_close(model(x), out, rtol=1e-4, atol=1e-4)
