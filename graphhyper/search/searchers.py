@@ -310,8 +310,8 @@ class PredictorGuided(Searcher):
 
 
 class ProxyGuided(RegularizedEvolution):
-    """Evolution steered by a zero-cost prior: the first population is drawn from the best prior candidates,
-    and each mutation step keeps the best-prior of ``n_mutations`` mutants of the tournament winner."""
+    """Evolution steered by a zero-cost prior: the first population is drawn from the ``prior_pool`` best prior
+    candidates, and each mutation step keeps the best-prior of ``n_mutations`` mutants of the tournament winner."""
 
     name = "proxy"
 
