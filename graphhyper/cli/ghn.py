@@ -30,6 +30,17 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
 
 
+def _command_line(args: argparse.Namespace) -> str:
+    """The equivalent ``graphhyper ghn train`` command line (recorded beside an exported checkpoint)."""
+    parts = ["graphhyper ghn train"]
+    for key, val in sorted(vars(args).items()):
+        if key in ("handler", "area", "command") or val is None or val is False:
+            continue
+        flag = "--" + key.replace("_", "-")
+        parts.append(flag if val is True else f"{flag} {val}")
+    return " ".join(parts)
+
+
 def _train(args: argparse.Namespace) -> int:
     import logging
 
@@ -47,7 +58,7 @@ def _train(args: argparse.Namespace) -> int:
     gcfg = GHNConfig(hidden=args.hidden, encoder=args.encoder, decoder=args.decoder, mip=args.mip, rank=args.rank)
     trainer = run_training(cfg, gcfg, args.out, None if args.max_minutes is None else args.max_minutes * 60,
                            export=args.export, export_only=args.export_only,
-                           command="graphhyper ghn train " + " ".join(sys.argv[3:]))
+                           command=_command_line(args))
     for h in trainer.history[-3:]:
         print(h)
     return 0
