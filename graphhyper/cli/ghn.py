@@ -74,7 +74,9 @@ def _load_model(spec: str):
         tv = require("torchvision", extra="vision", purpose="torchvision models")
         if name not in tv.models.list_models():
             raise InvalidInputError(f"Unknown torchvision model {name!r}; see torchvision.models.list_models().")
-        with torch.device("meta"):
+        from graphhyper.arch import meta_init
+
+        with meta_init():  # parameters on meta: no memory, no init cost (RegNets too)
             model = tv.models.get_model(name)
         size = 299 if name.startswith("inception") else 224
         return model, (1, 3, size, size)
