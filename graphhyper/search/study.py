@@ -202,7 +202,7 @@ class SearchResult:
 
 
 class _Dedup:
-    """hash -> first COMPLETE trial, refreshed from the storage (so it sees other workers' trials)."""
+    """hash -> first finished (COMPLETE or PRUNED) evaluation, refreshed from the storage (sees other workers)."""
 
     def __init__(self, study):
         self.study = study
@@ -211,7 +211,7 @@ class _Dedup:
     def refresh(self) -> None:
         from optuna.trial import TrialState
 
-        for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
             h = t.user_attrs.get("hash")
             if h and t.user_attrs.get("evaluated") and h not in self.by_hash:
                 self.by_hash[h] = t
@@ -273,8 +273,8 @@ def run(space, objective: Callable, n_trials: int, storage=None, sampler=None,
         space: a :class:`~graphhyper.search.space.SearchSpace`.
         objective: ``objective(candidate) -> value or tuple of values`` where ``candidate`` is a
             :class:`Candidate` (``.arch``, ``.module()``, ``.graph()``, ``.report()``, ``.set_constraint()``).
-        n_trials: target number of COMPLETE trials in the study (existing ones count: this is how a study
-            resumes). Workers still running a trial when the target is reached finish it.
+        n_trials: target number of finished (COMPLETE or PRUNED) trials in the study (existing ones count: this
+            is how a study resumes). Workers still running a trial when the target is reached finish it.
         storage: ``None`` (``sqlite:///graphhyper-search.db``), an RDB URL (``sqlite:///``, ``postgresql://``),
             a journal path (``journal:x.log``) or an Optuna storage object.
         sampler: ``"tpe"`` (default for one objective), ``"nsga2"`` (default for several), ``"random"``,
@@ -329,12 +329,15 @@ def run(space, objective: Callable, n_trials: int, storage=None, sampler=None,
         prev = dedup.lookup(h)
         if prev is not None:
             trial.set_user_attr("duplicate_of", prev.number)
+            if prev.state == TrialState.PRUNED:
+                counts["duplicates"] += 1
+                raise optuna.TrialPruned(f"duplicate of pruned trial {prev.number}")
             for k, v in _constraints(prev.system_attrs).items():
                 trial.set_constraint(k, v)
             counts["duplicates"] += 1
             return prev.values[0] if len(directions) == 1 else prev.values
+        trial.set_user_attr("evaluated", True)  # set first: a pruned evaluation counts as evaluated too
         values = _as_values(objective(Candidate(arch, s, h, trial, space)), len(directions))
-        trial.set_user_attr("evaluated", True)
         counts["evaluated"] += 1
         if searcher is not None:
             searcher.tell(arch, sign * values)
@@ -342,8 +345,8 @@ def run(space, objective: Callable, n_trials: int, storage=None, sampler=None,
 
     bar = _progress(progress, n_trials, study)
 
-    def n_complete() -> int:
-        return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    def n_complete() -> int:  # finished trials: COMPLETE, or PRUNED by the pruner
+        return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
 
     def callback(study_, frozen):
         done = n_complete()
