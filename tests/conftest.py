@@ -26,7 +26,8 @@ if not os.environ.get("GRAPHHYPER_DATA") and _SHARED.is_dir():
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# One intra-op thread: tests are many small ops, and worker subprocesses use the second core.
+torch.set_num_threads(1)
 
 
 @pytest.fixture
