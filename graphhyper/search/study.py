@@ -56,13 +56,14 @@ def make_storage(storage=None, heartbeat_interval: int | None = 10, grace_period
     if storage.startswith(_RDB_PREFIXES):
         if storage.startswith(("postgresql:", "postgres:")):
             storage = _postgres_driver_url(storage)
-        kw: dict[str, Any] = {}
-        if heartbeat_interval:
-            kw = dict(heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-                      heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
         engine_kwargs = {"connect_args": {"timeout": 60}} if storage.startswith("sqlite:") else None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            kw: dict[str, Any] = {}
+            if heartbeat_interval:
+                retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
+                kw = dict(heartbeat_interval=heartbeat_interval, grace_period=grace_period,
+                          heartbeat_stale_trial_callback=retry)
             return _rdb_storage(storage, engine_kwargs, kw)
     raise SearchError(f"storage={storage!r} has an unknown scheme: use sqlite:///..., postgresql://..., "
                       "mysql://..., journal:<path> or an optuna storage object.")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from graphhyper.search import NB201Table, nb201_space, simulate
@@ -32,25 +31,22 @@ def test_budget_is_respected_and_nothing_repeats(table, name):
 
 
 def test_predictor_guided_beats_random_with_a_cheap_prior(table):
-    """A (structural, query-free) prior + the GNN predictor find better cells than random search in 40 queries."""
+    """A (structural, query-free) prior + the GNN predictor find better cells than random search in 30 queries."""
     space = nb201_space()
 
     def prior(cell):  # zero-cost stand-in: count convolutions, punish 'none'
         return sum(op.startswith("nor_conv") for op in cell) - sum(op == "none" for op in cell)
 
-    ours, rand = [], []
-    for seed in range(2):
-        bench = table.benchmark()
-        s = S.PredictorGuided(space, seed=seed, prior=prior, n_init=8, predictor=None, refit_epochs=20)
-        s.predictor.epochs = 60
-        simulate(s, bench, 40)
-        assert bench.num_queries == 40
-        ours.append(bench.report_best())
-        bench = table.benchmark()
-        simulate(S.RandomSearch(space, seed=seed), bench, 40)
-        rand.append(bench.report_best())
-    assert np.mean(ours) > np.mean(rand)
-    assert np.mean(ours) > 88.0
+    from graphhyper.search import Predictor
+
+    bench = table.benchmark()
+    s = S.PredictorGuided(space, seed=0, prior=prior, n_init=8, refit_epochs=15,
+                          predictor=Predictor(ensemble=1, hidden=32, epochs=60, seed=0))
+    simulate(s, bench, 30)
+    assert bench.num_queries == 30
+    rand = table.benchmark()
+    simulate(S.RandomSearch(space, seed=0), rand, 30)
+    assert bench.report_best() > max(rand.report_best(), 88.0)
 
 
 def test_proxy_guided_uses_the_prior(table):
