@@ -42,7 +42,8 @@ LABELS = {"random": "random search", "evolution": "regularized evolution (10, 3)
           "optuna-random": "Optuna RandomSampler", "predictor": "GNN predictor-guided + jacob_cov prior (ours)",
           "predictor-noprior": "GNN predictor-guided, random start (ours)",
           "proxy": "proxy-guided evolution, jacob_cov (ours)",
-          "proxy-p5": "proxy-guided evol., pop 5/pool 50 (tuned, s100-129)"}
+          "proxy-p5": "proxy-guided evol., pop 5/pool 50 (tuned, s100-129)",
+          "diffusion": "guided discrete diffusion + jacob_cov prior (ours)"}
 
 
 def parse_args(argv=None):
@@ -68,6 +69,10 @@ def make_searcher(name: str, space, seed: int, prior):
         return S.PredictorGuided(space, seed=seed)
     if name == "proxy":
         return S.ProxyGuided(space, prior, seed=seed)
+    if name == "diffusion":
+        from graphhyper.search.generate import DiffusionSearcher
+
+        return DiffusionSearcher(space, seed=seed, prior=prior)
     if name == "proxy-p5":
         return S.ProxyGuided(space, prior, seed=seed, population=5, prior_pool=50)
     if name not in S.SEARCHERS:
@@ -95,7 +100,8 @@ def run_all(args, budgets) -> None:
     table = benchmarks.NB201Table.load()
     sp = space.nb201_space()
     names = [s for s in args.searchers.split(",") if s]
-    prior = proxies.nb201_prior(args.prior_cache) if {"predictor", "proxy", "proxy-p5"} & set(names) else None
+    needs_prior = {"predictor", "proxy", "proxy-p5", "diffusion"} & set(names)
+    prior = proxies.nb201_prior(args.prior_cache) if needs_prior else None
     path = Path(args.results)
     path.parent.mkdir(parents=True, exist_ok=True)
     done = load_results(path)

@@ -41,6 +41,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--no-progress", action="store_true")
     d.set_defaults(handler=_darts)
 
+    g = sub.add_parser("generate", help="sample architectures with the guided discrete diffusion model")
+    g.add_argument("--space", default="nb201", choices=("nb201", "darts"))
+    g.add_argument("--n", type=int, default=100, help="number of architectures to sample")
+    g.add_argument("--target", default=None, help="'max' or an accuracy; needs --labels table queries (NB201)")
+    g.add_argument("--params", type=float, default=None, help="aim at this parameter count")
+    g.add_argument("--labels", type=int, default=25, help="random NB201 table queries used to fit the guide")
+    g.add_argument("--scale", type=float, default=2.0, help="guidance scale")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--out", default=None, help="write one architecture string per line here")
+    g.set_defaults(handler=_generate)
+
 
 def nb201_searches(searcher: str, budget: int, seeds: int, table=None, prior_cache=None,
                    progress: bool = True) -> dict:
@@ -126,3 +137,40 @@ def _darts(args) -> int:
     if result.dashboard:
         print(f"inspect: {result.dashboard}")
     return 0
+
+
+def _generate(args) -> int:
+    import random
+
+    from graphhyper.errors import SearchError
+    from graphhyper.search import NB201Table, generate
+
+    target = args.target if args.target in (None, "max") else float(args.target)
+    labelled = None
+    if target is not None:
+        if args.space != "nb201":
+            raise SearchError("--target needs labelled architectures; only the NB201 table provides them here.")
+        from graphhyper.arch.spaces import nb201
+
+        table = NB201Table.load()
+        val = table.metric("cifar10-val")
+        cells = random.Random(args.seed).sample(nb201.all_cells(), args.labels)
+        labelled = (cells, [float(val[table.index(c)]) for c in cells])
+        print(f"{args.labels} NB201 table queries used to fit the guide ({table.fidelity})")
+    archs = generate(args.space, args.n, target=target, params=args.params, seed=args.seed, scale=args.scale,
+                     labelled=labelled)
+    lines = [a.to_json() if hasattr(a, "to_json") else _arch_str(a) for a in archs]
+    print(f"{len(archs)} valid architectures sampled, {len(set(lines))} distinct")
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        print(f"wrote {args.out}")
+    else:
+        print("\n".join(lines[:10]) + ("\n..." if len(lines) > 10 else ""))
+    return 0
+
+
+def _arch_str(arch) -> str:
+    from graphhyper.arch.spaces import nb201
+
+    return nb201.to_str(arch)

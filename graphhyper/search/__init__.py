@@ -16,6 +16,7 @@ Public API (re-exported here; the modules hold the details):
 """
 
 from graphhyper.search.benchmarks import NB201Table, TabularBenchmark
+from graphhyper.search.generate import DiffusionSearcher, GPSurrogate, generate
 from graphhyper.search.predictor import Predictor
 from graphhyper.search.searchers import (
                                          OptunaSearcher,
@@ -33,5 +34,5 @@ __all__ = [
     "run", "SearchResult", "Candidate", "make_storage",
     "SearchSpace", "Choice", "Int", "Float", "Optional", "Repeat", "Shared", "nb201_space", "darts_space",
     "Searcher", "RandomSearch", "RegularizedEvolution", "OptunaSearcher", "PredictorGuided", "ProxyGuided",
-    "simulate", "Predictor", "NB201Table", "TabularBenchmark",
+    "simulate", "Predictor", "NB201Table", "TabularBenchmark", "generate", "DiffusionSearcher", "GPSurrogate",
 ]
