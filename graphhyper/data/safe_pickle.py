@@ -90,7 +90,8 @@ def safe_loads(data: bytes, source: str = "<bytes>") -> Any:
         return SafeUnpickler(io.BytesIO(data), source).load()
     except UnsafePickleError:
         raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as exc:
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
+            OverflowError, MemoryError, RecursionError, UnicodeDecodeError) as exc:
         raise DatasetError(
             f"{source}: not a readable pickle ({type(exc).__name__}: {exc}); the file is truncated or corrupt. "
             "Delete it and load the dataset again to re-download it."
