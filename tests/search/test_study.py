@@ -157,33 +157,10 @@ def test_killed_worker_resumes_default_sqlite(fast_tmp):
     _check_study(study, log, 6, killed_in_flight=1)
 
 
-def _postgres_url():
-    url = os.environ.get("GRAPHHYPER_TEST_POSTGRES_URL")
-    if url:
-        return url, None
-    script = ROOT / ".ci" / "postgres.sh"
-    env = dict(os.environ, PG_PORT="55433", PG_DIR="/tmp/graphhyper-test-pg")
-    cmd = f"source {script} && start_postgres >/dev/null && echo $GRAPHHYPER_TEST_POSTGRES_URL"
-    try:
-        out = subprocess.run(["bash", "-c", cmd], env=env, capture_output=True, text=True, timeout=120)
-    except (OSError, subprocess.TimeoutExpired):
-        return None, None
-    url = out.stdout.strip().splitlines()[-1] if out.returncode == 0 and out.stdout.strip() else None
-    if not url:
-        print(f"PostgreSQL could not be started: rc={out.returncode} {out.stderr[-500:]}")
-    return url, (env if url else None)
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    url, env = _postgres_url()
-    if not url:
-        pytest.skip("GRAPHHYPER_TEST_POSTGRES_URL is unset and no PostgreSQL server could be started "
-                    "(run `source .ci/postgres.sh && start_postgres`, as .ci/run does)")
-    yield url
-    if env is not None:
-        subprocess.run(["bash", "-c", f"source {ROOT / '.ci' / 'postgres.sh'} && stop_postgres"], env=env,
-                       capture_output=True, timeout=60)
+@pytest.fixture
+def postgres(postgres_url):
+    """The loopback PostgreSQL of tests/conftest.py (CI's, or one started from .ci/postgres.sh)."""
+    return postgres_url
 
 
 def test_three_workers_share_a_postgres_study(postgres, fast_tmp):
