@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import time
 from pathlib import Path
@@ -58,7 +59,7 @@ def load_prior(cache: str) -> dict:
 
 def sample_metrics(table) -> None:
     from graphhyper.search import diffusion as D
-    from graphhyper.search import generate as G
+    G = importlib.import_module("graphhyper.search.generate")
 
     sp = G.categorical_space("nb201")
     t0 = time.time()
@@ -87,7 +88,7 @@ def sample_metrics(table) -> None:
 def run_searches(args, table) -> None:
     import torch
 
-    from graphhyper.search import generate as G
+    G = importlib.import_module("graphhyper.search.generate")
     from graphhyper.search import searchers, space
 
     torch.set_num_threads(args.threads)
