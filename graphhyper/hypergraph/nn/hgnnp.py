@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from graphhyper.hypergraph.nn._utils import prepare
+from graphhyper.hypergraph.nn.hgnn import HGNNConv
 
 
-class HGNNPConv(nn.Module):
+class HGNNPConv(HGNNConv):
     r"""The two-stage (node -> hyperedge -> node) mean convolution of HGNN+.
 
     .. math::
@@ -28,16 +29,7 @@ class HGNNPConv(nn.Module):
         - **output:** ``[V, F']``
     """
 
-    def __init__(self, in_channels: int, out_channels: int, bias: bool = True) -> None:
-        super().__init__()
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.lin = nn.Linear(in_channels, out_channels, bias=bias)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        nn.init.xavier_uniform_(self.lin.weight)
-        if self.lin.bias is not None:
-            nn.init.zeros_(self.lin.bias)
+    # Parameters, initialisation and repr are HGNNConv's; only the propagation differs.
 
     def forward(self, x: Tensor, hg) -> Tensor:
         from graphhyper.hypergraph import ops
@@ -46,6 +38,3 @@ class HGNNPConv(nn.Module):
         y = ops.v2e(x @ self.lin.weight.t(), hg, aggr="mean")
         out = ops.e2v(y, hg, aggr="mean")
         return out if self.lin.bias is None else out + self.lin.bias
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.in_channels}, {self.out_channels})"
