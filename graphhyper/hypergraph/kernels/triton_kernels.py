@@ -238,17 +238,22 @@ class _FusedHGNN(torch.autograd.Function):
         return hgnn_apply(grad, ctx.hg), None
 
 
-def hgnn_apply(x: torch.Tensor, hg) -> torch.Tensor:
-    """One fused kernel for ``D_v^-1/2 H W D_e^-1 H^T D_v^-1/2 x`` (atomic scatter into a zeroed output)."""
+def hgnn_apply(x: torch.Tensor, hg, *, block_k: int | None = None, block_f: int | None = None,
+               num_warps: int | None = None) -> torch.Tensor:
+    """One fused kernel for ``D_v^-1/2 H W D_e^-1 H^T D_v^-1/2 x`` (atomic scatter into a zeroed output).
+
+    ``block_k``, ``block_f`` and ``num_warps`` override the launch heuristics (for tuning benchmarks)."""
     x = x.contiguous()
     features = x.shape[1]
     out = torch.zeros_like(x)
     if hg.num_edges == 0 or features == 0 or hg.nnz == 0:
         return out
     q = _ref.hgnn_factor(hg, x.dtype)
-    _hgnn_fused_kernel[_grid(hg.num_edges, features)](
+    bf = block_f or _block_f(features)
+    extra = {"num_warps": num_warps} if num_warps else {}
+    _hgnn_fused_kernel[(hg.num_edges, triton.cdiv(features, bf))](
         x, hg.edge_ptr, hg.inc_node, q, out, features, x.stride(0), out.stride(0),
-        ACC=_acc(x.dtype), BLOCK_K=_block_k(hg.nnz, hg.num_edges), BLOCK_F=_block_f(features),
+        ACC=_acc(x.dtype), BLOCK_K=block_k or _block_k(hg.nnz, hg.num_edges), BLOCK_F=bf, **extra,
     )
     return out
 
