@@ -11,6 +11,7 @@ Every kernel is wrapped in an ``autograd.Function`` whose backward is again a ke
 
 from __future__ import annotations
 
+import functools
 import os
 
 import torch
@@ -115,12 +116,37 @@ def _block_f(features: int) -> int:
 
 
 def _block_k(positions: int, segments: int) -> int:
-    """Chunk of a segment walked per loop step: about the mean segment size (fewer masked lanes), 16..64.
+    """Chunk of a segment walked per loop step: half the mean segment size rounded up to a power of two, 16..64
+    (measured on an H200 with ``scripts/bench/hgnn_kernel_sweep.py``: 16 wins for mean sizes 10-20).
     The interpreter pays per step, so it always takes 64."""
     if _INTERPRET:
         return 64
     mean = -(-positions // max(segments, 1))
-    return max(16, min(64, triton.next_power_of_2(max(mean, 1))))
+    return max(16, min(64, triton.next_power_of_2(max(mean, 1)) // 2))
+
+
+#: One warp per program: a program reads ``BLOCK_K`` rows of ``BLOCK_F`` features, too little work for more
+#: warps; 1 warp was fastest or within noise at every size swept (10^5-10^7 incidences, H200).
+_NUM_WARPS = 1
+
+
+def _fused_block_f(features: int) -> int:
+    """The fused kernel keeps more programs in flight with 32-feature blocks (H200 sweep)."""
+    return max(16, min(32, triton.next_power_of_2(max(features, 1))))
+
+
+def _output_fits_l2(rows: int, features: int, dtype: torch.dtype, device) -> bool:
+    """Whether the output of an HGNN pass stays in L2: atomics are then cheap and the fused kernel wins; beyond
+    it every atomic read-modify-write goes to DRAM and the atomic-free two-pass kernels win (H200 sweep)."""
+    if device.type != "cuda":
+        return True
+    return rows * features * torch.empty((), dtype=dtype).element_size() <= _l2_bytes(device.index) // 2
+
+
+@functools.cache
+def _l2_bytes(index: int | None) -> int:
+    props = torch.cuda.get_device_properties(torch.cuda.current_device() if index is None else index)
+    return getattr(props, "L2_cache_size", 0) or 50 * 2**20
 
 
 def _grid(segments: int, features: int):
@@ -128,18 +154,21 @@ def _grid(segments: int, features: int):
 
 
 def seg_sum(src: torch.Tensor, ptr: torch.Tensor, idx: torch.Tensor, w_pos: torch.Tensor | None,
-            segments: int) -> torch.Tensor:
-    """``out[s] = sum_{p in ptr[s]:ptr[s+1]} w_pos[p] * src[idx[p]]``."""
+            segments: int, *, block_k: int | None = None, block_f: int | None = None,
+            num_warps: int | None = None) -> torch.Tensor:
+    """``out[s] = sum_{p in ptr[s]:ptr[s+1]} w_pos[p] * src[idx[p]]`` (launch overrides as in :func:`hgnn_apply`)."""
     src = src.contiguous()
     features = src.shape[1]
     out = torch.empty(segments, features, dtype=src.dtype, device=src.device)
     if segments == 0 or features == 0:
         return out.zero_()
     w_arg = w_pos.to(src.dtype).contiguous() if w_pos is not None else src
-    _seg_sum_kernel[_grid(segments, features)](
+    bf = block_f or _block_f(features)
+    extra = {"num_warps": num_warps or _NUM_WARPS}
+    _seg_sum_kernel[(segments, triton.cdiv(features, bf))](
         src, ptr, idx, w_arg, out, features, src.stride(0), out.stride(0),
-        HAS_W=w_pos is not None, ACC=_acc(src.dtype), BLOCK_K=_block_k(idx.numel(), segments),
-        BLOCK_F=_block_f(features),
+        HAS_W=w_pos is not None, ACC=_acc(src.dtype), BLOCK_K=block_k or _block_k(idx.numel(), segments),
+        BLOCK_F=bf, **extra,
     )
     return out
 
@@ -249,8 +278,8 @@ def hgnn_apply(x: torch.Tensor, hg, *, block_k: int | None = None, block_f: int 
     if hg.num_edges == 0 or features == 0 or hg.nnz == 0:
         return out
     q = _ref.hgnn_factor(hg, x.dtype)
-    bf = block_f or _block_f(features)
-    extra = {"num_warps": num_warps} if num_warps else {}
+    bf = block_f or _fused_block_f(features)
+    extra = {"num_warps": num_warps or _NUM_WARPS}
     _hgnn_fused_kernel[(hg.num_edges, triton.cdiv(features, bf))](
         x, hg.edge_ptr, hg.inc_node, q, out, features, x.stride(0), out.stride(0),
         ACC=_acc(x.dtype), BLOCK_K=block_k or _block_k(hg.nnz, hg.num_edges), BLOCK_F=bf, **extra,
@@ -258,8 +287,9 @@ def hgnn_apply(x: torch.Tensor, hg, *, block_k: int | None = None, block_f: int 
     return out
 
 
-def hgnn_two_pass(x: torch.Tensor, hg) -> torch.Tensor:
-    """Unfused variant: two segment-sum kernels (``v2e`` then ``e2v``), no atomics, so bitwise deterministic."""
+def hgnn_two_pass(x: torch.Tensor, hg, **launch) -> torch.Tensor:
+    """Unfused variant: two segment-sum kernels (``v2e`` then ``e2v``), no atomics, so bitwise deterministic.
+    ``launch``: :func:`seg_sum` overrides for both passes."""
     from graphhyper.hypergraph.kernels import edge_layout, node_layout
 
     x = x.contiguous()
@@ -267,8 +297,8 @@ def hgnn_two_pass(x: torch.Tensor, hg) -> torch.Tensor:
         return torch.zeros_like(x)
     q = _ref.hgnn_factor(hg, x.dtype)
     e, n = edge_layout(hg), node_layout(hg)
-    t = seg_sum(x, e.ptr, e.src, q, e.num_segments)
-    return seg_sum(t, n.ptr, n.src, q[n.perm], n.num_segments)
+    t = seg_sum(x, e.ptr, e.src, q, e.num_segments, **launch)
+    return seg_sum(t, n.ptr, n.src, q[n.perm], n.num_segments, **launch)
 
 
 # ---------------------------------------------------------------------------------------------- kernel API
@@ -315,4 +345,7 @@ class _TwoPassHGNN(torch.autograd.Function):
 
 
 def hgnn_propagate(x: torch.Tensor, hg, deterministic: bool = False) -> torch.Tensor:
-    return (_TwoPassHGNN if deterministic else _FusedHGNN).apply(x, hg)
+    """HGNN propagation: the fused atomic kernel while the output fits in L2, else (or when ``deterministic``)
+    the two atomic-free segment-sum passes."""
+    fused = not deterministic and _output_fits_l2(x.shape[0], x.shape[1], x.dtype, x.device)
+    return (_FusedHGNN if fused else _TwoPassHGNN).apply(x, hg)
