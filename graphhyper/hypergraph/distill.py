@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor, nn
 
 from graphhyper.errors import InvalidInputError
 from graphhyper.hypergraph import ops
@@ -47,6 +48,10 @@ class DistillResult:
     def test_gap(self) -> float:
         """Teacher test accuracy minus student test accuracy (positive: the student is worse)."""
         return self.teacher_test_acc - self.student_result.test_acc
+
+    def inference_model(self, chunk_rows: int = 4096) -> InferenceMLP:
+        """The trained student as a lean, inference-only :class:`InferenceMLP`."""
+        return InferenceMLP.from_module(self.student, chunk_rows=chunk_rows)
 
 
 @torch.no_grad()
@@ -172,4 +177,147 @@ def lighthgnn_plus(teacher: torch.nn.Module, data: Any, **kwargs) -> DistillResu
     return distill(teacher, data, plus=True, **kwargs)
 
 
-__all__ = ["DistillResult", "distill", "hyperedge_reliability", "lighthgnn", "lighthgnn_plus", "make_distill_loss"]
+
+
+# ---------------------------------------------------------------------------------------------- lean inference
+def _fused_linear_available() -> bool:
+    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+
+
+class InferenceMLP(nn.Module):
+    r"""An inference-only copy of a trained MLP student: what a deployed LightHGNN runs.
+
+    It computes exactly the student's eval-mode function (no dropout) with less work per call:
+
+    - BatchNorm after a hidden activation is folded into the next ``Linear``
+      (:math:`\mathbf{W}(\mathbf{s}\odot\mathbf{h} + \mathbf{t}) + \mathbf{b} = (\mathbf{W}\,\mathrm{diag}\,\mathbf{s})
+      \mathbf{h} + (\mathbf{W}\mathbf{t} + \mathbf{b})`), BatchNorm on the input into the first one;
+      LayerNorm (row statistics) is kept;
+    - on CPU in float32, each ``Linear`` + ReLU is one fused oneDNN call (``mkldnn._linear_pointwise``), elsewhere
+      ``addmm`` followed by an in-place ReLU;
+    - rows are processed in blocks of ``chunk_rows`` so that the hidden activations of a block stay in cache
+      instead of making a round trip through memory between layers;
+    - it runs under :func:`torch.inference_mode` (no autograd bookkeeping).
+
+    Build it with :meth:`from_module` (or :meth:`DistillResult.inference_model`); the weights are copied, so later
+    changes to the student do not reach it.
+
+    Shapes:
+        input ``x [N, in_channels]`` (``hg`` is accepted and ignored); output ``[N, out_channels]``.
+    """
+
+    def __init__(self, layers: list[dict], chunk_rows: int = 4096) -> None:
+        super().__init__()
+        if chunk_rows < 1:
+            raise InvalidInputError(f"chunk_rows must be >= 1, got {chunk_rows}.")
+        self.chunk_rows, self.acts, self.ln_eps = chunk_rows, [], []
+        for i, layer in enumerate(layers):
+            self.register_buffer(f"w{i}", layer["weight"].detach().clone().contiguous())
+            self.register_buffer(f"b{i}", layer["bias"].detach().clone().contiguous())
+            ln = layer.get("ln")
+            self.register_buffer(f"lnw{i}", None if ln is None else ln[0].detach().clone())
+            self.register_buffer(f"lnb{i}", None if ln is None else ln[1].detach().clone())
+            self.ln_eps.append(None if ln is None else ln[2])
+            self.acts.append(layer["act"])
+        self.num_layers = len(layers)
+        self.in_channels = layers[0]["weight"].size(1)
+        self.out_channels = layers[-1]["weight"].size(0)
+        self.register_buffer("in_ln_w", None)
+        self.register_buffer("in_ln_b", None)
+        self.in_ln_eps: float | None = None
+
+    @classmethod
+    def from_module(cls, module: nn.Module, chunk_rows: int = 4096) -> InferenceMLP:
+        """Build from an ``MLPClassifier`` (the default student, ``build_model("mlp", ...)``) or an ``nn.MLP``."""
+        from graphhyper.hypergraph.nn import MLP
+
+        mlp = getattr(module, "mlp", module)
+        if not isinstance(mlp, MLP):
+            raise InvalidInputError(
+                f"InferenceMLP needs an MLP student (build_model('mlp', ...) or graphhyper.hypergraph.nn.MLP), got "
+                f"{type(module).__name__}; run a custom student with its own forward under torch.inference_mode.")
+        act = "relu" if isinstance(mlp.act, nn.ReLU) else mlp.act
+        layers = [dict(weight=lin.weight.detach(), bias=_bias(lin), act=act) for lin in mlp.lins]
+        layers[-1]["act"] = "none"
+        in_ln = None
+        if isinstance(mlp.input_norm, nn.BatchNorm1d):
+            _fold_bn(mlp.input_norm, layers[0])
+        elif isinstance(mlp.input_norm, nn.LayerNorm):
+            in_ln = _ln_params(mlp.input_norm)
+        for i, norm in enumerate(mlp.norms):
+            if isinstance(norm, nn.BatchNorm1d):
+                _fold_bn(norm, layers[i + 1])
+            elif isinstance(norm, nn.LayerNorm):
+                layers[i]["ln"] = _ln_params(norm)
+        out = cls(layers, chunk_rows=chunk_rows)
+        if in_ln is not None:
+            out.in_ln_w, out.in_ln_b, out.in_ln_eps = in_ln[0].clone(), in_ln[1].clone(), in_ln[2]
+        return out.to(mlp.lins[0].weight.device)
+
+    def forward(self, x: Tensor, hg: Any = None) -> Tensor:
+        """``x [N, in_channels] -> logits [N, out_channels]`` (the student's eval-mode output)."""
+        from graphhyper.hypergraph.nn._utils import check_features
+
+        with torch.inference_mode():
+            if x.layout != torch.strided:
+                x = x.to_dense()
+            check_features(x, self.in_channels)
+            x = x.to(self.w0.dtype).contiguous()
+            fused = x.device.type == "cpu" and x.dtype == torch.float32 and _fused_linear_available()
+            if x.size(0) <= self.chunk_rows:
+                return self._rows(x, fused)
+            out = x.new_empty(x.size(0), self.out_channels)
+            for start in range(0, x.size(0), self.chunk_rows):
+                stop = min(start + self.chunk_rows, x.size(0))
+                out[start:stop] = self._rows(x[start:stop], fused)
+            return out
+
+    def _rows(self, h: Tensor, fused: bool) -> Tensor:
+        if self.in_ln_eps is not None:
+            h = F.layer_norm(h, (h.size(1),), self.in_ln_w, self.in_ln_b, self.in_ln_eps)
+        for i in range(self.num_layers):
+            w, b, act = getattr(self, f"w{i}"), getattr(self, f"b{i}"), self.acts[i]
+            if fused and isinstance(act, str):
+                h = torch.ops.mkldnn._linear_pointwise(h, w, b, act, [], "")
+            else:
+                h = torch.addmm(b, h, w.t())
+                h = h.relu_() if act == "relu" else (h if act == "none" else act(h))
+            if self.ln_eps[i] is not None:
+                h = F.layer_norm(h, (h.size(1),), getattr(self, f"lnw{i}"), getattr(self, f"lnb{i}"), self.ln_eps[i])
+        return h
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, num_layers={self.num_layers}, chunk_rows={self.chunk_rows}"
+
+
+def _bias(lin: nn.Linear) -> Tensor:
+    return lin.bias.detach() if lin.bias is not None else lin.weight.new_zeros(lin.out_features)
+
+
+def _ln_params(norm: nn.LayerNorm) -> tuple[Tensor, Tensor, float]:
+    n = norm.normalized_shape[0]
+    w = norm.weight.detach() if norm.weight is not None else torch.ones(n)
+    b = norm.bias.detach() if norm.bias is not None else torch.zeros(n)
+    return w, b, norm.eps
+
+
+def _fold_bn(bn: nn.BatchNorm1d, layer: dict) -> None:
+    """Fold eval-mode ``bn`` (applied to the layer's input) into ``layer``'s weight and bias."""
+    if bn.running_mean is None:
+        raise InvalidInputError("InferenceMLP cannot fold a BatchNorm without running statistics; "
+                                "build the student with track_running_stats=True or norm='ln'/'none'.")
+    scale = torch.rsqrt(bn.running_var + bn.eps)
+    if bn.weight is not None:
+        scale = scale * bn.weight.detach()
+    shift = -bn.running_mean * scale
+    if bn.bias is not None:
+        shift = shift + bn.bias.detach()
+    w = layer["weight"]
+    layer["bias"] = layer["bias"] + w @ shift
+    layer["weight"] = w * scale
+
+
+__all__ = [
+    "DistillResult", "InferenceMLP", "distill", "hyperedge_reliability", "lighthgnn", "lighthgnn_plus",
+    "make_distill_loss",
+]

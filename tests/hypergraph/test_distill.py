@@ -66,3 +66,62 @@ def test_hyperedge_term_adds_to_loss_and_gradient(teacher_and_data):
         make_distill_loss(t_logits)(student_logits, data, torch.tensor(0)).item())
     # matching the teacher exactly gives zero distillation loss (lam=0)
     assert float(make_distill_loss(t_logits, edge_weight=1.0, reliability=ones)(t_logits, data, 0)) < 1e-5
+
+
+@pytest.mark.parametrize("norm", ["none", "bn", "ln"])
+def test_inference_mlp_matches_student(norm):
+    from graphhyper.hypergraph.distill import InferenceMLP
+
+    torch.manual_seed(0)
+    student = build_model("mlp", 12, 4, hidden_channels=24, num_layers=3, norm=norm, dropout=0.5)
+    if norm == "bn":  # non-trivial running statistics to fold
+        student.train()
+        for _ in range(3):
+            student(torch.randn(50, 12) * 2 + 1)
+    student.eval()
+    x = torch.randn(333, 12)
+    with torch.no_grad():
+        ref = student(x)
+    for chunk in (7, 1000):  # several row blocks with a ragged tail, and a single block
+        lean = InferenceMLP.from_module(student, chunk_rows=chunk)
+        out = lean(x)
+        assert out.shape == (333, 4)
+        torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    # the weights are copied: training the student further does not change the exported model
+    with torch.no_grad():
+        student.mlp.lins[0].weight.add_(1.0)
+    torch.testing.assert_close(lean(x), ref, atol=1e-5, rtol=1e-5)
+    assert lean(x.to_sparse()).shape == (333, 4)
+
+
+def test_inference_mlp_rejects_bad_input():
+    from graphhyper.errors import InvalidInputError
+    from graphhyper.hypergraph.distill import InferenceMLP
+
+    lean = InferenceMLP.from_module(build_model("mlp", 8, 3).eval())
+    with pytest.raises(InvalidInputError, match="channels"):
+        lean(torch.randn(5, 9))
+    with pytest.raises(InvalidInputError, match="MLP student"):
+        InferenceMLP.from_module(build_model("hgnn", 8, 3))
+    with pytest.raises(InvalidInputError, match="chunk_rows"):
+        InferenceMLP.from_module(build_model("mlp", 8, 3), chunk_rows=0)
+
+
+def test_distill_result_exports_student(teacher_and_data):
+    teacher, data = teacher_and_data
+    res = distill(teacher, data, hidden_channels=16, epochs=5, patience=None, seed=0)
+    lean = res.inference_model(chunk_rows=64)
+    res.student.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(lean(data.x, data.hg), res.student(data.x, data.hg), atol=1e-5, rtol=1e-5)
+
+
+def test_inference_mlp_unfused_activation():
+    from graphhyper.hypergraph.distill import InferenceMLP
+    from graphhyper.hypergraph.nn import MLP
+
+    torch.manual_seed(1)
+    mlp = MLP(6, 10, 3, num_layers=2, act=torch.nn.GELU).eval()  # not ReLU: addmm + the module's activation
+    x = torch.randn(40, 6)
+    with torch.no_grad():
+        torch.testing.assert_close(InferenceMLP.from_module(mlp, chunk_rows=16)(x), mlp(x), atol=1e-5, rtol=1e-5)
