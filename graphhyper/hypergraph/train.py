@@ -53,8 +53,12 @@ def accuracy(logits: torch.Tensor, y: torch.Tensor, idx: torch.Tensor) -> float:
     return float((logits[idx].argmax(-1) == y[idx]).float().mean())
 
 
-def _default_loss(logits: torch.Tensor, data: Any, epoch: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(logits[data.split.train], data.y[data.split.train])
+def _cross_entropy(label_smoothing: float) -> LossFn:
+    def loss(logits: torch.Tensor, data: Any, epoch: torch.Tensor) -> torch.Tensor:
+        tr = data.split.train
+        return F.cross_entropy(logits[tr], data.y[tr], label_smoothing=label_smoothing)
+
+    return loss
 
 
 def train_node_classifier(
@@ -70,6 +74,7 @@ def train_node_classifier(
     device: str | torch.device | None = None,
     loss_fn: LossFn | None = None,
     restore_best: bool = True,
+    label_smoothing: float = 0.0,
 ) -> TrainResult:
     """Train ``model`` (``forward(x, hg) -> logits [V, C]``) full-batch with Adam.
 
@@ -85,6 +90,7 @@ def train_node_classifier(
         loss_fn: ``loss_fn(logits, data, epoch) -> scalar``; default cross-entropy on the training nodes.
             Distillation passes its own loss here.
         restore_best: load the weights of the best validation epoch into ``model`` before returning.
+        label_smoothing: smoothing of the default cross-entropy (``0`` = plain; ignored with ``loss_fn``).
 
     Returns:
         :class:`TrainResult`: best validation accuracy, test accuracy at that epoch, its epoch and the
@@ -92,6 +98,8 @@ def train_node_classifier(
     """
     if epochs < 1:
         raise InvalidInputError(f"epochs={epochs}: train for at least one epoch.")
+    if not 0.0 <= label_smoothing < 1.0:
+        raise InvalidInputError(f"label_smoothing={label_smoothing}: use a value in [0, 1).")
     if data.split.val.numel() == 0:
         raise InvalidInputError("the split has no validation nodes; early stopping needs a validation set "
                                 "(use split='random' or val_size > 0).")
@@ -104,7 +112,7 @@ def train_node_classifier(
             data = data.to(param.device)
     if seed is not None:
         torch.manual_seed(seed)
-    loss_fn = loss_fn or _default_loss
+    loss_fn = loss_fn or _cross_entropy(label_smoothing)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     best = (-1.0, float("inf"))
     best_state, best_epoch, best_test, best_val = None, -1, float("nan"), float("nan")
@@ -189,6 +197,20 @@ def with_sparse_features(model: torch.nn.Module, data: Any, max_density: float =
     return replace(data, x=xs) if ok else data
 
 
+def normalize_features(data: Any, kind: str = "row") -> Any:
+    """``data`` with its features normalised: ``"row"`` divides each row by its sum of absolute values (rows that
+    sum to zero stay zero; the usual preprocessing of bag-of-words features), ``"none"`` returns ``data``."""
+    from dataclasses import replace
+
+    if kind == "none":
+        return data
+    if kind != "row":
+        raise InvalidInputError(f"feature normalisation {kind!r} is unknown; use 'row' or 'none'.")
+    x = data.x.to_dense() if data.x.layout != torch.strided else data.x
+    s = x.abs().sum(-1, keepdim=True)
+    return replace(data, x=x / torch.where(s > 0, s, torch.ones_like(s)))
+
+
 def _progress(total: int, enabled: bool):
     if not enabled:
         return None
@@ -197,4 +219,5 @@ def _progress(total: int, enabled: bool):
     return tqdm(total=total, desc="train", leave=False)
 
 
-__all__ = ["TrainResult", "accuracy", "predict", "set_seed", "train_node_classifier", "with_sparse_features"]
+__all__ = ["TrainResult", "accuracy", "normalize_features", "predict", "set_seed", "train_node_classifier",
+           "with_sparse_features"]

@@ -1,3 +1,7 @@
+import importlib.util
+import json
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -84,3 +88,67 @@ def test_sparse_feature_fast_path_is_exact_and_leaves_the_model_alone(planted):
     with torch.no_grad():
         torch.testing.assert_close(model(fast.x, fast.hg), model(data.x, data.hg), rtol=1e-5, atol=1e-5)
     assert with_sparse_features(model, planted).x.layout == torch.strided  # dense Gaussian features stay dense
+
+
+def test_label_smoothing_is_used_and_checked(planted):
+    def first_loss(ls):
+        set_seed(0)
+        m = build_model("mlp", 8, 3, hidden_channels=16)
+        return train_node_classifier(m, planted, epochs=1, seed=0, progress=False, label_smoothing=ls).history[0]
+
+    plain, smooth = first_loss(0.0), first_loss(0.3)
+    assert smooth["loss"] != pytest.approx(plain["loss"])  # same weights and dropout, different target
+    with pytest.raises(InvalidInputError, match="label_smoothing"):
+        first_loss(1.0)
+
+
+def test_normalize_features_rows(planted):
+    from dataclasses import replace
+
+    from graphhyper.hypergraph.train import normalize_features
+
+    x = planted.x.clone()
+    x[0] = 0.0
+    data = normalize_features(replace(planted, x=x.to_sparse_csr()), "row")
+    assert data.x.layout == torch.strided and torch.equal(data.x[0], torch.zeros(8))
+    torch.testing.assert_close(data.x[1:].abs().sum(-1), torch.ones(planted.num_nodes - 1))
+    torch.testing.assert_close(data.x[1] * x[1].abs().sum(), x[1])
+    assert normalize_features(planted, "none") is planted
+    with pytest.raises(InvalidInputError, match="row"):
+        normalize_features(planted, "l3")
+
+
+# ---------------------------------------------------------------- scripts/tune_hypergraph.py on Zoo (tiny)
+TUNE_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "tune_hypergraph.py"
+
+
+@pytest.fixture
+def tuner():
+    spec = importlib.util.spec_from_file_location("tune_hypergraph", TUNE_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    before = torch.get_num_threads()
+    yield module
+    torch.set_num_threads(before)
+
+
+def test_tune_then_evaluate_on_zoo(tuner, tmp_path, shared_data, capsys):
+    argv = ["--dataset", "zoo", "--model", "hgnn", "--trials", "2", "--tune-seeds", "1", "--epochs", "15",
+            "--patience", "5", "--out", str(tmp_path), "--fix", "feature_norm=row", "--fix", "num_layers=2"]
+    assert tuner.main(argv) == 0
+    cfg = json.loads((tmp_path / "zoo__hgnn.json").read_text())
+    assert cfg["model_name"] == "hgnn" and cfg["feature_norm"] == "row" and cfg["model"]["num_layers"] == 2
+    assert cfg["tune_seeds"] == [1000] and cfg["trials"] == 2 and 0.0 <= cfg["val_acc"] <= 1.0
+    assert {"lr", "weight_decay", "label_smoothing", "epochs", "patience"} <= set(cfg)
+    capsys.readouterr()
+    csv_path = tmp_path / "eval.csv"
+    assert tuner.main(["--evaluate", str(tmp_path / "zoo__hgnn.json"), "--seeds", "2", "--csv", str(csv_path)]) == 0
+    out = capsys.readouterr().out
+    assert "seed 0: test" in out and "seed 1: test" in out and "(2 seeds)" in out
+    assert len(csv_path.read_text().splitlines()) == 3  # header + two seeds
+
+
+def test_fix_parses_values(tuner):
+    assert tuner.parse_fixed(["a=1", "b=0.5", "c=row", "d=true"]) == {"a": 1, "b": 0.5, "c": "row", "d": True}
+    with pytest.raises(SystemExit):
+        tuner.parse_fixed(["oops"])
