@@ -35,6 +35,15 @@ def _act(name: str) -> Callable[[Tensor], Tensor]:
     return _ACTS[name]
 
 
+def _input_dropout(x: Tensor, p: float, training: bool) -> Tensor:
+    """Dropout that also takes sparse CSR features (bag-of-words): only the stored entries are dropped, which is the
+    same distribution as dense dropout (zeros stay zero) at the cost of ``nnz`` instead of ``V * F``."""
+    if x.layout != torch.sparse_csr or not training or p == 0.0:
+        return F.dropout(x, p, training)
+    values = F.dropout(x.values(), p, training)
+    return torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(), values, x.shape)
+
+
 def _wrap(x: Tensor, hg, self_loops: bool = False):
     hg = as_hypergraph(hg, x.size(0))
     return hg.cache("with_self_loops", hg.add_self_loops) if self_loops else hg
@@ -134,7 +143,7 @@ class SetModel(nn.Module):
 
     def forward(self, x: Tensor, hg) -> Tensor:
         hg = _wrap(x, hg)
-        x = F.dropout(x, self.input_dropout, self.training)
+        x = _input_dropout(x, self.input_dropout, self.training)
         if self.lin_in is not None:
             x = self.act(self.lin_in(x))
         x0 = x
