@@ -67,7 +67,7 @@ class HypergraphClassifier(nn.Module):
 
     def forward(self, x: Tensor, hg) -> Tensor:
         hg = _wrap(x, hg, self.self_loops)
-        x = F.dropout(x, self.input_dropout, self.training)
+        x = _input_dropout(x, self.input_dropout, self.training)
         for i, conv in enumerate(self.convs):
             x = self._conv(conv, x, hg)
             if i < len(self.convs) - 1:
@@ -117,7 +117,7 @@ class UniGCNII(nn.Module):
 
     def forward(self, x: Tensor, hg) -> Tensor:
         hg = _wrap(x, hg, self_loops=True)
-        x = F.dropout(x, self.input_dropout, self.training)
+        x = _input_dropout(x, self.input_dropout, self.training)
         x0 = x = F.relu(self.lin_in(x))
         for conv in self.convs:
             x = F.relu(conv(F.dropout(x, self.dropout, self.training), hg, x0=x0))
