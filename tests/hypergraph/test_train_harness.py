@@ -33,3 +33,28 @@ def test_harness_writes_csv_and_markdown_and_resumes(harness, tmp_path, shared_d
     assert harness.main(argv) == 0  # second call resumes: nothing retrained
     assert "seed 0: test" not in capsys.readouterr().out
     assert len(list(csv.DictReader(open(out.with_suffix(".csv"))))) == 4
+
+
+def test_preset_fills_only_missing_flags(harness):
+    args = harness.parse_args(["--preset", "issue7", "--seeds", "3"])
+    assert args.seeds == 3  # the flag wins
+    assert args.workers == 2 and args.threads == 1 and args.patience == 50
+    assert set(args.datasets.split(",")) == {"cora-ca", "cora-cc", "citeseer-cc", "zoo", "ntu2012", "mushroom",
+                                             "20news"}
+    assert len(args.models.split(",")) == 3
+    plain = harness.parse_args([])
+    assert plain.workers == 1 and plain.epochs == 300 and plain.patience == 100
+    with pytest.raises(SystemExit):
+        harness.parse_args(["--workers", "0"])
+
+
+def test_reference_settings_per_dataset(harness):
+    """AllSetTransformer takes the reference script's size and heads per dataset; --set still wins."""
+    coraca = harness.config_for("cora-ca", "allset-transformer", None, [])
+    citeseer = harness.config_for("citeseer-cc", "allset-transformer", None, [])
+    zoo = harness.config_for("zoo", "allset-transformer", None, ["heads=2"])
+    assert (coraca["model"]["hidden_channels"], coraca["model"]["heads"], coraca["lr"]) == (128, 8, 1e-3)
+    assert (citeseer["model"]["hidden_channels"], citeseer["model"]["heads"]) == (512, 8)
+    assert (zoo["model"]["hidden_channels"], zoo["model"]["heads"], zoo["lr"]) == (64, 2, 1e-2)
+    assert coraca["model"]["num_layers"] == 1 and coraca["model"]["classifier_layers"] == 1
+    assert harness.PROTOCOL["allset-transformer"]["model"]["heads"] == 8  # the table was not mutated
