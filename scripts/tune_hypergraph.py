@@ -91,8 +91,18 @@ def run_config(dataset: str, cfg: dict, seed: int, root=None, device: str = "cpu
                                  progress=False, device=device, label_smoothing=cfg.get("label_smoothing", 0.0))
 
 
+def parse_space(items: list[str]) -> dict:
+    """``["key=[kind, ...]", ...]`` (JSON after ``=``) -> search-space entries that replace or extend the defaults."""
+    out = {}
+    for key, value in parse_fixed(items).items():
+        if not isinstance(value, list) or not value or value[0] not in ("cat", "float", "logfloat", "int"):
+            raise SystemExit(f"--space {key}: expected a JSON list [kind, ...] with kind cat/float/logfloat/int")
+        out[key] = tuple(value)
+    return out
+
+
 def trial_config(trial, args, fixed: dict) -> dict:
-    space = {**SPACES[args.model], **COMMON}
+    space = {**SPACES[args.model], **COMMON, **parse_space(args.space)}
     values = {k: fixed[k] if k in fixed else suggest(trial, k, v) for k, v in space.items()}
     model_kw = {k: v for k, v in values.items() if k not in TRAIN_KEYS}
     model_kw.update({k: v for k, v in fixed.items() if k not in space and k not in TRAIN_KEYS})
@@ -123,8 +133,11 @@ def tune(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     storage = args.storage or f"sqlite:///{out / 'studies.db'}"
     name = args.study or f"{args.dataset}__{args.model}"
-    study = optuna.create_study(study_name=name, storage=storage, direction="maximize",
-                                sampler=optuna.samplers.TPESampler(seed=args.seed), load_if_exists=True)
+    sampler = optuna.samplers.TPESampler(seed=args.seed, n_startup_trials=args.startup)
+    study = optuna.create_study(study_name=name, storage=storage, direction="maximize", sampler=sampler,
+                                load_if_exists=True)
+    for item in args.enqueue:  # e.g. the paper's configuration as the first trial
+        study.enqueue_trial(json.loads(item), skip_if_exists=True)
     for key in ("epochs", "patience", "tune_seeds"):  # first call's protocol is the study's protocol
         if key not in study.user_attrs:
             study.set_user_attr(key, getattr(args, key))
@@ -185,6 +198,9 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=300)
     p.add_argument("--patience", type=int, default=100)
     p.add_argument("--fix", action="append", default=[], help="pin a searched value or add a model kwarg: key=value")
+    p.add_argument("--space", action="append", default=[], help='replace a search range: key=["cat", [1, 2]]')
+    p.add_argument("--enqueue", action="append", default=[], help="JSON params of a trial to run first")
+    p.add_argument("--startup", type=int, default=10, help="random trials before TPE takes over")
     p.add_argument("--out", default="results/tuned")
     p.add_argument("--study", default=None, help="study name (default <dataset>__<model>)")
     p.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite file in --out, resumable)")

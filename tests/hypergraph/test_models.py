@@ -118,3 +118,17 @@ def test_train_defaults_are_suggested_per_model():
 def test_register_model_refuses_silent_overwrite():
     with pytest.raises(InvalidInputError, match="overwrite"):
         register_model("hgnn", lambda i, n, c: None, {})
+
+
+@pytest.mark.parametrize("name", ["hgnn", "unigcnii", "ed-hnn"])
+def test_input_dropout_on_sparse_csr_features(name):
+    """Bag-of-words features stay CSR through input dropout: only stored entries are dropped, zeros stay zero."""
+    torch.manual_seed(0)
+    x = (torch.rand(30, 12) < 0.2).float()
+    hg = torch.tensor([[0, 1, 2, 3, 4, 5, 6, 7], [0, 0, 0, 1, 1, 2, 2, 2]])
+    model = build_model(name, 12, 3, hidden_channels=8, input_dropout=0.5)
+    model.train()
+    out = model(x.to_sparse_csr(), hg)
+    assert out.shape == (30, 3) and torch.isfinite(out).all()
+    model.eval()
+    torch.testing.assert_close(model(x.to_sparse_csr(), hg), model(x, hg), rtol=1e-5, atol=1e-5)
