@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphhyper.errors import InvalidInputError
-from graphhyper.hypergraph.nn._utils import expand_heads, glorot_, set_ops
+from graphhyper.hypergraph.nn._utils import glorot_, set_ops
 from graphhyper.hypergraph.nn.mlp import MLP
 
 
@@ -24,7 +24,10 @@ class PMA(nn.Module):
             \mathbf{V}^k \mathbf{x}_u\big)\Big), \qquad
         \mathbf{z}_S = \mathrm{LN}_1\big(\mathbf{o} + \mathrm{ReLU}(\mathrm{MLP}(\mathbf{o}))\big)
 
-    An empty set pools to its seed. ``layer_norm=False`` drops both LayerNorms.
+    An empty set pools to its seed. ``layer_norm=False`` drops both LayerNorms. The scores are computed as
+    :math:`\mathbf{x}_u^\top (\mathbf{K}^k)^\top \mathbf{s}^k` (no key vectors are formed) and each head's
+    weighted sum is one sparse product through :mod:`~graphhyper.hypergraph.ops` (no per-incidence messages), so
+    the cost is that of the dense ``Linear`` layers plus ``heads`` sparse products. Sparse CSR inputs are accepted.
 
     Args:
         in_channels: member size :math:`F`.
@@ -69,14 +72,31 @@ class PMA(nn.Module):
         glorot_(self.seed)
 
     def forward(self, x: Tensor, hg, direction: str = "v2e") -> Tensor:
+        from graphhyper.hypergraph import ops
+
         if direction not in ("v2e", "e2v"):
             raise InvalidInputError(f"direction must be 'v2e' or 'e2v', got {direction!r}.")
-        gather, softmax, reduce = set_ops("edge" if direction == "v2e" else "node")
+        gather, softmax, _ = set_ops("edge" if direction == "v2e" else "node")
         H, C = self.heads, self.out_channels // self.heads
-        score = (self.lin_k(x).view(-1, H, C) * self.seed).sum(-1)  # [members, H]
-        alpha = softmax(F.leaky_relu(gather(score, hg), self.negative_slope), hg)
+        # <s_k, K^k x + b^k> = x (K^k)^T s_k + <b^k, s_k>: the scores without forming the keys [members, F']
+        seed = self.seed[0]
+        w_score = torch.einsum("hci,hc->ih", self.lin_k.weight.view(H, C, -1), seed)  # [F, H]
+        score = x @ w_score + (self.lin_k.bias.view(H, C) * seed).sum(-1)  # [members, H]
+        alpha = softmax(F.leaky_relu(gather(score, hg), self.negative_slope), hg)  # [nnz, H]
         alpha = F.dropout(alpha, self.dropout, self.training)
-        out = reduce(gather(self.lin_v(x), hg) * expand_heads(alpha, C), hg, aggr="sum")
+        value = self.lin_v(x)
+        if direction == "v2e":
+            def pool(v, a):
+                return ops.v2e(v, hg, aggr="sum", weight=a)
+        else:
+            def pool(v, a):
+                return ops.e2v(v, hg, aggr="sum", weight=a, edge_weight=False)
+        # one weighted sparse product per head (no [nnz, F'] message tensor)
+        if H == 1:
+            out = pool(value, alpha[:, 0])
+        else:
+            per_head = value.view(-1, H, C).transpose(0, 1).contiguous()  # [H, members, C]
+            out = torch.cat([pool(per_head[k], alpha[:, k]) for k in range(H)], dim=1)
         out = self.ln0(out + self.seed.reshape(1, -1))
         return self.ln1(out + F.relu(self.mlp(out)))
 
