@@ -39,8 +39,13 @@ def parse_args(argv=None):
     p.add_argument("--first-seed", type=int, default=0)
     p.add_argument("--budget", type=int, default=25, help="queries per simulated search (max k reported)")
     p.add_argument("--prior", action="store_true", help="jacob_cov zero-cost prior for the cold start")
-    p.add_argument("--pool", type=int, default=256, help="guided samples per refit")
+    p.add_argument("--pool", type=int, default=128, help="fresh guided samples per refit")
     p.add_argument("--scale", type=float, default=2.0, help="guidance strength")
+    p.add_argument("--edit-top", type=int, default=4, help="best told cells edited per refit (0: no local edits)")
+    p.add_argument("--edit-reps", type=int, default=32, help="guided edits of each of them")
+    p.add_argument("--edit-t", type=int, default=8, help="diffusion step the edits start from (of 24)")
+    p.add_argument("--cold-pool", type=int, default=8000, help="unguided samples ranked by the prior (cold start)")
+    p.add_argument("--name", default=None, help="searcher label in the results file (default: diffusion[+prior])")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--results", default="runs/search/generate_nb201.jsonl")
     p.add_argument("--harness-results", default="runs/search/search_nb201.jsonl")
@@ -94,7 +99,7 @@ def run_searches(args, table) -> None:
     torch.set_num_threads(args.threads)
     sp = space.nb201_space()
     prior = load_prior(args.prior_cache) if args.prior else None
-    name = "diffusion+prior" if args.prior else "diffusion"
+    name = args.name or ("diffusion+prior" if args.prior else "diffusion")
     path = Path(args.results)
     path.parent.mkdir(parents=True, exist_ok=True)
     done = {(r["searcher"], r["seed"], r["queries"]) for r in _read(path)}
@@ -104,7 +109,9 @@ def run_searches(args, table) -> None:
             continue
         t0 = time.time()
         bench = table.benchmark(budget=args.budget)
-        s = G.DiffusionSearcher(sp, seed=seed, model=model, prior=prior, pool=args.pool, scale=args.scale)
+        s = G.DiffusionSearcher(sp, seed=seed, model=model, prior=prior, pool=args.pool, scale=args.scale,
+                                edit_top=args.edit_top, edit_reps=args.edit_reps, edit_t=args.edit_t,
+                                cold_pool=args.cold_pool)
         searchers.simulate(s, bench, args.budget)
         ks = [k for k in KS if k <= args.budget]
         rec = {"searcher": name, "seed": seed, "queries": args.budget, "seconds": round(time.time() - t0, 1),

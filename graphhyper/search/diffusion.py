@@ -405,6 +405,21 @@ class DiscreteDiffusion(nn.Module):
             out.append(xt)
         return torch.cat(out) if out else torch.zeros(0, self.space.num_slots, dtype=torch.long)
 
+    @torch.no_grad()
+    def edit_tokens(self, x0: torch.Tensor, t_start: int, seed: int = 0, guidance: Guidance | None = None,
+                    scale: float = 0.0) -> torch.Tensor:
+        """Local proposals around ``x0`` ``[n, S]`` (SDEdit for D3PM): draw :math:`x_{t_0} \\sim q(x_{t_0} \\mid
+        x_0)`, then run the (guided) reverse process from ``t_start`` down to 0 -> ``[n, S]`` long. Small
+        ``t_start`` keeps most slots of ``x0``; ``t_start = steps`` is a fresh sample."""
+        if not 1 <= t_start <= self.steps:
+            raise InvalidInputError(f"t_start={t_start} must be in 1..{self.steps} (the model's diffusion steps).")
+        g = torch.Generator().manual_seed(int(seed))
+        xt = self.q_sample(x0, torch.full((x0.shape[0],), t_start, dtype=torch.long), g)
+        for t in range(t_start, 0, -1):
+            p0 = self.guided_p0(xt, t, guidance, scale)
+            xt = _categorical(p0 if t == 1 else self.posterior(xt, t, p0), g)
+        return xt
+
     def sample(self, n: int, seed: int = 0, guidance: Guidance | None = None, scale: float = 0.0) -> list:
         """``n`` architectures of the space (decoded tokens; validity is not forced — see :func:`metrics`)."""
         was = self.training

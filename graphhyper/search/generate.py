@@ -121,6 +121,14 @@ class GPSurrogate:
             k = k + self.weight * self._phi(P) @ self._phi(Q).T
         return k
 
+    def kernel_diag(self, P: torch.Tensor) -> torch.Tensor:
+        """``k(P_a, P_a)`` for every row, ``[A, S, K] -> [A]`` (no ``[A, A]`` matrix)."""
+        overlap = (P * P).sum((1, 2))
+        k = torch.exp(-(P.shape[1] - overlap) / self.lengthscale)
+        if self.weight:
+            k = k + self.weight * (self._phi(P) ** 2).sum(1)
+        return k
+
     def fit(self, archs, y) -> GPSurrogate:
         y = np.asarray(y, dtype=np.float64)
         if len(archs) != len(y) or len(y) < 2 or not np.isfinite(y).all():
@@ -142,8 +150,7 @@ class GPSurrogate:
         Ks = self.kernel(P, self.X)
         mean = Ks @ self.alpha
         v = torch.cholesky_solve(Ks.T, self.L)
-        prior = torch.diagonal(self.kernel(P, P)) if P.shape[0] <= 4096 else None
-        var = (prior - (Ks * v.T).sum(1)).clamp(min=1e-9)
+        var = (self.kernel_diag(P) - (Ks * v.T).sum(1)).clamp(min=1e-9)
         return mean, var.sqrt()
 
     def _P(self, archs) -> torch.Tensor:
@@ -224,8 +231,11 @@ def generate(space="nb201", n: int = 100, target: float | str | None = None, par
 # ---------------------------------------------------------------------------------------------- searcher
 class DiffusionSearcher(Searcher):
     """Guided-diffusion search (ask/tell): ``n_init`` guided samples (towards ``init_params`` if given, else
-    unguided), then per query: refit the :class:`GPSurrogate` on everything told, draw ``pool`` samples guided by
-    the gradient of its UCB, and ask the unseen valid sample with the highest expected improvement.
+    unguided), then per query: refit the :class:`GPSurrogate` on everything told, propose candidates with the
+    diffusion model — ``pool`` fresh samples plus ``edit_reps`` local edits (:meth:`DiscreteDiffusion.edit_tokens`
+    from ``edit_t``) of each of the ``edit_top`` best told architectures, all guided by the gradient of the GP's
+    UCB — and ask the unseen valid candidate with the highest expected improvement (the diffusion model is the
+    proposal distribution, the GP re-ranks it).
 
     Args:
         space: a ``SearchSpace`` (``nb201_space()``) or a name; its ``hash`` dedups, the diffusion model samples.
@@ -234,14 +244,17 @@ class DiffusionSearcher(Searcher):
             the cold start takes one of each ``n_init`` consecutive slices of the ``prior_pool`` best-prior
             samples among ``cold_pool`` unguided ones (as ``PredictorGuided`` does with the same prior).
         batch: queries per refit (grows as ``max(batch, n_told // 20)``). scale: guidance strength.
-        pool: samples drawn per refit.
+        pool: fresh samples drawn per refit. edit_top, edit_reps, edit_t: local proposals per refit, ``edit_reps``
+            edits of each of the ``edit_top`` best told architectures, noised to step ``edit_t`` and denoised
+            (``edit_top=0``: fresh samples only).
     """
 
     name = "diffusion"
 
-    def __init__(self, space, seed: int = 0, n_init: int = 10, batch: int = 1, scale: float = 2.0, pool: int = 256,
+    def __init__(self, space, seed: int = 0, n_init: int = 10, batch: int = 1, scale: float = 2.0, pool: int = 128,
                  model: D.DiscreteDiffusion | None = None, init_params: float | None = None,
-                 surrogate_kw: dict | None = None, prior=None, prior_pool: int = 100, cold_pool: int = 2000):
+                 surrogate_kw: dict | None = None, prior=None, prior_pool: int = 100, cold_pool: int = 8000,
+                 edit_top: int = 4, edit_reps: int = 32, edit_t: int = 8):
         if isinstance(space, str):
             from graphhyper.search import space as S
 
@@ -252,13 +265,25 @@ class DiffusionSearcher(Searcher):
         self.n_init, self.batch, self.scale, self.pool = n_init, batch, scale, pool
         self.init_params, self.surrogate_kw = init_params, surrogate_kw or {}
         self.prior, self.prior_pool, self.cold_pool = prior, prior_pool, cold_pool
+        self.edit_top, self.edit_reps = edit_top, edit_reps
+        self.edit_t = min(max(1, edit_t), self.model.steps)
         self._queue: deque = deque()
         self._round = 0
         self.surrogate: GPSurrogate | None = None
 
-    def _draw(self, guidance, n: int) -> list:
+    def _draw(self, guidance, n: int, parents=()) -> list:
         self._round += 1
-        archs = self.model.sample(n, seed=self.seed * 100_003 + self._round, guidance=guidance, scale=self.scale)
+        seed = self.seed * 100_003 + self._round
+        archs = self.model.sample(n, seed=seed, guidance=guidance, scale=self.scale) if n else []
+        if parents:
+            x0 = self.cspace.encode_many(parents).repeat_interleave(self.edit_reps, 0)
+            was = self.model.training
+            self.model.eval()
+            try:
+                toks = self.model.edit_tokens(x0, self.edit_t, seed=seed + 50_000, guidance=guidance, scale=self.scale)
+            finally:
+                self.model.train(was)
+            archs = archs + [self.cspace.decode(row.tolist()) for row in toks]
         seen, out = set(), []
         for a in archs:
             h = self.space.hash(a)
@@ -287,7 +312,8 @@ class DiffusionSearcher(Searcher):
     def _refit(self):
         archs = [a for a, _ in self.history]
         self.surrogate = GPSurrogate(self.cspace, **self.surrogate_kw).fit(archs, [v for _, v in self.history])
-        cands = self._draw(make_guidance(self.cspace, self.surrogate, "max"), self.pool)
+        parents = [a for a, _ in sorted(self.history, key=lambda t: -t[1])[:self.edit_top]] if self.edit_reps else []
+        cands = self._draw(make_guidance(self.cspace, self.surrogate, "max"), self.pool, parents)
         if cands:
             ei = self.surrogate.expected_improvement(cands)
             k = max(self.batch, len(self.history) // 20)

@@ -109,6 +109,23 @@ def test_guidance_shifts_samples():
         model.sample_tokens(4, seed=0, guidance=lambda P: P.sum(), scale=1.0)
 
 
+def test_edit_tokens_stay_local_and_are_seeded():
+    class Echo(torch.nn.Module):  # a denoiser that trusts x_t (a trained one mostly does at small t)
+        def forward(self, xt, t):
+            return 4.0 * torch.nn.functional.one_hot(xt, 5).float()
+
+    model = D.DiscreteDiffusion(D.nb201_categorical(), steps=12, hidden=16, layers=1)
+    model.denoiser = Echo()
+    x0 = torch.tensor([[3, 3, 1, 1, 3, 2]] * 300)
+    near = model.edit_tokens(x0, 1, seed=0)
+    far = model.edit_tokens(x0, 12, seed=0)
+    kept_near, kept_far = (near == x0).float().mean(), (far == x0).float().mean()
+    assert kept_near > 0.9 and kept_far < 0.5  # from t=T nothing of x0 survives (1/5 by chance)
+    assert torch.equal(near, model.edit_tokens(x0, 1, seed=0)) and not torch.equal(near, model.edit_tokens(x0, 1, 1))
+    with pytest.raises(InvalidInputError, match="t_start"):
+        model.edit_tokens(x0, 13)
+
+
 def test_metrics_definitions():
     sp = toy_space()
     samples = [(0, 0, 0), (0, 0, 0), (1, 1, 1), (0, 1, 2)]

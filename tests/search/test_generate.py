@@ -106,3 +106,33 @@ def test_diffusion_searcher_on_the_table(shared_data, model):
     assert bench.num_queries == 14 == len(s.history)
     assert len({sp.hash(a) for a, _ in s.history}) == 14
     assert s.surrogate is not None and 0 < bench.report_best() <= 100
+
+
+def test_gp_variance_matches_kernel_diagonal_on_large_batches(nb201):
+    cells, y = labelled(nb201)
+    gp = G.GPSurrogate(nb201).fit(cells, y)
+    P = nb201.one_hot(nb201.encode_many(D.training_set(nb201, seed=2)[:50]))
+    assert torch.allclose(gp.kernel_diag(P.double()), torch.diagonal(gp.kernel(P.double(), P.double())))
+    big = P.repeat(100, 1, 1)  # 5,000 rows: no [A, A] matrix is built
+    m, s = gp.mean_std(big)
+    m0, s0 = gp.mean_std(P)
+    assert torch.allclose(m[:50], m0) and torch.allclose(s[:50], s0) and (s > 0).all()
+
+
+def test_diffusion_searcher_edits_propose_near_the_best(nb201):
+    from graphhyper.search import space
+
+    class Echo(torch.nn.Module):  # a denoiser that trusts x_t (a trained one mostly does at small t)
+        def forward(self, xt, t):
+            return 4.0 * torch.nn.functional.one_hot(xt, 5).float()
+
+    model = D.DiscreteDiffusion(nb201, steps=12, hidden=16, layers=1)
+    model.denoiser = Echo()
+    sp = space.nb201_space()
+    s = G.DiffusionSearcher(sp, seed=0, n_init=4, pool=0, edit_top=1, edit_reps=64, edit_t=1, model=model)
+    for _ in range(4):
+        a = s.ask()
+        s.tell(a, n_conv(a))
+    best = s.best()[0]
+    a = s.ask()  # only local edits of the best cell are candidates
+    assert sum(x != y for x, y in zip(a, best)) <= 3 and s.is_new(a) is False
