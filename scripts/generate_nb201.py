@@ -156,8 +156,9 @@ def report(args, table) -> None:
             cells.append(f"{np.mean(vals):.2f}±{np.std(vals):.2f} [{len(vals)}]" if vals else "—")
         print(f"{name:50s}" + "".join(f"{c:>20s}" for c in cells))
     print("reference (SOURCES.md, 50 seeds): Optuna TPE 87.66±0.74 @25, 88.35±0.53 @50, 88.76±0.33 @100")
-    paired(rows, [n for n in names if n not in HARNESS_LABELS.values()], [n for n in names if n in
-                                                                        HARNESS_LABELS.values()])
+    ours = [n for n in names if n not in HARNESS_LABELS.values()]
+    for k in ("25", "50", "100"):
+        paired(rows, ours, [n for n in names if n in HARNESS_LABELS.values()], k)
 
 
 def paired(rows: dict, ours: list, theirs: list, k: str = "25") -> None:
