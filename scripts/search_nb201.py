@@ -43,7 +43,7 @@ LABELS = {"random": "random search", "evolution": "regularized evolution (10, 3)
           "predictor-noprior": "GNN predictor-guided, random start (ours)",
           "proxy": "proxy-guided evolution, jacob_cov (ours)",
           "proxy-p5": "proxy-guided evol., pop 5/pool 50 (tuned, s100-129)",
-          "diffusion": "guided discrete diffusion + jacob_cov prior (ours)"}
+          "diffusion": "guided diffusion + edits, GP re-ranking, jacob_cov (ours)"}
 
 
 def parse_args(argv=None):
