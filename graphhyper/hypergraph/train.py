@@ -198,8 +198,11 @@ def with_sparse_features(model: torch.nn.Module, data: Any, max_density: float =
 
 
 def normalize_features(data: Any, kind: str = "row") -> Any:
-    """``data`` with its features normalised: ``"row"`` divides each row by its sum of absolute values (rows that
-    sum to zero stay zero; the usual preprocessing of bag-of-words features), ``"none"`` returns ``data``."""
+    """``data`` with row-normalised features (``kind="row"``) or unchanged (``kind="none"``).
+
+    ``"row"`` divides each row by its sum of absolute values (rows that sum to zero stay zero), the usual
+    preprocessing of bag-of-words features; sparse features come back dense.
+    """
     from dataclasses import replace
 
     if kind == "none":
