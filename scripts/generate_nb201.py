@@ -4,15 +4,18 @@
    (unlabelled: no table query). Report validity / uniqueness / novelty of 1,000 samples: unguided, guided to a
    parameter budget, and guided by a GP surrogate fitted on 25 random queried cells (DiffusionNAG quotes
    98.97% / 98.70% / 49.20%).
-2. Simulated search with :class:`~graphhyper.search.generate.DiffusionSearcher` (select on ``cifar10-val``,
+2. Simulated search with :class:`~graphhyper.search.generate.DiffusionSearcher` (diffusion samples and edits as
+   proposals, re-ranked by a GP's expected improvement; select on ``cifar10-val``,
    report ``cifar10-test`` of the best-val cell within k queries), k = 10, 25, 50, 100, over seeds; every table
    lookup is a query. ``--prior`` adds the zero-cost jacob_cov prior of ``scripts/search_nb201.py`` (the same
    one its ``predictor`` searcher uses; computed on synthetic data, no query) for the cold start.
 3. Prints the table beside the searchers of the NB201 harness read from its results file.
 
-    python scripts/generate_nb201.py --seeds 20 --budget 25 --prior              # the must-show column
-    python scripts/generate_nb201.py --seeds 10 --budget 100 --prior
-    python scripts/generate_nb201.py --report-only
+    python scripts/generate_nb201.py --seeds 50 --budget 25 --prior --name "diffusion+prior+edits"   # must-show
+    python scripts/generate_nb201.py --seeds 20 --budget 100 --prior --skip-metrics --name "diffusion+prior+edits"
+    python scripts/generate_nb201.py --report-only --report-seeds 20      # table + paired differences, seeds 0-19
+
+Results and protocol: docs/results_generation.md.
 """
 
 from __future__ import annotations

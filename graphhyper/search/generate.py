@@ -12,9 +12,9 @@
 * :func:`generate` samples ``n`` architectures aimed at a target accuracy (needs a fitted surrogate or labelled
   architectures) and/or a parameter budget.
 * :class:`DiffusionSearcher` implements the :class:`~graphhyper.search.searchers.Searcher` ask/tell interface:
-  query ``n_init`` samples, then repeatedly refit the GP on every told result, draw guided samples (gradient of the
-  GP's upper confidence bound), and query the unseen sample with the highest expected improvement. Every query is
-  an ``ask``; sampling and refitting cost none.
+  query ``n_init`` samples, then repeatedly refit the GP on every told result, draw guided samples and guided local
+  edits of the best told architectures (gradient of the GP's upper confidence bound), and query the unseen
+  candidate with the highest expected improvement. Every query is an ``ask``; sampling and refitting cost none.
 
 >>> archs = generate("nb201", 10, params=4e5, seed=0)                    # doctest: +SKIP
 """
