@@ -193,8 +193,8 @@ class InferenceMLP(nn.Module):
       (:math:`\mathbf{W}(\mathbf{s}\odot\mathbf{h} + \mathbf{t}) + \mathbf{b} = (\mathbf{W}\,\mathrm{diag}\,\mathbf{s})
       \mathbf{h} + (\mathbf{W}\mathbf{t} + \mathbf{b})`), BatchNorm on the input into the first one;
       LayerNorm (row statistics) is kept;
-    - on CPU in float32, each ``Linear`` + ReLU is one fused oneDNN call (``mkldnn._linear_pointwise``), elsewhere
-      ``addmm`` followed by an in-place ReLU;
+    - on CPU in float32, each ``Linear`` + ReLU is one fused oneDNN call (``mkldnn._linear_pointwise``) on weights
+      packed once in oneDNN's blocked layout; elsewhere ``addmm`` followed by an in-place ReLU;
     - rows are processed in blocks of ``chunk_rows`` so that the hidden activations of a block stay in cache
       instead of making a round trip through memory between layers;
     - it runs under :func:`torch.inference_mode` (no autograd bookkeeping).
@@ -272,13 +272,23 @@ class InferenceMLP(nn.Module):
                 out[start:stop] = self._rows(x[start:stop], fused)
             return out
 
+    def _packed(self) -> list[Tensor]:
+        """The weights in oneDNN's blocked layout for row blocks of ``chunk_rows`` (re-packed if they moved)."""
+        weights = [getattr(self, f"w{i}") for i in range(self.num_layers)]
+        key = tuple((w.data_ptr(), w._version) for w in weights)  # in-place updates (load_state_dict) re-pack
+        if getattr(self, "_pack_key", None) != key:
+            self._pack = [torch.ops.mkldnn._reorder_linear_weight(w, self.chunk_rows) for w in weights]
+            self._pack_key = key
+        return self._pack
+
     def _rows(self, h: Tensor, fused: bool) -> Tensor:
         if self.in_ln_eps is not None:
             h = F.layer_norm(h, (h.size(1),), self.in_ln_w, self.in_ln_b, self.in_ln_eps)
+        packed = self._packed() if fused else None
         for i in range(self.num_layers):
             w, b, act = getattr(self, f"w{i}"), getattr(self, f"b{i}"), self.acts[i]
             if fused and isinstance(act, str):
-                h = torch.ops.mkldnn._linear_pointwise(h, w, b, act, [], "")
+                h = torch.ops.mkldnn._linear_pointwise(h, packed[i], b, act, [], "")
             else:
                 h = torch.addmm(b, h, w.t())
                 h = h.relu_() if act == "relu" else (h if act == "none" else act(h))

@@ -92,6 +92,12 @@ def test_inference_mlp_matches_student(norm):
         student.mlp.lins[0].weight.add_(1.0)
     torch.testing.assert_close(lean(x), ref, atol=1e-5, rtol=1e-5)
     assert lean(x.to_sparse()).shape == (333, 4)
+    # loading other weights into the exported model (in place) is picked up by the packed fast path
+    other = InferenceMLP.from_module(build_model("mlp", 12, 4, hidden_channels=24, num_layers=3, norm="none").eval())
+    lean2 = InferenceMLP.from_module(build_model("mlp", 12, 4, hidden_channels=24, num_layers=3, norm="none").eval())
+    lean2(x)
+    lean2.load_state_dict(other.state_dict())
+    torch.testing.assert_close(lean2(x), other(x), atol=1e-5, rtol=1e-5)
 
 
 def test_inference_mlp_rejects_bad_input():
