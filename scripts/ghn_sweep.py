@@ -52,18 +52,21 @@ def main(argv=None) -> int:
     p.add_argument("--common", default="--tasks digits --steps 1500", help="arguments given to every recipe")
     p.add_argument("--task", default="digits", help="task of the held-out evaluation")
     p.add_argument("--eval-archs", type=int, default=8)
+    p.add_argument("--parallel", type=int, default=0, help="recipes trained at once (default: all)")
+    p.add_argument("--plot", help="write the loss curves of all recipes to this PNG")
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, TQDM_DISABLE="1", OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
-    procs = {}
+    procs, t0 = {}, time.time()
     for item in args.recipes:
         name, _, rest = item.partition("=")
+        while sum(proc.poll() is None for proc, _, _ in procs.values()) >= (args.parallel or len(args.recipes)):
+            time.sleep(2)
         cmd = [sys.executable, str(ROOT / "scripts" / "train_ghn.py"), *shlex.split(args.common), *shlex.split(rest),
                "--out", str(out / name), "--threads", "1", "--max-minutes", str(args.minutes), "--ckpt-every", "500"]
         log = open(out / f"{name}.log", "w")  # noqa: SIM115 - closed after the process ends
         procs[name] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log, rest)
-    t0 = time.time()
     for name, (proc, log, _) in procs.items():
         proc.wait()
         log.close()
@@ -77,7 +80,31 @@ def main(argv=None) -> int:
         print(f"{name:<14} {r['steps']:>6} {r['train_seconds']:>8.0f} {r['train_acc_last']:>9.3f} "
               f"{r['id_acc']:>15.3f}  {r['args']}")
     (out / "sweep.json").write_text(json.dumps(rows, indent=1))
+    if args.plot:
+        plot_curves(out, list(rows), args.plot)
     return 0
+
+
+def plot_curves(out: Path, names: list[str], path: str) -> None:
+    """Training-loss curves (``history.json`` of each run) against step and against wall time, one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for name in names:
+        hist = json.loads((out / name / "history.json").read_text())["history"]
+        for ax, key in zip(axes, ("step", "seconds")):
+            ax.plot([h[key] for h in hist], [h["loss"] for h in hist], label=name)
+    axes[0].set_xlabel("step")
+    axes[1].set_xlabel("training seconds")
+    axes[0].set_ylabel("meta-batch train loss")
+    axes[0].set_ylim(top=3.0)
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"loss curves -> {path}")
 
 
 if __name__ == "__main__":
