@@ -23,6 +23,7 @@ duplicate trial gets the stored values back and ``user_attrs["duplicate_of"]``),
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -223,6 +224,45 @@ class _Dedup:
         return self.by_hash.get(h)
 
 
+#: Seconds a worker waits, after claiming an architecture while other trials run, before it reads the other
+#: claims: the claim of a trial created earlier (lower number) is then visible, and the earlier trial wins.
+CLAIM_SETTLE_S = 0.1
+#: Longest wait for another worker's evaluation of the same architecture before evaluating it again.
+CLAIM_WAIT_S = 6 * 3600.0
+
+
+def _earlier_claim(study, trial, h: str):
+    """The lowest-numbered earlier trial that claimed (is evaluating or evaluated) architecture ``h``, or ``None``.
+
+    Every worker writes its claim (``hash`` + ``evaluated``) before it reads the others', and the lower trial number
+    wins, so two workers that drew the same architecture at the same moment evaluate it once."""
+    from optuna.trial import TrialState
+
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    if not any(t.number != trial.number for t in running):
+        return None  # no concurrent trial: nothing can race with this claim
+    time.sleep(CLAIM_SETTLE_S)
+    states = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED)
+    claims = [t for t in study.get_trials(deepcopy=False, states=states)
+              if t.number < trial.number and t.user_attrs.get("hash") == h and t.user_attrs.get("evaluated")]
+    return min(claims, key=lambda t: t.number) if claims else None
+
+
+def _wait_until_finished(study, number: int, timeout: float = CLAIM_WAIT_S):
+    """Trial ``number`` once it is COMPLETE or PRUNED; ``None`` if it failed (its worker died) or ``timeout``."""
+    from optuna.trial import TrialState
+
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while time.monotonic() < deadline:
+        for t in study.get_trials(deepcopy=False):
+            if t.number == number and t.state != TrialState.RUNNING:
+                return t if t.state in (TrialState.COMPLETE, TrialState.PRUNED) else None
+        time.sleep(delay)
+        delay = min(2.0, delay * 1.5)
+    return None
+
+
 def _as_values(values, n_objectives: int):
     if isinstance(values, (int, float)):
         values = [float(values)]
@@ -322,22 +362,29 @@ def run(space, objective: Callable, n_trials: int, storage=None, sampler=None,
         for t in dedup.by_hash.values():
             searcher.tell(space.from_params(t.params), sign * t.value)
 
+    def duplicate(trial, prev):
+        trial.set_user_attr("duplicate_of", prev.number)
+        counts["duplicates"] += 1
+        if prev.state == TrialState.PRUNED:
+            raise optuna.TrialPruned(f"duplicate of pruned trial {prev.number}")
+        for k, v in _constraints(prev.system_attrs).items():
+            trial.set_constraint(k, v)
+        return prev.values[0] if len(directions) == 1 else prev.values
+
     def func(trial):
         arch = space.suggest(trial)
         h, s = space.hash(arch), space.to_str(arch)
         trial.set_user_attr("arch", s)
         trial.set_user_attr("hash", h)
         prev = dedup.lookup(h)
+        if prev is None:
+            trial.set_user_attr("evaluated", True)  # the claim; a pruned evaluation counts as evaluated too
+            claim = _earlier_claim(study, trial, h)
+            prev = claim and _wait_until_finished(study, claim.number)
+            if prev is not None:
+                trial.set_user_attr("evaluated", False)
         if prev is not None:
-            trial.set_user_attr("duplicate_of", prev.number)
-            if prev.state == TrialState.PRUNED:
-                counts["duplicates"] += 1
-                raise optuna.TrialPruned(f"duplicate of pruned trial {prev.number}")
-            for k, v in _constraints(prev.system_attrs).items():
-                trial.set_constraint(k, v)
-            counts["duplicates"] += 1
-            return prev.values[0] if len(directions) == 1 else prev.values
-        trial.set_user_attr("evaluated", True)  # set first: a pruned evaluation counts as evaluated too
+            return duplicate(trial, prev)
         values = _as_values(objective(Candidate(arch, s, h, trial, space)), len(directions))
         counts["evaluated"] += 1
         if searcher is not None:
