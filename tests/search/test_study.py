@@ -174,3 +174,23 @@ def test_three_workers_share_a_postgres_study(postgres, fast_tmp):
     _check_study(study, log, 9)
     pids = {line.split()[1] for line in log.read_text().splitlines()}
     assert len(pids) >= 2                                           # the work really was shared
+
+
+def test_a_later_trial_defers_to_an_earlier_claim_of_the_same_architecture():
+    from graphhyper.search.study import _earlier_claim, _wait_until_finished
+
+    study = optuna.create_study(direction="maximize")
+    first, second, other = study.ask(), study.ask(), study.ask()
+    for t, h in ((first, "aaa"), (second, "aaa"), (other, "bbb")):
+        t.set_user_attr("hash", h)
+        t.set_user_attr("evaluated", True)
+    assert _earlier_claim(study, first, "aaa") is None            # the lowest number never defers
+    assert _earlier_claim(study, other, "bbb") is None            # another architecture is no conflict
+    claim = _earlier_claim(study, second, "aaa")
+    assert claim is not None and claim.number == first.number
+    assert _wait_until_finished(study, claim.number, timeout=0.2) is None   # still running: gives up
+    study.tell(first, 0.75)
+    done = _wait_until_finished(study, claim.number, timeout=5)
+    assert done is not None and done.value == 0.75
+    study.tell(other, state=optuna.trial.TrialState.FAIL)
+    assert _wait_until_finished(study, other.number, timeout=5) is None      # a failed claim: evaluate again
