@@ -62,17 +62,14 @@ def suggest(trial, name: str, spec: tuple):
 
 
 def parse_fixed(items: list[str]) -> dict:
-    """``["key=value", ...]`` -> dict; values parsed as JSON when they look like numbers/bools, else strings."""
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--fix expects key=value, got {item!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
+    """``["key=value", ...]`` -> dict (values parsed as JSON when they can be); exits with the reason otherwise."""
+    from graphhyper.cli.hypergraph import parse_key_values
+    from graphhyper.errors import InvalidInputError
+
+    try:
+        return parse_key_values(items, "--fix")
+    except InvalidInputError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def run_config(dataset: str, cfg: dict, seed: int, root=None, device: str = "cpu"):

@@ -85,14 +85,16 @@ def _load(args: argparse.Namespace):
                            add_self_loops=not args.no_self_loops)
 
 
-def _overrides(items: list[str]) -> dict:
+def parse_key_values(items: list[str], option: str = "--set") -> dict:
+    """``["key=value", ...]`` -> dict; values are parsed as JSON (numbers, bools, lists) when they can be, else
+    kept as strings. A missing ``=`` raises :class:`InvalidInputError` naming ``option``."""
     from graphhyper.errors import InvalidInputError
 
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep:
-            raise InvalidInputError(f"--set {item!r}: use KEY=VALUE, e.g. --set hidden_channels=256.")
+            raise InvalidInputError(f"{option} {item!r}: use KEY=VALUE, e.g. {option} hidden_channels=256.")
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -106,7 +108,7 @@ def _train(args: argparse.Namespace) -> int:
 
     data = _load(args)
     set_seed(args.seed)
-    model = build_model(args.model, data.num_features, data.num_classes, **_overrides(args.set))
+    model = build_model(args.model, data.num_features, data.num_classes, **parse_key_values(args.set))
     data = with_sparse_features(model, data)
     res = train_node_classifier(model, data, epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay,
                                 patience=args.patience, seed=args.seed, progress=not args.quiet, device=args.device)
@@ -135,7 +137,7 @@ def _distill(args: argparse.Namespace) -> int:
         args.seed = seed
         data = _load(args)
         set_seed(seed)
-        teacher = build_model(args.teacher, data.num_features, data.num_classes, **_overrides(args.set))
+        teacher = build_model(args.teacher, data.num_features, data.num_classes, **parse_key_values(args.set))
         data = with_sparse_features(teacher, data)
         t = train_node_classifier(teacher, data, epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay,
                                   patience=args.patience, seed=seed, progress=not args.quiet, device=args.device)

@@ -15,7 +15,6 @@ import argparse
 import itertools
 import json
 import pathlib
-import statistics
 import sys
 
 import torch
@@ -25,20 +24,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
 from graphhyper.hypergraph import hsbm  # noqa: E402
 from graphhyper.hypergraph.kernels import torch_ref, triton_kernels  # noqa: E402
 
-
-def cuda_time(fn, repeats: int) -> float:
-    """Median seconds of ``fn()`` over ``repeats`` CUDA-event timings (after two warm-ups)."""
-    for _ in range(2):
-        fn()
-    times = []
-    for _ in range(repeats):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        fn()
-        b.record()
-        torch.cuda.synchronize()
-        times.append(a.elapsed_time(b) / 1e3)
-    return statistics.median(times)
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from hypergraph_conv import cuda_median as cuda_time  # noqa: E402  (median of CUDA-event timings)
 
 
 def native_gather_scatter(x: torch.Tensor, g) -> torch.Tensor:

@@ -240,7 +240,7 @@ def bench(name: str, hg: Hypergraph, args) -> list[dict]:
     return rows
 
 
-def _cuda_median(fn, reps: int = 20) -> float:
+def cuda_median(fn, reps: int = 20) -> float:
     for _ in range(3):
         fn()
     times = []
@@ -261,16 +261,16 @@ def bandwidth_row(name, hg, x, device) -> dict:
     from graphhyper.hypergraph.kernels import torch_ref, triton_kernels
 
     xd, g = x.detach(), hg.to(device)
-    t = _cuda_median(lambda: triton_kernels.hgnn_apply(xd, g))
-    t_auto = _cuda_median(lambda: triton_kernels.hgnn_propagate(xd, g))
-    t_ref = _cuda_median(lambda: torch_ref._hgnn_apply(xd, g))
+    t = cuda_median(lambda: triton_kernels.hgnn_apply(xd, g))
+    t_auto = cuda_median(lambda: triton_kernels.hgnn_propagate(xd, g))
+    t_ref = cuda_median(lambda: torch_ref._hgnn_apply(xd, g))
     elt = xd.element_size()
     f = xd.shape[1]
     # gather x rows + atomic read-modify-write of out rows, per incidence; q and node ids read twice; zero-fill
     moved = hg.nnz * f * elt * 3 + 2 * hg.nnz * (elt + 8) + hg.num_nodes * f * elt
     achieved = moved / t
     big = torch.empty(256 * 2**20 // 4, device=device)
-    copy_bw = 2 * big.numel() * 4 / _cuda_median(big.clone, 10)
+    copy_bw = 2 * big.numel() * 4 / cuda_median(big.clone, 10)
     props = torch.cuda.get_device_properties(0)
     clock, bus = getattr(props, "memory_clock_rate", 0), getattr(props, "memory_bus_width", 0)
     nominal = 2 * clock * 1e3 * bus / 8 if clock and bus else float("nan")

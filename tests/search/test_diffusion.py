@@ -11,15 +11,6 @@ from graphhyper.errors import InvalidInputError
 from graphhyper.search import diffusion as D
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These small ops are dominated by thread synchronisation; one thread is faster (and restored after)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def toy_space() -> D.CategoricalSpace:
     """3 slots x 3 classes; valid = all slots equal (only 3 of 27 token tuples)."""
     return D.CategoricalSpace(name="toy", allowed=torch.ones(3, 3, dtype=torch.bool), encode=list,

@@ -14,15 +14,6 @@ from graphhyper.search import diffusion as D
 G = importlib.import_module("graphhyper.search.generate")  # the module; graphhyper.search.generate is the function
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These small ops are dominated by thread synchronisation; one thread is faster (and restored after)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def nb201():
     return D.nb201_categorical()

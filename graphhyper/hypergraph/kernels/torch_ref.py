@@ -167,20 +167,22 @@ def _hgnn_apply(x: torch.Tensor, hg) -> torch.Tensor:
     return _mm(q, _mm(qt, x))
 
 
-class _HGNNPropagate(torch.autograd.Function):
-    """``y = Q Q^T x``; ``A = Q Q^T`` is symmetric, so the backward is the same product."""
+class SymmetricPropagate(torch.autograd.Function):
+    """``y = apply(x, hg)`` for a symmetric linear operator (``A = Q Q^T``), so the backward is the same product.
+
+    Shared by every HGNN propagation kernel (torch reference, fused Triton, two-pass Triton)."""
 
     @staticmethod
-    def forward(ctx, x, hg):
-        ctx.hg = hg
-        return _hgnn_apply(x, hg)
+    def forward(ctx, x, hg, apply):
+        ctx.hg, ctx.op = hg, apply
+        return apply(x, hg)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        return _hgnn_apply(grad.contiguous(), ctx.hg), None
+        return ctx.op(grad.contiguous(), ctx.hg), None, None
 
 
 def hgnn_propagate(x: torch.Tensor, hg, deterministic: bool = False) -> torch.Tensor:
     """``D_v^{-1/2} H W D_e^{-1} H^T D_v^{-1/2} x`` via two cached CSR products (deterministic either way)."""
-    return _HGNNPropagate.apply(x, hg)
+    return SymmetricPropagate.apply(x, hg, _hgnn_apply)

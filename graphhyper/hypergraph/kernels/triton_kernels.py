@@ -255,18 +255,6 @@ class _SegSum(torch.autograd.Function):
         return grad_msg, grad_w, None
 
 
-class _FusedHGNN(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, hg):
-        ctx.hg = hg
-        return hgnn_apply(x, hg)
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad):
-        return hgnn_apply(grad, ctx.hg), None
-
-
 def hgnn_apply(x: torch.Tensor, hg, *, block_k: int | None = None, block_f: int | None = None,
                num_warps: int | None = None) -> torch.Tensor:
     """One fused kernel for ``D_v^-1/2 H W D_e^-1 H^T D_v^-1/2 x`` (atomic scatter into a zeroed output).
@@ -332,20 +320,8 @@ def segment_softmax(score: torch.Tensor, layout: Layout) -> torch.Tensor:
     return _ref.segment_softmax(score, layout)
 
 
-class _TwoPassHGNN(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, hg):
-        ctx.hg = hg
-        return hgnn_two_pass(x, hg)
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad):
-        return hgnn_two_pass(grad, ctx.hg), None
-
-
 def hgnn_propagate(x: torch.Tensor, hg, deterministic: bool = False) -> torch.Tensor:
     """HGNN propagation: the fused atomic kernel while the output fits in L2, else (or when ``deterministic``)
     the two atomic-free segment-sum passes."""
     fused = not deterministic and _output_fits_l2(x.shape[0], x.shape[1], x.dtype, x.device)
-    return (_FusedHGNN if fused else _TwoPassHGNN).apply(x, hg)
+    return _ref.SymmetricPropagate.apply(x, hg, hgnn_apply if fused else hgnn_two_pass)
