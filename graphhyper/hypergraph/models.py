@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from graphhyper.errors import InvalidInputError
 from graphhyper.hypergraph import nn as hnn
-from graphhyper.hypergraph.nn._utils import as_hypergraph, check_features, reset_module
+from graphhyper.hypergraph.nn._utils import as_hypergraph, check_features, dropout, reset_module
 
 _ACTS: dict[str, Callable[[Tensor], Tensor]] = {"relu": F.relu, "elu": F.elu, "gelu": F.gelu, "tanh": torch.tanh}
 
@@ -39,8 +39,8 @@ def _input_dropout(x: Tensor, p: float, training: bool) -> Tensor:
     """Dropout that also takes sparse CSR features (bag-of-words): only the stored entries are dropped, which is the
     same distribution as dense dropout (zeros stay zero) at the cost of ``nnz`` instead of ``V * F``."""
     if x.layout != torch.sparse_csr or not training or p == 0.0:
-        return F.dropout(x, p, training)
-    values = F.dropout(x.values(), p, training)
+        return dropout(x, p, training)
+    values = dropout(x.values(), p, training)
     return torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(), values, x.shape, check_invariants=False)
 
 
@@ -71,7 +71,7 @@ class HypergraphClassifier(nn.Module):
         for i, conv in enumerate(self.convs):
             x = self._conv(conv, x, hg)
             if i < len(self.convs) - 1:
-                x = F.dropout(self.act(x), self.dropout, self.training)
+                x = dropout(self.act(x), self.dropout, self.training)
         return x
 
     def _conv(self, conv: nn.Module, x: Tensor, hg) -> Tensor:
@@ -120,8 +120,8 @@ class UniGCNII(nn.Module):
         x = _input_dropout(x, self.input_dropout, self.training)
         x0 = x = F.relu(self.lin_in(x))
         for conv in self.convs:
-            x = F.relu(conv(F.dropout(x, self.dropout, self.training), hg, x0=x0))
-        return self.lin_out(F.dropout(x, self.dropout, self.training))
+            x = F.relu(conv(dropout(x, self.dropout, self.training), hg, x0=x0))
+        return self.lin_out(dropout(x, self.dropout, self.training))
 
 
 class SetModel(nn.Module):
@@ -149,10 +149,10 @@ class SetModel(nn.Module):
         x0 = x
         for i, conv in enumerate(self.convs):
             if i > 0 or self.dropout_first:
-                x = F.dropout(x, self.dropout, self.training)
+                x = dropout(x, self.dropout, self.training)
             x = conv(x, hg, x0=x0) if self.pass_x0 else conv(x, hg)
             x = self.act(x)
-        return self.classifier(F.dropout(x, self.dropout, self.training))
+        return self.classifier(dropout(x, self.dropout, self.training))
 
 
 class CoNHD(nn.Module):
@@ -180,7 +180,7 @@ class CoNHD(nn.Module):
 
         raw = hg if isinstance(hg, Tensor) else None
         hg = _wrap(x, hg)
-        h = F.dropout(F.relu(self.lin_in(ops.gather_nodes(x, hg))), self.input_dropout, self.training)
+        h = dropout(F.relu(self.lin_in(ops.gather_nodes(x, hg))), self.input_dropout, self.training)
         h0 = h
         for i in range(self.num_layers):
             h = self.convs[i % len(self.convs)](h, hg, h0=h0)
@@ -211,9 +211,9 @@ class HDHGN(nn.Module):
         from graphhyper.hypergraph import Hypergraph, ops
 
         hg = _wrap(x, hg)
-        x = self.lin_in(F.dropout(x, self.input_dropout, self.training))
+        x = self.lin_in(dropout(x, self.input_dropout, self.training))
         for conv in self.convs:
-            x = F.dropout(conv(x, hg), self.dropout, self.training)
+            x = dropout(conv(x, hg), self.dropout, self.training)
         if batch is not None:
             if batch.shape != (x.size(0),):
                 raise InvalidInputError(f"batch must have shape [{x.size(0)}] (graph id per node).")
@@ -238,7 +238,7 @@ class MLPClassifier(nn.Module):
 
     def forward(self, x: Tensor, hg=None) -> Tensor:
         check_features(x, self.mlp.in_channels)
-        return self.mlp(F.dropout(x, self.input_dropout, self.training))
+        return self.mlp(dropout(x, self.input_dropout, self.training))
 
 
 # ---------------------------------------------------------------------------------------------- builders

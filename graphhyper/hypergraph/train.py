@@ -83,7 +83,9 @@ def train_node_classifier(
         data: a :class:`~graphhyper.data.HypergraphDataset` (``x``, ``y``, ``hg``, ``split``).
         epochs: maximum number of epochs.
         lr, weight_decay: Adam hyper-parameters.
-        patience: stop after this many epochs without a better validation accuracy (``None``: never).
+        patience: stop after this many epochs without a strictly better validation accuracy (``None``: never).
+            A tie in accuracy with a lower validation loss still replaces the kept checkpoint but does not reset
+            the count, so runs whose validation accuracy saturates (Mushroom, Zoo) stop instead of running on.
         seed: seeds the dropout randomness of training (the caller seeds the initialisation).
         progress: show a tqdm bar with loss and accuracies.
         device: move model and data there (default: the model's device).
@@ -116,6 +118,7 @@ def train_node_classifier(
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     best = (-1.0, float("inf"))
     best_state, best_epoch, best_test, best_val = None, -1, float("nan"), float("nan")
+    improved_epoch = -1
     history: list[dict[str, float]] = []
     bar = _progress(epochs, progress)
     start = time.perf_counter()
@@ -133,6 +136,8 @@ def train_node_classifier(
         row = _evaluate(model, data)
         row.update(epoch=epoch, loss=float(loss.detach()))
         history.append(row)
+        if row["val_acc"] > best[0]:
+            improved_epoch = epoch
         if (row["val_acc"], -row["val_loss"]) > (best[0], -best[1]):
             best = (row["val_acc"], row["val_loss"])
             best_epoch, best_val, best_test = epoch, row["val_acc"], row["test_acc"]
@@ -141,7 +146,7 @@ def train_node_classifier(
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{row['loss']:.3f}", val=f"{row['val_acc']:.3f}", test=f"{best_test:.3f}")
-        if patience is not None and epoch - best_epoch >= patience:
+        if patience is not None and epoch - improved_epoch >= patience:
             break
     if bar is not None:
         bar.close()

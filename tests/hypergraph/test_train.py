@@ -61,8 +61,26 @@ def test_early_stopping_and_determinism(planted):
         set_seed(3)
         m = build_model("hgnn", 8, 3, hidden_channels=16)
         runs.append(train_node_classifier(m, planted, epochs=400, lr=5e-2, patience=10, seed=3, progress=False))
-    assert runs[0].epochs_run < 400 and runs[0].epochs_run == runs[0].best_epoch + 11
+    accs = [h["val_acc"] for h in runs[0].history]
+    last_gain = max(i for i, a in enumerate(accs) if a > max(accs[:i], default=-1.0))
+    # patience counts from the last strictly better validation accuracy; a later tie with a lower loss may
+    # still become the kept checkpoint
+    assert runs[0].epochs_run < 400 and runs[0].epochs_run == last_gain + 11
+    assert last_gain <= runs[0].best_epoch < runs[0].epochs_run
     assert [h["loss"] for h in runs[0].history] == [h["loss"] for h in runs[1].history]
+
+
+def test_saturated_validation_accuracy_stops_despite_falling_loss(planted):
+    """Ties in accuracy with a lower loss (the usual state once validation accuracy saturates) must not keep an
+    early-stopped run alive: it stops ``patience`` epochs after the last accuracy gain."""
+    easy = planted.with_split(Split(planted.split.train, planted.split.train[:5], planted.split.test))
+    set_seed(0)
+    m = build_model("hgnn", 8, 3, hidden_channels=16)
+    r = train_node_classifier(m, easy, epochs=300, lr=5e-2, patience=20, seed=0, progress=False)
+    accs = [h["val_acc"] for h in r.history]
+    assert max(accs) == 1.0 and r.epochs_run == accs.index(1.0) + 21 < 300
+    losses = [h["val_loss"] for h in r.history]
+    assert r.best_epoch == min(range(r.epochs_run), key=lambda i: (-accs[i], losses[i]))
 
 
 def test_needs_validation_set(planted):

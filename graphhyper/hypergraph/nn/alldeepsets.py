@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphhyper.errors import InvalidInputError
-from graphhyper.hypergraph.nn._utils import prepare
+from graphhyper.hypergraph.nn._utils import dropout, prepare
 from graphhyper.hypergraph.nn.mlp import MLP
 
 _AGGRS = {"mean": "mean", "sum": "sum", "add": "sum"}
@@ -75,9 +75,9 @@ class AllDeepSetsConv(nn.Module):
         from graphhyper.hypergraph import ops
 
         hg = prepare(x, hg, self.in_channels)
-        h = F.dropout(F.relu(self.v2e_enc(x)), self.dropout, self.training)
+        h = dropout(F.relu(self.v2e_enc(x)), self.dropout, self.training)
         y = F.relu(self.v2e_dec(ops.v2e(h, hg, aggr=self.aggr)))
-        g = F.dropout(F.relu(self.e2v_enc(F.dropout(y, self.dropout, self.training))), self.dropout, self.training)
+        g = dropout(F.relu(self.e2v_enc(dropout(y, self.dropout, self.training))), self.dropout, self.training)
         out = self.e2v_dec(ops.e2v(g, hg, aggr=self.aggr))
         return (out, y) if return_edges else out
 

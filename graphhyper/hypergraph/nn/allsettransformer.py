@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from graphhyper.hypergraph.nn._utils import prepare
+from graphhyper.hypergraph.nn._utils import dropout, prepare
 from graphhyper.hypergraph.nn.pma import PMA
 
 
@@ -56,7 +56,7 @@ class AllSetTransformerConv(nn.Module):
     def forward(self, x: Tensor, hg, return_edges: bool = False):
         hg = prepare(x, hg, self.in_channels)
         y = F.relu(self.v2e(x, hg, "v2e"))
-        out = self.e2v(F.dropout(y, self.dropout, self.training), hg, "e2v")
+        out = self.e2v(dropout(y, self.dropout, self.training), hg, "e2v")
         return (out, y) if return_edges else out
 
     def __repr__(self) -> str:

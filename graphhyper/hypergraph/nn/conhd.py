@@ -7,7 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from graphhyper.errors import InvalidInputError
-from graphhyper.hypergraph.nn._utils import as_hypergraph, check_features, csr_order
+from graphhyper.hypergraph.nn._utils import Dropout, as_hypergraph, check_features, csr_order
 from graphhyper.hypergraph.nn.setblocks import ISABBlock, UNPBlock
 
 
@@ -65,7 +65,7 @@ class CoNHDConv(nn.Module):
 
         self.within_edge = nn.ModuleList(block("edge") for _ in range(num_blocks))
         self.within_node = nn.ModuleList(block("node") for _ in range(num_blocks))
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.update = nn.Linear(4 * channels, channels)
         self.norm = nn.LayerNorm(channels) if layer_norm else nn.Identity()
 

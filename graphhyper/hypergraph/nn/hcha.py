@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphhyper.errors import InvalidInputError
-from graphhyper.hypergraph.nn._utils import check_features, expand_heads, glorot_, prepare, safe_pow
+from graphhyper.hypergraph.nn._utils import check_features, dropout, expand_heads, glorot_, prepare, safe_pow
 
 
 class HCHAConv(nn.Module):
@@ -96,7 +96,7 @@ class HCHAConv(nn.Module):
             alpha = ops.softmax_over_edges(score, hg)  # normalise among the nodes of each hyperedge
         else:
             alpha = ops.softmax_over_nodes(score, hg)  # normalise among the hyperedges of each node
-        return F.dropout(alpha, self.dropout, self.training)
+        return dropout(alpha, self.dropout, self.training)
 
     def forward(self, x: Tensor, hg, hyperedge_attr: Tensor | None = None) -> Tensor:
         from graphhyper.hypergraph import ops

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphhyper.errors import InvalidInputError
-from graphhyper.hypergraph.nn._utils import expand_heads, glorot_, prepare, typed_linear
+from graphhyper.hypergraph.nn._utils import dropout, expand_heads, glorot_, prepare, typed_linear
 
 
 def _typing(hg) -> tuple[Tensor, Tensor, Tensor]:
@@ -114,7 +114,7 @@ class HDHGNConv(nn.Module):
         s_e = (self.edge_type_emb[edge_type].view(-1, H, d) * self.att[..., d:]).sum(-1)
         score = F.leaky_relu(ops.gather_nodes(s_v, hg) + ops.gather_edges(s_e, hg), self.negative_slope)
         score = torch.where(is_head[:, None], torch.full_like(score, -1e9), score)  # heads take no tail attention
-        beta = F.dropout(ops.softmax_over_edges(score, hg) * tail, self.dropout, self.training)
+        beta = dropout(ops.softmax_over_edges(score, hg) * tail, self.dropout, self.training)
         z_inc = ops.gather_nodes(z, hg)
         tails = ops.reduce_to_edges(z_inc * expand_heads(beta, d), hg, aggr="sum")
         head_mask = 1.0 - tail
@@ -135,7 +135,7 @@ class HDHGNConv(nn.Module):
         m = torch.where(is_head[:, None], self.dir_head(y_inc), self.dir_tail(y_inc))  # [nnz, C]
         q = ops.gather_nodes(self.lin_q(z), hg).view(-1, H, d)
         score = (q * self.lin_k(m).view(-1, H, d)).sum(-1) / math.sqrt(d)
-        gamma = F.dropout(ops.softmax_over_nodes(score, hg), self.dropout, self.training)
+        gamma = dropout(ops.softmax_over_nodes(score, hg), self.dropout, self.training)
         agg = ops.reduce_to_nodes(m * expand_heads(gamma, d), hg, aggr="sum")
         return F.elu(self.norm(self.lin_child(agg) + self.lin_parent(x)))
 

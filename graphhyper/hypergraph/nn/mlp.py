@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from graphhyper.hypergraph.nn._utils import Dropout
+
 _NORMS = ("none", "ln", "bn")
 
 
@@ -67,7 +69,7 @@ class MLP(nn.Module):
         self.lins = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
         self.norms = nn.ModuleList(_norm(norm, c) for c in sizes[1:-1])
         self.act = act()
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
 
     def reset_parameters(self) -> None:
         for m in [self.input_norm, *self.lins, *self.norms]:

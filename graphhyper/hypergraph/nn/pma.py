@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphhyper.errors import InvalidInputError
-from graphhyper.hypergraph.nn._utils import glorot_, set_ops
+from graphhyper.hypergraph.nn._utils import dropout, glorot_, set_ops
 from graphhyper.hypergraph.nn.mlp import MLP
 
 
@@ -83,7 +83,7 @@ class PMA(nn.Module):
         w_score = torch.einsum("hci,hc->ih", self.lin_k.weight.view(H, C, -1), seed)  # [F, H]
         score = x @ w_score + (self.lin_k.bias.view(H, C) * seed).sum(-1)  # [members, H]
         alpha = softmax(F.leaky_relu(gather(score, hg), self.negative_slope), hg)  # [nnz, H]
-        alpha = F.dropout(alpha, self.dropout, self.training)
+        alpha = dropout(alpha, self.dropout, self.training)
         value = self.lin_v(x)
         if direction == "v2e":
             def pool(v, a):

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from graphhyper.hypergraph.nn._utils import expand_heads, glorot_, prepare
+from graphhyper.hypergraph.nn._utils import dropout, expand_heads, glorot_, prepare
 
 
 class UniGATConv(nn.Module):
@@ -66,7 +66,7 @@ class UniGATConv(nn.Module):
         h_e = ops.v2e(self.lin(x), hg, aggr="mean")  # [E, H*C]
         score = (h_e.view(-1, H, C) * self.att_e).sum(-1)  # [E, H]
         score = F.leaky_relu(ops.gather_edges(score, hg), self.negative_slope)  # [nnz, H]
-        alpha = F.dropout(ops.softmax_over_nodes(score, hg), self.dropout, self.training)
+        alpha = dropout(ops.softmax_over_nodes(score, hg), self.dropout, self.training)
         out = ops.reduce_to_nodes(ops.gather_edges(h_e, hg) * expand_heads(alpha, C), hg, aggr="sum")
         out = out if self.concat else out.view(-1, H, C).mean(1)
         return out if self.bias is None else out + self.bias
