@@ -9,8 +9,9 @@ Each finished run is appended to ``<out>.csv`` at once, so an interrupted table 
         --models hgnn,allset-transformer,ed-hnn --seeds 10 --out results/hypergraph_table
 
 Hyper-parameters: ``PROTOCOL`` below (per model) and ``DATASET_PROTOCOL`` (per dataset, from the reference
-code), overridden by ``--tuned DIR`` (JSON files written by ``scripts/tune_hypergraph.py``, one per dataset/model)
-and by ``--set key=value``.
+code), overridden by ``--tuned DIR`` (JSON files written by ``scripts/tune_hypergraph.py``, one per dataset/model,
+or ``configs/hypergraph/tuned``; every training choice in them is applied: model kwargs, lr, weight decay, label
+smoothing, feature normalisation, epochs and patience) and by ``--set key=value``.
 
 The issue-7 table (HGNN, AllSetTransformer and HGNN+ on the seven shipped datasets, 10 seeds, up to 500 epochs
 with patience 50, two single-threaded worker processes on a 2-core machine; prints the table and its wall time).
@@ -117,11 +118,10 @@ def config_for(dataset: str, model: str, tuned: str | None, overrides: list[str]
     extra = DATASET_PROTOCOL.get((model, dataset), {})
     cfg["model"].update(extra.get("model", {}))
     cfg.update({k: v for k, v in extra.items() if k != "model"})
-    if tuned:
-        path = Path(tuned) / f"{dataset}__{model}.json"
-        if path.exists():
-            best = json.loads(path.read_text())
-            cfg = {"model": best["model"], "lr": best["lr"], "weight_decay": best["weight_decay"], "tuned": True}
+    best = _tuned_file(tuned, dataset, model)
+    if best is not None:
+        cfg = {"model": best["model"], "tuned": True,
+               **{k: best[k] for k in ("lr", "weight_decay", *TUNED_TRAIN_KEYS) if k in best}}
     allowed = set(models.model_defaults(model))
     for item in overrides:
         key, _, value = item.partition("=")
@@ -133,18 +133,39 @@ def config_for(dataset: str, model: str, tuned: str | None, overrides: list[str]
     return cfg
 
 
+# training choices a tuned JSON carries besides model, lr and weight decay; a run applies all of them
+TUNED_TRAIN_KEYS = ("label_smoothing", "feature_norm", "epochs", "patience")
+
+
+def _tuned_file(folder: str | None, dataset: str, model: str) -> dict | None:
+    """The tuned config of (dataset, model) in ``folder``: ``<dataset>__<model>.json`` (written by
+    ``tune_hypergraph.py``) or ``<dataset>.json`` whose ``model_name`` is ``model`` (``configs/hypergraph/tuned``)."""
+    if not folder:
+        return None
+    for path in (Path(folder) / f"{dataset}__{model}.json", Path(folder) / f"{dataset}.json"):
+        if path.exists():
+            cfg = json.loads(path.read_text())
+            if cfg.get("model_name", model) == model:
+                return cfg
+    return None
+
+
 def run_one(dataset: str, model_name: str, seed: int, cfg: dict, args) -> dict:
     from graphhyper.data import load_hypergraph
     from graphhyper.hypergraph.models import build_model
-    from graphhyper.hypergraph.train import set_seed, train_node_classifier, with_sparse_features
+    from graphhyper.hypergraph.train import normalize_features, set_seed, train_node_classifier, with_sparse_features
 
     data = load_hypergraph(dataset, args.root, split="random", seed=seed, add_self_loops=True)
+    data = normalize_features(data, cfg.get("feature_norm", "none"))
     set_seed(seed)
     start = time.perf_counter()
     model = build_model(model_name, data.num_features, data.num_classes, **cfg["model"])
     data = with_sparse_features(model, data)  # same math, skips the zeros of bag-of-words features
-    res = train_node_classifier(model, data, epochs=args.epochs, lr=cfg["lr"], weight_decay=cfg["weight_decay"],
-                                patience=args.patience or None, seed=seed, progress=args.progress, device=args.device)
+    patience = cfg.get("patience", args.patience) or None
+    res = train_node_classifier(model, data, epochs=cfg.get("epochs", args.epochs), lr=cfg["lr"],
+                                weight_decay=cfg["weight_decay"], patience=patience, seed=seed,
+                                progress=args.progress, device=args.device,
+                                label_smoothing=cfg.get("label_smoothing", 0.0))
     return {"dataset": dataset, "model": model_name, "seed": seed, "test_acc": round(100 * res.test_acc, 4),
             "best_val_acc": round(100 * res.best_val_acc, 4), "best_epoch": res.best_epoch,
             "epochs_run": res.epochs_run, "seconds": round(time.perf_counter() - start, 2), "config": json.dumps(cfg)}

@@ -2,6 +2,7 @@
 
 import csv
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,27 @@ def test_reference_settings_per_dataset(harness):
     assert (zoo["model"]["hidden_channels"], zoo["model"]["heads"], zoo["lr"]) == (64, 2, 1e-2)
     assert coraca["model"]["num_layers"] == 1 and coraca["model"]["classifier_layers"] == 1
     assert harness.PROTOCOL["allset-transformer"]["model"]["heads"] == 8  # the table was not mutated
+
+
+def test_tuned_config_carries_every_training_choice(harness, tmp_path):
+    """A tuned JSON (either file name) sets the model, the optimiser and the other training choices it was tuned
+    with; a JSON for another model of the same dataset is ignored."""
+    tuned = {"model_name": "hgnn", "model": {"hidden_channels": 32, "dropout": 0.7}, "lr": 0.002,
+             "weight_decay": 1e-5, "label_smoothing": 0.05, "feature_norm": "row", "epochs": 40, "patience": 7}
+    (tmp_path / "zoo.json").write_text(json.dumps(tuned))
+    cfg = harness.config_for("zoo", "hgnn", str(tmp_path), [])
+    assert cfg["model"] == tuned["model"] and cfg["tuned"] is True
+    assert {k: cfg[k] for k in ("lr", "weight_decay", "label_smoothing", "feature_norm", "epochs", "patience")} == {
+        k: tuned[k] for k in ("lr", "weight_decay", "label_smoothing", "feature_norm", "epochs", "patience")}
+    assert "tuned" not in harness.config_for("zoo", "allset-transformer", str(tmp_path), [])
+    (tmp_path / "zoo__hgnn.json").write_text(json.dumps({**tuned, "lr": 0.5}))
+    assert harness.config_for("zoo", "hgnn", str(tmp_path), [])["lr"] == 0.5  # the study's own file wins
+
+
+def test_tuned_run_applies_label_smoothing_and_patience(harness, tmp_path, shared_data):
+    tuned = {"model_name": "hgnn", "model": {"hidden_channels": 16}, "lr": 0.01, "weight_decay": 0.0,
+             "label_smoothing": 0.1, "feature_norm": "row", "epochs": 12, "patience": 3}
+    (tmp_path / "zoo.json").write_text(json.dumps(tuned))
+    args = harness.parse_args(["--epochs", "500", "--patience", "100"])
+    row = harness.run_one("zoo", "hgnn", 0, harness.config_for("zoo", "hgnn", str(tmp_path), []), args)
+    assert row["epochs_run"] <= 12 and json.loads(row["config"])["label_smoothing"] == 0.1
