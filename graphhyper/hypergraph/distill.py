@@ -49,9 +49,10 @@ class DistillResult:
         """Teacher test accuracy minus student test accuracy (positive: the student is worse)."""
         return self.teacher_test_acc - self.student_result.test_acc
 
-    def inference_model(self, chunk_rows: int = 4096) -> InferenceMLP:
-        """The trained student as a lean, inference-only :class:`InferenceMLP`."""
-        return InferenceMLP.from_module(self.student, chunk_rows=chunk_rows)
+    def inference_model(self, chunk_rows: int = 4096, dtype: torch.dtype | None = None) -> InferenceMLP:
+        """The trained student as a lean, inference-only :class:`InferenceMLP` (``dtype``: see its
+        :meth:`~InferenceMLP.from_module`)."""
+        return InferenceMLP.from_module(self.student, chunk_rows=chunk_rows, dtype=dtype)
 
 
 @torch.no_grad()
@@ -177,9 +178,10 @@ def lighthgnn_plus(teacher: torch.nn.Module, data: Any, **kwargs) -> DistillResu
     return distill(teacher, data, plus=True, **kwargs)
 
 
-
-
 # ---------------------------------------------------------------------------------------------- lean inference
+# dtypes of the fused oneDNN Linear+ReLU path (bfloat16 runs on AVX512-BF16/AMX units where the CPU has them)
+_FUSED_DTYPES = (torch.float32, torch.bfloat16)
+
 def _fused_linear_available() -> bool:
     return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
 
@@ -227,8 +229,15 @@ class InferenceMLP(nn.Module):
         self.in_ln_eps: float | None = None
 
     @classmethod
-    def from_module(cls, module: nn.Module, chunk_rows: int = 4096) -> InferenceMLP:
-        """Build from an ``MLPClassifier`` (the default student, ``build_model("mlp", ...)``) or an ``nn.MLP``."""
+    def from_module(cls, module: nn.Module, chunk_rows: int = 4096, dtype: torch.dtype | None = None) -> InferenceMLP:
+        """Build from an ``MLPClassifier`` (the default student, ``build_model("mlp", ...)``) or an ``nn.MLP``.
+
+        ``dtype=torch.bfloat16`` stores the (folded) weights in bfloat16 and casts the input on the way in; the
+        fused oneDNN path then runs on the CPU's BF16 units (AVX512-BF16 or AMX) where it has them. The logits
+        match float32 to about ``1e-2`` relative, so check the accuracy on validation before deploying it.
+        """
+        if dtype not in (None, torch.float32, torch.bfloat16, torch.float16, torch.float64):
+            raise InvalidInputError(f"dtype={dtype}: use torch.float32 (default), torch.bfloat16 or torch.float16.")
         from graphhyper.hypergraph.nn import MLP
 
         mlp = getattr(module, "mlp", module)
@@ -252,7 +261,7 @@ class InferenceMLP(nn.Module):
         out = cls(layers, chunk_rows=chunk_rows)
         if in_ln is not None:
             out.in_ln_w, out.in_ln_b, out.in_ln_eps = in_ln[0].clone(), in_ln[1].clone(), in_ln[2]
-        return out.to(mlp.lins[0].weight.device)
+        return out.to(device=mlp.lins[0].weight.device, dtype=dtype)
 
     def forward(self, x: Tensor, hg: Any = None) -> Tensor:
         """``x [N, in_channels] -> logits [N, out_channels]`` (the student's eval-mode output)."""
@@ -263,7 +272,7 @@ class InferenceMLP(nn.Module):
                 x = x.to_dense()
             check_features(x, self.in_channels)
             x = x.to(self.w0.dtype).contiguous()
-            fused = x.device.type == "cpu" and x.dtype == torch.float32 and _fused_linear_available()
+            fused = x.device.type == "cpu" and x.dtype in _FUSED_DTYPES and _fused_linear_available()
             if x.size(0) <= self.chunk_rows:
                 return self._rows(x, fused)
             out = x.new_empty(x.size(0), self.out_channels)

@@ -9,7 +9,8 @@ mode under ``torch.inference_mode``; each round times, back to back:
   teacher at its best), and on a freshly built hypergraph (what serving a new or updated hypergraph costs);
 - the student as trained (``build_model("mlp")``, its plain ``forward``), and the same student exported with
   :meth:`InferenceMLP.from_module` (fused oneDNN Linear+ReLU, row blocks that stay in cache) -- the deployed
-  LightHGNN. Both compute the same logits (checked).
+  LightHGNN. Both compute the same logits (checked). Also the export in bfloat16 (``dtype=torch.bfloat16``),
+  reported on its own line; the headline and the target stay float32 against float32.
 
 The medians over rounds give the speed-ups; the headline is the warm teacher against the deployed student.
 
@@ -78,30 +79,36 @@ def _run(args) -> int:
     teacher = build_model("hgnn", args.features, args.classes, hidden_channels=args.hidden).eval()
     student = build_model("mlp", args.features, args.classes, hidden_channels=args.hidden).eval()
     lean = InferenceMLP.from_module(student, chunk_rows=args.chunk_rows)
+    lean16 = InferenceMLP.from_module(student, chunk_rows=args.chunk_rows, dtype=torch.bfloat16)
 
     def fresh():
         return teacher(x, Hypergraph(hg.num_nodes, hyperedge_index=index, num_edges=hg.num_edges))
 
     fns = {"teacher (warm)": lambda: teacher(x, hg), "teacher (fresh)": fresh,
-           "student (plain forward)": lambda: student(x), "student (InferenceMLP)": lambda: lean(x)}
+           "student (plain forward)": lambda: student(x), "student (InferenceMLP)": lambda: lean(x),
+           "student (InferenceMLP bf16)": lambda: lean16(x)}
     inner = {name: (args.student_calls if name.startswith("student") else 1) for name in fns}
     checks = ops._default.get("check_finite", True)
     ops.set_input_checks(False)  # the teacher at its best: no NaN scan of its inputs (the student does none)
     try:
         with torch.inference_mode():
             diff = (student(x) - lean(x)).abs().max().item()
+            diff16 = ((student(x) - lean16(x).float()).abs().max() / student(x).abs().max()).item()
             times = interleaved(fns, args.rounds, inner)
     finally:
         ops.set_input_checks(checks)
     med = {name: statistics.median(ts) for name, ts in times.items()}
     for name, t in med.items():
-        print(f"{name:<26}: median {1e3 * t:9.2f} ms  (min {1e3 * min(times[name]):9.2f}, {args.rounds} rounds)")
-    print(f"deployed student == plain student: max |diff| {diff:.1e}")
+        print(f"{name:<28}: median {1e3 * t:9.2f} ms  (min {1e3 * min(times[name]):9.2f}, {args.rounds} rounds)")
+    print(f"deployed student == plain student: max |diff| {diff:.1e}; bfloat16 copy: max |diff| / max |logit| "
+          f"{diff16:.1e}")
     warm, cold = med["teacher (warm)"], med["teacher (fresh)"]
     plain, deployed = med["student (plain forward)"], med["student (InferenceMLP)"]
     print(f"speed-up, deployed student: {warm / deployed:.1f}x (warm teacher), "
           f"{cold / deployed:.1f}x (fresh structure)")
     print(f"speed-up, plain student   : {warm / plain:.1f}x (warm teacher), {cold / plain:.1f}x (fresh structure)")
+    print(f"speed-up, bfloat16 student: {warm / med['student (InferenceMLP bf16)']:.1f}x (warm teacher; float32 "
+          "teacher, check the student's accuracy in bfloat16 before deploying it)")
     round_ratios = [t / s for t, s in zip(times["teacher (warm)"], times["student (InferenceMLP)"])]
     print(f"per-round warm/deployed ratios: {', '.join(f'{r:.0f}' for r in round_ratios)}")
     verdict = "met" if warm / deployed >= args.target else "NOT met"

@@ -100,6 +100,25 @@ def test_inference_mlp_matches_student(norm):
     torch.testing.assert_close(lean2(x), other(x), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("norm", ["bn", "ln"])
+def test_inference_mlp_in_bfloat16_keeps_the_predictions(norm):
+    from graphhyper.hypergraph.distill import InferenceMLP
+
+    torch.manual_seed(1)
+    student = build_model("mlp", 12, 4, hidden_channels=32, num_layers=2, norm=norm).eval()
+    x = torch.randn(2000, 12)
+    with torch.no_grad():
+        ref = student(x)
+    for chunk in (300, 4096):  # row blocks through the fused oneDNN path, and one block
+        lean = InferenceMLP.from_module(student, chunk_rows=chunk, dtype=torch.bfloat16)
+        out = lean(x)  # float32 input is cast on the way in
+        assert out.dtype == torch.bfloat16 and lean.w0.dtype == torch.bfloat16
+        torch.testing.assert_close(out.float(), ref, atol=5e-2, rtol=5e-2)
+        margin = ref.topk(2).values.diff().abs().squeeze(-1)
+        clear = margin > 0.1  # wherever the float32 decision is not a near-tie, bfloat16 makes the same one
+        assert torch.equal(out.float().argmax(-1)[clear], ref.argmax(-1)[clear])
+
+
 def test_inference_mlp_rejects_bad_input():
     from graphhyper.errors import InvalidInputError
     from graphhyper.hypergraph.distill import InferenceMLP
@@ -111,6 +130,8 @@ def test_inference_mlp_rejects_bad_input():
         InferenceMLP.from_module(build_model("hgnn", 8, 3))
     with pytest.raises(InvalidInputError, match="chunk_rows"):
         InferenceMLP.from_module(build_model("mlp", 8, 3), chunk_rows=0)
+    with pytest.raises(InvalidInputError, match="dtype"):
+        InferenceMLP.from_module(build_model("mlp", 8, 3), dtype=torch.int8)
 
 
 def test_distill_result_exports_student(teacher_and_data):
