@@ -35,8 +35,11 @@ LAYERS = {
     "hdhgn": (lambda: hnn.HDHGNConv(F_IN, heads=2), F_IN, False),
     "conhd-unp": (lambda: hnn.CoNHDConv(F_IN, operator="unp"), F_IN, True),
     "conhd-isab": (lambda: hnn.CoNHDConv(F_IN, operator="isab", heads=2, num_inducing=3), F_IN, True),
+    "appnp": (lambda: hnn.HypergraphAPPNP(num_steps=4, alpha=0.2), F_IN, False),
+    "appnp-hgnnp": (lambda: hnn.HypergraphAPPNP(num_steps=3, alpha=0.3, operator="hgnnp"), F_IN, False),
 }
 NAMES = sorted(LAYERS)
+PARAMETER_FREE = {"appnp", "appnp-hgnnp"}  # propagation only: gradients reach the input, there are no weights
 
 
 @pytest.fixture(autouse=True)
@@ -81,6 +84,9 @@ def test_forward_shape_and_finite_gradients(name):
     (out * torch.randn_like(out)).sum().backward()
     assert inp.grad is not None and torch.isfinite(inp.grad).all() and inp.grad.abs().sum() > 0
     grads = [p.grad for p in layer.parameters() if p.grad is not None]
+    if name in PARAMETER_FREE:
+        assert not list(layer.parameters())
+        return
     assert grads and all(torch.isfinite(g).all() for g in grads)
     assert any(g.abs().sum() > 0 for g in grads)
 
@@ -113,7 +119,7 @@ def test_reset_parameters_changes_parameters(name):
     torch.manual_seed(123)
     layer.reset_parameters()
     changed = [k for k, v in layer.state_dict().items() if not torch.equal(v, before[k])]
-    assert changed, "reset_parameters left every parameter unchanged"
+    assert changed or (name in PARAMETER_FREE and not before), "reset_parameters left every parameter unchanged"
 
 
 def _permuted(hg: Hypergraph, perm: torch.Tensor) -> Hypergraph:
@@ -171,8 +177,11 @@ def test_bad_input_raises_clear_error(name):
     layer, _, per_inc = _make(name)
     hg = Hypergraph(8, EDGES)
     rows = hg.nnz if per_inc else 8
-    with pytest.raises(InvalidInputError, match="channels"):
-        _call(layer, torch.randn(rows, F_IN + 1), hg)
+    if name in PARAMETER_FREE:  # propagates a signal of any width
+        assert _call(layer, torch.randn(rows, F_IN + 1), hg).shape == (rows, F_IN + 1)
+    else:
+        with pytest.raises(InvalidInputError, match="channels"):
+            _call(layer, torch.randn(rows, F_IN + 1), hg)
     with pytest.raises(GraphhyperError):
         _call(layer, _inputs(hg, per_inc), [[0, 1]])
     with pytest.raises(InvalidInputError):

@@ -307,3 +307,38 @@ def test_hdhgn_uses_direction_and_types():
         hnn.HDHGNConv(4, num_node_types=1, num_edge_types=2, heads=2)(
             x, DirectedHypergraph(5, pairs, node_type=nt, edge_type=et)
         )
+
+
+@pytest.mark.parametrize("operator", ["hgnn", "hgnnp"])
+def test_appnp_equals_the_dense_recursion_and_its_fixed_point(operator):
+    hg = random_hypergraph(18, 9, mean_edge_size=3.0, seed=4, weighted=True).add_self_loops()
+    x = torch.randn(18, 5)
+    H, w, de, dv = _dense(hg)
+    if operator == "hgnn":
+        Dv = torch.diag(_inv(dv, -0.5))
+        P = Dv @ H @ torch.diag(w) @ torch.diag(_inv(de)) @ H.t() @ Dv
+    else:
+        P = torch.diag(_inv(dv)) @ H @ torch.diag(w) @ torch.diag(_inv(de)) @ H.t()
+    alpha, z = 0.15, x.double()
+    for _ in range(6):
+        z = (1 - alpha) * P @ z + alpha * x.double()
+    layer = hnn.HypergraphAPPNP(num_steps=6, alpha=alpha, operator=operator)
+    torch.testing.assert_close(layer(x, hg).double(), z, atol=1e-5, rtol=1e-5)
+    # many steps converge to personalised PageRank: alpha (I - (1 - alpha) P)^-1 x
+    fixed = alpha * torch.linalg.solve(torch.eye(18, dtype=torch.float64) - (1 - alpha) * P, x.double())
+    far = hnn.HypergraphAPPNP(num_steps=200, alpha=alpha, operator=operator)
+    torch.testing.assert_close(far(x, hg).double(), fixed, atol=1e-4, rtol=1e-4)
+
+
+def test_appnp_keeps_isolated_nodes_and_checks_its_arguments():
+    from graphhyper.errors import InvalidInputError
+
+    hg = Hypergraph(5, [[0, 1, 2], [1, 2]]).add_self_loops()  # nodes 3, 4: self-loop only
+    x = torch.randn(5, 3)
+    out = hnn.HypergraphAPPNP(num_steps=7, alpha=0.1)(x, hg)
+    torch.testing.assert_close(out[3:], x[3:])
+    assert not torch.allclose(out[:3], x[:3])
+    assert torch.equal(hnn.HypergraphAPPNP(num_steps=0)(x, hg), x)
+    for kwargs, match in (({"num_steps": -1}, "num_steps"), ({"alpha": 1.5}, "alpha"), ({"operator": "x"}, "operator")):
+        with pytest.raises(InvalidInputError, match=match):
+            hnn.HypergraphAPPNP(**kwargs)

@@ -4,6 +4,7 @@
 from graphhyper.hypergraph.nn._utils import as_hypergraph
 from graphhyper.hypergraph.nn.alldeepsets import AllDeepSetsConv
 from graphhyper.hypergraph.nn.allsettransformer import AllSetTransformerConv
+from graphhyper.hypergraph.nn.appnp import HypergraphAPPNP
 from graphhyper.hypergraph.nn.conhd import CoNHDConv
 from graphhyper.hypergraph.nn.edhnn import EDHNNConv
 from graphhyper.hypergraph.nn.hcha import HCHAConv
@@ -34,6 +35,7 @@ __all__ = [
     "UniGINConv",
     "UniGCNIIConv",
     "HCHAConv",
+    "HypergraphAPPNP",
     "AllDeepSetsConv",
     "AllSetTransformerConv",
     "EDHNNConv",
