@@ -10,7 +10,7 @@ from graphhyper.data.splits import Split
 from graphhyper.errors import InvalidInputError
 from graphhyper.hypergraph import hsbm
 from graphhyper.hypergraph.models import build_model
-from graphhyper.hypergraph.train import set_seed, train_node_classifier
+from graphhyper.hypergraph.train import resets_patience, set_seed, train_node_classifier
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -61,18 +61,30 @@ def test_early_stopping_and_determinism(planted):
         set_seed(3)
         m = build_model("hgnn", 8, 3, hidden_channels=16)
         runs.append(train_node_classifier(m, planted, epochs=400, lr=5e-2, patience=10, seed=3, progress=False))
-    accs = [h["val_acc"] for h in runs[0].history]
-    last_gain = max(i for i, a in enumerate(accs) if a > max(accs[:i], default=-1.0))
-    # patience counts from the last strictly better validation accuracy; a later tie with a lower loss may
-    # still become the kept checkpoint
+    # replay the rule: a better checkpoint (higher accuracy, or a tie below 100% with a lower loss) resets patience
+    best, last_gain = (-1.0, float("inf")), -1
+    for h in runs[0].history:
+        acc, loss = h["val_acc"], h["val_loss"]
+        if resets_patience(acc, loss, best):
+            last_gain = h["epoch"]
+        if (acc, -loss) > (best[0], -best[1]):
+            best = (acc, loss)
     assert runs[0].epochs_run < 400 and runs[0].epochs_run == last_gain + 11
     assert last_gain <= runs[0].best_epoch < runs[0].epochs_run
     assert [h["loss"] for h in runs[0].history] == [h["loss"] for h in runs[1].history]
 
 
+def test_patience_rule():
+    assert resets_patience(0.6, 9.0, (0.5, 1.0))  # higher accuracy, whatever the loss
+    assert resets_patience(0.5, 0.9, (0.5, 1.0))  # a slow start: same accuracy, falling loss
+    assert not resets_patience(0.5, 1.1, (0.5, 1.0)) and not resets_patience(0.4, 0.1, (0.5, 1.0))
+    assert not resets_patience(1.0, 0.001, (1.0, 0.01))  # saturated: the loss alone no longer counts
+    assert resets_patience(0.0, 5.0, (-1.0, float("inf")))  # the first epoch always counts
+
+
 def test_saturated_validation_accuracy_stops_despite_falling_loss(planted):
-    """Ties in accuracy with a lower loss (the usual state once validation accuracy saturates) must not keep an
-    early-stopped run alive: it stops ``patience`` epochs after the last accuracy gain."""
+    """Once validation accuracy is perfect, ties with a lower loss must not keep an early-stopped run alive: it
+    stops ``patience`` epochs after first reaching 100%, and still keeps the lowest-loss perfect checkpoint."""
     easy = planted.with_split(Split(planted.split.train, planted.split.train[:5], planted.split.test))
     set_seed(0)
     m = build_model("hgnn", 8, 3, hidden_channels=16)
