@@ -61,7 +61,10 @@ DATASET_PROTOCOL: dict[tuple[str, str], dict] = {
     ("allset-transformer", "dblp-ca"): {"model": {"hidden_channels": 512, "heads": 8}},
     ("allset-transformer", "zoo"): {"model": {"hidden_channels": 64, "heads": 8}, "lr": 1e-2, "weight_decay": 1e-5},
     ("allset-transformer", "20news"): {"model": {"hidden_channels": 256, "heads": 8}},
-    ("allset-transformer", "mushroom"): {"model": {"hidden_channels": 128, "heads": 1}},
+    # Mushroom: the reference's fixed 500 epochs, no early stopping. Validation accuracy reaches 100% within ~100
+    # epochs, and patience then ended 4 of 10 runs one test node (of 2,031) short of the paper's 100.00 ± 0.00;
+    # all four reach 100% by epoch 500. Costs about 100 s per run instead of 17 s.
+    ("allset-transformer", "mushroom"): {"model": {"hidden_channels": 128, "heads": 1}, "epochs": 500, "patience": 0},
     ("allset-transformer", "ntu2012"): {"model": {"hidden_channels": 256, "heads": 1}},
     ("allset-transformer", "modelnet40"): {"model": {"hidden_channels": 512, "heads": 8}},
     ("allset-transformer", "house"): {"model": {"hidden_channels": 512, "heads": 8}},

@@ -59,6 +59,9 @@ def test_reference_settings_per_dataset(harness):
     assert (zoo["model"]["hidden_channels"], zoo["model"]["heads"], zoo["lr"]) == (64, 2, 1e-2)
     assert coraca["model"]["num_layers"] == 1 and coraca["model"]["classifier_layers"] == 1
     assert harness.PROTOCOL["allset-transformer"]["model"]["heads"] == 8  # the table was not mutated
+    mushroom = harness.config_for("mushroom", "allset-transformer", None, [])
+    assert (mushroom["epochs"], mushroom["patience"]) == (500, 0)  # the reference's fixed epochs, no early stop
+    assert "patience" not in harness.config_for("mushroom", "hgnn", None, [])
 
 
 def test_tuned_config_carries_every_training_choice(harness, tmp_path):
