@@ -30,6 +30,15 @@ import torch  # noqa: E402
 torch.set_num_threads(1)
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Every test starts and ends on one thread, whatever the code under test set (CLIs and scripts take
+    ``--threads``); test files do not need their own copy."""
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(1)
+
+
 @pytest.fixture
 def shared_data() -> pathlib.Path:
     """Root of the real data beside the checkout; skips with a reason when absent."""

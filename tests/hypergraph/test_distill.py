@@ -8,14 +8,6 @@ from graphhyper.hypergraph.models import build_model
 from graphhyper.hypergraph.train import set_seed, train_node_classifier
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def teacher_and_data():
     hg, x, y = hsbm(400, 300, num_classes=3, feature_dim=32, mean_edge_size=5, p_in=0.9, feature_noise=2.0, seed=2)

@@ -42,13 +42,6 @@ NAMES = sorted(LAYERS)
 PARAMETER_FREE = {"appnp", "appnp-hgnnp"}  # propagation only: gradients reach the input, there are no weights
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def _make(name: str) -> tuple[torch.nn.Module, int, bool]:
     torch.manual_seed(0)

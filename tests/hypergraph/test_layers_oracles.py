@@ -16,12 +16,8 @@ WEIGHTS = [1.0, 2.0, 0.5, 1.5, 3.0, 1.0, 0.7]
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _seed():
     torch.manual_seed(0)
-    yield
-    torch.set_num_threads(before)
 
 
 def _dense(hg: Hypergraph):

@@ -13,15 +13,6 @@ from graphhyper.hypergraph.models import build_model
 from graphhyper.hypergraph.train import resets_patience, set_seed, train_node_classifier
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny full-batch models: one thread is faster and immune to oversubscription on a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def planted():
     hg, x, y = hsbm(300, 240, num_classes=3, feature_dim=8, mean_edge_size=5, p_in=0.9, feature_noise=2.0, seed=1)

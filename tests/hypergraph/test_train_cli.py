@@ -1,17 +1,6 @@
 import json
 
-import pytest
-import torch
-
 from graphhyper.cli import main
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_datasets_lists_every_card(capsys):

@@ -7,7 +7,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-import torch
 
 
 @pytest.fixture
@@ -21,11 +20,3 @@ def fast_tmp(tmp_path):
     else:
         yield tmp_path
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These small ops are dominated by thread synchronisation; one thread is faster (and restored after)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)

@@ -11,15 +11,6 @@ from graphhyper.errors import InvalidInputError
 from graphhyper.search import supernet as S
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These small ops are dominated by thread synchronisation; one thread is faster (and restored after)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_cosine_power_annealing_values():
     lrs = [S.cosine_power_annealing(t, 100, 0.1, 0.001, power=10) for t in range(101)]
     assert lrs[0] == pytest.approx(0.1) and lrs[-1] == pytest.approx(0.001)
