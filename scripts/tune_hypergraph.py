@@ -129,10 +129,13 @@ def make_objective(args, fixed: dict):
 def tune(args) -> int:
     import optuna
 
+    from graphhyper.search.study import make_storage
+
     fixed = parse_fixed(args.fix)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    storage = args.storage or f"sqlite:///{out / 'studies.db'}"
+    # make_storage retries the schema-creation race of tuners started together on a new SQLite file
+    storage = make_storage(args.storage or f"sqlite:///{out / 'studies.db'}")
     name = args.study or f"{args.dataset}__{args.model}"
     sampler = optuna.samplers.TPESampler(seed=args.seed, n_startup_trials=args.startup)
     study = optuna.create_study(study_name=name, storage=storage, direction="maximize", sampler=sampler,

@@ -169,6 +169,19 @@ def test_tune_then_evaluate_on_zoo(tuner, tmp_path, shared_data, capsys):
     assert len(csv_path.read_text().splitlines()) == 3  # header + two seeds
 
 
+def test_tuner_opens_its_storage_through_make_storage(tuner, tmp_path, shared_data, monkeypatch):
+    """Parallel tuners on one new SQLite file need make_storage's retry of the schema race (it crashed before)."""
+    from graphhyper.search import study as study_mod
+
+    opened = []
+    real = study_mod.make_storage
+    monkeypatch.setattr(study_mod, "make_storage", lambda url, **kw: opened.append(url) or real(url, **kw))
+    argv = ["--dataset", "zoo", "--model", "hgnn", "--trials", "1", "--tune-seeds", "1", "--epochs", "3",
+            "--out", str(tmp_path)]
+    assert tuner.main(argv) == 0
+    assert opened == [f"sqlite:///{tmp_path / 'studies.db'}"]
+
+
 def test_fix_parses_values(tuner):
     assert tuner.parse_fixed(["a=1", "b=0.5", "c=row", "d=true"]) == {"a": 1, "b": 0.5, "c": "row", "d": True}
     with pytest.raises(SystemExit):

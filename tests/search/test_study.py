@@ -76,6 +76,30 @@ def test_journal_storage_and_direction_mismatch(fast_tmp):
         run(_toy_space(), lambda c: 1.0, 1, storage="ftp://x", progress=False)
 
 
+def test_storage_retries_the_schema_creation_race(fast_tmp, monkeypatch):
+    """Workers started together on a new database race to create the tables; the loser must retry, not crash."""
+    from sqlalchemy.exc import OperationalError
+
+    from graphhyper.search import study as study_mod
+
+    real, calls = optuna.storages.RDBStorage, []
+
+    def flaky(url, **kw):
+        calls.append(url)
+        if len(calls) < 3:
+            raise OperationalError("CREATE TABLE", {}, Exception("table study_user_attributes already exists"))
+        return real(url, **kw)
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", flaky)
+    storage = study_mod.make_storage(f"sqlite:///{fast_tmp}/race.db", heartbeat_interval=None)
+    assert len(calls) == 3 and isinstance(storage, real)
+    calls.clear()
+    retry = study_mod._rdb_storage
+    monkeypatch.setattr(study_mod, "_rdb_storage", lambda url, e, kw: retry(url, e, kw, attempts=2))
+    with pytest.raises(OperationalError, match="already exists"):
+        study_mod.make_storage(f"sqlite:///{fast_tmp}/race2.db", heartbeat_interval=None)
+
+
 def test_multi_objective_pareto_and_constraints(fast_tmp):
     space = nb201_space()
 
