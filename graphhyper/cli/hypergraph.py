@@ -1,5 +1,5 @@
 """`graphhyper hypergraph ...` sub-commands: ``datasets`` (list with statistics), ``train`` (one model, one split),
-``distill`` (LightHGNN / LightHGNN+ student from an HGNN teacher)."""
+``distill`` (LightHGNN / LightHGNN+ student from an HGNN teacher), ``tune`` (Optuna on validation, then evaluate)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("hypergraph", help="hypergraph datasets, training and distillation")
-    sub = parser.add_subparsers(dest="command", metavar="{datasets,train,distill}")
+    sub = parser.add_subparsers(dest="command", metavar="{datasets,train,distill,tune}")
 
     ls = sub.add_parser("datasets", help="list the benchmark hypergraphs with their statistics")
     ls.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -29,6 +29,78 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     di.add_argument("--teacher", default="hgnn")
     di.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="teacher hyper-parameter")
     di.set_defaults(handler=_distill)
+
+    tu = sub.add_parser("tune", help="tune a model with Optuna on validation only; --evaluate a tuned config")
+    add_tune_arguments(tu)
+    tu.set_defaults(handler=run_tune)
+
+
+def add_tune_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``graphhyper hypergraph tune`` (also used by ``scripts/tune_hypergraph.py``)."""
+    p.add_argument("--dataset", help="dataset to tune on")
+    p.add_argument("--model", default="hgnn", help="model with a search space: hgnn, hgnnp, unigcnii, appnp, "
+                   "allset-transformer, ed-hnn (graphhyper.search.hypergraph_tuning.SPACES)")
+    p.add_argument("--trials", type=int, default=20)
+    p.add_argument("--timeout", type=float, default=None, help="stop starting trials after this many seconds")
+    p.add_argument("--tune-seeds", type=int, default=2, help="tune splits 1000..1000+N-1 (disjoint from 0..9)")
+    p.add_argument("--epochs", type=int, default=300)
+    p.add_argument("--patience", type=int, default=100)
+    p.add_argument("--fix", action="append", default=[], help="pin a searched value or add a model kwarg: key=value")
+    p.add_argument("--space", action="append", default=[], help='replace a search range: key=["cat", [1, 2]]')
+    p.add_argument("--enqueue", action="append", default=[], help="JSON params of a trial to run first")
+    p.add_argument("--startup", type=int, default=10, help="random trials before TPE takes over")
+    p.add_argument("--out", default="results/tuned", help="folder of the best-config JSON and the default storage")
+    p.add_argument("--study", default=None, help="study name (default <dataset>__<model>)")
+    p.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite file in --out, resumable)")
+    p.add_argument("--seed", type=int, default=0, help="sampler seed")
+    p.add_argument("--evaluate", nargs="+", default=None, metavar="CONFIG", help="evaluate tuned config JSON files")
+    p.add_argument("--seeds", type=int, default=10, help="evaluation split seeds 0..N-1")
+    p.add_argument("--csv", default=None, help="append per-seed evaluation rows here")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--root", default=None, help="data root (default $GRAPHHYPER_DATA or ~/.cache/graphhyper)")
+
+
+def run_tune(args: argparse.Namespace) -> int:
+    """Tune or evaluate as ``args`` say (see :mod:`graphhyper.search.hypergraph_tuning`)."""
+    import warnings
+
+    import torch
+
+    from graphhyper.errors import InvalidInputError
+    from graphhyper.search import hypergraph_tuning as ht
+
+    torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+    if args.evaluate:
+        ht.evaluate_configs(args.evaluate, args.seeds, root=args.root, device=args.device, csv_path=args.csv,
+                            log=_print)
+        return 0
+    if not args.dataset:
+        raise InvalidInputError("--dataset is required for tuning (or pass --evaluate CONFIG.json).")
+    ht.tune(args.dataset, args.model, trials=args.trials, timeout=args.timeout, tune_seeds=args.tune_seeds,
+            epochs=args.epochs, patience=args.patience, fixed=parse_key_values(args.fix, "--fix"),
+            space=ht.parse_space(parse_key_values(args.space, "--space")),
+            enqueue=[_json_object(e, "--enqueue") for e in args.enqueue], startup=args.startup, out=args.out,
+            study=args.study, storage=args.storage, seed=args.seed, root=args.root, log=_print)
+    return 0
+
+
+def _json_object(text: str, option: str) -> dict:
+    from graphhyper.errors import InvalidInputError
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"{option} {text!r} is not JSON ({exc}); give the trial's params as an "
+                                "object.") from None
+    if not isinstance(value, dict):
+        raise InvalidInputError(f"{option} {text!r}: give the trial's params as a JSON object.")
+    return value
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
 
 
 def _common(p: argparse.ArgumentParser) -> None:

@@ -39,3 +39,43 @@ def test_distill_reports_teacher_and_both_students(capsys, shared_data):
     assert len(pairs) == 2  # LightHGNN and LightHGNN+
     for student, deployed in pairs:
         assert abs(float(student) - float(deployed)) <= 100 / 26 + 1e-6  # at most one of Zoo's ~26 test nodes
+
+
+def test_tune_then_evaluate_through_the_cli(capsys, shared_data, tmp_path):
+    argv = ["hypergraph", "tune", "--dataset", "zoo", "--model", "appnp", "--trials", "2", "--tune-seeds", "1",
+            "--epochs", "10", "--patience", "5", "--out", str(tmp_path), "--fix", "num_steps=2",
+            "--space", 'hidden_channels=["cat", [16, 32]]',
+            "--enqueue", '{"hidden_channels": 16, "lr": 0.01}']
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "trial 0: val" in out and "trial 1: val" in out and "best val" in out
+    cfg = json.loads((tmp_path / "zoo__appnp.json").read_text())
+    assert cfg["model_name"] == "appnp" and cfg["model"]["num_steps"] == 2
+    assert cfg["model"]["hidden_channels"] in (16, 32) and cfg["tune_seeds"] == [1000]
+    import optuna
+
+    study = optuna.load_study(study_name="zoo__appnp", storage=f"sqlite:///{tmp_path / 'studies.db'}")
+    assert study.trials[0].params["hidden_channels"] == 16 and study.trials[0].params["lr"] == 0.01  # enqueued
+    csv_path = tmp_path / "eval.csv"
+    assert main(["hypergraph", "tune", "--evaluate", str(tmp_path / "zoo__appnp.json"), "--seeds", "2",
+                 "--csv", str(csv_path)]) == 0
+    assert "(2 seeds)" in capsys.readouterr().out
+    assert len(csv_path.read_text().splitlines()) == 3
+
+
+def test_tune_errors_name_the_fix(capsys, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"dataset": "zoo"}')
+    cases = [
+        (["--model", "appnp"], "--dataset is required"),
+        (["--dataset", "zoo", "--model", "nope"], "No search space for model 'nope'"),
+        (["--dataset", "zoo", "--space", "lr=0.1"], "expected a JSON list [kind, ...]"),
+        (["--dataset", "zoo", "--enqueue", "{oops"], "is not JSON"),
+        (["--dataset", "zoo", "--enqueue", "[1, 2]"], "as a JSON object"),
+        (["--evaluate", str(bad)], "lacks ['lr', 'model', 'model_name', 'weight_decay']"),
+        (["--evaluate", str(tmp_path / "missing.json")], "cannot read the tuned config"),
+        (["--dataset", "zoo", "--trials", "0"], "has no finished trial yet"),
+    ]
+    for extra, message in cases:
+        assert main(["hypergraph", "tune", "--out", str(tmp_path), *extra]) == 1, extra
+        assert message in capsys.readouterr().err, extra
