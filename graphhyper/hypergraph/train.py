@@ -152,8 +152,9 @@ def train_node_classifier(
             if restore_best:
                 best_state = copy.deepcopy(model.state_dict())
         if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{row['loss']:.3f}", val=f"{row['val_acc']:.3f}", test=f"{best_test:.3f}")
+            bar.set_postfix(loss=f"{row['loss']:.3f}", val=f"{row['val_acc']:.3f}", test=f"{best_test:.3f}",
+                            refresh=False)
+            bar.update(1)  # one redraw per epoch, with the new postfix
         if patience is not None and epoch - improved_epoch >= patience:
             break
     if bar is not None:

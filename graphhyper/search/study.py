@@ -440,8 +440,8 @@ def _postfix(bar, study) -> None:
     try:
         if len(study.directions) == 1:
             v = study.best_value
-            bar.set_postfix(best=f"{v:.4g}" if math.isfinite(v) else v)
+            bar.set_postfix(best=f"{v:.4g}" if math.isfinite(v) else v, refresh=False)
         else:
-            bar.set_postfix(pareto=len(study.best_trials))
+            bar.set_postfix(pareto=len(study.best_trials), refresh=False)
     except ValueError:
         pass
