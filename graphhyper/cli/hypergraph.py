@@ -53,6 +53,9 @@ def add_tune_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--study", default=None, help="study name (default <dataset>__<model>)")
     p.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite file in --out, resumable)")
     p.add_argument("--seed", type=int, default=0, help="sampler seed")
+    p.add_argument("--tie-break", default="first", choices=("first", "val_loss"),
+                   help="among trials with the same best validation accuracy, keep the first or the one with the "
+                        "lowest validation loss (for small, saturating validation sets)")
     p.add_argument("--evaluate", nargs="+", default=None, metavar="CONFIG", help="evaluate tuned config JSON files")
     p.add_argument("--seeds", type=int, default=10, help="evaluation split seeds 0..N-1")
     p.add_argument("--csv", default=None, help="append per-seed evaluation rows here")
@@ -82,7 +85,8 @@ def run_tune(args: argparse.Namespace) -> int:
             epochs=args.epochs, patience=args.patience, fixed=parse_key_values(args.fix, "--fix"),
             space=ht.parse_space(parse_key_values(args.space, "--space")),
             enqueue=[_json_object(e, "--enqueue") for e in args.enqueue], startup=args.startup, out=args.out,
-            study=args.study, storage=args.storage, seed=args.seed, root=args.root, log=_print)
+            study=args.study, storage=args.storage, seed=args.seed, root=args.root, tie_break=args.tie_break,
+            log=_print)
     return 0
 
 

@@ -79,3 +79,40 @@ def test_tune_errors_name_the_fix(capsys, tmp_path):
     for extra, message in cases:
         assert main(["hypergraph", "tune", "--out", str(tmp_path), *extra]) == 1, extra
         assert message in capsys.readouterr().err, extra
+
+
+def test_select_trial_breaks_ties_by_validation_loss():
+    import optuna
+    import pytest
+
+    from graphhyper.errors import InvalidInputError
+    from graphhyper.search.hypergraph_tuning import select_trial
+
+    dist = {"x": optuna.distributions.FloatDistribution(0, 1)}
+
+    def trial(number, value, **attrs):
+        t = optuna.trial.create_trial(value=value, params={"x": 0.5}, distributions=dist, user_attrs=attrs)
+        t.number = number
+        return t
+
+    trials = [trial(0, 0.9, val_loss=0.1), trial(1, 1.0, val_loss=0.5), trial(2, 1.0), trial(3, 1.0, val_loss=0.2),
+              trial(4, 1.0, val_loss=0.2)]
+    assert select_trial(trials, "first").number == 1
+    assert select_trial(trials, "val_loss").number == 3       # lowest loss among the tied; the earlier of equal losses
+    assert select_trial(trials[:1] + trials[2:3], "val_loss").number == 2  # no loss recorded: still the best value
+    assert select_trial([], "val_loss") is None
+    with pytest.raises(InvalidInputError, match="tie_break='loss' is unknown"):
+        select_trial(trials, "loss")
+
+
+def test_tune_records_validation_loss_and_the_tie_break(capsys, shared_data, tmp_path):
+    argv = ["hypergraph", "tune", "--dataset", "zoo", "--model", "hgnn", "--trials", "2", "--tune-seeds", "1",
+            "--epochs", "5", "--patience", "5", "--out", str(tmp_path), "--tie-break", "val_loss"]
+    assert main(argv) == 0
+    cfg = json.loads((tmp_path / "zoo__hgnn.json").read_text())
+    assert "ties broken by the lower mean validation loss" in cfg["selection"]
+    import optuna
+
+    study = optuna.load_study(study_name="zoo__hgnn", storage=f"sqlite:///{tmp_path / 'studies.db'}")
+    losses = [t.user_attrs["val_loss"] for t in study.trials]
+    assert len(losses) == 2 and all(loss > 0 for loss in losses)
