@@ -225,26 +225,31 @@ class _Dedup:
 
 
 #: Seconds a worker waits, after claiming an architecture while other trials run, before it reads the other
-#: claims: the claim of a trial created earlier (lower number) is then visible, and the earlier trial wins.
-CLAIM_SETTLE_S = 0.1
+#: claims: the claim of a trial created earlier (lower number) is then visible, and the earlier trial wins. The
+#: guarantee that no architecture is evaluated twice assumes no worker stalls longer than this between drawing an
+#: architecture and writing its claim (a few storage round trips); raise it on heavily loaded machines.
+CLAIM_SETTLE_S = 0.5
 #: Longest wait for another worker's evaluation of the same architecture before evaluating it again.
 CLAIM_WAIT_S = 6 * 3600.0
 
 
 def _earlier_claim(study, trial, h: str):
-    """The lowest-numbered earlier trial that claimed (is evaluating or evaluated) architecture ``h``, or ``None``.
+    """The trial whose evaluation of architecture ``h`` this one should reuse, or ``None`` to evaluate it.
 
-    Every worker writes its claim (``hash`` + ``evaluated``) before it reads the others', and the lower trial number
-    wins, so two workers that drew the same architecture at the same moment evaluate it once."""
+    Every worker writes its claim (``hash`` + ``evaluated``) before it reads the others'. A finished evaluation of
+    ``h`` always wins (it may have finished after this worker's lookup); otherwise the lowest-numbered earlier
+    trial that claimed ``h`` does, so two workers that drew the same architecture at the same moment evaluate it
+    once."""
     from optuna.trial import TrialState
 
-    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    if not any(t.number != trial.number for t in running):
-        return None  # no concurrent trial: nothing can race with this claim
-    time.sleep(CLAIM_SETTLE_S)
-    states = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED)
-    claims = [t for t in study.get_trials(deepcopy=False, states=states)
-              if t.number < trial.number and t.user_attrs.get("hash") == h and t.user_attrs.get("evaluated")]
+    finished = (TrialState.COMPLETE, TrialState.PRUNED)
+    states = (TrialState.RUNNING, *finished)
+    trials = study.get_trials(deepcopy=False, states=states)
+    if any(t.state == TrialState.RUNNING and t.number != trial.number for t in trials):
+        time.sleep(CLAIM_SETTLE_S)  # let concurrent claims land, then read them again
+        trials = study.get_trials(deepcopy=False, states=states)
+    claims = [t for t in trials if t.number != trial.number and t.user_attrs.get("hash") == h
+              and t.user_attrs.get("evaluated") and (t.number < trial.number or t.state in finished)]
     return min(claims, key=lambda t: t.number) if claims else None
 
 

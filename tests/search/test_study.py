@@ -100,6 +100,33 @@ def test_storage_retries_the_schema_creation_race(fast_tmp, monkeypatch):
         study_mod.make_storage(f"sqlite:///{fast_tmp}/race2.db", heartbeat_interval=None)
 
 
+def test_claim_sees_an_evaluation_that_finished_after_the_lookup(monkeypatch):
+    """A worker's lookup can miss an evaluation of its architecture that completes just after; with no other trial
+    running at claim time it must still reuse that evaluation (it evaluated the architecture twice before)."""
+    from optuna.trial import create_trial
+
+    from graphhyper.search import study as study_mod
+
+    monkeypatch.setattr(study_mod, "CLAIM_SETTLE_S", 0.0)
+    study = optuna.create_study()
+    dist = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    study.add_trial(create_trial(value=1.0, params={"x": 0.1}, distributions=dist,
+                                 user_attrs={"hash": "h", "evaluated": True}))
+    study.add_trial(create_trial(value=2.0, params={"x": 0.2}, distributions=dist,
+                                 user_attrs={"hash": "g", "evaluated": True}))
+    mine = study.ask()
+    assert study_mod._earlier_claim(study, mine, "h").number == 0
+    assert study_mod._earlier_claim(study, mine, "new") is None
+    later = study.ask()                                           # a higher-numbered claim still running
+    later.set_user_attr("hash", "k")
+    later.set_user_attr("evaluated", True)
+    assert study_mod._earlier_claim(study, mine, "k") is None     # the earlier trial wins the race
+    assert study_mod._earlier_claim(study, later, "k") is None
+    mine.set_user_attr("hash", "k")
+    mine.set_user_attr("evaluated", True)
+    assert study_mod._earlier_claim(study, later, "k").number == mine.number
+
+
 def test_multi_objective_pareto_and_constraints(fast_tmp):
     space = nb201_space()
 
