@@ -159,24 +159,13 @@ def _tuned_file(folder: str | None, dataset: str, model: str) -> dict | None:
 
 
 def run_one(dataset: str, model_name: str, seed: int, cfg: dict, args) -> dict:
-    from graphhyper.data import load_hypergraph
-    from graphhyper.hypergraph.models import build_model
-    from graphhyper.hypergraph.train import normalize_features, set_seed, train_node_classifier, with_sparse_features
+    from graphhyper.search.hypergraph_tuning import run_config
 
-    data = load_hypergraph(dataset, args.root, split="random", seed=seed, add_self_loops=True)
-    data = normalize_features(data, cfg.get("feature_norm", "none"))
-    set_seed(seed)
-    start = time.perf_counter()
-    model = build_model(model_name, data.num_features, data.num_classes, **cfg["model"])
-    data = with_sparse_features(model, data)  # same math, skips the zeros of bag-of-words features
-    patience = cfg.get("patience", args.patience) or None
-    res = train_node_classifier(model, data, epochs=cfg.get("epochs", args.epochs), lr=cfg["lr"],
-                                weight_decay=cfg["weight_decay"], patience=patience, seed=seed,
-                                progress=args.progress, device=args.device,
-                                label_smoothing=cfg.get("label_smoothing", 0.0))
+    res = run_config(dataset, cfg, seed, args.root, args.device, model_name=model_name, epochs=args.epochs,
+                     patience=args.patience, progress=args.progress)
     return {"dataset": dataset, "model": model_name, "seed": seed, "test_acc": round(100 * res.test_acc, 4),
             "best_val_acc": round(100 * res.best_val_acc, 4), "best_epoch": res.best_epoch,
-            "epochs_run": res.epochs_run, "seconds": round(time.perf_counter() - start, 2), "config": json.dumps(cfg)}
+            "epochs_run": res.epochs_run, "seconds": round(res.train_seconds, 2), "config": json.dumps(cfg)}
 
 
 def _init_worker(threads: int) -> None:

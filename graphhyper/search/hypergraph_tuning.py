@@ -79,8 +79,14 @@ def parse_space(overrides: dict) -> dict:
     return out
 
 
-def run_config(dataset: str, cfg: dict, seed: int, root=None, device: str = "cpu"):
-    """Train ``cfg`` on the random split ``seed`` (the reproduction protocol); returns the ``TrainResult``."""
+def run_config(dataset: str, cfg: dict, seed: int, root=None, device: str = "cpu", *, model_name: str | None = None,
+               epochs: int = 300, patience: int | None = 100, progress: bool = False):
+    """Train ``cfg`` on the random split ``seed`` with the reproduction protocol (self-loop hyperedge per node,
+    early stopping on validation); returns the ``TrainResult``.
+
+    ``cfg`` holds ``model`` kwargs, ``lr`` and ``weight_decay`` and may hold ``model_name``, ``feature_norm``,
+    ``label_smoothing``, ``epochs`` and ``patience`` (those two fall back to the arguments; a patience of 0 or
+    ``None`` trains every epoch). Shared by the tuner and ``scripts/reproduce_hypergraph_table.py``."""
     from graphhyper.data import load_hypergraph
     from graphhyper.hypergraph.models import build_model
     from graphhyper.hypergraph.train import normalize_features, set_seed, train_node_classifier, with_sparse_features
@@ -88,11 +94,12 @@ def run_config(dataset: str, cfg: dict, seed: int, root=None, device: str = "cpu
     data = load_hypergraph(dataset, root, split="random", seed=seed, add_self_loops=True)
     data = normalize_features(data, cfg.get("feature_norm", "none"))
     set_seed(seed)
-    model = build_model(cfg["model_name"], data.num_features, data.num_classes, **cfg["model"])
-    data = with_sparse_features(model, data)
-    return train_node_classifier(model, data, epochs=cfg.get("epochs", 300), lr=cfg["lr"],
-                                 weight_decay=cfg["weight_decay"], patience=cfg.get("patience", 100), seed=seed,
-                                 progress=False, device=device, label_smoothing=cfg.get("label_smoothing", 0.0))
+    model = build_model(model_name or cfg["model_name"], data.num_features, data.num_classes, **cfg["model"])
+    data = with_sparse_features(model, data)  # same math, skips the zeros of bag-of-words features
+    return train_node_classifier(model, data, epochs=cfg.get("epochs", epochs), lr=cfg["lr"],
+                                 weight_decay=cfg["weight_decay"], patience=cfg.get("patience", patience) or None,
+                                 seed=seed, progress=progress, device=device,
+                                 label_smoothing=cfg.get("label_smoothing", 0.0))
 
 
 def trial_config(trial, model: str, fixed: dict, space: dict, epochs: int, patience: int) -> dict:

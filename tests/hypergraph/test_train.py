@@ -148,9 +148,7 @@ def tuner():
     spec = importlib.util.spec_from_file_location("tune_hypergraph", TUNE_SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    before = torch.get_num_threads()
-    yield module
-    torch.set_num_threads(before)
+    return module  # tests/conftest.py puts the thread count back after the script's --threads
 
 
 def test_tune_then_evaluate_on_zoo(tuner, tmp_path, shared_data, capsys):

@@ -116,3 +116,13 @@ def test_tune_records_validation_loss_and_the_tie_break(capsys, shared_data, tmp
     study = optuna.load_study(study_name="zoo__hgnn", storage=f"sqlite:///{tmp_path / 'studies.db'}")
     losses = [t.user_attrs["val_loss"] for t in study.trials]
     assert len(losses) == 2 and all(loss > 0 for loss in losses)
+
+
+def test_run_config_patience_zero_trains_every_epoch(shared_data):
+    """The tuner and the reproduction harness share run_config; patience 0 means the reference's fixed epochs."""
+    from graphhyper.search.hypergraph_tuning import run_config
+
+    # lr 0: the weights never change, so nothing after the first epoch is a better checkpoint
+    cfg = {"model": {"hidden_channels": 8}, "lr": 0.0, "weight_decay": 0.0, "epochs": 15, "patience": 0}
+    assert run_config("zoo", cfg, 0, model_name="hgnn").epochs_run == 15
+    assert run_config("zoo", {**cfg, "patience": 1}, 0, model_name="hgnn").epochs_run == 2
