@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from graphhyper.errors import SearchError, require
+from graphhyper.search.claims import Claims
 
 DEFAULT_STORAGE = "sqlite:///graphhyper-search.db"
 _RDB_PREFIXES = ("sqlite:", "postgresql", "postgres:", "mysql")
@@ -85,8 +86,6 @@ def _postgres_driver_url(url: str) -> str:
 
 def _rdb_storage(url: str, engine_kwargs, kw: dict, attempts: int = 8):
     """Open an RDB storage; workers starting together race to create the schema, so retry that race."""
-    import time
-
     import optuna
     from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
@@ -224,50 +223,6 @@ class _Dedup:
         return self.by_hash.get(h)
 
 
-#: Seconds a worker waits, after claiming an architecture while other trials run, before it reads the other
-#: claims: the claim of a trial created earlier (lower number) is then visible, and the earlier trial wins. The
-#: guarantee that no architecture is evaluated twice assumes no worker stalls longer than this between drawing an
-#: architecture and writing its claim (a few storage round trips); raise it on heavily loaded machines.
-CLAIM_SETTLE_S = 0.5
-#: Longest wait for another worker's evaluation of the same architecture before evaluating it again.
-CLAIM_WAIT_S = 6 * 3600.0
-
-
-def _earlier_claim(study, trial, h: str):
-    """The trial whose evaluation of architecture ``h`` this one should reuse, or ``None`` to evaluate it.
-
-    Every worker writes its claim (``hash`` + ``evaluated``) before it reads the others'. A finished evaluation of
-    ``h`` always wins (it may have finished after this worker's lookup); otherwise the lowest-numbered earlier
-    trial that claimed ``h`` does, so two workers that drew the same architecture at the same moment evaluate it
-    once."""
-    from optuna.trial import TrialState
-
-    finished = (TrialState.COMPLETE, TrialState.PRUNED)
-    states = (TrialState.RUNNING, *finished)
-    trials = study.get_trials(deepcopy=False, states=states)
-    if any(t.state == TrialState.RUNNING and t.number != trial.number for t in trials):
-        time.sleep(CLAIM_SETTLE_S)  # let concurrent claims land, then read them again
-        trials = study.get_trials(deepcopy=False, states=states)
-    claims = [t for t in trials if t.number != trial.number and t.user_attrs.get("hash") == h
-              and t.user_attrs.get("evaluated") and (t.number < trial.number or t.state in finished)]
-    return min(claims, key=lambda t: t.number) if claims else None
-
-
-def _wait_until_finished(study, number: int, timeout: float = CLAIM_WAIT_S):
-    """Trial ``number`` once it is COMPLETE or PRUNED; ``None`` if it failed (its worker died) or ``timeout``."""
-    from optuna.trial import TrialState
-
-    deadline = time.monotonic() + timeout
-    delay = 0.05
-    while time.monotonic() < deadline:
-        for t in study.get_trials(deepcopy=False):
-            if t.number == number and t.state != TrialState.RUNNING:
-                return t if t.state in (TrialState.COMPLETE, TrialState.PRUNED) else None
-        time.sleep(delay)
-        delay = min(2.0, delay * 1.5)
-    return None
-
-
 def _as_values(values, n_objectives: int):
     if isinstance(values, (int, float)):
         values = [float(values)]
@@ -361,6 +316,7 @@ def run(space, objective: Callable, n_trials: int, storage=None, sampler=None,
     study.sampler = _make_sampler(None if searcher else sampler, seed, len(directions), len(existing))
     sign = 1.0 if directions[0].lower() == "maximize" else -1.0
     dedup = _Dedup(study)
+    claims = Claims(study, dedup.lookup)
     counts = {"evaluated": 0, "duplicates": 0}
     if searcher is not None:
         dedup.refresh()
@@ -383,13 +339,10 @@ def run(space, objective: Callable, n_trials: int, storage=None, sampler=None,
         trial.set_user_attr("hash", h)
         prev = dedup.lookup(h)
         if prev is None:
-            trial.set_user_attr("evaluated", True)  # the claim; a pruned evaluation counts as evaluated too
-            claim = _earlier_claim(study, trial, h)
-            prev = claim and _wait_until_finished(study, claim.number)
-            if prev is not None:
-                trial.set_user_attr("evaluated", False)
+            prev = claims.acquire(trial, h)
         if prev is not None:
             return duplicate(trial, prev)
+        trial.set_user_attr("evaluated", True)  # a pruned evaluation counts as evaluated too
         values = _as_values(objective(Candidate(arch, s, h, trial, space)), len(directions))
         counts["evaluated"] += 1
         if searcher is not None:
@@ -402,6 +355,7 @@ def run(space, objective: Callable, n_trials: int, storage=None, sampler=None,
         return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
 
     def callback(study_, frozen):
+        claims.release(frozen.number)  # its result is stored now
         done = n_complete()
         if bar is not None:
             bar.n = min(done, n_trials)
@@ -420,6 +374,7 @@ def run(space, objective: Callable, n_trials: int, storage=None, sampler=None,
                 _enqueue_next(study, searcher, space)
             study.optimize(func, n_trials=None, timeout=timeout, callbacks=[callback], catch=catch)
     finally:
+        claims.release_all()  # a trial that stopped the run with an exception is stored (FAIL) by now
         optuna.logging.set_verbosity(verbosity)
         if bar is not None:
             bar.close()

@@ -17,6 +17,7 @@ from optuna.trial import TrialState
 
 from graphhyper.errors import SearchError
 from graphhyper.search import Choice, SearchSpace, nb201_space, run
+from graphhyper.search.claims import is_claim
 from graphhyper.search.objectives import MultiObjective
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,33 +101,6 @@ def test_storage_retries_the_schema_creation_race(fast_tmp, monkeypatch):
         study_mod.make_storage(f"sqlite:///{fast_tmp}/race2.db", heartbeat_interval=None)
 
 
-def test_claim_sees_an_evaluation_that_finished_after_the_lookup(monkeypatch):
-    """A worker's lookup can miss an evaluation of its architecture that completes just after; with no other trial
-    running at claim time it must still reuse that evaluation (it evaluated the architecture twice before)."""
-    from optuna.trial import create_trial
-
-    from graphhyper.search import study as study_mod
-
-    monkeypatch.setattr(study_mod, "CLAIM_SETTLE_S", 0.0)
-    study = optuna.create_study()
-    dist = {"x": optuna.distributions.FloatDistribution(0, 1)}
-    study.add_trial(create_trial(value=1.0, params={"x": 0.1}, distributions=dist,
-                                 user_attrs={"hash": "h", "evaluated": True}))
-    study.add_trial(create_trial(value=2.0, params={"x": 0.2}, distributions=dist,
-                                 user_attrs={"hash": "g", "evaluated": True}))
-    mine = study.ask()
-    assert study_mod._earlier_claim(study, mine, "h").number == 0
-    assert study_mod._earlier_claim(study, mine, "new") is None
-    later = study.ask()                                           # a higher-numbered claim still running
-    later.set_user_attr("hash", "k")
-    later.set_user_attr("evaluated", True)
-    assert study_mod._earlier_claim(study, mine, "k") is None     # the earlier trial wins the race
-    assert study_mod._earlier_claim(study, later, "k") is None
-    mine.set_user_attr("hash", "k")
-    mine.set_user_attr("evaluated", True)
-    assert study_mod._earlier_claim(study, later, "k").number == mine.number
-
-
 def test_multi_objective_pareto_and_constraints(fast_tmp):
     space = nb201_space()
 
@@ -171,6 +145,8 @@ def _check_study(study, log_path, n_target, killed_in_flight=0):
     assert len(logged) == sum(evaluated.values()) + killed_in_flight
     assert study.best_trial.value == max(t.value for t in complete)
     assert study.best_trial.number in {t.number for t in complete if t.value == study.best_trial.value}
+    names = [s.study_name for s in study._storage.get_all_studies()]
+    assert not [n for n in names if is_claim(n)]                    # every claim was released
 
 
 def test_killed_worker_resumes_default_sqlite(fast_tmp):
@@ -225,23 +201,3 @@ def test_three_workers_share_a_postgres_study(postgres, fast_tmp):
     _check_study(study, log, 9)
     pids = {line.split()[1] for line in log.read_text().splitlines()}
     assert len(pids) >= 2                                           # the work really was shared
-
-
-def test_a_later_trial_defers_to_an_earlier_claim_of_the_same_architecture():
-    from graphhyper.search.study import _earlier_claim, _wait_until_finished
-
-    study = optuna.create_study(direction="maximize")
-    first, second, other = study.ask(), study.ask(), study.ask()
-    for t, h in ((first, "aaa"), (second, "aaa"), (other, "bbb")):
-        t.set_user_attr("hash", h)
-        t.set_user_attr("evaluated", True)
-    assert _earlier_claim(study, first, "aaa") is None            # the lowest number never defers
-    assert _earlier_claim(study, other, "bbb") is None            # another architecture is no conflict
-    claim = _earlier_claim(study, second, "aaa")
-    assert claim is not None and claim.number == first.number
-    assert _wait_until_finished(study, claim.number, timeout=0.2) is None   # still running: gives up
-    study.tell(first, 0.75)
-    done = _wait_until_finished(study, claim.number, timeout=5)
-    assert done is not None and done.value == 0.75
-    study.tell(other, state=optuna.trial.TrialState.FAIL)
-    assert _wait_until_finished(study, other.number, timeout=5) is None      # a failed claim: evaluate again

@@ -1,0 +1,106 @@
+"""Claims: one evaluation per architecture among concurrent workers, decided by an atomic create in the storage."""
+
+from __future__ import annotations
+
+import threading
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from graphhyper.search.claims import Claims, claim_name, is_claim
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _finished(study):
+    def lookup(h):
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+            if t.user_attrs.get("hash") == h and t.user_attrs.get("evaluated"):
+                return t
+        return None
+    return lookup
+
+
+def _names(study):
+    return {s.study_name for s in study._storage.get_all_studies()}
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def study(request, tmp_path):
+    storage = None if request.param == "memory" else f"sqlite:///{tmp_path / 'c.db'}"
+    return optuna.create_study(storage=storage, study_name="s", direction="maximize")
+
+
+def test_one_claim_per_architecture_and_the_waiter_reuses_the_result(study):
+    claims = Claims(study, _finished(study))
+    first, second = study.ask(), study.ask()
+    assert claims.acquire(first, "aaa") is None                     # claimed: evaluate
+    assert claim_name("s", "aaa") in _names(study) and is_claim(claim_name("s", "aaa"))
+    got = {}
+    waiter = threading.Thread(target=lambda: got.update(prev=Claims(study, _finished(study)).acquire(second, "aaa")))
+    waiter.start()
+    waiter.join(0.5)
+    assert waiter.is_alive()                                        # it waits while the holder runs
+    first.set_user_attr("hash", "aaa")
+    first.set_user_attr("evaluated", True)
+    study.tell(first, 0.75)
+    claims.release(first.number)
+    waiter.join(10)
+    assert not waiter.is_alive() and got["prev"].number == first.number and got["prev"].value == 0.75
+    assert _names(study) == {"s"}                                   # released: no claim left in the storage
+
+
+def test_a_claim_after_the_release_still_finds_the_finished_evaluation(study):
+    claims = Claims(study, _finished(study))
+    first, later = study.ask(), study.ask()
+    assert claims.acquire(first, "h") is None
+    first.set_user_attr("hash", "h")
+    first.set_user_attr("evaluated", True)
+    study.tell(first, 1.0)
+    claims.release(first.number)
+    prev = claims.acquire(later, "h")                               # creates the claim, then sees the result
+    assert prev is not None and prev.number == first.number
+    assert _names(study) == {"s"}
+
+
+def test_a_stale_claim_of_a_failed_trial_is_taken_over(study):
+    dead, alive = Claims(study, _finished(study)), Claims(study, _finished(study), wait_s=5)
+    first, second = study.ask(), study.ask()
+    assert dead.acquire(first, "x") is None
+    study.tell(first, state=TrialState.FAIL)                        # its worker died: the claim was never released
+    assert alive.acquire(second, "x") is None                       # taken over: this worker evaluates
+    assert alive.held == {second.number: study._storage.get_study_id_from_name(claim_name("s", "x"))}
+
+
+def test_other_architectures_do_not_conflict_and_the_wait_is_bounded(study):
+    a, b = Claims(study, _finished(study)), Claims(study, _finished(study), wait_s=0.3)
+    t1, t2, t3 = study.ask(), study.ask(), study.ask()
+    assert a.acquire(t1, "p") is None
+    assert b.acquire(t2, "q") is None                               # another architecture: no wait
+    assert b.acquire(t3, "p") is None and t3.number not in b.held   # holder still running: gave up, unclaimed
+    a.release_all()
+    b.release_all()
+    assert _names(study) == {"s"}
+
+
+def test_racing_workers_let_exactly_one_evaluate(tmp_path):
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    optuna.create_study(storage=url, study_name="r", direction="maximize")
+    n = 6
+    barrier, results = threading.Barrier(n), []
+
+    def worker():
+        study = optuna.load_study(study_name="r", storage=url)
+        trial = study.ask()
+        claims = Claims(study, _finished(study), wait_s=0.5)
+        barrier.wait()
+        results.append((claims.acquire(trial, "same"), trial.number in claims.held))
+
+    threads = [threading.Thread(target=worker) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(results) == n
+    assert sum(held for _, held in results) == 1                    # one holder; the rest waited, then gave up
