@@ -26,9 +26,13 @@ def _names(study):
     return {s.study_name for s in study._storage.get_all_studies()}
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "journal"])
 def study(request, tmp_path):
-    storage = None if request.param == "memory" else f"sqlite:///{tmp_path / 'c.db'}"
+    from graphhyper.search.study import make_storage
+
+    storage = {"memory": None, "sqlite": f"sqlite:///{tmp_path / 'c.db'}",
+               "journal": f"journal:{tmp_path / 'c.log'}"}[request.param]
+    storage = storage and make_storage(storage, heartbeat_interval=None)
     return optuna.create_study(storage=storage, study_name="s", direction="maximize")
 
 
