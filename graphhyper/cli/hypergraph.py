@@ -57,6 +57,10 @@ def add_tune_arguments(p: argparse.ArgumentParser) -> None:
                    help="among trials with the same best validation accuracy, keep the first or the one with the "
                         "lowest validation loss (for small, saturating validation sets)")
     p.add_argument("--evaluate", nargs="+", default=None, metavar="CONFIG", help="evaluate tuned config JSON files")
+    p.add_argument("--choose", nargs="+", default=None, metavar="CONFIG",
+                   help="pick, among tuned configs of one dataset (one per model), the highest validation "
+                        "accuracy; ties by --tie-break")
+    p.add_argument("--write", default=None, help="with --choose: copy the chosen config to this path")
     p.add_argument("--seeds", type=int, default=10, help="evaluation split seeds 0..N-1")
     p.add_argument("--csv", default=None, help="append per-seed evaluation rows here")
     p.add_argument("--device", default="cpu")
@@ -75,6 +79,9 @@ def run_tune(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+    if args.choose:
+        ht.choose_config(args.choose, args.tie_break, write=args.write, log=_print)
+        return 0
     if args.evaluate:
         ht.evaluate_configs(args.evaluate, args.seeds, root=args.root, device=args.device, csv_path=args.csv,
                             log=_print)

@@ -13,7 +13,11 @@ accuracy at the best validation epoch) and reports mean ± std.
 Command line: ``graphhyper hypergraph tune`` (or ``python scripts/tune_hypergraph.py``)::
 
     graphhyper hypergraph tune --dataset cora-cc --model appnp --trials 40 --out results/tuned
+    graphhyper hypergraph tune --choose results/tuned/cora-cc__*.json --write results/cora-cc.json
     graphhyper hypergraph tune --evaluate configs/hypergraph/tuned/cora-cc.json --seeds 10
+
+:func:`choose_config` (``--choose``) picks among the per-family configs of one dataset by validation accuracy,
+ties by ``--tie-break``.
 """
 
 from __future__ import annotations
@@ -211,8 +215,9 @@ def _write_best(st, dataset: str, model: str, out: Path, name: str, start: float
     rule = "mean best validation accuracy over the tune seeds"
     if tie_break == "val_loss":
         rule += ", ties broken by the lower mean validation loss"
-    result = {"dataset": dataset, **best.user_attrs["config"], "val_acc": best.value, "trial": best.number,
-              "trials": len(st.trials), "study": name,
+    result = {"dataset": dataset, **best.user_attrs["config"], "val_acc": best.value,
+              "val_loss": best.user_attrs.get("val_loss"), "trial": best.number, "trials": len(st.trials),
+              "study": name,
               "tune_seeds": [TUNE_SEED0 + k for k in range(st.user_attrs["tune_seeds"])],
               "selection": f"{rule} (test never evaluated)"}
     path = out / f"{dataset}__{model}.json"
@@ -220,6 +225,52 @@ def _write_best(st, dataset: str, model: str, out: Path, name: str, start: float
     log(f"best val {100 * best.value:.2f} after {len(st.trials)} trials ({time.perf_counter() - start:.0f}s) "
         f"-> {path}")
     return result
+
+
+def choose_config(paths: list[str | Path], tie_break: str = "first", *, write: str | Path | None = None,
+                  log: Callable[[str], None] = print) -> dict:
+    """The config, among tuned JSON files of one dataset (one per model family), with the highest validation
+    accuracy; equal accuracies go to the first file (``"first"``) or the lowest validation loss (``"val_loss"``).
+
+    The files must come from the same tune splits, or their validation accuracies would not be comparable.
+    ``write`` copies the winner there, with the ranking it won in ``chosen_from``."""
+    if tie_break not in TIE_BREAKS:
+        raise InvalidInputError(f"tie_break={tie_break!r} is unknown; use one of {TIE_BREAKS}.")
+    cfgs = _comparable_configs(paths)
+    order = sorted(range(len(cfgs)), key=lambda i: (-cfgs[i][1]["val_acc"],
+                                                    _val_loss(cfgs[i][1]) if tie_break == "val_loss" else 0.0, i))
+    for rank, i in enumerate(order):
+        path, c = cfgs[i]
+        log(f"{rank + 1}. {c['model_name']:20s} val {100 * c['val_acc']:.2f}  val loss {_val_loss(c):.4f}  [{path}]")
+    winner = dict(cfgs[order[0]][1])
+    winner["chosen_from"] = [{"config": cfgs[i][0], "model_name": cfgs[i][1]["model_name"],
+                              "val_acc": cfgs[i][1]["val_acc"], "val_loss": cfgs[i][1].get("val_loss")}
+                             for i in order]
+    winner["choice"] = "highest validation accuracy across families" + (
+        ", ties by the lower validation loss" if tie_break == "val_loss" else ", ties by the order given")
+    if write:
+        Path(write).parent.mkdir(parents=True, exist_ok=True)
+        Path(write).write_text(json.dumps(winner, indent=2) + "\n")
+        log(f"chosen: {winner['model_name']} -> {write}")
+    return winner
+
+
+def _comparable_configs(paths) -> list[tuple[str, dict]]:
+    cfgs = [(str(p), _read_config(p)) for p in paths]
+    for key in ("dataset", "tune_seeds"):
+        values = {json.dumps(c.get(key)) for _, c in cfgs}
+        if len(values) > 1:
+            raise InvalidInputError(f"the configs differ in {key} ({', '.join(sorted(values))}); compare configs "
+                                    "tuned on the same dataset and the same tune splits.")
+    if any(c.get("val_acc") is None for _, c in cfgs):
+        raise InvalidInputError("a config has no val_acc; give JSON files written by `graphhyper hypergraph tune`.")
+    return cfgs
+
+
+def _val_loss(cfg: dict) -> float:
+    """The config's mean validation loss; configs written before it was recorded rank last."""
+    loss = cfg.get("val_loss")
+    return float("inf") if loss is None else loss
 
 
 def evaluate_configs(paths: list[str | Path], seeds: int = 10, *, root=None, device: str = "cpu",

@@ -118,6 +118,43 @@ def test_tune_records_validation_loss_and_the_tie_break(capsys, shared_data, tmp
     assert len(losses) == 2 and all(loss > 0 for loss in losses)
 
 
+def _tuned(path, model, val_acc, val_loss, tune_seeds=(1000, 1001), dataset="zoo"):
+    cfg = {"dataset": dataset, "model_name": model, "model": {"hidden_channels": 8}, "lr": 0.01,
+           "weight_decay": 0.0, "val_acc": val_acc, "val_loss": val_loss, "tune_seeds": list(tune_seeds)}
+    path.write_text(json.dumps(cfg))
+    return str(path)
+
+
+def test_choose_picks_the_family_by_validation_then_loss(capsys, tmp_path):
+    a = _tuned(tmp_path / "a.json", "appnp", 0.99, 0.05)
+    b = _tuned(tmp_path / "b.json", "hgnn", 1.0, 0.20)
+    c = _tuned(tmp_path / "c.json", "allset-transformer", 1.0, 0.04)
+    out = tmp_path / "sub" / "zoo.json"
+    argv = ["hypergraph", "tune", "--choose", a, b, c, "--write", str(out)]
+    assert main(argv) == 0                                       # ties by the order given
+    assert json.loads(out.read_text())["model_name"] == "hgnn"
+    assert main(argv + ["--tie-break", "val_loss"]) == 0         # ties by the lower validation loss
+    chosen = json.loads(out.read_text())
+    assert chosen["model_name"] == "allset-transformer" and chosen["lr"] == 0.01
+    assert [r["model_name"] for r in chosen["chosen_from"]] == ["allset-transformer", "hgnn", "appnp"]
+    assert "ties by the lower validation loss" in chosen["choice"]
+    assert "1. allset-transformer" in capsys.readouterr().out
+
+
+def test_choose_refuses_configs_that_are_not_comparable(capsys, tmp_path):
+    a = _tuned(tmp_path / "a.json", "appnp", 0.99, 0.05)
+    other_splits = _tuned(tmp_path / "b.json", "hgnn", 1.0, 0.2, tune_seeds=(1000,))
+    other_data = _tuned(tmp_path / "c.json", "hgnn", 1.0, 0.2, dataset="ntu2012")
+    assert main(["hypergraph", "tune", "--choose", a, other_splits]) == 1
+    assert "differ in tune_seeds" in capsys.readouterr().err
+    assert main(["hypergraph", "tune", "--choose", a, other_data]) == 1
+    assert "differ in dataset" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert main(["hypergraph", "tune", "--choose", a, str(bad)]) == 1
+    assert "cannot read the tuned config" in capsys.readouterr().err
+
+
 def test_run_config_patience_zero_trains_every_epoch(shared_data):
     """The tuner and the reproduction harness share run_config; patience 0 means the reference's fixed epochs."""
     from graphhyper.search.hypergraph_tuning import run_config
