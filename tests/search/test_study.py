@@ -19,6 +19,7 @@ from graphhyper.errors import SearchError
 from graphhyper.search import Choice, SearchSpace, nb201_space, run
 from graphhyper.search.claims import is_claim
 from graphhyper.search.objectives import MultiObjective
+from graphhyper.search.study import make_storage
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("_worker.py")
@@ -75,6 +76,34 @@ def test_journal_storage_and_direction_mismatch(fast_tmp):
         run(_toy_space(), lambda c: 1.0, 4, storage=path, study_name="j", directions="minimize", progress=False)
     with pytest.raises(SearchError, match="scheme"):
         run(_toy_space(), lambda c: 1.0, 1, storage="ftp://x", progress=False)
+
+
+def test_a_killed_workers_claim_does_not_block_the_restart(fast_tmp, monkeypatch):
+    """A worker killed mid-evaluation leaves its claim and a RUNNING trial; reclaim_running re-queues the trial,
+    and the restarted worker takes the stale claim over, evaluates that architecture and leaves no claim behind."""
+    from graphhyper.search import claims
+    from graphhyper.search.claims import Claims
+
+    monkeypatch.setattr(claims, "CLAIM_WAIT_S", 20.0)             # a broken takeover fails, it does not hang
+    path = f"journal:{fast_tmp}/k.log"
+    calls = []
+
+    def objective(c):
+        calls.append(c.hash)
+        return float(c.arch["b"])
+
+    space = _toy_space()
+    study = optuna.create_study(study_name="k", storage=make_storage(path, heartbeat_interval=None),
+                                direction="maximize")
+    dead = study.ask()
+    h = space.hash(space.suggest(dead))                             # the worker drew an architecture,
+    assert Claims(study, lambda h: None).acquire(dead, h) is None   # claimed it, then died: no release, no tell
+    res = run(space, objective, 4, storage=path, study_name="k", progress=False, reclaim_running=True)
+    assert study.trials[dead.number].state == TrialState.FAIL
+    retry = [t for t in res.trials if t.user_attrs.get("retry_of") == dead.number]
+    assert retry and retry[0].state == TrialState.COMPLETE and retry[0].user_attrs["hash"] == h
+    assert calls.count(h) == 1                                      # evaluated once, by the restarted worker
+    assert {s.study_name for s in study._storage.get_all_studies()} == {"k"}   # the stale claim is gone
 
 
 def test_storage_retries_the_schema_creation_race(fast_tmp, monkeypatch):
