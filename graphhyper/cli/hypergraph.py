@@ -79,6 +79,8 @@ def run_tune(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+    if args.write and not args.choose:
+        raise InvalidInputError("--write goes with --choose CONFIG ...: it is where the chosen config is copied.")
     if args.choose:
         ht.choose_config(args.choose, args.tie_break, write=args.write, log=_print)
         return 0

@@ -51,7 +51,7 @@ class Claims:
         while True:
             cid = self._create(h)
             if cid is not None:
-                self.storage.set_study_system_attr(cid, "trial", trial.number)
+                self.storage.set_study_system_attr(cid, "trial_id", trial._trial_id)
                 self.held[trial.number] = cid
                 prev = self.lookup(h)  # an evaluation may have finished, and released its claim, just before
                 if prev is not None:
@@ -99,19 +99,15 @@ class Claims:
             cid = self.storage.get_study_id_from_name(claim_name(self.study.study_name, h))
         except KeyError:  # released between our attempt and now: its result, if any, is stored
             return self.lookup(h)
-        number = self.storage.get_study_system_attrs(cid).get("trial")
-        if number is None:  # its holder is between creating it and naming its trial
+        trial_id = self.storage.get_study_system_attrs(cid).get("trial_id")
+        if trial_id is None:  # its holder is between creating it and naming its trial
             return None
-        state = self._state(number)
+        state = self.storage.get_trial(trial_id).state  # one trial read per poll, not the whole study
         if state in (TrialState.COMPLETE, TrialState.PRUNED):
             return self.lookup(h)
         if state is not TrialState.RUNNING and state is not TrialState.WAITING:
-            self._delete_if_same(h, cid)  # FAIL (or gone): the holder died without releasing it
+            self._delete_if_same(h, cid)  # FAIL: the holder died without releasing it
         return None
-
-    def _state(self, number: int):
-        trials = self.study.get_trials(deepcopy=False)
-        return trials[number].state if number < len(trials) and trials[number].number == number else None
 
     def _delete_if_same(self, h: str, cid: int) -> None:
         try:

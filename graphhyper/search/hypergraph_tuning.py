@@ -195,16 +195,26 @@ def select_trial(trials, tie_break: str = "first"):
     """The trial with the highest value; among equal values the first one (``"first"``, Optuna's choice) or the
     one with the lowest mean validation loss (``"val_loss"``; trials without the attribute rank last). Validation
     accuracy saturates on small sets (Zoo: 14 of 59 trials at 100%), and the loss still ranks them."""
+    done = [t for t in trials if t.value is not None]
+    ranked = _ranked(done, lambda t: t.value, lambda t: t.user_attrs.get("val_loss"), tie_break)
+    return ranked[0] if ranked else None
+
+
+def _ranked(items: list, value: Callable, loss: Callable, tie_break: str) -> list:
+    """``items`` best first: the highest ``value``; equal values in the given order (``"first"``) or by the lower
+    ``loss`` (``"val_loss"``; a missing loss ranks last). Shared by trial and config selection."""
     if tie_break not in TIE_BREAKS:
         raise InvalidInputError(f"tie_break={tie_break!r} is unknown; use one of {TIE_BREAKS}.")
-    done = [t for t in trials if t.value is not None]
-    if not done:
-        return None
-    top = max(t.value for t in done)
-    tied = [t for t in done if t.value == top]
-    if tie_break == "first":
-        return tied[0]
-    return min(tied, key=lambda t: (t.user_attrs.get("val_loss", float("inf")), t.number))
+
+    def key(i: int) -> tuple:
+        tie = _or_inf(loss(items[i])) if tie_break == "val_loss" else 0.0
+        return (-value(items[i]), tie, i)
+
+    return [items[i] for i in sorted(range(len(items)), key=key)]
+
+
+def _or_inf(loss) -> float:
+    return float("inf") if loss is None else loss
 
 
 def _write_best(st, dataset: str, model: str, out: Path, name: str, start: float, log,
@@ -234,18 +244,14 @@ def choose_config(paths: list[str | Path], tie_break: str = "first", *, write: s
 
     The files must come from the same tune splits, or their validation accuracies would not be comparable.
     ``write`` copies the winner there, with the ranking it won in ``chosen_from``."""
-    if tie_break not in TIE_BREAKS:
-        raise InvalidInputError(f"tie_break={tie_break!r} is unknown; use one of {TIE_BREAKS}.")
-    cfgs = _comparable_configs(paths)
-    order = sorted(range(len(cfgs)), key=lambda i: (-cfgs[i][1]["val_acc"],
-                                                    _val_loss(cfgs[i][1]) if tie_break == "val_loss" else 0.0, i))
-    for rank, i in enumerate(order):
-        path, c = cfgs[i]
-        log(f"{rank + 1}. {c['model_name']:20s} val {100 * c['val_acc']:.2f}  val loss {_val_loss(c):.4f}  [{path}]")
-    winner = dict(cfgs[order[0]][1])
-    winner["chosen_from"] = [{"config": cfgs[i][0], "model_name": cfgs[i][1]["model_name"],
-                              "val_acc": cfgs[i][1]["val_acc"], "val_loss": cfgs[i][1].get("val_loss")}
-                             for i in order]
+    ranked = _ranked(_comparable_configs(paths), lambda pc: pc[1]["val_acc"], lambda pc: pc[1].get("val_loss"),
+                     tie_break)
+    for rank, (path, c) in enumerate(ranked):
+        log(f"{rank + 1}. {c['model_name']:20s} val {100 * c['val_acc']:.2f}  "
+            f"val loss {_or_inf(c.get('val_loss')):.4f}  [{path}]")
+    winner = dict(ranked[0][1])
+    winner["chosen_from"] = [{"config": path, "model_name": c["model_name"], "val_acc": c["val_acc"],
+                              "val_loss": c.get("val_loss")} for path, c in ranked]
     winner["choice"] = "highest validation accuracy across families" + (
         ", ties by the lower validation loss" if tie_break == "val_loss" else ", ties by the order given")
     if write:
@@ -265,12 +271,6 @@ def _comparable_configs(paths) -> list[tuple[str, dict]]:
     if any(c.get("val_acc") is None for _, c in cfgs):
         raise InvalidInputError("a config has no val_acc; give JSON files written by `graphhyper hypergraph tune`.")
     return cfgs
-
-
-def _val_loss(cfg: dict) -> float:
-    """The config's mean validation loss; configs written before it was recorded rank last."""
-    loss = cfg.get("val_loss")
-    return float("inf") if loss is None else loss
 
 
 def evaluate_configs(paths: list[str | Path], seeds: int = 10, *, root=None, device: str = "cpu",
@@ -317,5 +317,5 @@ def _append_csv(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-__all__ = ["COMMON", "SPACES", "TIE_BREAKS", "TRAIN_KEYS", "evaluate_configs", "make_objective", "parse_space",
-           "run_config", "select_trial", "suggest", "trial_config", "tune"]
+__all__ = ["COMMON", "SPACES", "TIE_BREAKS", "TRAIN_KEYS", "choose_config", "evaluate_configs", "make_objective",
+           "parse_space", "run_config", "select_trial", "suggest", "trial_config", "tune"]

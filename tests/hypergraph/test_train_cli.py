@@ -153,6 +153,8 @@ def test_choose_refuses_configs_that_are_not_comparable(capsys, tmp_path):
     bad.write_text("{not json")
     assert main(["hypergraph", "tune", "--choose", a, str(bad)]) == 1
     assert "cannot read the tuned config" in capsys.readouterr().err
+    assert main(["hypergraph", "tune", "--evaluate", a, "--write", str(tmp_path / "w.json")]) == 1
+    assert "--write goes with --choose" in capsys.readouterr().err
 
 
 def test_run_config_patience_zero_trains_every_epoch(shared_data):
