@@ -77,6 +77,10 @@ def test_sampling_is_seeded():
 def test_training_learns_valid_samples():
     sp = toy_space()
     train = [(k, k, k) for k in range(3)] * 20
+    # A fixed initialisation: the untrained validity depends on it (0.61, 0.07, 0.14, 0.26, 0.10, 0.19, 0.16, 0.18 for
+    # seeds 0-7; 1/9 for uniform tokens) and was taken from whatever the earlier tests left in the global RNG, so the
+    # test failed in some orders. The trained validity is 0.873 from each of those seeds.
+    torch.manual_seed(1)
     model = D.DiscreteDiffusion(sp, steps=6, hidden=32, layers=1)
     before = D.metrics(sp, model.sample(300, seed=0), train)["validity"]
     losses = D.train_diffusion(model, sp.encode_many(train), steps=250, batch_size=64, lr=5e-3, seed=0)
