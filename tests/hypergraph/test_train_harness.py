@@ -61,6 +61,8 @@ def test_reference_settings_per_dataset(harness):
     assert harness.PROTOCOL["allset-transformer"]["model"]["heads"] == 8  # the table was not mutated
     mushroom = harness.config_for("mushroom", "allset-transformer", None, [])
     assert (mushroom["epochs"], mushroom["patience"]) == (500, 0)  # the reference's fixed epochs, no early stop
+    zoo = harness.config_for("zoo", "allset-transformer", None, [])  # run_AllSetTransformer.sh: zoo has 1 head
+    assert (zoo["model"]["heads"], zoo["weight_decay"], zoo["epochs"], zoo["patience"]) == (1, 1e-5, 500, 0)
     assert "patience" not in harness.config_for("mushroom", "hgnn", None, [])
 
 
