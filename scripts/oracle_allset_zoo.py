@@ -104,11 +104,11 @@ def reference_data(preprocessing, x, y, edges):
     return preprocessing.norm_contruction(data, option="all_one")
 
 
-def split(kind: str, seed: int, n: int, root: str | None):
-    if kind == "ours":
-        from graphhyper.data import load_hypergraph
+def split(kind: str, seed: int, n: int):
+    if kind == "ours":  # the split load_hypergraph(..., split="random", seed=seed) gives
+        from graphhyper.data import random_split
 
-        s = load_hypergraph("zoo", root, split="random", seed=seed).split
+        s = random_split(n, seed)
         return s.train, s.val, s.test
     np.random.seed(seed)
     perm = torch.as_tensor(np.random.permutation(n))
@@ -153,7 +153,7 @@ def main(argv=None) -> int:
     x, y, edges = zoo_raw(folder)
     tests = []
     for seed in range(args.seeds):
-        idx = split(args.splits, seed, len(y), args.root)
+        idx = split(args.splits, seed, len(y))
         test, val = run_one(models, reference_data(preprocessing, x, y, edges), idx, seed)
         tests.append(test)
         print(f"seed {seed}: test {test:.2f} (val {val:.2f})", flush=True)

@@ -61,8 +61,9 @@ def test_reference_settings_per_dataset(harness):
     assert harness.PROTOCOL["allset-transformer"]["model"]["heads"] == 8  # the table was not mutated
     mushroom = harness.config_for("mushroom", "allset-transformer", None, [])
     assert (mushroom["epochs"], mushroom["patience"]) == (500, 0)  # the reference's fixed epochs, no early stop
-    zoo = harness.config_for("zoo", "allset-transformer", None, [])  # run_AllSetTransformer.sh: zoo has 1 head
-    assert (zoo["model"]["heads"], zoo["weight_decay"], zoo["epochs"], zoo["patience"]) == (1, 1e-5, 500, 0)
+    zoo_ref = harness.config_for("zoo", "allset-transformer", None, [])  # run_AllSetTransformer.sh: 1 head
+    assert (zoo_ref["model"]["heads"], zoo_ref["weight_decay"], zoo_ref["epochs"], zoo_ref["patience"]) == (
+        1, 1e-5, 500, 0)
     assert "patience" not in harness.config_for("mushroom", "hgnn", None, [])
 
 
