@@ -33,22 +33,48 @@ def _bad(path: Path, what: str) -> DatasetError:
     return DatasetError(f"{path}: {what}. The file is malformed; delete it and load the dataset again to re-download.")
 
 
+#: dense features may take this many times the size of the files they come from, plus DENSE_BASE bytes.
+DENSE_FACTOR = 256
+DENSE_BASE = 64 << 20
+
+
+def _check_dense(paths: list[Path], rows: int, cols: int, what: str) -> None:
+    """Refuse a dense ``rows x cols`` float32 matrix far larger than the files that describe it."""
+    limit = DENSE_FACTOR * sum(p.stat().st_size for p in paths) + DENSE_BASE
+    if rows * cols * 4 > limit:
+        raise DatasetError(
+            f"{paths[0]}: {what} would be a dense {rows} x {cols} float32 matrix ({rows * cols * 4 / 2**30:.1f} GiB), "
+            f"far more than files of {sum(p.stat().st_size for p in paths)} bytes can describe (limit {limit} bytes). "
+            "The file is corrupt or crafted; delete it and load the dataset again to re-download."
+        )
+
+
+def _ids(path: Path, obj: object, limit: int, what: str) -> np.ndarray:
+    """``obj`` as a 1-D int64 array of values in ``[0, limit)``, or a :class:`DatasetError` naming ``path``."""
+    try:
+        arr = np.asarray(obj)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise _bad(path, f"expected a list of {what} ({exc})") from exc
+    if arr.ndim != 1 or (arr.size and (arr.dtype.kind not in "iu" and arr.dtype != object)):
+        raise _bad(path, f"expected a flat list of integer {what}, got an array of shape {arr.shape} ({arr.dtype})")
+    try:
+        values = [int(v) for v in arr.tolist()] if arr.dtype == object else arr.tolist()
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise _bad(path, f"expected integer {what} ({exc})") from exc
+    if values and (min(values) < 0 or max(values) >= limit):
+        raise _bad(path, f"{what} must lie in [0, {limit}), found {min(values)} .. {max(values)}")
+    return np.asarray(values, dtype=np.int64)
+
+
 # ---------------------------------------------------------------- HyperGCN pickles
 def read_hypergcn(folder: Path, card: DatasetCard) -> RawHypergraph:
     """Read ``features.pickle`` (CSR), ``hypergraph.pickle`` (dict key -> node ids), ``labels.pickle``, ``splits/``."""
-    feats = safe_load(folder / "features.pickle")
-    if not hasattr(feats, "toarray") or len(getattr(feats, "shape", ())) != 2:
-        raise _bad(folder / "features.pickle", "expected a scipy CSR matrix")
-    feats.check_format(full_check=True)
-    x = torch.from_numpy(np.asarray(feats.toarray(), dtype=np.float32))
-    labels = safe_load(folder / "labels.pickle")
-    y = torch.as_tensor(np.asarray(labels, dtype=np.int64))
-    if y.ndim != 1 or y.numel() != x.shape[0]:
-        raise _bad(folder / "labels.pickle", f"{y.numel()} labels for {x.shape[0]} feature rows")
-    mapping = safe_load(folder / "hypergraph.pickle")
-    if not isinstance(mapping, dict):
-        raise _bad(folder / "hypergraph.pickle", "expected a dict of hyperedges")
-    hyperedges = [sorted({int(v) for v in members}) for members in mapping.values()]
+    x = _hypergcn_features(folder / "features.pickle")
+    num_nodes = int(x.shape[0])
+    y = torch.from_numpy(_ids(folder / "labels.pickle", safe_load(folder / "labels.pickle"), num_nodes, "labels"))
+    if y.numel() != num_nodes:
+        raise _bad(folder / "labels.pickle", f"{y.numel()} labels for {num_nodes} feature rows")
+    hyperedges = _hypergcn_edges(folder / "hypergraph.pickle", num_nodes)
     splits = []
     for k in range(1, 11):
         path = folder / "splits" / f"{k}.pickle"
@@ -56,8 +82,34 @@ def read_hypergcn(folder: Path, card: DatasetCard) -> RawHypergraph:
             raw = safe_load(path)
             if not isinstance(raw, dict) or "train" not in raw or "test" not in raw:
                 raise _bad(path, "expected a dict with 'train' and 'test'")
-            splits.append({key: torch.as_tensor(np.asarray(raw[key], dtype=np.int64)) for key in ("train", "test")})
-    return RawHypergraph(int(x.shape[0]), hyperedges, x, y, splits)
+            splits.append({key: torch.from_numpy(_ids(path, raw[key], num_nodes, f"{key} node ids"))
+                           for key in ("train", "test")})
+    return RawHypergraph(num_nodes, hyperedges, x, y, splits)
+
+
+def _hypergcn_features(path: Path) -> torch.Tensor:
+    import scipy.sparse as sp
+
+    feats = safe_load(path)
+    if not isinstance(feats, sp.csr_matrix):
+        raise _bad(path, f"expected a scipy CSR matrix, got {type(feats).__name__}")
+    rows, cols = feats.shape
+    _check_dense([path], rows, cols, "the features")
+    if not np.isfinite(feats.data).all():
+        raise _bad(path, "the features contain NaN or inf")
+    return torch.from_numpy(feats.toarray().astype(np.float32, copy=False))
+
+
+def _hypergcn_edges(path: Path, num_nodes: int) -> list[list[int]]:
+    mapping = safe_load(path)
+    if not isinstance(mapping, dict):
+        raise _bad(path, "expected a dict of hyperedges")
+    hyperedges = []
+    for key, members in mapping.items():
+        if not isinstance(members, (list, tuple, set, frozenset)):
+            raise _bad(path, f"hyperedge {key!r:.40} is a {type(members).__name__}, not a collection of node ids")
+        hyperedges.append(sorted(set(_ids(path, list(members), num_nodes, "node ids").tolist())))
+    return hyperedges
 
 
 # ---------------------------------------------------------------- .content / .edges (LEGCN / AllSet)
@@ -66,21 +118,30 @@ def read_content_edges(folder: Path, card: DatasetCard) -> RawHypergraph:
     stem = card.params["stem"]
     content_path, edges_path = folder / f"{stem}.content", folder / f"{stem}.edges"
     content = _loadtxt(content_path, np.float64)
-    if content.ndim != 2 or content.shape[1] < 3:
+    if content.ndim != 2 or content.shape[1] < 3 or content.shape[0] == 0:
         raise _bad(content_path, "expected rows of 'id features... label'")
-    ids = content[:, 0].astype(np.int64)
+    if not np.isfinite(content).all():
+        raise _bad(content_path, "NaN or inf among the ids, features or labels")
+    ids, raw_labels = content[:, 0], content[:, -1]
+    for name, col in (("node ids in the first column", ids), ("labels in the last column", raw_labels)):
+        if not np.all(col == np.round(col)) or np.abs(col).max() >= 2**53:
+            raise _bad(content_path, f"{name} are not integers")
     x = torch.from_numpy(content[:, 1:-1].astype(np.float32))
-    raw_labels = content[:, -1]
-    if not np.all(raw_labels == np.round(raw_labels)):
-        raise _bad(content_path, "labels in the last column are not integers")
+    if not torch.isfinite(x).all():
+        raise _bad(content_path, "features overflow float32")
     labels = raw_labels.astype(np.int64)
-    y = torch.from_numpy(labels - labels.min())
-    index_of = {int(i): k for k, i in enumerate(ids)}
+    labels = labels - labels.min()
+    if int(labels.max()) >= len(ids):
+        raise _bad(content_path, f"labels span {int(labels.max()) + 1} classes for only {len(ids)} nodes")
+    y = torch.from_numpy(labels)
+    index_of = {int(i): k for k, i in enumerate(ids.astype(np.int64))}
     if len(index_of) != len(ids):
         raise _bad(content_path, "node ids are repeated")
-    pairs = _loadtxt(edges_path, np.int64).reshape(-1, 2)
+    pairs = _loadtxt(edges_path, np.int64)
+    if pairs.size % 2:
+        raise _bad(edges_path, "expected rows of 'node_id edge_id'")
     hyperedges: dict[int, set[int]] = {}
-    for node, edge in pairs.tolist():
+    for node, edge in pairs.reshape(-1, 2).tolist():
         if node not in index_of:
             raise _bad(edges_path, f"node id {node} is not in {content_path.name}")
         hyperedges.setdefault(edge, set()).add(index_of[node])
@@ -91,8 +152,8 @@ def read_content_edges(folder: Path, card: DatasetCard) -> RawHypergraph:
 def _loadtxt(path: Path, dtype) -> np.ndarray:
     try:
         return np.loadtxt(path, dtype=dtype, ndmin=2)
-    except ValueError as exc:
-        raise _bad(path, f"could not parse ({exc})") from exc
+    except (ValueError, OverflowError) as exc:
+        raise _bad(path, f"could not parse ({str(exc)[:200]})") from exc
 
 
 # ---------------------------------------------------------------- Cornell (hyperedges-*.txt, node-labels-*.txt)
@@ -106,30 +167,39 @@ def read_cornell(
     """
     stem = card.params["stem"]
     labels_path, edges_path = folder / f"node-labels-{stem}.txt", folder / f"hyperedges-{stem}.txt"
-    labels = _loadtxt(labels_path, np.int64).reshape(-1)
-    if labels.size == 0 or labels.min() < 1:
+    labels = _loadtxt(labels_path, np.int64)
+    if labels.size == 0 or labels.min() < 1 or labels.shape[1] != 1:
         raise _bad(labels_path, "labels must be 1-based integers, one per line")
-    y = torch.from_numpy(labels - 1)
+    labels = labels.reshape(-1)
     num_nodes, num_classes = int(labels.size), int(labels.max())
-    hyperedges = []
-    with open(edges_path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                members = sorted({int(tok) - 1 for tok in line.split(",")})
-            except ValueError as exc:
-                raise _bad(edges_path, f"line {lineno} is not comma-separated integers") from exc
-            if members[0] < 0 or members[-1] >= num_nodes:
-                raise _bad(edges_path, f"line {lineno} has a node id outside 1..{num_nodes}")
-            hyperedges.append(members)
+    if num_classes > num_nodes:
+        raise _bad(labels_path, f"label {num_classes} is larger than the number of nodes ({num_nodes})")
+    y = torch.from_numpy(labels - 1)
+    hyperedges = _cornell_edges(edges_path, num_nodes)
     dim = max(num_classes, feature_dim or 0)
+    _check_dense([labels_path, edges_path], num_nodes, dim, f"the one-hot features (feature_dim={feature_dim})")
     gen = torch.Generator().manual_seed(seed)
     x = torch.zeros(num_nodes, dim)
     x[torch.arange(num_nodes), y] = 1.0
     x = x + feature_noise * torch.randn(num_nodes, dim, generator=gen)
     return RawHypergraph(num_nodes, hyperedges, x, y)
+
+
+def _cornell_edges(path: Path, num_nodes: int) -> list[list[int]]:
+    hyperedges = []
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("ascii").strip()
+                if not line:
+                    continue
+                members = sorted({int(tok) - 1 for tok in line.split(",")})
+            except ValueError as exc:
+                raise _bad(path, f"line {lineno} is not comma-separated integers") from exc
+            if members[0] < 0 or members[-1] >= num_nodes:
+                raise _bad(path, f"line {lineno} has a node id outside 1..{num_nodes}")
+            hyperedges.append(members)
+    return hyperedges
 
 
 READERS = {"hypergcn": read_hypergcn, "content-edges": read_content_edges, "cornell": read_cornell}

@@ -5,6 +5,12 @@ dangerous as a downloaded script.  :func:`safe_load` only resolves the globals o
 allow-list (numpy arrays / dtypes / scalars, scipy CSR matrices and plain builtin containers)
 and raises :class:`~graphhyper.errors.UnsafePickleError` *before* anything else is resolved,
 so no code named by the pickle ever runs.
+
+Naming an allowed class is not enough to be safe: the pickle also chooses the arguments and the
+state the object is built from. So every allowed name resolves to a stand-in from
+:mod:`graphhyper.data._pickle_objects` that admits only states it can check (plain numeric dtypes,
+arrays whose bytes match their shape, CSR matrices whose indices are in range) and builds the real
+object itself, and everything those stand-ins allocate is bounded by the size of the pickle.
 """
 
 from __future__ import annotations
@@ -14,35 +20,47 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from graphhyper.data import _pickle_objects as P
 from graphhyper.errors import DatasetError, UnsafePickleError
 
-# (module, name) pairs exactly as they may appear in a pickle -> (module, name) to import.
-_NUMPY_CORE = ("numpy.core.multiarray", "numpy._core.multiarray")
-_ALLOWED: dict[tuple[str, str], tuple[str, str]] = {}
-for _mod in _NUMPY_CORE:
+# (module, name) pairs exactly as they may appear in a pickle -> what the pickle gets for them.
+_NUMPY: dict[str, Any] = {"_reconstruct": P.reconstruct, "scalar": P.scalar, "ndarray": P.NdarrayMarker,
+                          "dtype": P.DtypeProxy}
+_ALLOWED: dict[tuple[str, str], Any] = {}
+for _mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
     for _name in ("_reconstruct", "scalar"):
-        _ALLOWED[(_mod, _name)] = ("numpy._core.multiarray", _name)
+        _ALLOWED[(_mod, _name)] = _NUMPY[_name]
 for _mod in ("numpy", "numpy.core.numeric", "numpy._core.numeric"):
     for _name in ("ndarray", "dtype"):
-        _ALLOWED[(_mod, _name)] = ("numpy", _name)
+        _ALLOWED[(_mod, _name)] = _NUMPY[_name]
+for _mod in ("numpy.core.numeric", "numpy._core.numeric"):
+    _ALLOWED[(_mod, "_frombuffer")] = P.frombuffer
 for _mod in ("scipy.sparse.csr", "scipy.sparse._csr", "scipy.sparse"):
-    _ALLOWED[(_mod, "csr_matrix")] = ("scipy.sparse", "csr_matrix")
-_BUILTIN_TYPES = ("list", "dict", "set", "frozenset", "tuple", "int", "float", "complex", "str", "bytes", "bool")
+    _ALLOWED[(_mod, "csr_matrix")] = P.CsrProxy
 for _mod in ("builtins", "__builtin__"):
-    for _name in _BUILTIN_TYPES:
-        _ALLOWED[(_mod, _name)] = ("builtins", _name)
-# copyreg helpers used by protocol 0/1 pickles of new-style objects; they only call cls.__new__.
+    for _name, _stand_in in P.BUILTINS.items():
+        _ALLOWED[(_mod, _name)] = _stand_in
+# protocol 0/1 pickles of CSR matrices go through copyreg; protocol 2 stores bytes as _codecs.encode(text, "latin1").
 for _mod in ("copyreg", "copy_reg"):
-    _ALLOWED[(_mod, "_reconstructor")] = ("copyreg", "_reconstructor")
-
-# protocol-2 pickles store bytes as _codecs.encode(text, "latin1"); only that codec is accepted.
-_ALLOWED[("_codecs", "encode")] = ("_codecs", "encode")
+    _ALLOWED[(_mod, "_reconstructor")] = P.reconstructor
+_ALLOWED[("_codecs", "encode")] = P.latin1_encode
+_NEEDS_RESOLVING = frozenset({P.reconstruct, P.frombuffer, P.scalar, P.NdarrayMarker, P.DtypeProxy, P.CsrProxy,
+                              P.reconstructor})
 
 ALLOWED_GLOBALS = frozenset(_ALLOWED)
+#: bytes the stand-ins may allocate: this many times the pickle's size, plus BUDGET_BASE.
+BUDGET_FACTOR = 8
+BUDGET_BASE = 1 << 20
+MAX_DEPTH = 100
 
 
 class SafeUnpickler(pickle.Unpickler):
-    """``pickle.Unpickler`` whose ``find_class`` accepts only :data:`ALLOWED_GLOBALS`."""
+    """``pickle.Unpickler`` whose ``find_class`` accepts only :data:`ALLOWED_GLOBALS`, as checked stand-ins.
+
+    Use it through :func:`safe_loads`, which swaps the stand-ins for the numpy / scipy objects they built.
+    """
 
     def __init__(self, file: io.BufferedIOBase, source: str = "<bytes>") -> None:
         super().__init__(file, encoding="latin1")
@@ -56,52 +74,84 @@ class SafeUnpickler(pickle.Unpickler):
                 "(numpy arrays, scipy CSR matrices, builtin containers). Nothing from it was executed. "
                 "If the file should be a dataset, delete it and download it again from the source in its card."
             )
-        if target == ("copyreg", "_reconstructor"):
-            return _checked_reconstructor
-        if target == ("_codecs", "encode"):
-            return _latin1_encode
-        return super().find_class(*target)
+        if target in _NEEDS_RESOLVING:
+            P.context().proxies = True
+        return target
 
     def persistent_load(self, pid: Any) -> Any:
         raise UnsafePickleError(f"{self._source}: persistent ids are not allowed in dataset pickles.")
 
 
-def _checked_reconstructor(cls: type, base: type, state: Any) -> Any:
-    """``copyreg._reconstructor`` limited to allow-listed classes (no ``__init__`` side effects)."""
-    import copyreg
+def _resolve(obj: Any, memo: dict[int, Any], depth: int) -> Any:
+    """``obj`` with every stand-in replaced by the object it built (lists and dicts are updated in place)."""
+    kind = type(obj)
+    if kind in _ATOMS or isinstance(obj, (np.generic, np.ndarray)):
+        return obj
+    key = id(obj)
+    if key in memo:
+        return memo[key]
+    if depth > MAX_DEPTH:
+        raise P.corrupt(f"the pickle nests containers deeper than {MAX_DEPTH} levels")
+    memo[key] = obj
 
-    allowed = {("builtins", n) for n in _BUILTIN_TYPES} | {("numpy", "ndarray"), ("scipy.sparse", "csr_matrix")}
-    for klass in (cls, base):
-        key = (getattr(klass, "__module__", "").split("._")[0], getattr(klass, "__name__", ""))
-        if klass is not object and key not in allowed and (klass.__module__, klass.__name__) not in allowed:
-            raise UnsafePickleError(f"copyreg reconstruction of {klass!r} is not allowed in dataset pickles.")
-    return copyreg._reconstructor(cls, base, state)
+    def sub(value: Any) -> Any:
+        return _resolve(value, memo, depth + 1)
+
+    if kind is list:
+        obj[:] = [sub(v) for v in obj]
+        return obj
+    if kind is dict:
+        items = [(sub(k), sub(v)) for k, v in obj.items()]
+        obj.clear()
+        obj.update(items)
+        return obj
+    if kind is P.DtypeProxy:
+        out: Any = P._dtype_of(obj, "the pickle")
+    elif kind is P.ArrayProxy:
+        out = obj.resolve()
+    elif kind is P.CsrProxy:
+        out = obj.resolve(sub)
+    elif kind in (tuple, set, frozenset):
+        out = kind(sub(v) for v in obj)
+    else:
+        out = obj
+    memo[key] = out
+    return out
 
 
-def _latin1_encode(text: str, encoding: str = "utf-8") -> bytes:
-    if encoding.lower().replace("_", "-") not in ("latin1", "latin-1", "iso-8859-1"):
-        raise UnsafePickleError(f"_codecs.encode with codec {encoding!r} is not allowed in dataset pickles.")
-    return text.encode("latin1")
+_ATOMS = frozenset({int, float, complex, bool, str, bytes, bytearray, type(None)})
 
 
 def safe_loads(data: bytes, source: str = "<bytes>") -> Any:
-    """Unpickle ``data`` with the allow-list; raise :class:`UnsafePickleError` on any other global."""
+    """Unpickle ``data`` with the allow-list; raise :class:`UnsafePickleError` on any other global or state.
+
+    Raises :class:`~graphhyper.errors.DatasetError` when the pickle is truncated, corrupt, or asks for more
+    memory than :data:`BUDGET_FACTOR` times its size plus :data:`BUDGET_BASE`.
+    """
+    token = P.enter(P.LoadContext(source, BUDGET_FACTOR * len(data) + BUDGET_BASE))
     try:
-        return SafeUnpickler(io.BytesIO(data), source).load()
-    except UnsafePickleError:
+        result = SafeUnpickler(io.BytesIO(data), source).load()
+        return _resolve(result, {}, 0) if P.context().proxies else result
+    except (UnsafePickleError, DatasetError):
         raise
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
-            OverflowError, MemoryError, RecursionError, UnicodeDecodeError) as exc:
+            OverflowError, MemoryError, RecursionError, UnicodeError, SystemError) as exc:
         raise DatasetError(
-            f"{source}: not a readable pickle ({type(exc).__name__}: {exc}); the file is truncated or corrupt. "
-            "Delete it and load the dataset again to re-download it."
+            f"{source}: not a readable pickle ({type(exc).__name__}: {str(exc)[:200]}); the file is truncated or "
+            "corrupt. Delete it and load the dataset again to re-download it."
         ) from exc
+    finally:
+        P.leave(token)
 
 
 def safe_load(path: str | Path) -> Any:
     """Read and unpickle the file at ``path`` with :class:`SafeUnpickler`."""
     path = Path(path)
-    return safe_loads(path.read_bytes(), source=str(path))
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot be read ({exc}); check the path or load the dataset again.") from exc
+    return safe_loads(data, source=str(path))
 
 
 __all__ = ["ALLOWED_GLOBALS", "SafeUnpickler", "safe_load", "safe_loads"]
