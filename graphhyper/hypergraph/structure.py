@@ -53,7 +53,7 @@ class Hypergraph:
         allow_empty_edges: bool = False,
         deduplicate: bool = False,
     ) -> None:
-        num_nodes = V.check_count(num_nodes, "num_nodes")
+        num_nodes = _check_size(V.check_count(num_nodes, "num_nodes"), "num_nodes")
         if (hyperedges is None) == (hyperedge_index is None):
             raise InvalidHypergraphError(
                 "Give exactly one of `hyperedges` (list of node-id lists) or `hyperedge_index` ([2, nnz] tensor)."
@@ -69,16 +69,15 @@ class Hypergraph:
             index = V.check_index(hyperedge_index)
         device = index.device
         nodes, edges = index[0], index[1]
-        num_edges = V.infer_num_edges(edges, num_edges)
+        num_edges = _check_size(V.infer_num_edges(edges, num_edges), "num_edges")
         V.check_range(nodes, num_nodes, "node", "num_nodes")
         V.check_range(edges, num_edges, "hyperedge", "num_edges")
         feats = V.check_incidence_features(incidence_features, index.shape[1], device)
-        key = edges * max(num_nodes, 1) + nodes
-        key, order = torch.sort(key, stable=True)
+        order = _csr_order(nodes, edges, num_nodes, num_edges)
         nodes, edges = nodes[order], edges[order]
         feats = feats[order] if feats is not None else None
-        if key.numel() > 1:
-            repeated = key[1:] == key[:-1]
+        if nodes.numel() > 1:
+            repeated = (edges[1:] == edges[:-1]) & (nodes[1:] == nodes[:-1])
             if bool(repeated.any()):
                 if not deduplicate:
                     k = int(torch.nonzero(repeated)[0, 0]) + 1
@@ -101,7 +100,8 @@ class Hypergraph:
             V.check_no_empty(self.edge_degree)
         self._allow_empty = allow_empty_edges
         self._hyperedge_weight = V.check_weight(hyperedge_weight, num_edges, "hyperedge_weight", device, positive=True)
-        self._node_weight = V.check_weight(node_weight, num_nodes, "node_weight", device, positive=False)
+        self._node_weight = (None if node_weight is None
+                             else V.check_weight(node_weight, num_nodes, "node_weight", device, positive=False))
 
     # ------------------------------------------------------------------ sizes and raw arrays
     @property
@@ -145,7 +145,10 @@ class Hypergraph:
 
     @property
     def node_weight(self) -> torch.Tensor:
-        """``[V]`` float node weights."""
+        """``[V]`` float node weights (ones unless given, made on first use: a large ``V`` costs nothing up front)."""
+        if self._node_weight is None:
+            return self._cached("node_weight", lambda: self._per_node(
+                lambda: torch.ones(self._num_nodes, dtype=torch.float32, device=self.device)))
         return self._node_weight
 
     @property
@@ -166,22 +169,28 @@ class Hypergraph:
     @property
     def edge_degree(self) -> torch.Tensor:
         """``[E]`` long: number of nodes in each hyperedge ``|e|``."""
-        return self._cached("edge_degree", lambda: torch.bincount(self._inc_edge, minlength=self._num_edges))
+        return self._cached("edge_degree", lambda: _allocate(
+            lambda: torch.bincount(self._inc_edge, minlength=self._num_edges), "num_edges", self._num_edges))
 
     @property
     def node_degree(self) -> torch.Tensor:
         """``[V]`` long: number of hyperedges containing each node."""
-        return self._cached("node_degree", lambda: torch.bincount(self._inc_node, minlength=self._num_nodes))
+        return self._cached("node_degree", lambda: self._per_node(
+            lambda: torch.bincount(self._inc_node, minlength=self._num_nodes)))
 
     @property
     def weighted_node_degree(self) -> torch.Tensor:
         """``[V]`` float: ``d(v) = sum_{e ∋ v} w_e``."""
 
         def compute():
-            out = torch.zeros(self._num_nodes, dtype=self._hyperedge_weight.dtype, device=self.device)
+            out = self._per_node(lambda: torch.zeros(self._num_nodes, dtype=self._hyperedge_weight.dtype,
+                                                     device=self.device))
             return out.index_add_(0, self._inc_node, self._hyperedge_weight[self._inc_edge])
 
         return self._cached("weighted_node_degree", compute)
+
+    def _per_node(self, make) -> torch.Tensor:
+        return _allocate(make, "num_nodes", self._num_nodes)
 
     @property
     def edge_ptr(self) -> torch.Tensor:
@@ -342,7 +351,8 @@ class Hypergraph:
             and torch.equal(self._inc_node.cpu(), other._inc_node.cpu())
             and torch.equal(self._inc_edge.cpu(), other._inc_edge.cpu())
             and torch.equal(self._hyperedge_weight.cpu(), other._hyperedge_weight.cpu())
-            and torch.equal(self._node_weight.cpu(), other._node_weight.cpu())
+            and (self._node_weight is other._node_weight is None
+                 or torch.equal(self.node_weight.cpu(), other.node_weight.cpu()))
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -352,6 +362,36 @@ class Hypergraph:
             f"{type(self).__name__}(num_nodes={self._num_nodes}, num_edges={self._num_edges}, nnz={self.nnz}, "
             f"device={self.device})"
         )
+
+
+_INT64_MAX = 2**63 - 1
+
+
+def _check_size(count: int, name: str) -> int:
+    if count > _INT64_MAX:
+        raise InvalidHypergraphError(
+            f"{name}={count} is larger than an int64 id can hold (2**63 - 1); give the number actually used."
+        )
+    return count
+
+
+def _allocate(make, name: str, count: int) -> torch.Tensor:
+    """``make()``, which allocates ``count`` entries; an :class:`InvalidHypergraphError` when they do not fit."""
+    try:
+        return make()
+    except (RuntimeError, MemoryError) as exc:
+        raise InvalidHypergraphError(
+            f"{name}={count}: an array of that many entries cannot be allocated ({str(exc)[:160]}). "
+            f"Give the number actually used (ids are 0 .. {name}-1)."
+        ) from None
+
+
+def _csr_order(nodes: torch.Tensor, edges: torch.Tensor, num_nodes: int, num_edges: int) -> torch.Tensor:
+    """Permutation sorting the incidences by (hyperedge, node), stable."""
+    if num_edges * max(num_nodes, 1) <= _INT64_MAX:
+        return torch.sort(edges * max(num_nodes, 1) + nodes, stable=True)[1]
+    by_node = torch.sort(nodes, stable=True)[1]  # the combined key would overflow int64: sort twice
+    return by_node[torch.sort(edges[by_node], stable=True)[1]]
 
 
 def _ptr(counts: torch.Tensor) -> torch.Tensor:
