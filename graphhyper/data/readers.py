@@ -15,7 +15,7 @@ import torch
 
 from graphhyper.data.cards import DatasetCard
 from graphhyper.data.safe_pickle import safe_load
-from graphhyper.errors import DatasetError
+from graphhyper.errors import DatasetError, InvalidInputError
 
 
 @dataclass
@@ -40,12 +40,13 @@ DENSE_BASE = 64 << 20
 
 def _check_dense(paths: list[Path], rows: int, cols: int, what: str) -> None:
     """Refuse a dense ``rows x cols`` float32 matrix far larger than the files that describe it."""
-    limit = DENSE_FACTOR * sum(p.stat().st_size for p in paths) + DENSE_BASE
+    size = sum(p.stat().st_size for p in paths)
+    limit = DENSE_FACTOR * size + DENSE_BASE
     if rows * cols * 4 > limit:
         raise DatasetError(
             f"{paths[0]}: {what} would be a dense {rows} x {cols} float32 matrix ({rows * cols * 4 / 2**30:.1f} GiB), "
-            f"far more than files of {sum(p.stat().st_size for p in paths)} bytes can describe (limit {limit} bytes). "
-            "The file is corrupt or crafted; delete it and load the dataset again to re-download."
+            f"far more than files of {size} bytes can describe (limit {limit} bytes). The file is corrupt or "
+            "crafted; delete it and load the dataset again to re-download."
         )
 
 
@@ -176,13 +177,24 @@ def read_cornell(
         raise _bad(labels_path, f"label {num_classes} is larger than the number of nodes ({num_nodes})")
     y = torch.from_numpy(labels - 1)
     hyperedges = _cornell_edges(edges_path, num_nodes)
-    dim = max(num_classes, feature_dim or 0)
-    _check_dense([labels_path, edges_path], num_nodes, dim, f"the one-hot features (feature_dim={feature_dim})")
+    _check_dense([labels_path, edges_path], num_nodes, num_classes, "the one-hot labels")
+    return RawHypergraph(num_nodes, hyperedges, _cornell_features(y, num_classes, feature_noise, feature_dim, seed), y)
+
+
+def _cornell_features(y: torch.Tensor, num_classes: int, noise: float, feature_dim: int | None,
+                      seed: int) -> torch.Tensor:
+    """``one_hot(y)`` padded to ``feature_dim`` columns, plus seeded Gaussian noise of scale ``noise``."""
+    num_nodes, dim = y.numel(), max(num_classes, feature_dim or 0)
     gen = torch.Generator().manual_seed(seed)
-    x = torch.zeros(num_nodes, dim)
-    x[torch.arange(num_nodes), y] = 1.0
-    x = x + feature_noise * torch.randn(num_nodes, dim, generator=gen)
-    return RawHypergraph(num_nodes, hyperedges, x, y)
+    try:
+        x = torch.zeros(num_nodes, dim)
+        x[torch.arange(num_nodes), y] = 1.0
+        return x + noise * torch.randn(num_nodes, dim, generator=gen)
+    except (RuntimeError, MemoryError) as exc:
+        raise InvalidInputError(
+            f"feature_dim={feature_dim}: the {num_nodes} x {dim} features cannot be allocated ({str(exc)[:120]}); "
+            "pass a smaller feature_dim."
+        ) from None
 
 
 def _cornell_edges(path: Path, num_nodes: int) -> list[list[int]]:
