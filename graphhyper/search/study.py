@@ -11,7 +11,11 @@ duplicate trial gets the stored values back and ``user_attrs["duplicate_of"]``),
   lost and none is evaluated twice. Several processes (on several machines, for PostgreSQL) can call
   :func:`run` with the same ``storage`` and ``study_name`` to share one study.
 * **Journal files** (``"journal:path"``, a path ending in ``.log`` / ``.journal``, or any Optuna storage object)
-  have no heartbeat: pass ``reclaim_running=True`` when restarting a study whose only worker was killed.
+  have no trial heartbeat: pass ``reclaim_running=True`` when restarting a study whose only worker was killed.
+  (A worker waiting for another's evaluation still detects a killed holder: see :mod:`graphhyper.search.liveness`.)
+
+Failed trials (NaN, or an exception in ``catch``) never count toward ``n_trials``; ``max_failures`` of them end the
+run with a :class:`~graphhyper.errors.SearchError`. A storage file that cannot be read raises one too, untouched.
 
 ``optuna-dashboard <storage URL>`` opens the same storage (``SearchResult.dashboard``).
 
@@ -391,9 +395,7 @@ def run(space, objective: Callable, n_trials: int, storage=None, sampler=None,
     directions = [directions] if isinstance(directions, str) else list(directions)
     if n_trials < 1:
         raise SearchError(f"n_trials={n_trials} must be >= 1.")
-    if max_failures is not None and max_failures < 1:
-        raise SearchError(f"max_failures={max_failures} must be >= 1 (the failed trials a run tolerates) or None "
-                          "for the default max(10, 2 * n_trials).")
+    check_max_failures(max_failures)
     store = make_storage(storage, heartbeat_interval, grace_period)
     study = optuna.create_study(storage=store, study_name=study_name or f"graphhyper-{space.name}",
                                 directions=directions, load_if_exists=True, pruner=pruner)
@@ -489,6 +491,14 @@ def run(space, objective: Callable, n_trials: int, storage=None, sampler=None,
 
 
 _FAIL_REASON = "fail_reason"
+
+
+def check_max_failures(max_failures: int | None) -> None:
+    """Refuse a failure budget below 1 (callers check it before any long preparation)."""
+    if max_failures is not None and (isinstance(max_failures, bool) or not isinstance(max_failures, int)
+                                     or max_failures < 1):
+        raise SearchError(f"max_failures={max_failures!r} must be an integer >= 1 (the failed trials a run "
+                          "tolerates; --max-failures N), or None for the default max(10, 2 * n_trials).")
 
 
 def _clip(text: str, n: int = 300) -> str:

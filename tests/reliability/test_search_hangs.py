@@ -204,3 +204,22 @@ def test_a_storage_path_that_cannot_be_a_file_is_refused(tmp_path, record):
                       (f"sqlite:///{tmp_path / 'no' / 'such' / 's.db'}", "does not exist")]:
         with pytest.raises(SearchError, match=says):
             make_storage(url)
+
+
+@pytest.mark.timeout(60)
+def test_the_cli_takes_the_failure_budget_and_refuses_a_bad_one_first(tmp_path, monkeypatch, capsys, record):
+    record("search: --max-failures", "graphhyper search darts --max-failures 0, and 2 passed through to run()")
+    from graphhyper import search as search_pkg
+    from graphhyper.cli import main
+
+    assert main(["search", "darts", "--max-failures", "0", "--out", str(tmp_path), "--no-progress"]) != 0
+    assert "graphhyper: error: max_failures=0 must be an integer >= 1" in capsys.readouterr().err
+    seen = {}
+
+    def fake_run(*args, **kw):
+        seen.update(kw)
+        raise SearchError("stop here")
+
+    monkeypatch.setattr(search_pkg, "run", fake_run)
+    assert main(["search", "darts", "--max-failures", "2", "--out", str(tmp_path), "--no-progress"]) != 0
+    assert seen["max_failures"] == 2
