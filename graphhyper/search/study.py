@@ -26,7 +26,6 @@ run with a :class:`~graphhyper.errors.SearchError`. A storage file that cannot b
 
 from __future__ import annotations
 
-import json
 import math
 import time
 import warnings
@@ -36,6 +35,7 @@ from typing import Any, Callable, Sequence
 
 from graphhyper.errors import SearchError, require
 from graphhyper.search.claims import Claims
+from graphhyper.search.storage_checks import check_sqlite_url, open_journal, sqlite_or_rdb_error
 
 DEFAULT_STORAGE = "sqlite:///graphhyper-search.db"
 _RDB_PREFIXES = ("sqlite:", "postgresql", "postgres:", "mysql")
@@ -56,7 +56,7 @@ def make_storage(storage=None, heartbeat_interval: int | None = 10, grace_period
         raise SearchError(f"storage={storage!r} is not understood: give None (SQLite file), 'sqlite:///f.db', "
                           "'postgresql://user@host/db', 'journal:path.log' or an optuna storage object.")
     if storage.startswith("journal:") or storage.endswith((".log", ".journal")):
-        return _journal_storage(Path(storage.split(":", 1)[1] if storage.startswith("journal:") else storage))
+        return open_journal(Path(storage.split(":", 1)[1] if storage.startswith("journal:") else storage))
     if storage.startswith(_RDB_PREFIXES):
         if storage.startswith(("postgresql:", "postgres:")):
             storage = _postgres_driver_url(storage)
@@ -86,9 +86,6 @@ def _postgres_driver_url(url: str) -> str:
     return url
 
 
-_KEEP = "it was left unchanged (graphhyper never overwrites or deletes a storage)"
-
-
 def _rdb_storage(url: str, engine_kwargs, kw: dict, attempts: int = 8):
     """Open an RDB storage; workers starting together race to create the schema, so retry that race.
 
@@ -96,7 +93,7 @@ def _rdb_storage(url: str, engine_kwargs, kw: dict, attempts: int = 8):
     import optuna
     from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, ProgrammingError
 
-    _check_sqlite_path(_sqlite_path(url))
+    check_sqlite_url(url)
     for attempt in range(attempts):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kw)
@@ -105,85 +102,8 @@ def _rdb_storage(url: str, engine_kwargs, kw: dict, attempts: int = 8):
                 raise
             time.sleep(0.2 * (attempt + 1))
         except DatabaseError as e:  # e.g. "file is not a database": retrying cannot help
-            raise _rdb_error(url, e) from e
+            raise sqlite_or_rdb_error(url, e) from e
     raise AssertionError("unreachable")
-
-
-def _sqlite_path(url: str) -> Path | None:
-    """The file of an ``sqlite:///`` URL (``None`` for other URLs and in-memory databases)."""
-    if not url.startswith("sqlite:"):
-        return None
-    from sqlalchemy.engine import make_url
-
-    db = make_url(url).database
-    return Path(db) if db and db != ":memory:" else None
-
-
-def _rdb_error(url: str, e: Exception) -> SearchError:
-    from sqlalchemy.engine import make_url
-
-    cause = _clip(str(getattr(e, "orig", None) or e).strip().splitlines()[0])
-    path = _sqlite_path(url)
-    if path is not None:
-        return SearchError(f"storage: {path} cannot be opened as an SQLite database of Optuna studies "
-                           f"({cause}); {_KEEP}. Give storage= a new file (sqlite:///another.db), or restore "
-                           "this one from a backup.")
-    shown = make_url(url).render_as_string(hide_password=True)
-    return SearchError(f"storage={shown!r} cannot be read as a database of Optuna studies ({cause}); {_KEEP}. "
-                       "Give storage= another database, or repair this one.")
-
-
-def _check_sqlite_path(path: Path | None) -> None:
-    if path is None:
-        return
-    _check_regular_file(path, "an SQLite database")
-    if not path.parent.is_dir():
-        raise SearchError(f"storage: the folder of the SQLite file {path} does not exist; create it "
-                          f"(mkdir -p {path.parent}) or give storage= a path in an existing folder.")
-
-
-def _check_regular_file(path: Path | None, kind: str) -> None:
-    """Refuse a path that exists and is not a plain file (a directory, a FIFO that would block, a device)."""
-    if path is not None and path.exists() and not path.is_file():
-        raise SearchError(f"storage: {path} exists and is not a regular file, so it cannot be {kind}; {_KEEP}. "
-                          "Give storage= a path to a file (a new one is created).")
-
-
-def _journal_storage(path: Path):
-    """An Optuna journal file; an existing file must read as one (it is never rewritten, only appended to)."""
-    import optuna
-    from optuna.storages.journal import JournalFileBackend
-
-    _check_regular_file(path, "an Optuna journal")
-    _check_journal_head(path)
-    try:
-        return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
-    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as e:  # UnicodeDecodeError, JSON errors
-        raise _journal_error(path, f"{type(e).__name__}: {e}") from e
-    except OSError as e:
-        raise SearchError(f"storage: the journal {path} cannot be opened ({e}). Give storage= a path in a "
-                          "writable folder ('journal:<path>').") from e
-
-
-def _check_journal_head(path: Path) -> None:
-    """Refuse an existing non-empty file whose first line is not an Optuna journal operation, before anything is
-    appended to it (a single bad line would otherwise be skipped and the file written to)."""
-    if not path.is_file() or path.stat().st_size == 0:
-        return
-    with open(path, "rb") as f:
-        head = f.readline(1 << 20)
-    try:
-        entry = json.loads(head)
-    except ValueError as e:  # not UTF-8, or not JSON
-        raise _journal_error(path, f"its first line is not JSON: {type(e).__name__}") from e
-    if not isinstance(entry, dict) or "op_code" not in entry:
-        raise _journal_error(path, "its first line is JSON but not a journal operation (no 'op_code')")
-
-
-def _journal_error(path: Path, cause: str) -> SearchError:
-    return SearchError(f"storage: {path} is not an Optuna journal file ({_clip(cause)}); {_KEEP}. Give storage= a "
-                       "new path ('journal:another.log'), or restore this one from a backup. Note that a path "
-                       "ending in .log or .journal is opened as a journal.")
 
 
 def storage_url(storage) -> str | None:

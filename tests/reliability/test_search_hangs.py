@@ -175,6 +175,9 @@ CORRUPT = {
     "journal-random": ("s.log", b"\xc1\x80" + os.urandom(4096)),
     "journal-json-not-a-log": ("s.log", b'{"a": 1}\n{"b": 2}\n'),
     "journal-text-line": ("s.log", b"epoch 1 loss 0.3\n"),
+    "journal-garbage-inside": ("s.log", b'{"op_code":0,"worker_id":"w","study_name":"x","directions":[1]}\n'
+                                        b"\xff\xfe\x00garbage\n"
+                                        b'{"op_code":0,"worker_id":"w","study_name":"y","directions":[1]}\n'),
 }
 
 
@@ -196,12 +199,13 @@ def test_a_corrupt_storage_file_is_refused_and_left_unchanged(case, tmp_path, re
 
 @pytest.mark.timeout(60)
 def test_a_storage_path_that_cannot_be_a_file_is_refused(tmp_path, record):
-    record("search: unusable storage path", "a directory, a FIFO and a missing folder as sqlite/journal storage")
+    record("search: unusable storage path", "a directory, a FIFO, a missing folder as SQLite / journal storage")
     os.mkfifo(tmp_path / "pipe.log")                                # reading it would block forever
     (tmp_path / "dir.db").mkdir()
     for url, says in [(f"journal:{tmp_path / 'pipe.log'}", "not a regular file"),
                       (f"sqlite:///{tmp_path / 'dir.db'}", "not a regular file"),
-                      (f"sqlite:///{tmp_path / 'no' / 'such' / 's.db'}", "does not exist")]:
+                      (f"sqlite:///{tmp_path / 'no' / 'such' / 's.db'}", "does not exist"),
+                      (f"journal:{tmp_path / 'no' / 'such' / 's.log'}", "cannot be opened")]:
         with pytest.raises(SearchError, match=says):
             make_storage(url)
 
