@@ -38,6 +38,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--max-params", type=float, default=None, help="constraint: parameter count <= this")
     d.add_argument("--out", default="runs/search/darts", help="folder for the PNG files and the default storage")
     d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--max-failures", type=int, default=None,
+                   help="stop with an error after this many failed trials (default: max(10, 2 * n-trials))")
     d.add_argument("--no-progress", action="store_true")
     d.set_defaults(handler=_darts)
 
@@ -97,7 +99,7 @@ def _nb201(args) -> int:
 
 def darts_search(task: str = "digits", n_trials: int = 40, storage=None, study_name=None, objective: str = "ghn",
                  ghn: str = "ghn-tiny", max_params=None, out="runs/search/darts", seed: int = 0,
-                 progress: bool = True):
+                 progress: bool = True, max_failures: int | None = None):
     """Multi-objective search (accuracy up, parameter count down) over the DARTS space for a GHN task.
 
     Returns ``(SearchResult, {"pareto": png, "history": png})``.
@@ -108,7 +110,9 @@ def darts_search(task: str = "digits", n_trials: int = 40, storage=None, study_n
     from graphhyper.search import darts_space, run
     from graphhyper.search.objectives import GHNProxy, MultiObjective, TrainEval, num_params
     from graphhyper.search.plots import plot_history
+    from graphhyper.search.study import check_max_failures
 
+    check_max_failures(max_failures)  # before the task and the GHN are loaded
     t = get_task(task)
     space = darts_space(**t.darts_kwargs())
     acc = GHNProxy.for_task(task, ghn=ghn, seed=seed) if objective == "ghn" else \
@@ -119,7 +123,7 @@ def darts_search(task: str = "digits", n_trials: int = 40, storage=None, study_n
     storage = storage or f"sqlite:///{out / 'search.db'}"
     result = run(space, MultiObjective([acc, num_params], constraints), n_trials, storage=storage,
                  study_name=study_name or f"darts-{task}-{objective}", directions=["maximize", "minimize"],
-                 seed=seed, progress=progress)
+                 seed=seed, progress=progress, max_failures=max_failures)
     names = [f"{task} accuracy ({'GHN-predicted params' if objective == 'ghn' else '1 epoch'})", "parameters"]
     files = {"pareto": result.plot_pareto(out / "pareto.png", names=names),
              "history": plot_history(result.study, out / "history.png", objective=0, name=names[0])}
@@ -128,7 +132,7 @@ def darts_search(task: str = "digits", n_trials: int = 40, storage=None, study_n
 
 def _darts(args) -> int:
     result, files = darts_search(args.task, args.n_trials, args.storage, args.study_name, args.objective, args.ghn,
-                                 args.max_params, args.out, args.seed, not args.no_progress)
+                                 args.max_params, args.out, args.seed, not args.no_progress, args.max_failures)
     print(f"{len(result.trials)} complete trials ({result.evaluated} evaluated now, {result.duplicates} duplicates)")
     print("Pareto front (accuracy, parameters):")
     for t in sorted(result.pareto, key=lambda t: t.values[1]):

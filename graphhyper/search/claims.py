@@ -7,14 +7,18 @@ the claim and evaluates; the others wait for that trial and reuse its result. No
 The claim is deleted once its trial is stored (complete, pruned or failed), so the storage holds claim studies
 only while evaluations run.
 
-A claim whose trial failed without releasing it (its worker was killed) is stale: a waiting worker deletes it and
-claims the architecture itself.
+A claim whose holder's trial failed without releasing it is stale: a waiting worker deletes it and claims the
+architecture itself. A waiting worker also finds out when the holder was killed while its trial still reads RUNNING:
+it checks the holder's heartbeat while it waits (:mod:`graphhyper.search.liveness`) and fails that trial once the
+heartbeat is older than the grace period, so the takeover comes within a few heartbeat intervals.
 """
 
 from __future__ import annotations
 
 import time
 from typing import Callable
+
+from graphhyper.search.liveness import Liveness, liveness_for
 
 #: Longest wait for another worker's evaluation of the same architecture before evaluating it here as well.
 CLAIM_WAIT_S = 6 * 3600.0
@@ -33,14 +37,20 @@ def is_claim(study_name: str) -> bool:
 
 class Claims:
     """Claims of one worker on one study. ``lookup(h)`` returns a finished evaluation of ``h`` (read afresh from
-    the storage) or ``None``."""
+    the storage) or ``None``. ``heartbeat_interval`` / ``grace_period`` (seconds) let a waiting worker detect a
+    killed holder (:func:`~graphhyper.search.liveness.liveness_for`); without them only ``wait_s`` ends a wait."""
 
-    def __init__(self, study, lookup: Callable[[str], object], wait_s: float | None = None):
+    def __init__(self, study, lookup: Callable[[str], object], wait_s: float | None = None,
+                 heartbeat_interval: float | None = None, grace_period: float | None = None):
         self.study = study
         self.storage = study._storage
         self.lookup = lookup
         self.wait_s = CLAIM_WAIT_S if wait_s is None else wait_s
+        self.liveness: Liveness = liveness_for(study, heartbeat_interval, grace_period)
+        interval = self.liveness.interval
+        self.max_delay = min(2.0, interval) if interval else 2.0  # poll at least once per heartbeat
         self.held: dict[int, int] = {}  # trial number -> claim study id
+        self._beats: dict[int, Callable[[], None]] = {}  # trial number -> stops the claim's heartbeat
 
     def acquire(self, trial, h: str):
         """``None`` if ``trial`` now holds the claim on ``h`` and evaluates it, else the finished trial to reuse.
@@ -53,6 +63,7 @@ class Claims:
             if cid is not None:
                 self.storage.set_study_system_attr(cid, "trial_id", trial._trial_id)
                 self.held[trial.number] = cid
+                self._beats[trial.number] = self.liveness.start(self.storage, cid)
                 prev = self.lookup(h)  # an evaluation may have finished, and released its claim, just before
                 if prev is not None:
                     self.release(trial.number)
@@ -63,10 +74,11 @@ class Claims:
             if time.monotonic() >= deadline:
                 return None
             time.sleep(delay)
-            delay = min(2.0, delay * 1.5)
+            delay = min(self.max_delay, delay * 1.5)
 
     def release(self, number: int) -> None:
         """Delete the claim held by trial ``number`` (call once its result is stored)."""
+        self._beats.pop(number, lambda: None)()
         cid = self.held.pop(number, None)
         if cid is not None:
             self._delete(cid)
@@ -99,9 +111,13 @@ class Claims:
             cid = self.storage.get_study_id_from_name(claim_name(self.study.study_name, h))
         except KeyError:  # released between our attempt and now: its result, if any, is stored
             return self.lookup(h)
-        trial_id = self.storage.get_study_system_attrs(cid).get("trial_id")
-        if trial_id is None:  # its holder is between creating it and naming its trial
+        attrs = self.storage.get_study_system_attrs(cid)
+        trial_id = attrs.get("trial_id")
+        if trial_id is None:  # its holder is between creating it and naming its trial, or died there
+            if self.liveness.unchanged_for_grace(cid, None):
+                self._delete_if_same(h, cid)
             return None
+        self.liveness.reap(self.study, cid, trial_id, attrs)  # a dead holder's trial is FAIL from here on
         state = self.storage.get_trial(trial_id).state  # one trial read per poll, not the whole study
         if state in (TrialState.COMPLETE, TrialState.PRUNED):
             return self.lookup(h)

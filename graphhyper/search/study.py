@@ -11,7 +11,11 @@ duplicate trial gets the stored values back and ``user_attrs["duplicate_of"]``),
   lost and none is evaluated twice. Several processes (on several machines, for PostgreSQL) can call
   :func:`run` with the same ``storage`` and ``study_name`` to share one study.
 * **Journal files** (``"journal:path"``, a path ending in ``.log`` / ``.journal``, or any Optuna storage object)
-  have no heartbeat: pass ``reclaim_running=True`` when restarting a study whose only worker was killed.
+  have no trial heartbeat: pass ``reclaim_running=True`` when restarting a study whose only worker was killed.
+  (A worker waiting for another's evaluation still detects a killed holder: see :mod:`graphhyper.search.liveness`.)
+
+Failed trials (NaN, or an exception in ``catch``) never count toward ``n_trials``; ``max_failures`` of them end the
+run with a :class:`~graphhyper.errors.SearchError`. A storage file that cannot be read raises one too, untouched.
 
 ``optuna-dashboard <storage URL>`` opens the same storage (``SearchResult.dashboard``).
 
@@ -31,6 +35,7 @@ from typing import Any, Callable, Sequence
 
 from graphhyper.errors import SearchError, require
 from graphhyper.search.claims import Claims
+from graphhyper.search.storage_checks import check_sqlite_url, open_journal, sqlite_or_rdb_error
 
 DEFAULT_STORAGE = "sqlite:///graphhyper-search.db"
 _RDB_PREFIXES = ("sqlite:", "postgresql", "postgres:", "mysql")
@@ -51,10 +56,7 @@ def make_storage(storage=None, heartbeat_interval: int | None = 10, grace_period
         raise SearchError(f"storage={storage!r} is not understood: give None (SQLite file), 'sqlite:///f.db', "
                           "'postgresql://user@host/db', 'journal:path.log' or an optuna storage object.")
     if storage.startswith("journal:") or storage.endswith((".log", ".journal")):
-        from optuna.storages.journal import JournalFileBackend
-
-        path = storage.split(":", 1)[1] if storage.startswith("journal:") else storage
-        return optuna.storages.JournalStorage(JournalFileBackend(path))
+        return open_journal(Path(storage.split(":", 1)[1] if storage.startswith("journal:") else storage))
     if storage.startswith(_RDB_PREFIXES):
         if storage.startswith(("postgresql:", "postgres:")):
             storage = _postgres_driver_url(storage)
@@ -85,10 +87,13 @@ def _postgres_driver_url(url: str) -> str:
 
 
 def _rdb_storage(url: str, engine_kwargs, kw: dict, attempts: int = 8):
-    """Open an RDB storage; workers starting together race to create the schema, so retry that race."""
-    import optuna
-    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+    """Open an RDB storage; workers starting together race to create the schema, so retry that race.
 
+    A file that is not an SQLite database raises :class:`SearchError`, leaving the file as it was."""
+    import optuna
+    from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, ProgrammingError
+
+    check_sqlite_url(url)
     for attempt in range(attempts):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kw)
@@ -96,6 +101,8 @@ def _rdb_storage(url: str, engine_kwargs, kw: dict, attempts: int = 8):
             if attempt == attempts - 1:
                 raise
             time.sleep(0.2 * (attempt + 1))
+        except DatabaseError as e:  # e.g. "file is not a database": retrying cannot help
+            raise sqlite_or_rdb_error(url, e) from e
     raise AssertionError("unreachable")
 
 
@@ -267,7 +274,8 @@ def _reclaim_running(study) -> int:
 def run(space, objective: Callable, n_trials: int, storage=None, sampler=None,
         directions: Sequence[str] | str = "maximize", study_name: str | None = None, seed: int | None = 0,
         progress: bool = True, pruner=None, timeout: float | None = None, heartbeat_interval: int | None = 10,
-        grace_period: int | None = None, reclaim_running: bool = False, catch=()) -> SearchResult:
+        grace_period: int | None = None, reclaim_running: bool = False, catch=(),
+        max_failures: int | None = None) -> SearchResult:
     """Search ``space`` with ``objective`` until the study holds ``n_trials`` COMPLETE trials.
 
     Args:
@@ -286,9 +294,15 @@ def run(space, objective: Callable, n_trials: int, storage=None, sampler=None,
         seed: sampler seed (offset by the number of existing trials, so a resumed run draws new points).
         progress: show a tqdm bar of COMPLETE trials.
         pruner: an Optuna pruner, for objectives that call ``candidate.report``.
-        heartbeat_interval, grace_period: RDB heartbeat (seconds); stale RUNNING trials are failed and re-queued.
+        heartbeat_interval, grace_period: heartbeat (seconds; ``grace_period`` defaults to twice the interval).
+            On RDB storages stale RUNNING trials are failed and re-queued; on every storage a worker waiting for
+            another worker's evaluation of the same architecture takes it over once that worker's heartbeat is
+            older than ``grace_period``. ``None`` turns the heartbeat off.
         reclaim_running: fail and re-queue every RUNNING trial first (storages without heartbeat).
         catch: exception types that fail a trial instead of stopping the run.
+        max_failures: failed trials (the objective raised an exception in ``catch`` or returned NaN) never count
+            toward ``n_trials``, so after this many of them in this call the run stops with a
+            :class:`~graphhyper.errors.SearchError` naming the last failure. Default ``max(10, 2 * n_trials)``.
 
     Returns:
         :class:`SearchResult`.
@@ -301,6 +315,7 @@ def run(space, objective: Callable, n_trials: int, storage=None, sampler=None,
     directions = [directions] if isinstance(directions, str) else list(directions)
     if n_trials < 1:
         raise SearchError(f"n_trials={n_trials} must be >= 1.")
+    check_max_failures(max_failures)
     store = make_storage(storage, heartbeat_interval, grace_period)
     study = optuna.create_study(storage=store, study_name=study_name or f"graphhyper-{space.name}",
                                 directions=directions, load_if_exists=True, pruner=pruner)
@@ -316,7 +331,8 @@ def run(space, objective: Callable, n_trials: int, storage=None, sampler=None,
     study.sampler = _make_sampler(None if searcher else sampler, seed, len(directions), len(existing))
     sign = 1.0 if directions[0].lower() == "maximize" else -1.0
     dedup = _Dedup(study)
-    claims = Claims(study, dedup.lookup)
+    claims = Claims(study, dedup.lookup, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
+    failures = _Failures(max(10, 2 * n_trials) if max_failures is None else max_failures, n_trials)
     counts = {"evaluated": 0, "duplicates": 0}
     if searcher is not None:
         dedup.refresh()
@@ -343,7 +359,15 @@ def run(space, objective: Callable, n_trials: int, storage=None, sampler=None,
         if prev is not None:
             return duplicate(trial, prev)
         trial.set_user_attr("evaluated", True)  # a pruned evaluation counts as evaluated too
-        values = _as_values(objective(Candidate(arch, s, h, trial, space)), len(directions))
+        try:
+            values = _as_values(objective(Candidate(arch, s, h, trial, space)), len(directions))
+        except optuna.TrialPruned:
+            raise
+        except Exception as e:
+            trial.set_user_attr(_FAIL_REASON, _clip(f"{type(e).__name__}: {e}"))
+            raise
+        if any(math.isnan(v) for v in ([values] if len(directions) == 1 else values)):
+            trial.set_user_attr(_FAIL_REASON, f"the objective returned {values!r} (NaN fails a trial)")
         counts["evaluated"] += 1
         if searcher is not None:
             searcher.tell(arch, sign * values)
@@ -356,6 +380,9 @@ def run(space, objective: Callable, n_trials: int, storage=None, sampler=None,
 
     def callback(study_, frozen):
         claims.release(frozen.number)  # its result is stored now
+        if frozen.state == TrialState.FAIL and failures.add(frozen):
+            study_.stop()
+            return
         done = n_complete()
         if bar is not None:
             bar.n = min(done, n_trials)
@@ -378,7 +405,52 @@ def run(space, objective: Callable, n_trials: int, storage=None, sampler=None,
         optuna.logging.set_verbosity(verbosity)
         if bar is not None:
             bar.close()
+    if failures.exhausted:
+        raise failures.error()
     return SearchResult(study, space, storage_url(storage), counts["evaluated"], counts["duplicates"])
+
+
+_FAIL_REASON = "fail_reason"
+
+
+def check_max_failures(max_failures: int | None) -> None:
+    """Refuse a failure budget below 1 (callers check it before any long preparation)."""
+    if max_failures is not None and (isinstance(max_failures, bool) or not isinstance(max_failures, int)
+                                     or max_failures < 1):
+        raise SearchError(f"max_failures={max_failures!r} must be an integer >= 1 (the failed trials a run "
+                          "tolerates; --max-failures N), or None for the default max(10, 2 * n_trials).")
+
+
+def _clip(text: str, n: int = 300) -> str:
+    return text if len(text) <= n else text[:n] + "..."
+
+
+class _Failures:
+    """Failed trials of one :func:`run` call: none counts toward ``n_trials``, so ``limit`` of them end the run."""
+
+    def __init__(self, limit: int, n_trials: int):
+        self.limit, self.n_trials = limit, n_trials
+        self.count, self.last = 0, None
+
+    @property
+    def exhausted(self) -> bool:
+        return self.count >= self.limit
+
+    def add(self, frozen) -> bool:
+        """Count the failed trial ``frozen``; ``True`` once the budget is spent."""
+        self.count += 1
+        self.last = frozen
+        return self.exhausted
+
+    def error(self) -> SearchError:
+        reason = self.last.user_attrs.get(_FAIL_REASON, "see the warning Optuna logged for it")
+        arch = _clip(str(self.last.user_attrs.get("arch", "?")), 80)
+        return SearchError(
+            f"{self.count} trials failed in this run (max_failures={self.limit}) and failed trials do not count "
+            f"toward n_trials={self.n_trials}, so the search stopped. Last failure, trial {self.last.number} "
+            f"({arch}): {reason}. Fix the objective so that it returns a finite value for every architecture (or "
+            "raises only for the few it cannot score), or pass a larger "
+            "max_failures= (--max-failures) if that many failures are expected.")
 
 
 def _enqueue_next(study, searcher, space) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import optuna
 import pytest
@@ -108,3 +109,34 @@ def test_racing_workers_let_exactly_one_evaluate(tmp_path):
         t.join(30)
     assert len(results) == n
     assert sum(held for _, held in results) == 1                    # one holder; the rest waited, then gave up
+
+
+def _beating(study, interval=0.1, grace=0.6, wait_s=30):
+    return Claims(study, _finished(study), wait_s=wait_s, heartbeat_interval=interval, grace_period=grace)
+
+
+@pytest.mark.timeout(30)
+def test_a_live_holder_keeps_its_claim_and_a_silent_one_is_taken_over(study):
+    holder, waiter = _beating(study), _beating(study, wait_s=1.5)
+    first, second, third = study.ask(), study.ask(), study.ask()
+    assert holder.acquire(first, "z") is None
+    assert waiter.acquire(second, "z") is None and second.number not in waiter.held  # beating: waited, gave up
+    assert study._storage.get_trial(first._trial_id).state == TrialState.RUNNING
+    holder._beats.pop(first.number)()            # the holder stops beating without releasing: it was killed
+    waiter.wait_s = 30
+    start = time.monotonic()
+    assert waiter.acquire(third, "z") is None and third.number in waiter.held        # taken over
+    assert time.monotonic() - start < 5
+    assert study._storage.get_trial(first._trial_id).state == TrialState.FAIL
+    waiter.release_all()
+    assert _names(study) == {"s"}
+
+
+@pytest.mark.timeout(30)
+def test_a_claim_whose_holder_died_before_naming_its_trial_is_dropped(study):
+    study._storage.create_new_study([optuna.study.StudyDirection.MINIMIZE], claim_name("s", "n"))
+    waiter = _beating(study)
+    trial = study.ask()
+    assert waiter.acquire(trial, "n") is None and trial.number in waiter.held
+    waiter.release_all()
+    assert _names(study) == {"s"}
