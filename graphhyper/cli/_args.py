@@ -35,6 +35,22 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def random_seed(text: str) -> int:
+    """A random seed, ``0 <= seed < 2**32`` (the range NumPy, Optuna's samplers and torch all accept)."""
+    value = _int(text)
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**32), got {text!r}")
+    return value
+
+
+def thread_count(text: str) -> int:
+    """A CPU thread count, 1 to 4096."""
+    value = _int(text)
+    if not 1 <= value <= 4096:
+        raise argparse.ArgumentTypeError(f"must be a thread count between 1 and 4096, got {text!r}")
+    return value
+
+
 def positive_float(text: str) -> float:
     """A finite float > 0 (learning rates, time limits, parameter counts)."""
     value = finite_float(text)

@@ -12,7 +12,9 @@ from graphhyper.cli._args import (
     non_negative_int,
     positive_float,
     positive_int,
+    random_seed,
     shape,
+    thread_count,
     writable_dir,
     writable_file,
 )
@@ -27,14 +29,14 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=positive_float, default=2e-3)
     p.add_argument("--warmup", type=non_negative_int, default=100)
     p.add_argument("--pool-size", type=positive_int, default=512, help="training architectures per task")
-    p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument("--seed", type=random_seed, default=0)
     p.add_argument("--ckpt-every", type=positive_int, default=50)
     p.add_argument("--hidden", type=positive_int, default=64)
     p.add_argument("--encoder", default="transformer", choices=["transformer", "gatedgnn"])
     p.add_argument("--decoder", default="lowrank", choices=["lowrank", "tiled"])
     p.add_argument("--mip", action="store_true", help="MIP: constant-norm encodings, theta = theta0 + delta")
     p.add_argument("--rank", type=positive_int, default=16)
-    p.add_argument("--threads", type=positive_int, default=1)
+    p.add_argument("--threads", type=thread_count, default=1)
     p.add_argument("--max-minutes", type=positive_float, default=None,
                    help="stop (and checkpoint) after this wall time")
     p.add_argument("--export", default=None, type=non_empty,
@@ -181,7 +183,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--ckpt", default="ghn-tiny", type=non_empty, help="bundled GHN name or checkpoint path")
     p.add_argument("--out", required=True, type=writable_file, help="output .safetensors file")
     p.add_argument("--input-shape", default=None, type=shape, help="e.g. 1,3,224,224 (default: the model's usual size)")
-    p.add_argument("--threads", type=positive_int, default=2)
+    p.add_argument("--threads", type=thread_count, default=2)
     p.set_defaults(handler=_predict)
     t = sub.add_parser("train", help="meta-batch train a GHN on digits / MNIST-1D DARTS architectures")
     _add_train_args(t)

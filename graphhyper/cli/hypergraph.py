@@ -14,6 +14,8 @@ from graphhyper.cli._args import (
     non_negative_int,
     positive_float,
     positive_int,
+    random_seed,
+    thread_count,
     writable_dir,
     writable_file,
 )
@@ -67,7 +69,7 @@ def add_tune_arguments(p: argparse.ArgumentParser) -> None:
                    help="folder of the best-config JSON and the default storage")
     p.add_argument("--study", default=None, help="study name (default <dataset>__<model>)")
     p.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite file in --out, resumable)")
-    p.add_argument("--seed", type=non_negative_int, default=0, help="sampler seed")
+    p.add_argument("--seed", type=random_seed, default=0, help="sampler seed")
     p.add_argument("--tie-break", default="first", choices=("first", "val_loss"),
                    help="among trials with the same best validation accuracy, keep the first or the one with the "
                         "lowest validation loss (for small, saturating validation sets)")
@@ -80,7 +82,7 @@ def add_tune_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=positive_int, default=10, help="evaluation split seeds 0..N-1")
     p.add_argument("--csv", default=None, type=writable_file, help="append per-seed evaluation rows here")
     p.add_argument("--device", default="cpu", type=device)
-    p.add_argument("--threads", type=positive_int, default=1)
+    p.add_argument("--threads", type=thread_count, default=1)
     p.add_argument("--root", default=None, type=data_root,
                    help="data root (default $GRAPHHYPER_DATA or ~/.cache/graphhyper)")
 
@@ -138,7 +140,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", default=None, type=data_root,
                    help="data root (default $GRAPHHYPER_DATA or ~/.cache/graphhyper)")
     p.add_argument("--split", default="random", choices=("random", "hypergcn"))
-    p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument("--seed", type=random_seed, default=0)
     p.add_argument("--epochs", type=positive_int, default=300)
     p.add_argument("--patience", type=positive_int, default=100)
     p.add_argument("--lr", type=positive_float, default=None,
@@ -147,7 +149,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="Adam weight decay (default: the model's own, see train_defaults)")
     p.add_argument("--device", default="cpu", type=device)
     p.add_argument("--no-self-loops", action="store_true", help="do not add a self-loop hyperedge per node")
-    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=thread_count, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

@@ -16,9 +16,9 @@ from graphhyper.cli._args import (
     finite_float,
     json_cache,
     non_empty,
-    non_negative_int,
     positive_float,
     positive_int,
+    random_seed,
     writable_dir,
     writable_file,
 )
@@ -51,7 +51,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--max-params", type=positive_float, default=None, help="constraint: parameter count <= this")
     d.add_argument("--out", default="runs/search/darts", type=writable_dir,
                    help="folder for the PNG files and the default storage")
-    d.add_argument("--seed", type=non_negative_int, default=0)
+    d.add_argument("--seed", type=random_seed, default=0)
     d.add_argument("--no-progress", action="store_true")
     d.set_defaults(handler=_darts)
 
@@ -63,7 +63,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--params", type=positive_float, default=None, help="aim at this parameter count")
     g.add_argument("--labels", type=positive_int, default=25, help="random NB201 table queries used to fit the guide")
     g.add_argument("--scale", type=finite_float, default=2.0, help="guidance scale")
-    g.add_argument("--seed", type=non_negative_int, default=0)
+    g.add_argument("--seed", type=random_seed, default=0)
     g.add_argument("--out", default=None, type=writable_file, help="write one architecture string per line here")
     g.set_defaults(handler=_generate)
 

@@ -26,6 +26,8 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str, float]:
         code = main(argv)
     except SystemExit as exc:  # argparse's usage error
         code = exc.code
+    except KeyboardInterrupt:  # would stop the whole pytest session
+        pytest.fail("KeyboardInterrupt escaped main()")
     seconds = time.perf_counter() - t0
     return code, capsys.readouterr().err, seconds
 
@@ -47,7 +49,7 @@ CASES = [
     (["search", "generate", "--n", "2", "--out", "/dev/null/x"], USAGE, "argument --out"),
     (["ghn", "predict", "--model", "torchvision:resnet18", "--out", "{tmp}"], USAGE, "is a directory"),
     (["ghn", "predict", "--model", "torchvision:resnet18", "--out", "{tmp}/p.st", "--threads", "0"], USAGE,
-     "argument --threads: must be a positive integer"),
+     "argument --threads: must be a thread count"),
     (["hypergraph", "train", "--dataset", "zoo", "--set", "hidden_channels=abc", "--epochs", "1"], OURS,
      "expects an integer"),
     (["hypergraph", "train", "--dataset", "zoo", "--root", "/dev/null", "--epochs", "1"], USAGE,
