@@ -5,28 +5,44 @@ from __future__ import annotations
 import argparse
 import time
 
+from graphhyper.cli._args import (
+    device,
+    existing_file,
+    non_empty,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    random_seed,
+    shape,
+    thread_count,
+    writable_dir,
+    writable_file,
+)
+
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", default="runs/ghn-tiny", help="run directory (checkpoints, history)")
+    p.add_argument("--out", default="runs/ghn-tiny", type=writable_dir, help="run directory (checkpoints, history)")
     p.add_argument("--tasks", default="digits,mnist1d", help="comma-separated: digits, mnist1d")
-    p.add_argument("--steps", type=int, default=3000)
-    p.add_argument("--meta-batch", type=int, default=4, help="architectures per step")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--warmup", type=int, default=100)
-    p.add_argument("--pool-size", type=int, default=512, help="training architectures per task")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--ckpt-every", type=int, default=50)
-    p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--steps", type=positive_int, default=3000)
+    p.add_argument("--meta-batch", type=positive_int, default=4, help="architectures per step")
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--lr", type=positive_float, default=2e-3)
+    p.add_argument("--warmup", type=non_negative_int, default=100)
+    p.add_argument("--pool-size", type=positive_int, default=512, help="training architectures per task")
+    p.add_argument("--seed", type=random_seed, default=0)
+    p.add_argument("--ckpt-every", type=positive_int, default=50)
+    p.add_argument("--hidden", type=positive_int, default=64)
     p.add_argument("--encoder", default="transformer", choices=["transformer", "gatedgnn"])
     p.add_argument("--decoder", default="lowrank", choices=["lowrank", "tiled"])
     p.add_argument("--mip", action="store_true", help="MIP: constant-norm encodings, theta = theta0 + delta")
-    p.add_argument("--rank", type=int, default=16)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--max-minutes", type=float, default=None, help="stop (and checkpoint) after this wall time")
-    p.add_argument("--export", default=None, help="bundle as graphhyper/ghn/pretrained/NAME (or a path)")
+    p.add_argument("--rank", type=positive_int, default=16)
+    p.add_argument("--threads", type=thread_count, default=1)
+    p.add_argument("--max-minutes", type=positive_float, default=None,
+                   help="stop (and checkpoint) after this wall time")
+    p.add_argument("--export", default=None, type=non_empty,
+                   help="bundle as graphhyper/ghn/pretrained/NAME (or a path)")
     p.add_argument("--export-only", action="store_true", help="only export OUT/last.pt, do not train")
-    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--device", default=None, type=device, help="cpu or cuda (default: cuda when available)")
 
 
 def _command_line(args: argparse.Namespace) -> str:
@@ -48,6 +64,7 @@ def _train(args: argparse.Namespace) -> int:
     from graphhyper.ghn.model import GHNConfig
     from graphhyper.ghn.train import TrainConfig, run_training
 
+    _check_export(args)
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -61,6 +78,29 @@ def _train(args: argparse.Namespace) -> int:
     for h in trainer.history[-3:]:
         print(h)
     return 0
+
+
+def _check_export(args: argparse.Namespace) -> None:
+    """Refuse, before any training, an export that cannot happen: nothing to export, or nowhere to write it."""
+    from pathlib import Path
+
+    from graphhyper.errors import InvalidInputError
+
+    if args.export_only and not args.export:
+        raise InvalidInputError("--export-only exports OUT/last.pt; also give --export NAME (or a path).")
+    if args.export_only and not (Path(args.out) / "last.pt").is_file():
+        raise InvalidInputError(f"--export-only: {Path(args.out) / 'last.pt'} does not exist; train first or point "
+                                "--out at the run directory that holds it.")
+    if args.export:
+        target = Path(args.export)
+        if target.parent == Path(".") and not target.suffix:  # a bare name goes into the bundled checkpoints
+            from graphhyper.ghn import hub
+
+            target = hub.PRETRAINED_DIR / args.export
+        try:
+            writable_file(str(target.with_suffix(".safetensors")))
+        except argparse.ArgumentTypeError as exc:
+            raise InvalidInputError(f"--export {args.export!r}: {exc}") from None
 
 
 def _load_model(spec: str):
@@ -85,6 +125,11 @@ def _load_model(spec: str):
 
         from graphhyper.arch.spaces import darts
 
+        try:
+            existing_file(name)
+        except argparse.ArgumentTypeError as exc:
+            raise InvalidInputError(f"--model {spec!r}: {exc}; give darts:SPEC.json, a file written by "
+                                    "DartsSpec.to_json().") from None
         s = darts.DartsSpec.from_json(Path(name).read_text())
         with torch.device("meta"):
             model = darts.build(s)
@@ -101,7 +146,7 @@ def _predict(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     model, shape = _load_model(args.model)
     if args.input_shape:
-        shape = tuple(int(s) for s in args.input_shape.split(","))
+        shape = args.input_shape
     ghn = from_pretrained(args.ckpt)
     t0 = time.perf_counter()
     with torch.no_grad():
@@ -135,10 +180,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(dest="command")
     p = sub.add_parser("predict", help="predict every parameter of a model and save them as safetensors")
     p.add_argument("--model", required=True, help="torchvision:NAME or darts:SPEC.json")
-    p.add_argument("--ckpt", default="ghn-tiny", help="bundled GHN name or checkpoint path")
-    p.add_argument("--out", required=True, help="output .safetensors file")
-    p.add_argument("--input-shape", default=None, help="e.g. 1,3,224,224 (default: the model's usual size)")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--ckpt", default="ghn-tiny", type=non_empty, help="bundled GHN name or checkpoint path")
+    p.add_argument("--out", required=True, type=writable_file, help="output .safetensors file")
+    p.add_argument("--input-shape", default=None, type=shape, help="e.g. 1,3,224,224 (default: the model's usual size)")
+    p.add_argument("--threads", type=thread_count, default=2)
     p.set_defaults(handler=_predict)
     t = sub.add_parser("train", help="meta-batch train a GHN on digits / MNIST-1D DARTS architectures")
     _add_train_args(t)

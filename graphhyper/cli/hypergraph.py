@@ -6,6 +6,20 @@ from __future__ import annotations
 import argparse
 import json
 
+from graphhyper.cli._args import (
+    data_root,
+    device,
+    non_empty,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    random_seed,
+    thread_count,
+    writable_dir,
+    writable_file,
+)
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("hypergraph", help="hypergraph datasets, training and distillation")
@@ -17,7 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     tr = sub.add_parser("train", help="train a hypergraph model on a benchmark (50/25/25 split, early stopping)")
     _common(tr)
-    tr.add_argument("--model", default="hgnn", help="model name (see graphhyper.hypergraph.models.list_models)")
+    tr.add_argument("--model", default="hgnn", type=non_empty,
+                    help="model name (see graphhyper.hypergraph.models.list_models)")
     tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="model hyper-parameter override, e.g. --set hidden_channels=256 (repeatable)")
     tr.set_defaults(handler=_train)
@@ -25,8 +40,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     di = sub.add_parser("distill", help="LightHGNN(+): distil an HGNN teacher into an MLP")
     _common(di)
     di.add_argument("--only", choices=("lighthgnn", "lighthgnn+"), help="run one variant (default: both)")
-    di.add_argument("--seeds", type=int, default=1, help="number of splits (seed, seed+1, ...)")
-    di.add_argument("--teacher", default="hgnn")
+    di.add_argument("--seeds", type=positive_int, default=1, help="number of splits (seed, seed+1, ...)")
+    di.add_argument("--teacher", default="hgnn", type=non_empty)
     di.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="teacher hyper-parameter")
     di.set_defaults(handler=_distill)
 
@@ -40,19 +55,21 @@ def add_tune_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", help="dataset to tune on")
     p.add_argument("--model", default="hgnn", help="model with a search space: hgnn, hgnnp, unigcnii, appnp, "
                    "allset-transformer, ed-hnn (graphhyper.search.hypergraph_tuning.SPACES)")
-    p.add_argument("--trials", type=int, default=20)
-    p.add_argument("--timeout", type=float, default=None, help="stop starting trials after this many seconds")
-    p.add_argument("--tune-seeds", type=int, default=2, help="tune splits 1000..1000+N-1 (disjoint from 0..9)")
-    p.add_argument("--epochs", type=int, default=300)
-    p.add_argument("--patience", type=int, default=100)
+    p.add_argument("--trials", type=non_negative_int, default=20,
+                   help="new trials to run (0: only write the best config of the stored study)")
+    p.add_argument("--timeout", type=positive_float, default=None, help="stop starting trials after this many seconds")
+    p.add_argument("--tune-seeds", type=positive_int, default=2, help="tune splits 1000..1000+N-1 (disjoint from 0..9)")
+    p.add_argument("--epochs", type=positive_int, default=300)
+    p.add_argument("--patience", type=positive_int, default=100)
     p.add_argument("--fix", action="append", default=[], help="pin a searched value or add a model kwarg: key=value")
     p.add_argument("--space", action="append", default=[], help='replace a search range: key=["cat", [1, 2]]')
     p.add_argument("--enqueue", action="append", default=[], help="JSON params of a trial to run first")
-    p.add_argument("--startup", type=int, default=10, help="random trials before TPE takes over")
-    p.add_argument("--out", default="results/tuned", help="folder of the best-config JSON and the default storage")
+    p.add_argument("--startup", type=non_negative_int, default=10, help="random trials before TPE takes over")
+    p.add_argument("--out", default="results/tuned", type=writable_dir,
+                   help="folder of the best-config JSON and the default storage")
     p.add_argument("--study", default=None, help="study name (default <dataset>__<model>)")
     p.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite file in --out, resumable)")
-    p.add_argument("--seed", type=int, default=0, help="sampler seed")
+    p.add_argument("--seed", type=random_seed, default=0, help="sampler seed")
     p.add_argument("--tie-break", default="first", choices=("first", "val_loss"),
                    help="among trials with the same best validation accuracy, keep the first or the one with the "
                         "lowest validation loss (for small, saturating validation sets)")
@@ -60,12 +77,14 @@ def add_tune_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--choose", nargs="+", default=None, metavar="CONFIG",
                    help="pick, among tuned configs of one dataset (one per model), the highest validation "
                         "accuracy; ties by --tie-break")
-    p.add_argument("--write", default=None, help="with --choose: copy the chosen config to this path")
-    p.add_argument("--seeds", type=int, default=10, help="evaluation split seeds 0..N-1")
-    p.add_argument("--csv", default=None, help="append per-seed evaluation rows here")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--root", default=None, help="data root (default $GRAPHHYPER_DATA or ~/.cache/graphhyper)")
+    p.add_argument("--write", default=None, type=writable_file,
+                   help="with --choose: copy the chosen config to this path")
+    p.add_argument("--seeds", type=positive_int, default=10, help="evaluation split seeds 0..N-1")
+    p.add_argument("--csv", default=None, type=writable_file, help="append per-seed evaluation rows here")
+    p.add_argument("--device", default="cpu", type=device)
+    p.add_argument("--threads", type=thread_count, default=1)
+    p.add_argument("--root", default=None, type=data_root,
+                   help="data root (default $GRAPHHYPER_DATA or ~/.cache/graphhyper)")
 
 
 def run_tune(args: argparse.Namespace) -> int:
@@ -117,17 +136,20 @@ def _print(line: str) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", default="cora-ca")
-    p.add_argument("--root", default=None, help="data root (default $GRAPHHYPER_DATA or ~/.cache/graphhyper)")
+    p.add_argument("--dataset", default="cora-ca", type=non_empty)
+    p.add_argument("--root", default=None, type=data_root,
+                   help="data root (default $GRAPHHYPER_DATA or ~/.cache/graphhyper)")
     p.add_argument("--split", default="random", choices=("random", "hypergcn"))
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=300)
-    p.add_argument("--patience", type=int, default=100)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--weight-decay", type=float, default=5e-4)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--seed", type=random_seed, default=0)
+    p.add_argument("--epochs", type=positive_int, default=300)
+    p.add_argument("--patience", type=positive_int, default=100)
+    p.add_argument("--lr", type=positive_float, default=None,
+                   help="Adam learning rate (default: the model's own, graphhyper.hypergraph.models.train_defaults)")
+    p.add_argument("--weight-decay", type=non_negative_float, default=None,
+                   help="Adam weight decay (default: the model's own, see train_defaults)")
+    p.add_argument("--device", default="cpu", type=device)
     p.add_argument("--no-self-loops", action="store_true", help="do not add a self-loop hyperedge per node")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=thread_count, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -187,13 +209,80 @@ def parse_key_values(items: list[str], option: str = "--set") -> dict:
     return out
 
 
-def _train(args: argparse.Namespace) -> int:
+def with_train_defaults(args: argparse.Namespace, model: str) -> argparse.Namespace:
+    """Fill the optimiser options left unset (``None``) with ``train_defaults(model)``: lr and weight decay differ
+    per model (1e-2 for HGNN, 1e-3 for AllSet, ...). Raises :class:`InvalidInputError` for an unknown model."""
+    from graphhyper.hypergraph.models import train_defaults
+
+    for key, value in train_defaults(model).items():
+        if getattr(args, key, None) is None:
+            setattr(args, key, value)
+    return args
+
+
+def checked_overrides(model: str, items: list[str], option: str = "--set") -> dict:
+    """``--set KEY=VALUE`` items parsed and type-checked against ``model``'s defaults (an int stays an int, a
+    float takes a finite number, a flag takes true/false), so a typo fails before any data is loaded."""
+    from graphhyper.errors import InvalidInputError
+    from graphhyper.hypergraph.models import model_defaults
+
+    overrides = parse_key_values(items, option)
+    defaults = model_defaults(model)
+    for key, value in overrides.items():
+        if key in defaults and not _same_kind(value, defaults[key]):
+            raise InvalidInputError(f"{option} {key}={json.dumps(value)}: model {model!r} expects "
+                                    f"{_kind_name(defaults[key])} like {json.dumps(defaults[key])}.")
+    return overrides
+
+
+def _same_kind(value, default) -> bool:
+    import math
+
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) == isinstance(default, bool)
+    if isinstance(default, int):
+        return isinstance(value, int)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and math.isfinite(value)
+    if isinstance(default, str):
+        return isinstance(value, str)
+    return True
+
+
+def _kind_name(default) -> str:
+    for kind, name in ((bool, "true or false"), (int, "an integer"), (float, "a finite number"), (str, "a name")):
+        if isinstance(default, kind):
+            return name
+    return type(default).__name__
+
+
+def build_with_overrides(model: str, in_channels: int, num_classes: int, overrides: dict, option: str = "--set"):
+    """``build_model`` where a constructor failure caused by the user's ``--set`` values (a negative size, an
+    impossible combination) becomes an :class:`InvalidInputError` naming them. Without overrides a failure is a
+    bug in the model and keeps its traceback."""
+    from graphhyper.errors import GraphhyperError, InvalidInputError
     from graphhyper.hypergraph.models import build_model
+
+    if not overrides:
+        return build_model(model, in_channels, num_classes)
+    try:
+        return build_model(model, in_channels, num_classes, **overrides)
+    except GraphhyperError:
+        raise
+    except (TypeError, ValueError, RuntimeError) as exc:
+        given = " ".join(f"{k}={json.dumps(v)}" for k, v in overrides.items())
+        raise InvalidInputError(f"{option} {given}: model {model!r} cannot be built with these values ({exc}); "
+                                "see graphhyper.hypergraph.models.model_defaults for sensible ones.") from exc
+
+
+def _train(args: argparse.Namespace) -> int:
     from graphhyper.hypergraph.train import set_seed, train_node_classifier, with_sparse_features
 
+    with_train_defaults(args, args.model)
+    overrides = checked_overrides(args.model, args.set)
     data = _load(args)
     set_seed(args.seed)
-    model = build_model(args.model, data.num_features, data.num_classes, **parse_key_values(args.set))
+    model = build_with_overrides(args.model, data.num_features, data.num_classes, overrides)
     data = with_sparse_features(model, data)
     res = train_node_classifier(model, data, epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay,
                                 patience=args.patience, seed=args.seed, progress=not args.quiet, device=args.device)
@@ -210,8 +299,10 @@ def _distill(args: argparse.Namespace) -> int:
     import statistics
 
     from graphhyper.hypergraph.distill import distill
-    from graphhyper.hypergraph.models import build_model
     from graphhyper.hypergraph.train import set_seed, train_node_classifier, with_sparse_features
+
+    with_train_defaults(args, args.teacher)
+    overrides = checked_overrides(args.teacher, args.set)
 
     variants = {"LightHGNN": False, "LightHGNN+": True}
     if args.only:
@@ -222,7 +313,7 @@ def _distill(args: argparse.Namespace) -> int:
         args.seed = seed
         data = _load(args)
         set_seed(seed)
-        teacher = build_model(args.teacher, data.num_features, data.num_classes, **parse_key_values(args.set))
+        teacher = build_with_overrides(args.teacher, data.num_features, data.num_classes, overrides)
         data = with_sparse_features(teacher, data)
         t = train_node_classifier(teacher, data, epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay,
                                   patience=args.patience, seed=seed, progress=not args.quiet, device=args.device)

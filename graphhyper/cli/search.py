@@ -11,6 +11,18 @@ from __future__ import annotations
 
 import argparse
 
+from graphhyper.cli._args import (
+    existing_file,
+    finite_float,
+    json_cache,
+    non_empty,
+    positive_float,
+    positive_int,
+    random_seed,
+    writable_dir,
+    writable_file,
+)
+
 SEARCHER_CHOICES = ("random", "evolution", "tpe", "optuna-random", "predictor", "predictor-noprior", "proxy")
 
 
@@ -20,39 +32,47 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("nb201", help="simulated searches on the NAS-Bench-201 12-epoch table")
     p.add_argument("--searcher", default="tpe", choices=SEARCHER_CHOICES)
-    p.add_argument("--budget", type=int, default=100, help="queries per search")
-    p.add_argument("--seeds", type=int, default=5, help="number of seeded searches (seeds 0..N-1)")
-    p.add_argument("--table", default=None, help="path of nb201_minibench_accs.csv (default: $GRAPHHYPER_DATA)")
-    p.add_argument("--prior-cache", default=None, help="JSON cache of the zero-cost prior")
+    p.add_argument("--budget", type=positive_int, default=100, help="queries per search")
+    p.add_argument("--seeds", type=positive_int, default=5, help="number of seeded searches (seeds 0..N-1)")
+    p.add_argument("--table", default=None, type=existing_file,
+                   help="path of nb201_minibench_accs.csv (default: $GRAPHHYPER_DATA)")
+    p.add_argument("--prior-cache", default=None, type=json_cache, help="JSON cache of the zero-cost prior")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(handler=_nb201)
 
     d = sub.add_parser("darts", help="multi-objective DARTS-space search on a small task")
     d.add_argument("--task", default="digits", choices=("digits", "mnist1d"))
-    d.add_argument("--n-trials", type=int, default=40)
+    d.add_argument("--n-trials", type=positive_int, default=40)
     d.add_argument("--storage", default=None, help="default: sqlite:///<out>/search.db")
     d.add_argument("--study-name", default=None)
     d.add_argument("--objective", default="ghn", choices=("ghn", "train"),
                    help="accuracy with GHN-predicted parameters (no training) or after a short training")
-    d.add_argument("--ghn", default="ghn-tiny", help="bundled GHN name or checkpoint path")
-    d.add_argument("--max-params", type=float, default=None, help="constraint: parameter count <= this")
-    d.add_argument("--out", default="runs/search/darts", help="folder for the PNG files and the default storage")
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--max-failures", type=int, default=None,
+    d.add_argument("--ghn", default="ghn-tiny", type=non_empty, help="bundled GHN name or checkpoint path")
+    d.add_argument("--max-params", type=positive_float, default=None, help="constraint: parameter count <= this")
+    d.add_argument("--out", default="runs/search/darts", type=writable_dir,
+                   help="folder for the PNG files and the default storage")
+    d.add_argument("--seed", type=random_seed, default=0)
+    d.add_argument("--max-failures", type=positive_int, default=None,
                    help="stop with an error after this many failed trials (default: max(10, 2 * n-trials))")
     d.add_argument("--no-progress", action="store_true")
     d.set_defaults(handler=_darts)
 
     g = sub.add_parser("generate", help="sample architectures with the guided discrete diffusion model")
     g.add_argument("--space", default="nb201", choices=("nb201", "darts"))
-    g.add_argument("--n", type=int, default=100, help="number of architectures to sample")
-    g.add_argument("--target", default=None, help="'max' or an accuracy; needs --labels table queries (NB201)")
-    g.add_argument("--params", type=float, default=None, help="aim at this parameter count")
-    g.add_argument("--labels", type=int, default=25, help="random NB201 table queries used to fit the guide")
-    g.add_argument("--scale", type=float, default=2.0, help="guidance scale")
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--out", default=None, help="write one architecture string per line here")
+    g.add_argument("--n", type=positive_int, default=100, help="number of architectures to sample")
+    g.add_argument("--target", default=None, type=_target,
+                   help="'max' or an accuracy; needs --labels table queries (NB201)")
+    g.add_argument("--params", type=positive_float, default=None, help="aim at this parameter count")
+    g.add_argument("--labels", type=positive_int, default=25, help="random NB201 table queries used to fit the guide")
+    g.add_argument("--scale", type=finite_float, default=2.0, help="guidance scale")
+    g.add_argument("--seed", type=random_seed, default=0)
+    g.add_argument("--out", default=None, type=writable_file, help="write one architecture string per line here")
     g.set_defaults(handler=_generate)
+
+
+def _target(text: str) -> str | float:
+    """``max`` or a finite accuracy."""
+    return text if text == "max" else finite_float(text)
 
 
 def nb201_searches(searcher: str, budget: int, seeds: int, table=None, prior_cache=None,
@@ -149,7 +169,7 @@ def _generate(args) -> int:
     from graphhyper.errors import SearchError
     from graphhyper.search import NB201Table, generate
 
-    target = args.target if args.target in (None, "max") else float(args.target)
+    target = args.target
     labelled = None
     if target is not None:
         if args.space != "nb201":
@@ -158,7 +178,11 @@ def _generate(args) -> int:
 
         table = NB201Table.load()
         val = table.metric("cifar10-val")
-        cells = random.Random(args.seed).sample(nb201.all_cells(), args.labels)
+        population = nb201.all_cells()
+        if args.labels > len(population):
+            raise SearchError(f"--labels {args.labels}: the NB201 table has only {len(population)} cells; "
+                              "give at most that many.")
+        cells = random.Random(args.seed).sample(population, args.labels)
         labelled = (cells, [float(val[table.index(c)]) for c in cells])
         print(f"{args.labels} NB201 table queries used to fit the guide ({table.fidelity})")
     archs = generate(args.space, args.n, target=target, params=args.params, seed=args.seed, scale=args.scale,

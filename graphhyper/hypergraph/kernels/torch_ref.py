@@ -45,10 +45,19 @@ def _mm(csr: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
     return torch.addmm(out, csr, dense, beta=0, out=out)
 
 
+def _compute_dtype(dense: torch.Tensor) -> torch.dtype:
+    """The dtype the CSR product runs in: float32 for half / bfloat16 on CPU, which MKL's sparse kernels do not
+    implement (it also accumulates the sums in float32, as the Triton kernels do); the input's dtype otherwise."""
+    if dense.device.type == "cpu" and dense.dtype in (torch.float16, torch.bfloat16):
+        return torch.float32
+    return dense.dtype
+
+
 def _spmm(hg, layout: Layout, values: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
     if layout.num_segments == 0 or layout.num_sources == 0 or dense.shape[1] == 0 or layout.src.numel() == 0:
         return dense.new_zeros(layout.num_segments, dense.shape[1])
-    return _mm(_csr(layout, values.to(dense.dtype), hg), dense)
+    dtype = _compute_dtype(dense)
+    return _mm(_csr(layout, values.to(dtype), hg), dense.to(dtype)).to(dense.dtype)
 
 
 def _ones(hg, dtype: torch.dtype, device) -> torch.Tensor:
@@ -163,8 +172,9 @@ def hgnn_matrices(hg, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
 def _hgnn_apply(x: torch.Tensor, hg) -> torch.Tensor:
     if hg.nnz == 0 or x.shape[1] == 0:
         return torch.zeros_like(x)
-    qt, q = hgnn_matrices(hg, x.dtype)
-    return _mm(q, _mm(qt, x))
+    dtype = _compute_dtype(x)
+    qt, q = hgnn_matrices(hg, dtype)
+    return _mm(q, _mm(qt, x.to(dtype))).to(x.dtype)
 
 
 class SymmetricPropagate(torch.autograd.Function):
