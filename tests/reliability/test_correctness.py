@@ -1,0 +1,61 @@
+"""Correctness found by reading the code: selection on test, CoNHD's per-incidence logits read as node logits,
+overrides that are mis-parsed or dropped, shapes truncated when tracing, unchecked NaN and zero widths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from graphhyper.errors import InvalidInputError
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "reproduce_hypergraph_table.py"
+
+
+def _rows(x: torch.Tensor) -> list[tuple]:
+    return sorted(tuple(r.tolist()) for r in x.flatten(1))
+
+
+# ------------------------------------------------------------------------------- selection on validation
+@pytest.mark.timeout(60)
+def test_ghn_task_has_a_validation_split_carved_from_training(record):
+    record("search: GHN task splits", "digits: train/val/test disjoint, test as before, seeded")
+    from graphhyper.ghn.tasks import load_digits_task
+
+    datasets = pytest.importorskip("sklearn.datasets")
+    t = load_digits_task(seed=0)
+    d = datasets.load_digits()
+    x = (torch.tensor(d.images, dtype=torch.float32).unsqueeze(1) / 16.0 - 0.3) / 0.4
+    perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(0))
+    assert torch.equal(t.x_test, x[perm[:497]])                   # the test split is the one reported before
+    assert len(t.x_val) >= 256 and len(t.x_train) + len(t.x_val) == x.shape[0] - 497
+    assert _rows(torch.cat([t.x_train, t.x_val])) == _rows(x[perm[497:]])  # validation comes from the training pool
+    again = load_digits_task(seed=0)
+    assert torch.equal(again.x_val, t.x_val) and torch.equal(again.y_train, t.y_train)  # deterministic
+    gen = torch.Generator().manual_seed(0)
+    batches = torch.cat([t.batch(gen, 256)[0] for _ in range(8)])
+    assert not set(_rows(batches)) & set(_rows(t.x_val)) - set(_rows(t.x_train))  # training never draws val
+
+
+@pytest.mark.timeout(60)
+def test_search_objectives_score_on_validation_and_report_test_once(record):
+    record("search: for_task selects on validation", "GHNProxy.for_task / TrainEval.for_task default split")
+    from graphhyper.ghn import list_pretrained
+    from graphhyper.ghn.tasks import get_task
+    from graphhyper.search.objectives import GHNProxy, TrainEval
+
+    t = get_task("digits")
+    te = TrainEval.for_task("digits", epochs=1)
+    xt, yt, xv, yv = te.data
+    assert torch.equal(xv, t.x_val) and torch.equal(yv, t.y_val) and torch.equal(xt, t.x_train)
+    assert torch.equal(TrainEval.for_task("digits", split="test").data[2], t.x_test)
+    with pytest.raises(InvalidInputError, match="split"):
+        TrainEval.for_task("digits", split="train")
+    if "ghn-tiny" not in list_pretrained():
+        pytest.skip("no bundled GHN (ghn-tiny)")
+    proxy = GHNProxy.for_task("digits", n_eval=64, n_calib=64)
+    assert torch.equal(proxy.x, t.x_val[:64]) and torch.equal(proxy.y, t.y_val[:64])
+    assert torch.equal(GHNProxy.for_task("digits", n_eval=64, split="test").x, t.x_test[:64])
+
+
