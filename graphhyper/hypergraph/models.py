@@ -160,7 +160,10 @@ class CoNHD(nn.Module):
     (weights shared across steps by default, as in the reference) and a linear head per incidence.
 
     ``forward(x [V, F], hg) -> [nnz, num_classes]``, rows in the order of ``hg.hyperedge_index`` (or of the
-    given ``hyperedge_index`` columns)."""
+    given ``hyperedge_index`` columns). ``per_incidence`` tells node classification
+    (:func:`~graphhyper.hypergraph.train.node_logits`) to mean-pool each node's rows."""
+
+    per_incidence = True
 
     def __init__(self, in_channels: int, num_classes: int, hidden_channels: int, num_layers: int, dropout: float,
                  input_dropout: float, share_weights: bool, **conv_kw) -> None:

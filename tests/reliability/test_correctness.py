@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 
 from graphhyper.errors import InvalidInputError
 
@@ -57,5 +58,52 @@ def test_search_objectives_score_on_validation_and_report_test_once(record):
     proxy = GHNProxy.for_task("digits", n_eval=64, n_calib=64)
     assert torch.equal(proxy.x, t.x_val[:64]) and torch.equal(proxy.y, t.y_val[:64])
     assert torch.equal(GHNProxy.for_task("digits", n_eval=64, split="test").x, t.x_test[:64])
+
+
+# ------------------------------------------------------------------------------- CoNHD on node classification
+@pytest.fixture(scope="module")
+def planted():
+    from graphhyper.data import from_tensors
+    from graphhyper.hypergraph import hsbm
+
+    hg, x, y = hsbm(80, 60, num_classes=2, feature_dim=6, mean_edge_size=4, p_in=0.9, feature_noise=1.0, seed=2)
+    return from_tensors(hg.add_self_loops(), x, y, seed=0)
+
+
+@pytest.mark.timeout(120)
+def test_conhd_node_classification_pools_incidences_to_nodes(planted, record):
+    record("hypergraph: CoNHD node classification", "train_node_classifier / predict on per-incidence logits")
+    from graphhyper.hypergraph.models import build_model
+    from graphhyper.hypergraph.train import predict, set_seed, train_node_classifier
+
+    set_seed(0)
+    model = build_model("conhd", 6, 2, hidden_channels=8, num_layers=1, dropout=0.0)
+    assert model(planted.x, planted.hg).shape[0] == planted.hg.nnz   # the model itself stays per incidence
+    before = predict(model, planted)
+    assert before.shape == (planted.hg.num_nodes, 2)                  # one row per node
+    res = train_node_classifier(model, planted, epochs=60, lr=1e-2, seed=0, progress=False)
+    assert res.history[-1]["train_acc"] > 0.9 and res.test_acc > 0.75
+    # the pooled row of a node is the mean of its incidences' logits
+    per_inc = model.eval()(planted.x, planted.hg).detach()
+    node = int(planted.hg.inc_node[0])
+    mine = per_inc[planted.hg.inc_node == node].mean(0)
+    assert torch.allclose(predict(model, planted)[node], mine, atol=1e-5)
+
+
+@pytest.mark.timeout(30)
+def test_node_classifier_with_wrong_number_of_rows_is_refused(planted, record):
+    record("hypergraph: node logits shape", "a model returning [V+1, C] logits to train_node_classifier")
+    from graphhyper.hypergraph.train import train_node_classifier
+
+    class Wrong(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(6, 2)
+
+        def forward(self, x, hg):
+            return self.lin(torch.cat([x, x[:1]]))
+
+    with pytest.raises(InvalidInputError, match="rows"):
+        train_node_classifier(Wrong(), planted, epochs=2, progress=False)
 
 
