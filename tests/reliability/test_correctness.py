@@ -3,6 +3,7 @@ overrides that are mis-parsed or dropped, shapes truncated when tracing, uncheck
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -105,5 +106,34 @@ def test_node_classifier_with_wrong_number_of_rows_is_refused(planted, record):
 
     with pytest.raises(InvalidInputError, match="rows"):
         train_node_classifier(Wrong(), planted, epochs=2, progress=False)
+
+
+# ------------------------------------------------------------------------------- harness overrides
+@pytest.fixture
+def harness():
+    spec = importlib.util.spec_from_file_location("reproduce_hypergraph_table", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    before = torch.get_num_threads()
+    yield module
+    torch.set_num_threads(before)
+
+
+@pytest.mark.timeout(30)
+def test_harness_set_parses_strings_and_refuses_unknown_keys(harness, tmp_path, capsys, record):
+    record("scripts: reproduce_hypergraph_table --set", "act=tanh, a misspelt key, a missing '='")
+    cfg = harness.config_for("zoo", "hgnn", None, ["act=tanh", "lr=0.01", "dropout=0.25", "label_smoothing=0.1"])
+    assert cfg["model"]["act"] == "tanh" and cfg["model"]["dropout"] == 0.25
+    assert cfg["lr"] == 0.01 and cfg["label_smoothing"] == 0.1
+    with pytest.raises(InvalidInputError, match="hiden_channels"):
+        harness.config_for("zoo", "hgnn", None, ["hiden_channels=64"])
+    with pytest.raises(InvalidInputError, match="KEY=VALUE"):
+        harness.config_for("zoo", "hgnn", None, ["act"])
+    out = tmp_path / "t"
+    code = harness.main(["--datasets", "zoo", "--models", "hgnn", "--seeds", "1", "--epochs", "1",
+                         "--set", "hiden_channels=64", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "error:" in err and "hiden_channels" in err and "Traceback" not in err
+    assert not out.with_suffix(".csv").exists()                      # nothing trained
 
 
