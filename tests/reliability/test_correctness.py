@@ -137,3 +137,39 @@ def test_harness_set_parses_strings_and_refuses_unknown_keys(harness, tmp_path, 
     assert not out.with_suffix(".csv").exists()                      # nothing trained
 
 
+# ------------------------------------------------------------------------------- tracing inputs
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("shape", [(2.5, 4), (True, 4), (2, False), (2, -4), (0, 4), ((2, 4), (1.5, 4)), "24"])
+def test_trace_refuses_non_int_shapes(shape, record):
+    record("arch: trace input_shape", "floats, bools, non-positive entries, a string")
+    from graphhyper.arch import trace
+
+    with pytest.raises(InvalidInputError, match="input_shape"):
+        trace(nn.Linear(4, 3), input_shape=shape)
+
+
+@pytest.mark.timeout(60)
+def test_trace_accepts_int_like_shapes():
+    import numpy as np
+
+    from graphhyper.arch import trace
+
+    g = trace(nn.Linear(4, 3), input_shape=(np.int64(2), torch.tensor(4).item()))
+    assert g.meta["input_shape"] == (2, 4)
+    assert trace(nn.Linear(4, 3), input_shape=torch.Size([2, 4])).meta["input_shape"] == (2, 4)
+
+
+@pytest.mark.timeout(60)
+def test_trace_of_lazy_module_names_the_fix(record):
+    record("arch: trace lazy modules", "nn.LazyLinear / LazyConv2d with uninitialised parameters")
+    from graphhyper.arch import trace
+
+    lazy = nn.Sequential(nn.LazyConv2d(4, 3), nn.ReLU(), nn.Flatten(), nn.LazyLinear(5))
+    with pytest.raises(InvalidInputError, match=r"lazy.*'0'.*'3'.*forward") as info:
+        trace(lazy, input_shape=(1, 3, 8, 8))
+    assert "torch.zeros(1, 3, 8, 8)" in str(info.value)
+    lazy(torch.zeros(1, 3, 8, 8))                                     # the fix the message names
+    graph = trace(lazy, input_shape=(1, 3, 8, 8))
+    assert graph.parameters["3.weight"] == (5, 4 * 6 * 6)
+
+
