@@ -15,6 +15,7 @@ Node classifiers return ``[V, num_classes]``; ``"conhd"`` returns one row per in
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -521,6 +522,10 @@ def build_model(name: str, in_channels: int, num_classes: int, **overrides) -> n
         if not isinstance(value, int) or value < 1:
             raise InvalidInputError(f"{what} must be a positive int, got {value!r}.")
     config = {**spec.defaults, **overrides}
+    hidden = config.get("hidden_channels", 1)
+    if isinstance(hidden, bool) or not isinstance(hidden, numbers.Integral) or hidden < 1:
+        raise InvalidInputError(f"Model {name!r}: hidden_channels must be a positive int, got {hidden!r}; e.g. "
+                                f"hidden_channels={spec.defaults.get('hidden_channels', 64)}.")
     if config.get("num_layers", 1) < 1:
         raise InvalidInputError(f"num_layers must be >= 1, got {config['num_layers']}.")
     return spec.builder(in_channels, num_classes, config)

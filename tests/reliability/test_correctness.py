@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from graphhyper.errors import InvalidInputError
+from graphhyper.errors import InvalidHypergraphError, InvalidInputError
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "reproduce_hypergraph_table.py"
 
@@ -173,3 +173,27 @@ def test_trace_of_lazy_module_names_the_fix(record):
     assert graph.parameters["3.weight"] == (5, 4 * 6 * 6)
 
 
+# ------------------------------------------------------------------------------- NaN features, zero widths
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_incidence_features_are_refused(bad, record):
+    record("hypergraph: incidence_features", "NaN / +inf / -inf in per-incidence features")
+    from graphhyper.hypergraph import Hypergraph
+
+    feats = torch.tensor([[0.0, 1.0], [1.0, bad], [2.0, 2.0], [3.0, 3.0]])
+    with pytest.raises(InvalidHypergraphError, match="incidence_features"):
+        Hypergraph(3, [[0, 1], [1, 2]], incidence_features=feats)
+    with pytest.raises(InvalidHypergraphError, match="incidence_features"):
+        Hypergraph(3, hyperedge_index=torch.tensor([[0, 1, 1, 2], [0, 0, 1, 1]]), incidence_features=feats[:, 1])
+    assert Hypergraph(3, [[0, 1], [1, 2]], incidence_features=feats.nan_to_num(0.0, 0.0, 0.0)).nnz == 4
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("model", ["hgnn", "allset-transformer", "conhd", "mlp", "unigcnii"])
+@pytest.mark.parametrize("hidden", [0, -8, True, 2.5, "abc"])
+def test_non_positive_hidden_channels_are_refused(model, hidden, record):
+    record("hypergraph: build_model hidden_channels", "0, negative, bool, float, string")
+    from graphhyper.hypergraph.models import build_model
+
+    with pytest.raises(InvalidInputError, match="hidden_channels"):
+        build_model(model, 4, 3, hidden_channels=hidden)
