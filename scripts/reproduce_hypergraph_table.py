@@ -40,6 +40,9 @@ from pathlib import Path
 
 import torch
 
+from graphhyper.cli.hypergraph import parse_key_values
+from graphhyper.errors import InvalidInputError
+
 # per-model training protocol (model kwargs + optimiser); HGNN is the floor config of the issue
 PROTOCOL: dict[str, dict] = {
     "hgnn": {"model": {"hidden_channels": 256, "dropout": 0.5}, "lr": 1e-3, "weight_decay": 5e-4},
@@ -134,19 +137,26 @@ def config_for(dataset: str, model: str, tuned: str | None, overrides: list[str]
     if best is not None:
         cfg = {"model": best["model"], "tuned": True,
                **{k: best[k] for k in ("lr", "weight_decay", *TUNED_TRAIN_KEYS) if k in best}}
-    allowed = set(models.model_defaults(model))
-    for item in overrides:
-        key, _, value = item.partition("=")
-        value = json.loads(value) if value[:1] in "0123456789-[{tf" or value in ("null",) else value
+    model_keys = set(models.model_defaults(model))
+    for key, value in parse_key_values(overrides, "--set").items():
         if key in ("lr", "weight_decay"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InvalidInputError(f"--set {key}={value}: give a number, e.g. --set {key}=0.001.")
             cfg[key] = float(value)
-        elif key in allowed:
+        elif key in SET_TRAIN_KEYS:
+            cfg[key] = value
+        elif key in model_keys:
             cfg["model"][key] = value
+        else:
+            raise InvalidInputError(f"--set {key}={value}: {model!r} has no setting {key!r}; accepted: training "
+                                    f"{sorted(SET_TRAIN_KEYS)}, model {sorted(model_keys)}.")
     return cfg
 
 
 # training choices a tuned JSON carries besides model, lr and weight decay; a run applies all of them
 TUNED_TRAIN_KEYS = ("label_smoothing", "feature_norm", "epochs", "patience")
+# keys --set may override outside the model's hyper-parameters
+SET_TRAIN_KEYS = frozenset(("lr", "weight_decay", *TUNED_TRAIN_KEYS))
 
 
 def _tuned_file(folder: str | None, dataset: str, model: str) -> dict | None:
@@ -266,6 +276,7 @@ def _execute(tasks: list[tuple], args):
 
 
 def main(argv=None) -> int:
+    from graphhyper.errors import GraphhyperError
     from graphhyper.hypergraph import ops
 
     args = parse_args(argv)
@@ -273,6 +284,9 @@ def main(argv=None) -> int:
     try:
         _init_worker(args.threads)
         return _main(args)
+    except GraphhyperError as exc:
+        print(f"reproduce_hypergraph_table: error: {exc}", file=sys.stderr)
+        return 2
     finally:
         torch.set_num_threads(threads)
         ops.set_input_checks(checks)
@@ -281,6 +295,7 @@ def main(argv=None) -> int:
 def _main(args) -> int:
     datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
     models = [m.strip() for m in args.models.split(",") if m.strip()]
+    configs = {(ds, m): config_for(ds, m, args.tuned, args.set) for ds in datasets for m in models}  # checks --set
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     csv_path, md_path = out.with_suffix(".csv"), out.with_suffix(".md")
@@ -292,7 +307,7 @@ def _main(args) -> int:
     tasks = []
     for ds in datasets:
         for m in models:
-            cfg = config_for(ds, m, args.tuned, args.set)
+            cfg = configs[(ds, m)]
             current[(ds, m)] = json.dumps(cfg)
             tasks += [(ds, m, seed, cfg) for seed in range(args.seeds) if (ds, m, seed, json.dumps(cfg)) not in done]
     print(f"{len(tasks)} runs to train ({len(done)} rows already in {csv_path}); {args.workers} worker(s) x "

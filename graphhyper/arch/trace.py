@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 from torch.fx.proxy import ParameterProxy
+from torch.nn.parameter import is_lazy
 from torch.overrides import TorchFunctionMode
 
 from graphhyper.arch import ops
@@ -52,17 +53,45 @@ def _to_meta(value: Any) -> Any:
     return value
 
 
+def _dim(d: Any) -> int:
+    """An integer dimension: ints and integer scalars (NumPy, 0-d tensors) only; ``int(2.5)`` or ``True`` would
+    silently trace another shape."""
+    if isinstance(d, (bool, str, bytes)) or (isinstance(d, torch.Tensor) and d.dtype == torch.bool):
+        raise TypeError(d)
+    return operator.index(d)
+
+
 def _shape_tuple(shape: Any) -> tuple[int, ...]:
-    if isinstance(shape, int):
+    if isinstance(shape, int) and not isinstance(shape, bool):
         shape = (shape,)
     try:
-        dims = tuple(int(d) for d in shape)
+        if isinstance(shape, (str, bytes)):
+            raise TypeError(shape)
+        dims = tuple(_dim(d) for d in shape)
     except (TypeError, ValueError):
         raise InvalidInputError(
             f"input_shape must be a tuple of positive ints such as (1, 3, 32, 32), got {shape!r}") from None
     if not dims or any(d <= 0 for d in dims):
         raise InvalidInputError(f"input_shape must be a non-empty tuple of positive ints, got {shape!r}")
     return dims
+
+
+def _check_materialised(root: nn.Module, described: Any) -> None:
+    """Refuse modules with uninitialised lazy parameters (``nn.LazyLinear``, ``nn.LazyConv2d``, ...): their shapes
+    exist only after a real forward pass, which tracing on meta tensors does not make."""
+    lazy = [name or "<root>" for name, m in root.named_modules()
+            if any(is_lazy(t) for t in (*m.parameters(recurse=False), *m.buffers(recurse=False)))]
+    if not lazy:
+        return
+    if isinstance(described, tuple) and all(isinstance(d, int) for d in described):
+        call = f"module(torch.zeros{described})"
+    else:
+        call = "module(*example_inputs)"
+    raise InvalidInputError(
+        f"{type(root).__name__} has lazy modules with uninitialised parameters ({', '.join(map(repr, lazy))}); "
+        f"their shapes are only known after one real forward pass. Run it once before tracing, e.g. "
+        f"`with torch.no_grad(): {call}`, or give the lazy layers their input sizes (nn.Linear instead of "
+        f"nn.LazyLinear).")
 
 
 def _make_inputs(input_shape: Any, example_inputs: Any, dtype: torch.dtype) -> tuple[tuple, dict, Any]:
@@ -860,6 +889,7 @@ def trace(
     if unknown or not paths:
         raise InvalidInputError(f"unknown trace paths {unknown or paths}; choose from {PATHS}")
     args, kwargs, described = _make_inputs(input_shape, example_inputs, dtype)
+    _check_materialised(module, described)
     start = time.perf_counter()
     gc_was_enabled = gc.isenabled()
     gc.disable()  # fx graphs are large cyclic structures: collections during tracing cost more than they free

@@ -154,7 +154,7 @@ def _darts(args) -> int:
     result, files = darts_search(args.task, args.n_trials, args.storage, args.study_name, args.objective, args.ghn,
                                  args.max_params, args.out, args.seed, not args.no_progress, args.max_failures)
     print(f"{len(result.trials)} complete trials ({result.evaluated} evaluated now, {result.duplicates} duplicates)")
-    print("Pareto front (accuracy, parameters):")
+    print("Pareto front (validation accuracy, parameters):")
     for t in sorted(result.pareto, key=lambda t: t.values[1]):
         print(f"  #{t.number:<4} acc={t.values[0]:.4f} params={int(t.values[1]):>9,d}")
     print(f"wrote {files['pareto']} and {files['history']}")

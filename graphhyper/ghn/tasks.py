@@ -4,6 +4,11 @@ A :class:`Task` holds the data tensors and says which DARTS-space architectures 
 digits, 1-D conv nets for MNIST-1D (``dims=1``). Both datasets are generated or shipped locally (no network):
 ``sklearn.datasets.load_digits`` and ``mnist1d.data.make_dataset``.
 
+Splits of data: ``train`` (what GHN training, SGD baselines and search objectives train on), ``val`` (carved
+from the original training pool, seeded; searches select on it) and ``test`` (unchanged, reported once for a final
+choice). Nothing that trains draws a validation example; the bundled checkpoints (``ghn-tiny``,
+``ghn-tiny-tiled``) predate the split and were trained on the whole pool, validation examples included (never test).
+
 Splits of architectures (see :func:`arch_specs`): ``"id"`` (the training distribution, made small so a GHN
 trains on 2 CPU cores), ``"wide"`` (wider than anything seen: 48-64 channels), ``"deep"`` (12-18 cells).
 """
@@ -25,15 +30,20 @@ SPLIT_OVERRIDES: dict[str, dict] = {
 }
 #: Seed offsets so the held-out ID test architectures never coincide with training ones.
 _SPLIT_SEED = {"train": 0, "id": 7919, "wide": 104729, "deep": 1299709}
+#: Data splits of a task, and the seed offset of the validation draw (independent of the test draw).
+DATA_SPLITS = ("train", "val", "test")
+_VAL_SEED = 15485863
 
 
 @dataclass
 class Task:
-    """A classification task: tensors plus the DARTS sampler arguments of its architectures."""
+    """A classification task: train / val / test tensors plus the DARTS sampler arguments of its architectures."""
 
     name: str
     x_train: torch.Tensor
     y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
     x_test: torch.Tensor
     y_test: torch.Tensor
     dims: int
@@ -51,26 +61,47 @@ class Task:
         return dict(in_channels=self.in_channels, num_classes=self.num_classes, image_size=self.image_size,
                     dims=self.dims)
 
+    def split(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(x, y)`` of the split ``name``: ``"train"``, ``"val"`` or ``"test"``."""
+        if name not in DATA_SPLITS:
+            raise InvalidInputError(f"Unknown data split {name!r}; choose one of {DATA_SPLITS}.")
+        return getattr(self, f"x_{name}"), getattr(self, f"y_{name}")
+
     def batch(self, gen: torch.Generator, size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """A random training batch drawn with ``gen`` (reproducible)."""
         idx = torch.randint(0, self.x_train.shape[0], (size,), generator=gen)
         return self.x_train[idx], self.y_train[idx]
 
 
-def load_digits_task(seed: int = 0, test_size: int = 497) -> Task:
-    """scikit-learn's 1,797 handwritten digits, 8x8 grey, scaled to [0, 1]; fixed train/test split by ``seed``."""
+def _carve_validation(x: torch.Tensor, y: torch.Tensor, size: int, seed: int) -> tuple[torch.Tensor, ...]:
+    """``(x_train, y_train, x_val, y_val)``: ``size`` examples of the pool ``(x, y)``, drawn with ``seed``, become
+    the validation split; the rest stay for training."""
+    perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
+    va, tr = perm[:size], perm[size:]
+    return x[tr], y[tr], x[va], y[va]
+
+
+def load_digits_task(seed: int = 0, test_size: int = 497, val_size: int = 300) -> Task:
+    """scikit-learn's 1,797 handwritten digits, 8x8 grey, scaled to [0, 1]; train / val / test 1,000 / 300 / 497.
+
+    The test split is fixed by ``seed``; ``val_size`` examples of the remaining training pool, drawn with ``seed``,
+    are the validation split."""
     datasets = require("sklearn.datasets", extra="dev", purpose="the digits GHN task")
     d = datasets.load_digits()
     x = torch.tensor(d.images, dtype=torch.float32).unsqueeze(1) / 16.0
     x = (x - 0.3) / 0.4
     y = torch.tensor(d.target, dtype=torch.long)
     perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
-    te, tr = perm[:test_size], perm[test_size:]
-    return Task("digits", x[tr], y[tr], x[te], y[te], dims=2, image_size=8)
+    te, pool = perm[:test_size], perm[test_size:]
+    return Task("digits", *_carve_validation(x[pool], y[pool], val_size, seed + _VAL_SEED), x[te], y[te], dims=2,
+                image_size=8)
 
 
-def load_mnist1d_task(seed: int = 42) -> Task:
-    """MNIST-1D generated locally by the ``mnist1d`` package (4,000 train / 1,000 test signals of length 40)."""
+def load_mnist1d_task(seed: int = 42, val_size: int = 500) -> Task:
+    """MNIST-1D made locally by the ``mnist1d`` package: length-40 signals, train / val / test 3,500 / 500 / 1,000.
+
+    ``val_size`` of the package's 4,000 training signals become the validation split. The normalisation statistics
+    are those of the whole training pool, so the test tensors are the same as before the validation split existed."""
     data = require("mnist1d.data", extra="dev", purpose="the MNIST-1D GHN task")
     args = data.get_dataset_args()
     args.seed = seed
@@ -78,8 +109,9 @@ def load_mnist1d_task(seed: int = 42) -> Task:
     x = torch.tensor(np.asarray(ds["x"]), dtype=torch.float32).unsqueeze(1)
     xt = torch.tensor(np.asarray(ds["x_test"]), dtype=torch.float32).unsqueeze(1)
     mu, sd = x.mean(), x.std()
-    return Task("mnist1d", (x - mu) / sd, torch.tensor(ds["y"], dtype=torch.long), (xt - mu) / sd,
-                torch.tensor(ds["y_test"], dtype=torch.long), dims=1, image_size=40)
+    parts = _carve_validation((x - mu) / sd, torch.tensor(ds["y"], dtype=torch.long), val_size, seed + _VAL_SEED)
+    return Task("mnist1d", *parts, (xt - mu) / sd, torch.tensor(ds["y_test"], dtype=torch.long), dims=1,
+                image_size=40)
 
 
 TASKS = {"digits": load_digits_task, "mnist1d": load_mnist1d_task}

@@ -130,4 +130,10 @@ def check_incidence_features(feats, nnz: int, device: torch.device) -> torch.Ten
             f"incidence_features has {feats.shape[0]} rows but there are {nnz} incidences; give one row per "
             "column of hyperedge_index (or per node of each hyperedge list, in order)."
         )
+    if (feats.is_floating_point() or feats.is_complex()) and not bool(torch.isfinite(feats).all()):
+        bad = torch.nonzero(~torch.isfinite(feats))[0].tolist()
+        raise InvalidHypergraphError(
+            f"incidence_features holds a non-finite value ({feats[tuple(bad)].item()} at row {bad[0]}); replace "
+            "NaN/inf before building the Hypergraph (e.g. torch.nan_to_num, or drop those incidences)."
+        )
     return feats.to(device)

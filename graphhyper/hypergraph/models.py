@@ -15,6 +15,7 @@ Node classifiers return ``[V, num_classes]``; ``"conhd"`` returns one row per in
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -160,7 +161,10 @@ class CoNHD(nn.Module):
     (weights shared across steps by default, as in the reference) and a linear head per incidence.
 
     ``forward(x [V, F], hg) -> [nnz, num_classes]``, rows in the order of ``hg.hyperedge_index`` (or of the
-    given ``hyperedge_index`` columns)."""
+    given ``hyperedge_index`` columns). ``per_incidence`` tells node classification
+    (:func:`~graphhyper.hypergraph.train.node_logits`) to mean-pool each node's rows."""
+
+    per_incidence = True
 
     def __init__(self, in_channels: int, num_classes: int, hidden_channels: int, num_layers: int, dropout: float,
                  input_dropout: float, share_weights: bool, **conv_kw) -> None:
@@ -518,6 +522,10 @@ def build_model(name: str, in_channels: int, num_classes: int, **overrides) -> n
         if not isinstance(value, int) or value < 1:
             raise InvalidInputError(f"{what} must be a positive int, got {value!r}.")
     config = {**spec.defaults, **overrides}
+    hidden = config.get("hidden_channels", 1)
+    if isinstance(hidden, bool) or not isinstance(hidden, numbers.Integral) or hidden < 1:
+        raise InvalidInputError(f"Model {name!r}: hidden_channels must be a positive int, got {hidden!r}; e.g. "
+                                f"hidden_channels={spec.defaults.get('hidden_channels', 64)}.")
     if config.get("num_layers", 1) < 1:
         raise InvalidInputError(f"num_layers must be >= 1, got {config['num_layers']}.")
     return spec.builder(in_channels, num_classes, config)

@@ -53,6 +53,33 @@ def accuracy(logits: torch.Tensor, y: torch.Tensor, idx: torch.Tensor) -> float:
     return float((logits[idx].argmax(-1) == y[idx]).float().mean())
 
 
+def node_logits(model: torch.nn.Module, x: torch.Tensor, hg: Any) -> torch.Tensor:
+    """``model(x, hg)`` as node logits ``[V, C]``: per-incidence rows mean-pooled per node, wrong row counts refused.
+
+    A model that labels incidences (``model.per_incidence = True``, e.g. CoNHD's ``[nnz, C]`` rows in the CSR order
+    of ``hg``) is read out per node by the mean over the node's incidences, CoNHD's node readout (a node without
+    incidences gets zero logits). Any other number of rows is refused: indexing it with node ids would score
+    unrelated rows.
+    """
+    if isinstance(hg, torch.Tensor):  # a raw hyperedge_index: the CSR order the pooling reads needs a Hypergraph
+        from graphhyper.hypergraph.nn._utils import as_hypergraph
+
+        hg = as_hypergraph(hg, x.shape[0])
+    out = model(x, hg)
+    per_incidence = bool(getattr(model, "per_incidence", False))
+    if per_incidence and out.dim() == 2 and out.shape[0] == hg.nnz:
+        from graphhyper.hypergraph import ops
+
+        out = ops.reduce_to_nodes(out, hg, aggr="mean")
+    if out.dim() != 2 or out.shape[0] != x.shape[0]:
+        what = f"{hg.nnz} incidences" if per_incidence else f"{x.shape[0]} nodes"
+        raise InvalidInputError(
+            f"{type(model).__name__} returned logits of shape {tuple(out.shape)}, but node classification needs "
+            f"one row per node [{x.shape[0]}, C] (expected rows for its {what}). Give a node classifier, or set "
+            "per_incidence = True on a model whose rows are the incidences of hg in CSR order.")
+    return out
+
+
 def _cross_entropy(label_smoothing: float) -> LossFn:
     def loss(logits: torch.Tensor, data: Any, epoch: torch.Tensor) -> torch.Tensor:
         tr = data.split.train
@@ -83,6 +110,8 @@ def train_node_classifier(
     label_smoothing: float = 0.0,
 ) -> TrainResult:
     """Train ``model`` (``forward(x, hg) -> logits [V, C]``) full-batch with Adam.
+
+    A model with ``per_incidence = True`` (CoNHD: ``[nnz, C]``) is pooled to nodes by :func:`node_logits`.
 
     Args:
         model: a node classifier, e.g. ``graphhyper.hypergraph.models.build_model("hgnn", F, C)``.
@@ -134,7 +163,7 @@ def train_node_classifier(
     for epoch in range(epochs):
         model.train()
         opt.zero_grad()
-        logits = model(data.x, data.hg)
+        logits = node_logits(model, data.x, data.hg)
         loss = loss_fn(logits, data, torch.tensor(epoch))
         if not torch.isfinite(loss):
             raise InvalidInputError(f"the training loss became {float(loss)} at epoch {epoch}; lower the learning "
@@ -167,7 +196,7 @@ def train_node_classifier(
 @torch.no_grad()
 def _evaluate(model: torch.nn.Module, data: Any) -> dict[str, float]:
     model.eval()
-    logits = model(data.x, data.hg)
+    logits = node_logits(model, data.x, data.hg)
     s = data.split
     return {
         "train_acc": accuracy(logits, data.y, s.train), "val_acc": accuracy(logits, data.y, s.val),
@@ -178,9 +207,9 @@ def _evaluate(model: torch.nn.Module, data: Any) -> dict[str, float]:
 
 @torch.no_grad()
 def predict(model: torch.nn.Module, data: Any) -> torch.Tensor:
-    """Logits ``[V, C]`` of ``model`` in eval mode."""
+    """Node logits ``[V, C]`` of ``model`` in eval mode (per-incidence models pooled, see :func:`node_logits`)."""
     model.eval()
-    return model(data.x, data.hg)
+    return node_logits(model, data.x, data.hg)
 
 
 def with_sparse_features(model: torch.nn.Module, data: Any, max_density: float = 0.1) -> Any:
@@ -236,5 +265,5 @@ def _progress(total: int, enabled: bool):
     return tqdm(total=total, desc="train", leave=False)
 
 
-__all__ = ["TrainResult", "accuracy", "normalize_features", "predict", "set_seed", "train_node_classifier",
-           "with_sparse_features"]
+__all__ = ["TrainResult", "accuracy", "node_logits", "normalize_features", "predict", "set_seed",
+           "train_node_classifier", "with_sparse_features"]

@@ -17,7 +17,7 @@ A candidate is a :class:`~graphhyper.search.study.Candidate`; every objective al
 (or an architecture plus ``space=``) where that makes sense, so it can be called outside a study.
 
 >>> from graphhyper.search import run, darts_space
->>> acc = GHNProxy.for_task("digits")                                       # bundled GHN, digits
+>>> acc = GHNProxy.for_task("digits")                                       # bundled GHN, digits val split
 >>> obj = MultiObjective([acc, num_params])
 >>> res = run(darts_space(), obj, 30, directions=["maximize", "minimize"])  # doctest: +SKIP
 """
@@ -30,7 +30,7 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from graphhyper.errors import SearchError
+from graphhyper.errors import InvalidInputError, SearchError
 
 
 def _module(candidate) -> nn.Module:
@@ -39,6 +39,13 @@ def _module(candidate) -> nn.Module:
     if hasattr(candidate, "module"):
         return candidate.module()
     raise SearchError(f"Expected a search Candidate or an nn.Module, got {type(candidate).__name__}.")
+
+
+def _eval_split(split: str) -> str:
+    if split not in ("val", "test"):
+        raise InvalidInputError(f"split={split!r}: score on 'val' while searching and on 'test' once, for the final "
+                                "choice (scoring on 'train' would select on training data).")
+    return split
 
 
 def _accuracy_and_loss(logits: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
@@ -77,14 +84,18 @@ class GHNProxy:
 
     @classmethod
     def for_task(cls, task: str = "digits", ghn="ghn-tiny", n_eval: int = 256, n_calib: int = 256, seed: int = 0,
-                 metric: str = "accuracy") -> GHNProxy:
-        """Held-out data of a GHN task (``"digits"``: 1x8x8, ``"mnist1d"``: 1x40) with a bundled GHN."""
+                 metric: str = "accuracy", split: str = "val") -> GHNProxy:
+        """Held-out data of a GHN task (``"digits"``: 1x8x8, ``"mnist1d"``: 1x40) with a bundled GHN.
+
+        Scores on the task's validation split (select on it); ``split="test"`` scores the test split, for reporting
+        the finally chosen architecture once. BN statistics come from the training split."""
         from graphhyper.ghn.tasks import get_task
 
         t = get_task(task)
+        x, y = t.split(_eval_split(split))
         gen = torch.Generator().manual_seed(seed)
         calib = t.x_train[torch.randperm(len(t.x_train), generator=gen)[:n_calib]]
-        return cls(ghn, t.x_test[:n_eval], t.y_test[:n_eval], calib, metric)
+        return cls(ghn, x[:n_eval], y[:n_eval], calib, metric)
 
     @torch.no_grad()
     def __call__(self, candidate) -> float:
@@ -169,6 +180,8 @@ class latency:  # noqa: N801
 class TrainEval:
     """Train the candidate for a fixed budget and return its validation accuracy.
 
+    Never pass test data as ``x_val``: the search selects on it.
+
     After every epoch the validation accuracy is reported (``candidate.report(acc, epoch)``); when the study's
     pruner says so the trial is pruned (``optuna.TrialPruned``). The budget is ``epochs`` and, optionally,
     ``max_seconds`` of wall-clock time (checked between batches).
@@ -186,12 +199,14 @@ class TrainEval:
         self.max_seconds, self.seed, self.adam = max_seconds, seed, adam
 
     @classmethod
-    def for_task(cls, task: str = "digits", **kw) -> TrainEval:
-        """Train on a GHN task's training split, validate on its test split."""
+    def for_task(cls, task: str = "digits", split: str = "val", **kw) -> TrainEval:
+        """Train on a GHN task's training split, score on its validation split.
+
+        ``split="test"`` scores the test split instead, to report the finally chosen architecture once."""
         from graphhyper.ghn.tasks import get_task
 
         t = get_task(task)
-        return cls(t.x_train, t.y_train, t.x_test, t.y_test, **kw)
+        return cls(t.x_train, t.y_train, *t.split(_eval_split(split)), **kw)
 
     def __call__(self, candidate) -> float:
         import optuna
