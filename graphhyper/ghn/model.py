@@ -1,9 +1,10 @@
 """The graph hypernetwork: architecture graph -> every named parameter tensor, in one forward pass.
 
 >>> ghn = GHN(GHNConfig(hidden=32))
->>> params = ghn.predict(torchvision.models.resnet18())            # doctest: +SKIP
+>>> model = torchvision.models.resnet18()                           # doctest: +SKIP
+>>> params = ghn.predict(model, input_shape=(1, 3, 224, 224))       # doctest: +SKIP
 >>> out = torch.func.functional_call(model, params, (x,))           # doctest: +SKIP
->>> ghn.apply(model)                                                # doctest: +SKIP
+>>> ghn.apply(model, params)                                        # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -87,6 +88,26 @@ class Prediction(dict):
         super().__init__(*args, **kw)
         self.unpredicted = list(unpredicted)
         self.unknown_ops = list(unknown_ops)
+
+
+def _checked_state(module: nn.Module, prediction: Prediction, strict: bool) -> dict[str, torch.Tensor]:
+    """The tensors of ``prediction`` to load into ``module``, after every check that could refuse them."""
+    missing = sorted(set(prediction.unpredicted) | ({n for n, _ in module.named_parameters()} - prediction.keys()))
+    if strict and missing:
+        raise InvalidInputError(
+            f"The GHN did not predict {len(missing)} parameter(s): {missing[:8]}. "
+            "Pass strict=False to write the others anyway, or register the missing ops.")
+    own = module.state_dict()
+    unexpected = sorted(prediction.keys() - own.keys())
+    if unexpected:
+        raise InvalidInputError(f"Predicted names not in the module: {unexpected[:8]}; was the prediction made for "
+                                "another architecture? Predict this module with predict(module, ...).")
+    wrong = [f"{k}: predicted {tuple(v.shape)}, module {tuple(own[k].shape)}"
+             for k, v in prediction.items() if tuple(v.shape) != tuple(own[k].shape)]
+    if wrong:
+        raise InvalidInputError(f"Predicted shapes differ from the module's: {wrong[:4]}; predict this module with "
+                                "predict(module, ...).")
+    return {k: v.detach() for k, v in prediction.items()}
 
 
 _CHUNK_NUMEL = 2 ** 25  # elements decoded at once, bounds the transient memory for very large targets
@@ -208,24 +229,35 @@ class GHN(nn.Module):
         return results
 
     @torch.no_grad()
-    def apply(self, module: nn.Module, *, strict: bool = True, **trace_kwargs) -> Prediction:
-        """Write the predicted parameters into ``module`` with ``load_state_dict`` semantics.
+    def apply(self, module: nn.Module, prediction: Prediction | None = None, *, strict: bool = True,
+              **trace_kwargs) -> Prediction:
+        """Write predicted parameters into ``module`` with ``load_state_dict`` semantics.
 
-        Modules on the meta device get real tensors (``assign=True``). With ``strict=True`` (default) any
-        parameter the GHN did not predict raises :class:`InvalidInputError` before anything is written.
+        Args:
+            module: the module to fill in place. Modules on the meta device get real tensors (``assign=True``).
+            prediction: a :class:`Prediction` already made for this module by :meth:`predict` (written as is, no
+                second forward pass); when omitted the module is predicted here, and ``trace_kwargs`` (e.g.
+                ``input_shape=(1, 3, 224, 224)``) are passed to the trace as in :meth:`predict`.
+            strict: with ``True`` (default) any parameter of the module that is not predicted raises
+                :class:`InvalidInputError` before anything is written.
+
+        Raises:
+            InvalidInputError: a parameter is not predicted (strict), a predicted name is not in the module or its
+                shape differs, or both ``prediction`` and trace options are given. Nothing is written then.
         """
-        pred = self.predict(module, **trace_kwargs)
-        if strict and pred.unpredicted:
+        if prediction is None:
+            if not {"input_shape", "example_inputs"} & trace_kwargs.keys():
+                raise InvalidInputError(
+                    "apply needs the prediction to write, apply(module, ghn.predict(module, input_shape=...)), or "
+                    "the module's input to predict it, apply(module, input_shape=(1, 3, 224, 224)).")
+            prediction = self.predict(module, **trace_kwargs)
+        elif trace_kwargs:
             raise InvalidInputError(
-                f"The GHN did not predict {len(pred.unpredicted)} parameter(s): {pred.unpredicted[:8]}. "
-                "Pass strict=False to write the others anyway, or register the missing ops."
-            )
-        on_meta = any(p.is_meta for p in module.parameters())
-        state = {k: v.detach() for k, v in pred.items()}
-        result = module.load_state_dict(state, strict=False, assign=on_meta)
-        if result.unexpected_keys:
-            raise InvalidInputError(f"Predicted names not in the module: {result.unexpected_keys[:8]}")
-        return pred
+                f"apply got a prediction and trace options {sorted(trace_kwargs)}: the options only serve to "
+                "predict the module; pass one or the other.")
+        state = _checked_state(module, prediction, strict)
+        module.load_state_dict(state, strict=False, assign=any(p.is_meta for p in module.parameters()))
+        return prediction
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
