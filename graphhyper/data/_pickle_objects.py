@@ -38,6 +38,7 @@ class LoadContext:
 
     source: str
     budget: int
+    hash_budget: int = 1 << 20  # tuple nodes that set / frozenset / dict may still hash
     proxies: bool = False  # a numpy or scipy stand-in was handed out: the result needs resolving
 
     def charge(self, nbytes: int, what: str) -> None:
@@ -257,11 +258,27 @@ def _short_text(value: Any) -> bool:
     return isinstance(value, (str, bytes)) and len(value) <= MAX_STR
 
 
+def _charge_hashing(items: Any, what: str) -> None:
+    """Count the tuple nodes ``hash()`` visits for ``items`` (shared sub-tuples count each time) against a budget."""
+    ctx = context()
+    pending, left = list(items), ctx.hash_budget
+    while pending:
+        item = pending.pop()
+        left -= 1
+        if left < 0:
+            raise corrupt(f"hashing the elements of {what} takes more steps than a pickle of its size can ask for")
+        if type(item) is tuple:
+            pending.extend(item)
+    ctx.hash_budget = left
+
+
 def _container(kind: type):
     def call(*args: Any) -> Any:
         if len(args) > 1 or (args and type(args[0]) not in _CONTAINERS):
             raise _refuse_call(kind.__name__, args)
         context().charge(64 + 48 * (len(args[0]) if args else 0), f"a {kind.__name__}")
+        if args and kind is not list:
+            _charge_hashing(args[0], f"a {kind.__name__}")
         return kind(*args)
 
     return call
@@ -301,7 +318,7 @@ def latin1_encode(text: Any = None, encoding: Any = "utf-8") -> bytes:
 
 
 BUILTINS: dict[str, Any] = {
-    **{kind.__name__: _container(kind) for kind in _CONTAINERS},
+    **{kind.__name__: _container(kind) for kind in (list, set, frozenset, dict)},  # no tuple: opcodes build those
     **{kind.__name__: _number(kind) for kind in _NUMBERS},
     "str": _text(str, bytes),
     "bytes": _text(bytes, str),

@@ -7,6 +7,7 @@ labels ``[V]`` (0-based) and, where the source ships them, fixed train/test spli
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -152,7 +153,9 @@ def read_content_edges(folder: Path, card: DatasetCard) -> RawHypergraph:
 
 def _loadtxt(path: Path, dtype) -> np.ndarray:
     try:
-        return np.loadtxt(path, dtype=dtype, ndmin=2)
+        with warnings.catch_warnings():  # an empty file is reported by the caller's shape check
+            warnings.filterwarnings("ignore", "loadtxt: input contained no data", UserWarning)
+            return np.loadtxt(path, dtype=dtype, ndmin=2)
     except (ValueError, OverflowError) as exc:
         raise _bad(path, f"could not parse ({str(exc)[:200]})") from exc
 

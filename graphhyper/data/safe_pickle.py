@@ -6,6 +6,8 @@ allow-list (numpy arrays / dtypes / scalars, scipy CSR matrices and plain builti
 and raises :class:`~graphhyper.errors.UnsafePickleError` *before* anything else is resolved,
 so no code named by the pickle ever runs.
 
+Before anything runs, :func:`graphhyper.data._pickle_scan.scan` walks the opcodes and refuses
+lengths, memo indices, object counts and hashing work out of proportion to the pickle's size.
 Naming an allowed class is not enough to be safe: the pickle also chooses the arguments and the
 state the object is built from. So every allowed name resolves to a stand-in from
 :mod:`graphhyper.data._pickle_objects` that admits only states it can check (plain numeric dtypes,
@@ -23,6 +25,8 @@ from typing import Any
 import numpy as np
 
 from graphhyper.data import _pickle_objects as P
+from graphhyper.data._pickle_scan import FACTOR as SCAN_FACTOR
+from graphhyper.data._pickle_scan import scan
 from graphhyper.errors import DatasetError, UnsafePickleError
 
 # (module, name) pairs exactly as they may appear in a pickle -> what the pickle gets for them.
@@ -128,7 +132,9 @@ def safe_loads(data: bytes, source: str = "<bytes>") -> Any:
     Raises :class:`~graphhyper.errors.DatasetError` when the pickle is truncated, corrupt, or asks for more
     memory than :data:`BUDGET_FACTOR` times its size plus :data:`BUDGET_BASE`.
     """
-    token = P.enter(P.LoadContext(source, BUDGET_FACTOR * len(data) + BUDGET_BASE))
+    scan(data, source)
+    token = P.enter(P.LoadContext(source, BUDGET_FACTOR * len(data) + BUDGET_BASE,
+                                  hash_budget=SCAN_FACTOR * len(data) + BUDGET_BASE))
     try:
         result = SafeUnpickler(io.BytesIO(data), source).load()
         return _resolve(result, {}, 0) if P.context().proxies else result

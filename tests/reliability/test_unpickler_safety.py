@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pickle
 import shutil
+import subprocess
 import time
 
 import numpy as np
@@ -34,6 +35,9 @@ def _read_hypergcn_code(folder) -> str:
             f"touch(read_hypergcn(Path({str(folder)!r}), get_card('cora-ca')).x.numpy())")
 
 
+_DEEP = "a tuple nested 10**6 deep as a set element"
+_DEEP_TUPLE = b"\x80\x04\x8f(" + b")" + b"\x85" * 10**6 + b"\x90."  # hash() recursed in C until SIGSEGV
+
 _CSR_EXPECTED = {
     "CSR with its own check_format, read_hypergcn": (UnsafePickleError, "check_format"),
     "CSR column index 2**28 in a 2 x 2 matrix, read_hypergcn": (DatasetError, "column indices"),
@@ -55,6 +59,8 @@ def memory_cases(tmp_path_factory):
     cases["CSR column index 2**28 in a 2 x 2 matrix, read_hypergcn"] = _read_hypergcn_code(
         P.hypergcn_folder(tmp / "oob", oob))
     cases["CSR column index 2**28 in a 2 x 2 matrix, safe_load"] = _safe_load_code(tmp / "oob" / "features.pickle")
+    (tmp / "deep.pickle").write_bytes(_DEEP_TUPLE)
+    cases[_DEEP] = _safe_load_code(tmp / "deep.pickle")
     return P.run_cases(tmp, cases, extra_bytes=int(1.5 * GiB))
 
 
@@ -84,6 +90,32 @@ def test_crafted_csr_is_refused(memory_cases, case, record):
     assert "features.pickle" in outcome
 
 
+@pytest.mark.timeout(180)
+def test_deeply_nested_tuple_is_refused_before_hashing(memory_cases, record):
+    record(f"unpickler: {_DEEP}", "1 MB pickle: EMPTY_SET, then TUPLE1 x 10**6 added to it (child process)")
+    outcome = _outcome(memory_cases, _DEEP)
+    assert outcome.startswith("DatasetError:") and "nested more than 100" in outcome, outcome
+
+
+def _doubling_tuple(levels: int) -> bytes:
+    """t_0 = (); t_k = (t_{k-1}, t_{k-1}) through the memo; t_levels added to a set: 2**levels hashing steps."""
+    body = b"".join(b"h" + bytes([k]) + b"h" + bytes([k]) + b"\x86\x94" for k in range(levels))
+    return b"\x80\x04)\x94" + body + b"\x8f(h" + bytes([levels]) + b"\x90."
+
+
+@pytest.mark.timeout(120)
+def test_tuple_doubling_through_the_memo_does_not_hang(tmp_path, record):
+    record("unpickler: 60 tuples doubling through the memo, added to a set", "370-byte pickle, 2**60 hashing steps "
+           "(child process, 60 s limit)")
+    (tmp_path / "double.pickle").write_bytes(_doubling_tuple(60))
+    try:
+        rows, returncode = P.run_cases(tmp_path, {"double": _safe_load_code(tmp_path / "double.pickle")}, 0, 60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("safe_load of a 370-byte pickle still ran after 60 s (hashing a tuple DAG)")
+    outcome = _outcome((rows, returncode), "double")
+    assert outcome.startswith("DatasetError:") and "hashing" in outcome and rows["double"]["seconds"] < 5, outcome
+
+
 # ---------------------------------------------------------------- tiny files, huge allocations
 def _cornell_folder(root, labels: bytes):
     folder = root / "hypergraph" / "house"
@@ -110,6 +142,9 @@ _ALLOC_EXPECTED = {
     "Cornell labels file of 16 bytes with label 300000000": (DatasetError, "larger than the number of nodes"),
     "HyperGCN features 100000 x 100000 without values": (DatasetError, "dense 100000 x 100000"),
     "Hypergraph(10**12, ...) then hg.node_weight": (InvalidHypergraphError, "num_nodes=1000000000000"),
+    "LONG_BINPUT memo index 2**32-1 in 9 bytes": (DatasetError, "memo index 4294967295"),
+    "BINBYTES8 announcing 2**40 bytes": (DatasetError, "remain"),
+    "2 * 10**6 EMPTY_SET opcodes (432 MB of sets from 2 MB)": (DatasetError, "bytes of objects"),
 }
 
 
@@ -120,6 +155,9 @@ def alloc_cases(tmp_path_factory):
     (tmp / "encode.pickle").write_bytes(_encode_repeated(3000))
     root = _cornell_folder(tmp / "cornell", b"1\n2\n1\n300000000\n")
     huge = P.hypergcn_folder(tmp / "huge", pickle.dumps(sp.csr_matrix((100000, 100000), dtype=np.float32)))
+    (tmp / "memo.pickle").write_bytes(b"\x80\x04Nr\xff\xff\xff\xff.")
+    (tmp / "bytes8.pickle").write_bytes(b"\x80\x04\x8e" + (1 << 40).to_bytes(8, "little") + b"x.")
+    (tmp / "sets.pickle").write_bytes(b"\x80\x04(" + b"\x8f" * 2 * 10**6 + b"l.")
     cases = {
         "list(bytes(10**8)) in a 41-byte pickle": _safe_load_code(tmp / "list_bytes.pickle"),
         "3000 latin-1 copies of one 1 MiB string": _safe_load_code(tmp / "encode.pickle"),
@@ -130,6 +168,9 @@ def alloc_cases(tmp_path_factory):
         "Hypergraph(4*10**8, ...)": "from graphhyper.hypergraph import Hypergraph\nHypergraph(4 * 10**8, [[0, 1]])",
         "Hypergraph(10**12, ...) then hg.node_weight":
             "from graphhyper.hypergraph import Hypergraph\nHypergraph(10**12, [[0, 1]]).node_weight",
+        "LONG_BINPUT memo index 2**32-1 in 9 bytes": _safe_load_code(tmp / "memo.pickle"),
+        "BINBYTES8 announcing 2**40 bytes": _safe_load_code(tmp / "bytes8.pickle"),
+        "2 * 10**6 EMPTY_SET opcodes (432 MB of sets from 2 MB)": _safe_load_code(tmp / "sets.pickle"),
     }
     return P.run_cases(tmp, cases, extra_bytes=int(1.5 * GiB))
 
