@@ -97,8 +97,8 @@ def _hypergcn_features(path: Path) -> torch.Tensor:
         raise _bad(path, f"expected a scipy CSR matrix, got {type(feats).__name__}")
     rows, cols = feats.shape
     _check_dense([path], rows, cols, "the features")
-    if not np.isfinite(feats.data).all():
-        raise _bad(path, "the features contain NaN or inf")
+    if feats.data.dtype.kind not in "biuf" or not np.isfinite(feats.data).all():
+        raise _bad(path, f"the features must be finite real numbers ({feats.data.dtype}, NaN or inf found)")
     return torch.from_numpy(feats.toarray().astype(np.float32, copy=False))
 
 

@@ -243,6 +243,36 @@ def test_harmless_builtin_calls_still_load(record):
         assert safe_loads(pickle.dumps(obj, protocol=protocol)) == obj
 
 
+# ---------------------------------------------------------------- BUILD on the classes and functions handed out
+def _build_slotstate(global_line: bytes, attribute: bytes, value_global: bytes) -> bytes:
+    """Push ``global_line``, then BUILD it with ``(None, {attribute: value_global})``: setattr on the global itself."""
+    name = len(attribute).to_bytes(4, "little") + attribute
+    return b"c" + global_line + b"N}X" + name + b"c" + value_global + b"s\x86b."
+
+
+_POISON = {
+    "setattr(csr_matrix, 'check_format', dict)": (b"scipy.sparse\ncsr_matrix\n", b"check_format",
+                                                  lambda: sp.csr_matrix.check_format.__name__ == "check_format"),
+    "setattr(numpy.ndarray, '__new__', list)": (b"numpy\nndarray\n", b"__new__", lambda: np.zeros(2).shape == (2,)),
+    "setattr(_codecs.encode, '__defaults__', ...)": (b"_codecs\nencode\n", b"__defaults__",
+                                                     lambda: pickle.loads(pickle.dumps(b"x", 2)) == b"x"),
+}
+
+
+@pytest.mark.parametrize("name", list(_POISON))
+def test_build_cannot_set_attributes_of_what_the_pickle_is_handed(name, record):
+    from graphhyper.data import safe_loads
+
+    record(f"unpickler: BUILD {name}", "BUILD with a slot state on an allowed class or function: refused, nothing "
+           "changed for the next load")
+    global_line, attribute, still_fine = _POISON[name]
+    with pytest.raises((UnsafePickleError, DatasetError)):
+        safe_loads(_build_slotstate(global_line, attribute, b"builtins\ndict\n"), source="poison.pickle")
+    assert still_fine()
+    assert safe_loads(pickle.dumps(sp.csr_matrix(np.eye(2)), 2)).check_format(full_check=True) is None
+    assert safe_loads(pickle.dumps(b"xy", 2)) == b"xy"
+
+
 # ---------------------------------------------------------------- what must keep loading
 def test_every_protocol_of_arrays_dtypes_and_csr_loads(record):
     from graphhyper.data import safe_loads
