@@ -59,10 +59,10 @@ def _ids(path: Path, obj: object, limit: int, what: str) -> np.ndarray:
         raise _bad(path, f"expected a list of {what} ({exc})") from exc
     if arr.ndim != 1 or (arr.size and (arr.dtype.kind not in "iu" and arr.dtype != object)):
         raise _bad(path, f"expected a flat list of integer {what}, got an array of shape {arr.shape} ({arr.dtype})")
-    try:
-        values = [int(v) for v in arr.tolist()] if arr.dtype == object else arr.tolist()
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise _bad(path, f"expected integer {what} ({exc})") from exc
+    values = arr.tolist()
+    if arr.dtype == object and not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
+        raise _bad(path, f"expected integer {what}, found {sorted({type(v).__name__ for v in values})}")
+    values = [int(v) for v in values]
     if values and (min(values) < 0 or max(values) >= limit):
         raise _bad(path, f"{what} must lie in [0, {limit}), found {min(values)} .. {max(values)}")
     return np.asarray(values, dtype=np.int64)

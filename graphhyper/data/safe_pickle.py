@@ -71,12 +71,17 @@ MAX_DEPTH = 100
 class SafeUnpickler(pickle.Unpickler):
     """``pickle.Unpickler`` whose ``find_class`` accepts only :data:`ALLOWED_GLOBALS`, as checked stand-ins.
 
-    Use it through :func:`safe_loads`, which swaps the stand-ins for the numpy / scipy objects they built.
+    ``load()`` reads the rest of the file and goes through :func:`safe_loads` (opcode scan, budgets, stand-ins
+    swapped for the numpy / scipy objects they built).
     """
 
     def __init__(self, file: io.BufferedIOBase, source: str = "<bytes>") -> None:
         super().__init__(file, encoding="latin1")
+        self._file = file
         self._source = source
+
+    def load(self) -> Any:
+        return safe_loads(self._file.read(), self._source)
 
     def find_class(self, module: str, name: str) -> Any:
         target = _ALLOWED.get((module, name))
@@ -144,7 +149,7 @@ def safe_loads(data: bytes, source: str = "<bytes>") -> Any:
     token = P.enter(P.LoadContext(source, BUDGET_FACTOR * len(data) + BUDGET_BASE,
                                   hash_budget=SCAN_FACTOR * len(data) + BUDGET_BASE))
     try:
-        result = SafeUnpickler(io.BytesIO(data), source).load()
+        result = pickle.Unpickler.load(SafeUnpickler(io.BytesIO(data), source))
         return _resolve(result, {}, 0) if P.context().proxies else result
     except (UnsafePickleError, DatasetError):
         raise

@@ -314,16 +314,28 @@ def test_hypergcn_values_out_of_range_name_the_file(tmp_path, record):
     from graphhyper.data.cards import get_card
     from graphhyper.data.readers import read_hypergcn
 
-    record("reader: HyperGCN ids and labels", "labels as text, label 7 for 2 nodes, hyperedge member 5 and a member "
-           "that is an int -> DatasetError naming the file")
+    record("reader: HyperGCN ids and labels", "labels as text, label 7 for 2 nodes, hyperedge member 5, 1.5, or a "
+           "member that is an int -> DatasetError naming the file")
     feats = P.csr_bytes()
     card = get_card("cora-ca")
-    bad = {"labels.pickle": dict(labels=("a", "b")), "labels.pickle ": dict(labels=(0, 7)),
-           "hypergraph.pickle": dict(hyperedges={"e": [0, 5]}), "hypergraph.pickle ": dict(hyperedges={"e": 3})}
-    for k, (name, kwargs) in enumerate(bad.items()):
+    bad = [("labels.pickle", dict(labels=("a", "b"))), ("labels.pickle", dict(labels=(0, 7))),
+           ("hypergraph.pickle", dict(hyperedges={"e": [0, 5]})), ("hypergraph.pickle", dict(hyperedges={"e": 3})),
+           ("hypergraph.pickle", dict(hyperedges={"e": [0, 1.5]}))]
+    for k, (name, kwargs) in enumerate(bad):
         folder = P.hypergcn_folder(tmp_path / str(k), feats, **kwargs)
-        with pytest.raises(DatasetError, match=name.strip()):
+        with pytest.raises(DatasetError, match=name):
             read_hypergcn(folder, card)
+
+
+def test_safe_unpickler_used_directly_is_as_safe(record):
+    import io
+
+    from graphhyper.data import SafeUnpickler
+
+    record("unpickler: SafeUnpickler(file).load()", "the exported class used directly: same checks, real arrays back")
+    assert np.array_equal(SafeUnpickler(io.BytesIO(pickle.dumps(np.arange(3)))).load(), np.arange(3))
+    with pytest.raises(UnsafePickleError):
+        SafeUnpickler(io.BytesIO(pickle.dumps({"arr": P.DTYPE_ATTACKS["plain f8 given fields in its state"]}))).load()
 
 
 def test_content_labels_beyond_the_node_count(tmp_path, shared_data, record):
