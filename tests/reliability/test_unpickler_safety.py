@@ -142,6 +142,7 @@ _ALLOC_EXPECTED = {
     "Cornell labels file of 16 bytes with label 300000000": (DatasetError, "larger than the number of nodes"),
     "HyperGCN features 100000 x 100000 without values": (DatasetError, "dense 100000 x 100000"),
     "Hypergraph(10**12, ...) then hg.node_weight": (InvalidHypergraphError, "num_nodes=1000000000000"),
+    "Hypergraph with hyperedge id 10**12 (allow_empty_edges)": (InvalidHypergraphError, "num_edges=1000000000001"),
     "LONG_BINPUT memo index 2**32-1 in 9 bytes": (DatasetError, "memo index 4294967295"),
     "BINBYTES8 announcing 2**40 bytes": (DatasetError, "remain"),
     "2 * 10**6 EMPTY_SET opcodes (432 MB of sets from 2 MB)": (DatasetError, "bytes of objects"),
@@ -168,6 +169,9 @@ def alloc_cases(tmp_path_factory):
         "Hypergraph(4*10**8, ...)": "from graphhyper.hypergraph import Hypergraph\nHypergraph(4 * 10**8, [[0, 1]])",
         "Hypergraph(10**12, ...) then hg.node_weight":
             "from graphhyper.hypergraph import Hypergraph\nHypergraph(10**12, [[0, 1]]).node_weight",
+        "Hypergraph with hyperedge id 10**12 (allow_empty_edges)":
+            "import torch\nfrom graphhyper.hypergraph import Hypergraph\n"
+            "Hypergraph(3, hyperedge_index=torch.tensor([[0], [10**12]]), allow_empty_edges=True)",
         "LONG_BINPUT memo index 2**32-1 in 9 bytes": _safe_load_code(tmp / "memo.pickle"),
         "BINBYTES8 announcing 2**40 bytes": _safe_load_code(tmp / "bytes8.pickle"),
         "2 * 10**6 EMPTY_SET opcodes (432 MB of sets from 2 MB)": _safe_load_code(tmp / "sets.pickle"),
