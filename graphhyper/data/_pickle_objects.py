@@ -38,6 +38,7 @@ class LoadContext:
 
     source: str
     budget: int
+    hash_budget: int = 1 << 20  # tuple nodes that set / frozenset / dict may still hash
     proxies: bool = False  # a numpy or scipy stand-in was handed out: the result needs resolving
 
     def charge(self, nbytes: int, what: str) -> None:
@@ -79,8 +80,41 @@ def _is_int(value: Any) -> bool:
     return type(value) is int
 
 
+# ---------------------------------------------------------------- what BUILD cannot change
+class Sealed(type):
+    """Metaclass of every class handed to a pickle: ``BUILD`` cannot set or replace its attributes."""
+
+    def __setattr__(cls, name: str, value: Any) -> None:
+        raise unsafe(f"the pickle sets attribute {name!r:.40} of {cls.__name__}")
+
+    def __delattr__(cls, name: str) -> None:
+        raise unsafe(f"the pickle deletes attribute {name!r:.40} of {cls.__name__}")
+
+
+class StandIn(metaclass=Sealed):
+    """A callable handed to a pickle in place of a function; ``BUILD`` on it is refused (no attribute to set)."""
+
+    __slots__ = ("_fn", "_name")
+
+    def __init__(self, fn: Any, name: str) -> None:
+        object.__setattr__(self, "_fn", fn)
+        object.__setattr__(self, "_name", name)
+
+    def __call__(self, *args: Any) -> Any:
+        return self._fn(*args)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise unsafe(f"the pickle sets attribute {name!r:.40} of {self._name}")
+
+    def __setstate__(self, state: Any) -> None:
+        raise unsafe(f"the pickle gives {self._name} a state")
+
+    def __repr__(self) -> str:
+        return f"<graphhyper stand-in for {self._name}>"
+
+
 # ---------------------------------------------------------------- numpy dtypes
-class DtypeProxy:
+class DtypeProxy(metaclass=Sealed):
     """Stand-in for ``numpy.dtype(descr, align, copy)``: a plain numeric or bool dtype, nothing else."""
 
     dtype: np.dtype | None = None
@@ -122,19 +156,21 @@ def scalar(dtype: Any = None, raw: Any = None) -> np.generic:
     dt = _dtype_of(dtype, "numpy scalar")
     if not isinstance(raw, bytes) or len(raw) != dt.itemsize:
         raise corrupt(f"a numpy {dt} scalar has {type(raw).__name__} data of the wrong size")
+    if dt.kind == "b" and raw not in (b"\x00", b"\x01"):
+        raise corrupt("a numpy bool scalar holds a byte other than 0 and 1")
     context().charge(32, "a numpy scalar")
     return np.frombuffer(raw, dtype=dt)[0]
 
 
 # ---------------------------------------------------------------- numpy arrays
-class NdarrayMarker:
+class NdarrayMarker(metaclass=Sealed):
     """What the pickle gets for ``numpy.ndarray``: a name to pass to ``_reconstruct``, never callable."""
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         raise unsafe("the pickle calls numpy.ndarray directly")
 
 
-class ArrayProxy:
+class ArrayProxy(metaclass=Sealed):
     """An array announced by ``_reconstruct``; ``__setstate__`` checks the state and builds the real array."""
 
     array: np.ndarray | None = None
@@ -164,13 +200,21 @@ def build_array(raw: Any, dtype: Any, shape: Any, order: Any) -> np.ndarray:
         raise unsafe("a numpy array's data is not a byte string (object arrays are not accepted)")
     if len(raw) != math.prod(shape) * dt.itemsize:
         raise corrupt(f"a numpy array of shape {shape} and dtype {dt} comes with {len(raw)} bytes of data")
+    if dt.kind == "b" and bytes(raw).translate(None, b"\x00\x01"):
+        raise corrupt("a numpy bool array holds bytes other than 0 and 1")
     context().charge(len(raw) + 128, "a numpy array")
     return np.frombuffer(raw, dtype=dt).reshape(shape, order=order).copy(order="K")
 
 
-def frombuffer(raw: Any = None, dtype: Any = None, shape: Any = None, order: Any = "C") -> np.ndarray:
-    """Stand-in for ``numpy.core.numeric._frombuffer``, which protocol 5 pickles use for arrays."""
-    return build_array(raw, dtype, shape, order)
+def frombuffer(raw: Any = None, dtype: Any = None, shape: Any = None, order: Any = "C") -> ArrayProxy:
+    """Stand-in for ``numpy.core.numeric._frombuffer``, which protocol 5 pickles use for arrays.
+
+    It returns a filled :class:`ArrayProxy`, not the array: a ``BUILD`` after it reaches our ``__setstate__``
+    (and is refused), never ``ndarray.__setstate__``.
+    """
+    proxy = ArrayProxy()
+    proxy.array = build_array(raw, dtype, shape, order)
+    return proxy
 
 
 def reconstruct(subtype: Any = None, shape: Any = None, typecode: Any = None) -> ArrayProxy:
@@ -181,7 +225,7 @@ def reconstruct(subtype: Any = None, shape: Any = None, typecode: Any = None) ->
 
 
 # ---------------------------------------------------------------- scipy CSR matrices
-class CsrProxy:
+class CsrProxy(metaclass=Sealed):
     """Stand-in for ``scipy.sparse.csr_matrix``; its state's arrays are checked and assembled by :meth:`resolve`."""
 
     state: dict[str, Any] | None = None  # the pickle creates it through NEWOBJ or copyreg, then BUILDs it
@@ -257,11 +301,27 @@ def _short_text(value: Any) -> bool:
     return isinstance(value, (str, bytes)) and len(value) <= MAX_STR
 
 
+def _charge_hashing(items: Any, what: str) -> None:
+    """Count the tuple nodes ``hash()`` visits for ``items`` (shared sub-tuples count each time) against a budget."""
+    ctx = context()
+    pending, left = list(items), ctx.hash_budget
+    while pending:
+        item = pending.pop()
+        left -= 1
+        if left < 0:
+            raise corrupt(f"hashing the elements of {what} takes more steps than a pickle of its size can ask for")
+        if type(item) is tuple:
+            pending.extend(item)
+    ctx.hash_budget = left
+
+
 def _container(kind: type):
     def call(*args: Any) -> Any:
         if len(args) > 1 or (args and type(args[0]) not in _CONTAINERS):
             raise _refuse_call(kind.__name__, args)
         context().charge(64 + 48 * (len(args[0]) if args else 0), f"a {kind.__name__}")
+        if args and kind is not list:
+            _charge_hashing(args[0], f"a {kind.__name__}")
         return kind(*args)
 
     return call
@@ -281,7 +341,7 @@ def _text(kind: type, other: type):
 
     def call(*args: Any) -> Any:
         first = type(args[0]) if args else kind
-        codec_ok = len(args) in (2, 3) and all(isinstance(a, str) and len(a) <= 64 for a in args[1:])
+        codec_ok = len(args) in (2, 3) and all(isinstance(a, str) and _norm_codec(a) in _CODECS for a in args[1:])
         if len(args) > 3 or not ((len(args) <= 1 and first is kind) or (first is other and codec_ok)):
             raise _refuse_call(kind.__name__, args)
         context().charge(64 + 4 * (len(args[0]) if args else 0), f"a {kind.__name__}")
@@ -290,18 +350,25 @@ def _text(kind: type, other: type):
     return call
 
 
+_CODECS = frozenset({"latin1", "latin-1", "iso-8859-1", "utf-8", "utf8", "ascii", "strict"})
+
+
+def _norm_codec(name: str) -> str:
+    return name.lower().replace("_", "-")
+
+
 def latin1_encode(text: Any = None, encoding: Any = "utf-8") -> bytes:
     """Stand-in for ``_codecs.encode``, which protocol 2 pickles use for bytes: latin-1 text only."""
     if not isinstance(text, str) or not isinstance(encoding, str):
         raise unsafe("_codecs.encode is called with something other than text")
-    if encoding.lower().replace("_", "-") not in ("latin1", "latin-1", "iso-8859-1"):
+    if _norm_codec(encoding) not in ("latin1", "latin-1", "iso-8859-1"):
         raise unsafe(f"_codecs.encode is called with codec {encoding!r:.30}")
     context().charge(64 + len(text), "a byte string")
     return text.encode("latin1")
 
 
 BUILTINS: dict[str, Any] = {
-    **{kind.__name__: _container(kind) for kind in _CONTAINERS},
+    **{kind.__name__: _container(kind) for kind in (list, set, frozenset, dict)},  # no tuple: opcodes build those
     **{kind.__name__: _number(kind) for kind in _NUMBERS},
     "str": _text(str, bytes),
     "bytes": _text(bytes, str),

@@ -63,8 +63,40 @@ def _norm(name: str) -> str:
     return name.lower().replace("-", "").replace("_", "").replace(" ", "")
 
 
+_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,), "title": (str,), "format": (str,), "dir": (str,), "files": (list,), "statistics": (dict,),
+    "published": (list,), "license": (str,), "params": (dict,), "aliases": (list,),
+}
+_FILE_TYPES: dict[str, tuple[type, ...]] = {
+    "path": (str,), "urls": (list,), "bytes": (int, type(None)), "sha256": (str, type(None)),
+    "git_sha1": (str, type(None)), "optional": (bool,),
+}
+
+
+def _check_types(raw: Any, types: dict[str, tuple[type, ...]], where: str) -> None:
+    if not isinstance(raw, dict):
+        raise TypeError(f"{where} is a {type(raw).__name__}, not an object")
+    for key, allowed in types.items():
+        if key in raw and (not isinstance(raw[key], allowed) or isinstance(raw[key], bool) != (bool in allowed)):
+            raise TypeError(f"'{key}' of {where} is {type(raw[key]).__name__}, not {allowed[0].__name__}")
+
+
+def _check_file(f: Any) -> None:
+    _check_types(f, _FILE_TYPES, "a file entry")
+    path = f["path"]
+    if not path or path.startswith(("/", "\\")) or ".." in Path(path).parts or "\x00" in path:
+        raise TypeError(f"file path {path!r} must be relative and stay inside the dataset folder")
+    if not all(isinstance(u, str) for u in f.get("urls", ())):
+        raise TypeError(f"urls of {path!r} must be strings")
+
+
 def _parse(raw: dict[str, Any], source: Path) -> DatasetCard:
     try:
+        _check_types(raw, _TYPES, "the card")
+        for f in raw["files"]:
+            _check_file(f)
+        if not all(isinstance(r, dict) and isinstance(r.get("model"), str) for r in raw.get("published", ())):
+            raise TypeError("every 'published' row needs a 'model' name")
         files = tuple(
             FileEntry(
                 path=f["path"], urls=tuple(f.get("urls", ())), bytes=f.get("bytes"), sha256=f.get("sha256"),
@@ -83,13 +115,23 @@ def _parse(raw: dict[str, Any], source: Path) -> DatasetCard:
         ) from exc
 
 
+def read_card(path: str | Path) -> DatasetCard:
+    """Parse one dataset card file; a :class:`DatasetError` naming the file when it is not a valid card."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError) as exc:
+        raise DatasetError(f"dataset card {path} is not readable JSON ({str(exc)[:200]}); fix or remove it.") from exc
+    return _parse(raw, path)
+
+
 @lru_cache(maxsize=1)
 def _all_cards() -> dict[str, DatasetCard]:
     if not CARD_DIR.is_dir():
         raise DatasetError(f"dataset cards not found at {CARD_DIR}; reinstall graphhyper (the cards are package data).")
     cards = {}
     for path in sorted(CARD_DIR.glob("*.json")):
-        card = _parse(json.loads(path.read_text()), path)
+        card = read_card(path)
         cards[card.name] = card
     return cards
 
@@ -109,4 +151,4 @@ def get_card(name: str) -> DatasetCard:
     raise DatasetError(f"unknown dataset '{name}'. Known datasets: {', '.join(sorted(cards))}.")
 
 
-__all__ = ["CARD_DIR", "DatasetCard", "FileEntry", "get_card", "list_datasets"]
+__all__ = ["CARD_DIR", "DatasetCard", "FileEntry", "get_card", "list_datasets", "read_card"]

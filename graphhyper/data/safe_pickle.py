@@ -6,6 +6,8 @@ allow-list (numpy arrays / dtypes / scalars, scipy CSR matrices and plain builti
 and raises :class:`~graphhyper.errors.UnsafePickleError` *before* anything else is resolved,
 so no code named by the pickle ever runs.
 
+Before anything runs, :func:`graphhyper.data._pickle_scan.scan` walks the opcodes and refuses
+lengths, memo indices, object counts and hashing work out of proportion to the pickle's size.
 Naming an allowed class is not enough to be safe: the pickle also chooses the arguments and the
 state the object is built from. So every allowed name resolves to a stand-in from
 :mod:`graphhyper.data._pickle_objects` that admits only states it can check (plain numeric dtypes,
@@ -23,11 +25,22 @@ from typing import Any
 import numpy as np
 
 from graphhyper.data import _pickle_objects as P
+from graphhyper.data._pickle_scan import FACTOR as SCAN_FACTOR
+from graphhyper.data._pickle_scan import scan
 from graphhyper.errors import DatasetError, UnsafePickleError
 
-# (module, name) pairs exactly as they may appear in a pickle -> what the pickle gets for them.
-_NUMPY: dict[str, Any] = {"_reconstruct": P.reconstruct, "scalar": P.scalar, "ndarray": P.NdarrayMarker,
-                          "dtype": P.DtypeProxy}
+
+# (module, name) pairs exactly as they may appear in a pickle -> what the pickle gets for them. Functions are
+# wrapped in P.StandIn and classes are P.Sealed, so BUILD cannot set attributes on what the pickle is handed.
+def _wrap(fn: Any, name: str) -> Any:
+    return fn if isinstance(fn, type) else P.StandIn(fn, name)
+
+
+_NUMPY: dict[str, Any] = {
+    "_reconstruct": _wrap(P.reconstruct, "numpy._reconstruct"), "scalar": _wrap(P.scalar, "numpy scalar"),
+    "_frombuffer": _wrap(P.frombuffer, "numpy._frombuffer"), "ndarray": P.NdarrayMarker, "dtype": P.DtypeProxy,
+}
+_RECONSTRUCTOR = _wrap(P.reconstructor, "copyreg._reconstructor")
 _ALLOWED: dict[tuple[str, str], Any] = {}
 for _mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
     for _name in ("_reconstruct", "scalar"):
@@ -36,18 +49,17 @@ for _mod in ("numpy", "numpy.core.numeric", "numpy._core.numeric"):
     for _name in ("ndarray", "dtype"):
         _ALLOWED[(_mod, _name)] = _NUMPY[_name]
 for _mod in ("numpy.core.numeric", "numpy._core.numeric"):
-    _ALLOWED[(_mod, "_frombuffer")] = P.frombuffer
+    _ALLOWED[(_mod, "_frombuffer")] = _NUMPY["_frombuffer"]
 for _mod in ("scipy.sparse.csr", "scipy.sparse._csr", "scipy.sparse"):
     _ALLOWED[(_mod, "csr_matrix")] = P.CsrProxy
+_BUILTINS = {name: _wrap(fn, f"builtins.{name}") if name != "object" else fn for name, fn in P.BUILTINS.items()}
 for _mod in ("builtins", "__builtin__"):
-    for _name, _stand_in in P.BUILTINS.items():
-        _ALLOWED[(_mod, _name)] = _stand_in
+    _ALLOWED.update({(_mod, _name): _stand_in for _name, _stand_in in _BUILTINS.items()})
 # protocol 0/1 pickles of CSR matrices go through copyreg; protocol 2 stores bytes as _codecs.encode(text, "latin1").
 for _mod in ("copyreg", "copy_reg"):
-    _ALLOWED[(_mod, "_reconstructor")] = P.reconstructor
-_ALLOWED[("_codecs", "encode")] = P.latin1_encode
-_NEEDS_RESOLVING = frozenset({P.reconstruct, P.frombuffer, P.scalar, P.NdarrayMarker, P.DtypeProxy, P.CsrProxy,
-                              P.reconstructor})
+    _ALLOWED[(_mod, "_reconstructor")] = _RECONSTRUCTOR
+_ALLOWED[("_codecs", "encode")] = _wrap(P.latin1_encode, "_codecs.encode")
+_NEEDS_RESOLVING = frozenset({*_NUMPY.values(), P.CsrProxy, _RECONSTRUCTOR})
 
 ALLOWED_GLOBALS = frozenset(_ALLOWED)
 #: bytes the stand-ins may allocate: this many times the pickle's size, plus BUDGET_BASE.
@@ -59,12 +71,17 @@ MAX_DEPTH = 100
 class SafeUnpickler(pickle.Unpickler):
     """``pickle.Unpickler`` whose ``find_class`` accepts only :data:`ALLOWED_GLOBALS`, as checked stand-ins.
 
-    Use it through :func:`safe_loads`, which swaps the stand-ins for the numpy / scipy objects they built.
+    ``load()`` reads the rest of the file and goes through :func:`safe_loads` (opcode scan, budgets, stand-ins
+    swapped for the numpy / scipy objects they built).
     """
 
     def __init__(self, file: io.BufferedIOBase, source: str = "<bytes>") -> None:
         super().__init__(file, encoding="latin1")
+        self._file = file
         self._source = source
+
+    def load(self) -> Any:
+        return safe_loads(self._file.read(), self._source)
 
     def find_class(self, module: str, name: str) -> Any:
         target = _ALLOWED.get((module, name))
@@ -128,9 +145,11 @@ def safe_loads(data: bytes, source: str = "<bytes>") -> Any:
     Raises :class:`~graphhyper.errors.DatasetError` when the pickle is truncated, corrupt, or asks for more
     memory than :data:`BUDGET_FACTOR` times its size plus :data:`BUDGET_BASE`.
     """
-    token = P.enter(P.LoadContext(source, BUDGET_FACTOR * len(data) + BUDGET_BASE))
+    scan(data, source)
+    token = P.enter(P.LoadContext(source, BUDGET_FACTOR * len(data) + BUDGET_BASE,
+                                  hash_budget=SCAN_FACTOR * len(data) + BUDGET_BASE))
     try:
-        result = SafeUnpickler(io.BytesIO(data), source).load()
+        result = pickle.Unpickler.load(SafeUnpickler(io.BytesIO(data), source))
         return _resolve(result, {}, 0) if P.context().proxies else result
     except (UnsafePickleError, DatasetError):
         raise

@@ -99,7 +99,8 @@ class Hypergraph:
         if not allow_empty_edges:
             V.check_no_empty(self.edge_degree)
         self._allow_empty = allow_empty_edges
-        self._hyperedge_weight = V.check_weight(hyperedge_weight, num_edges, "hyperedge_weight", device, positive=True)
+        self._hyperedge_weight = _allocate(lambda: V.check_weight(
+            hyperedge_weight, num_edges, "hyperedge_weight", device, positive=True), "num_edges", num_edges)
         self._node_weight = (None if node_weight is None
                              else V.check_weight(node_weight, num_nodes, "node_weight", device, positive=False))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pickle
 import shutil
+import subprocess
 import time
 
 import numpy as np
@@ -34,6 +35,9 @@ def _read_hypergcn_code(folder) -> str:
             f"touch(read_hypergcn(Path({str(folder)!r}), get_card('cora-ca')).x.numpy())")
 
 
+_DEEP = "a tuple nested 10**6 deep as a set element"
+_DEEP_TUPLE = b"\x80\x04\x8f(" + b")" + b"\x85" * 10**6 + b"\x90."  # hash() recursed in C until SIGSEGV
+
 _CSR_EXPECTED = {
     "CSR with its own check_format, read_hypergcn": (UnsafePickleError, "check_format"),
     "CSR column index 2**28 in a 2 x 2 matrix, read_hypergcn": (DatasetError, "column indices"),
@@ -55,6 +59,8 @@ def memory_cases(tmp_path_factory):
     cases["CSR column index 2**28 in a 2 x 2 matrix, read_hypergcn"] = _read_hypergcn_code(
         P.hypergcn_folder(tmp / "oob", oob))
     cases["CSR column index 2**28 in a 2 x 2 matrix, safe_load"] = _safe_load_code(tmp / "oob" / "features.pickle")
+    (tmp / "deep.pickle").write_bytes(_DEEP_TUPLE)
+    cases[_DEEP] = _safe_load_code(tmp / "deep.pickle")
     return P.run_cases(tmp, cases, extra_bytes=int(1.5 * GiB))
 
 
@@ -84,6 +90,32 @@ def test_crafted_csr_is_refused(memory_cases, case, record):
     assert "features.pickle" in outcome
 
 
+@pytest.mark.timeout(180)
+def test_deeply_nested_tuple_is_refused_before_hashing(memory_cases, record):
+    record(f"unpickler: {_DEEP}", "1 MB pickle: EMPTY_SET, then TUPLE1 x 10**6 added to it (child process)")
+    outcome = _outcome(memory_cases, _DEEP)
+    assert outcome.startswith("DatasetError:") and "nested more than 100" in outcome, outcome
+
+
+def _doubling_tuple(levels: int) -> bytes:
+    """t_0 = (); t_k = (t_{k-1}, t_{k-1}) through the memo; t_levels added to a set: 2**levels hashing steps."""
+    body = b"".join(b"h" + bytes([k]) + b"h" + bytes([k]) + b"\x86\x94" for k in range(levels))
+    return b"\x80\x04)\x94" + body + b"\x8f(h" + bytes([levels]) + b"\x90."
+
+
+@pytest.mark.timeout(120)
+def test_tuple_doubling_through_the_memo_does_not_hang(tmp_path, record):
+    record("unpickler: 60 tuples doubling through the memo, added to a set", "370-byte pickle, 2**60 hashing steps "
+           "(child process, 60 s limit)")
+    (tmp_path / "double.pickle").write_bytes(_doubling_tuple(60))
+    try:
+        rows, returncode = P.run_cases(tmp_path, {"double": _safe_load_code(tmp_path / "double.pickle")}, 0, 60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("safe_load of a 370-byte pickle still ran after 60 s (hashing a tuple DAG)")
+    outcome = _outcome((rows, returncode), "double")
+    assert outcome.startswith("DatasetError:") and "hashing" in outcome and rows["double"]["seconds"] < 5, outcome
+
+
 # ---------------------------------------------------------------- tiny files, huge allocations
 def _cornell_folder(root, labels: bytes):
     folder = root / "hypergraph" / "house"
@@ -110,6 +142,10 @@ _ALLOC_EXPECTED = {
     "Cornell labels file of 16 bytes with label 300000000": (DatasetError, "larger than the number of nodes"),
     "HyperGCN features 100000 x 100000 without values": (DatasetError, "dense 100000 x 100000"),
     "Hypergraph(10**12, ...) then hg.node_weight": (InvalidHypergraphError, "num_nodes=1000000000000"),
+    "Hypergraph with hyperedge id 10**12 (allow_empty_edges)": (InvalidHypergraphError, "num_edges=1000000000001"),
+    "LONG_BINPUT memo index 2**32-1 in 9 bytes": (DatasetError, "memo index 4294967295"),
+    "BINBYTES8 announcing 2**40 bytes": (DatasetError, "remain"),
+    "2 * 10**6 EMPTY_SET opcodes (432 MB of sets from 2 MB)": (DatasetError, "bytes of objects"),
 }
 
 
@@ -120,6 +156,9 @@ def alloc_cases(tmp_path_factory):
     (tmp / "encode.pickle").write_bytes(_encode_repeated(3000))
     root = _cornell_folder(tmp / "cornell", b"1\n2\n1\n300000000\n")
     huge = P.hypergcn_folder(tmp / "huge", pickle.dumps(sp.csr_matrix((100000, 100000), dtype=np.float32)))
+    (tmp / "memo.pickle").write_bytes(b"\x80\x04Nr\xff\xff\xff\xff.")
+    (tmp / "bytes8.pickle").write_bytes(b"\x80\x04\x8e" + (1 << 40).to_bytes(8, "little") + b"x.")
+    (tmp / "sets.pickle").write_bytes(b"\x80\x04(" + b"\x8f" * 2 * 10**6 + b"l.")
     cases = {
         "list(bytes(10**8)) in a 41-byte pickle": _safe_load_code(tmp / "list_bytes.pickle"),
         "3000 latin-1 copies of one 1 MiB string": _safe_load_code(tmp / "encode.pickle"),
@@ -130,6 +169,12 @@ def alloc_cases(tmp_path_factory):
         "Hypergraph(4*10**8, ...)": "from graphhyper.hypergraph import Hypergraph\nHypergraph(4 * 10**8, [[0, 1]])",
         "Hypergraph(10**12, ...) then hg.node_weight":
             "from graphhyper.hypergraph import Hypergraph\nHypergraph(10**12, [[0, 1]]).node_weight",
+        "Hypergraph with hyperedge id 10**12 (allow_empty_edges)":
+            "import torch\nfrom graphhyper.hypergraph import Hypergraph\n"
+            "Hypergraph(3, hyperedge_index=torch.tensor([[0], [10**12]]), allow_empty_edges=True)",
+        "LONG_BINPUT memo index 2**32-1 in 9 bytes": _safe_load_code(tmp / "memo.pickle"),
+        "BINBYTES8 announcing 2**40 bytes": _safe_load_code(tmp / "bytes8.pickle"),
+        "2 * 10**6 EMPTY_SET opcodes (432 MB of sets from 2 MB)": _safe_load_code(tmp / "sets.pickle"),
     }
     return P.run_cases(tmp, cases, extra_bytes=int(1.5 * GiB))
 
@@ -202,6 +247,36 @@ def test_harmless_builtin_calls_still_load(record):
         assert safe_loads(pickle.dumps(obj, protocol=protocol)) == obj
 
 
+# ---------------------------------------------------------------- BUILD on the classes and functions handed out
+def _build_slotstate(global_line: bytes, attribute: bytes, value_global: bytes) -> bytes:
+    """Push ``global_line``, then BUILD it with ``(None, {attribute: value_global})``: setattr on the global itself."""
+    name = len(attribute).to_bytes(4, "little") + attribute
+    return b"c" + global_line + b"N}X" + name + b"c" + value_global + b"s\x86b."
+
+
+_POISON = {
+    "setattr(csr_matrix, 'check_format', dict)": (b"scipy.sparse\ncsr_matrix\n", b"check_format",
+                                                  lambda: sp.csr_matrix.check_format.__name__ == "check_format"),
+    "setattr(numpy.ndarray, '__new__', list)": (b"numpy\nndarray\n", b"__new__", lambda: np.zeros(2).shape == (2,)),
+    "setattr(_codecs.encode, '__defaults__', ...)": (b"_codecs\nencode\n", b"__defaults__",
+                                                     lambda: pickle.loads(pickle.dumps(b"x", 2)) == b"x"),
+}
+
+
+@pytest.mark.parametrize("name", list(_POISON))
+def test_build_cannot_set_attributes_of_what_the_pickle_is_handed(name, record):
+    from graphhyper.data import safe_loads
+
+    record(f"unpickler: BUILD {name}", "BUILD with a slot state on an allowed class or function: refused, nothing "
+           "changed for the next load")
+    global_line, attribute, still_fine = _POISON[name]
+    with pytest.raises((UnsafePickleError, DatasetError)):
+        safe_loads(_build_slotstate(global_line, attribute, b"builtins\ndict\n"), source="poison.pickle")
+    assert still_fine()
+    assert safe_loads(pickle.dumps(sp.csr_matrix(np.eye(2)), 2)).check_format(full_check=True) is None
+    assert safe_loads(pickle.dumps(b"xy", 2)) == b"xy"
+
+
 # ---------------------------------------------------------------- what must keep loading
 def test_every_protocol_of_arrays_dtypes_and_csr_loads(record):
     from graphhyper.data import safe_loads
@@ -243,16 +318,28 @@ def test_hypergcn_values_out_of_range_name_the_file(tmp_path, record):
     from graphhyper.data.cards import get_card
     from graphhyper.data.readers import read_hypergcn
 
-    record("reader: HyperGCN ids and labels", "labels as text, label 7 for 2 nodes, hyperedge member 5 and a member "
-           "that is an int -> DatasetError naming the file")
+    record("reader: HyperGCN ids and labels", "labels as text, label 7 for 2 nodes, hyperedge member 5, 1.5, or a "
+           "member that is an int -> DatasetError naming the file")
     feats = P.csr_bytes()
     card = get_card("cora-ca")
-    bad = {"labels.pickle": dict(labels=("a", "b")), "labels.pickle ": dict(labels=(0, 7)),
-           "hypergraph.pickle": dict(hyperedges={"e": [0, 5]}), "hypergraph.pickle ": dict(hyperedges={"e": 3})}
-    for k, (name, kwargs) in enumerate(bad.items()):
+    bad = [("labels.pickle", dict(labels=("a", "b"))), ("labels.pickle", dict(labels=(0, 7))),
+           ("hypergraph.pickle", dict(hyperedges={"e": [0, 5]})), ("hypergraph.pickle", dict(hyperedges={"e": 3})),
+           ("hypergraph.pickle", dict(hyperedges={"e": [0, 1.5]}))]
+    for k, (name, kwargs) in enumerate(bad):
         folder = P.hypergcn_folder(tmp_path / str(k), feats, **kwargs)
-        with pytest.raises(DatasetError, match=name.strip()):
+        with pytest.raises(DatasetError, match=name):
             read_hypergcn(folder, card)
+
+
+def test_safe_unpickler_used_directly_is_as_safe(record):
+    import io
+
+    from graphhyper.data import SafeUnpickler
+
+    record("unpickler: SafeUnpickler(file).load()", "the exported class used directly: same checks, real arrays back")
+    assert np.array_equal(SafeUnpickler(io.BytesIO(pickle.dumps(np.arange(3)))).load(), np.arange(3))
+    with pytest.raises(UnsafePickleError):
+        SafeUnpickler(io.BytesIO(pickle.dumps({"arr": P.DTYPE_ATTACKS["plain f8 given fields in its state"]}))).load()
 
 
 def test_content_labels_beyond_the_node_count(tmp_path, shared_data, record):
