@@ -97,6 +97,22 @@ CASES = [
     (["ghn", "train", "--export-only", "--export", "x.safetensors", "--out", "{tmp}/run"], OURS,
      "last.pt does not exist"),
     (["ghn", "train", "--steps", "1", "--export", "/dev/null/x", "--out", "{tmp}/run"], OURS, "--export"),
+    (["ghn", "train", "--hidden", "100000000", "--out", "{tmp}/run"], USAGE, "a hidden size between 1 and 4096"),
+    (["hypergraph", "train", "--dataset", "zoo", "--seed", "99999999999999999999"], USAGE, "argument --seed"),
+    (["ghn", "predict", "--model", "torchvision:resnet18", "--out", "{tmp}/p.st", "--threads", "99999999999"], USAGE,
+     "argument --threads"),
+    (["hypergraph", "tune", "--dataset", "zoo", "--fix", "hidden_channels=abc", "--out", "{tmp}"], OURS,
+     "--fix hidden_channels"),
+    (["hypergraph", "tune", "--dataset", "zoo", "--fix", "hidden_channels=-3", "--out", "{tmp}"], OURS,
+     "cannot be built with these values"),
+    (["hypergraph", "tune", "--dataset", "zoo", "--storage", "sqlite:////dev/null/x.db", "--out", "{tmp}"], USAGE,
+     "argument --storage"),
+    (["search", "darts", "--n-trials", "1", "--storage", "journal:{tmp}", "--out", "{tmp}"], USAGE, "is a directory"),
+    (["search", "darts", "--n-trials", "1", "--storage", "sqlite:///{tmp}/no/dir.db", "--out", "{tmp}"], USAGE,
+     "does not exist"),
+    (["search", "generate", "--n", "2", "--params", "1e300"], USAGE, "argument --params"),
+    (["search", "generate", "--n", "2", "--target", "max", "--labels", "5", "--scale", "1e308"], USAGE,
+     "argument --scale"),
 ]
 
 
