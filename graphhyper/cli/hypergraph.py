@@ -102,6 +102,8 @@ def run_tune(args: argparse.Namespace) -> int:
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
     if args.write and not args.choose:
         raise InvalidInputError("--write goes with --choose CONFIG ...: it is where the chosen config is copied.")
+    if args.csv and not args.evaluate:
+        raise InvalidInputError("--csv goes with --evaluate CONFIG ...: it is where the per-seed rows are appended.")
     if args.choose:
         ht.choose_config(args.choose, args.tie_break, write=args.write, log=_print)
         return 0

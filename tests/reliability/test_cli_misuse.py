@@ -110,6 +110,8 @@ CASES = [
     (["search", "darts", "--n-trials", "1", "--storage", "journal:{tmp}", "--out", "{tmp}"], USAGE, "is a directory"),
     (["search", "darts", "--n-trials", "1", "--storage", "sqlite:///{tmp}/no/dir.db", "--out", "{tmp}"], USAGE,
      "does not exist"),
+    (["hypergraph", "tune", "--dataset", "zoo", "--csv", "{tmp}/rows.csv", "--out", "{tmp}"], OURS,
+     "--csv goes with --evaluate"),
     (["search", "generate", "--n", "2", "--params", "1e300"], USAGE, "argument --params"),
     (["search", "generate", "--n", "2", "--target", "max", "--labels", "5", "--scale", "1e308"], USAGE,
      "argument --scale"),
