@@ -35,6 +35,32 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def float_in(low: float, high: float, what: str = "a number") -> Callable[[str], float]:
+    """A type for a finite float in ``[low, high]`` (bounds keep later arithmetic free of overflow)."""
+
+    def parse(text: str) -> float:
+        value = finite_float(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be {what} between {low:g} and {high:g}, got {text!r}")
+        return value
+
+    parse.__name__ = f"float_in_{low:g}_{high:g}"
+    return parse
+
+
+def int_in(low: int, high: int, what: str = "an integer") -> Callable[[str], int]:
+    """A type for an int in ``[low, high]``."""
+
+    def parse(text: str) -> int:
+        value = _int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be {what} between {low} and {high}, got {text!r}")
+        return value
+
+    parse.__name__ = f"int_in_{low}_{high}"
+    return parse
+
+
 def random_seed(text: str) -> int:
     """A random seed, ``0 <= seed < 2**32`` (the range NumPy, Optuna's samplers and torch all accept)."""
     value = _int(text)
@@ -155,6 +181,23 @@ def json_cache(text: str) -> str:
         if not isinstance(content, dict):
             raise argparse.ArgumentTypeError(f"{text!r} is not a JSON cache (not an object); delete it or give a "
                                              "new path")
+    return text
+
+
+@_path_type
+def storage_url(text: str) -> str:
+    """An Optuna storage: for a SQLite or journal file, the file must be writable and its folder must exist
+    (neither backend creates folders); server URLs (postgresql://, mysql://) are left to the search to open."""
+    path = None
+    if text.startswith("sqlite:///"):
+        path = text[len("sqlite:///"):].split("?", 1)[0]
+    elif text.startswith("journal:") or text.endswith((".log", ".journal")):
+        path = text.split(":", 1)[1] if text.startswith("journal:") else text
+    if path in (None, ":memory:"):
+        return text
+    writable_file(path)
+    if not Path(path).absolute().parent.is_dir():
+        raise argparse.ArgumentTypeError(f"the folder of {path!r} does not exist; create it first")
     return text
 
 

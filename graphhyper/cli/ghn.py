@@ -8,6 +8,7 @@ import time
 from graphhyper.cli._args import (
     device,
     existing_file,
+    int_in,
     non_empty,
     non_negative_int,
     positive_float,
@@ -31,11 +32,11 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pool-size", type=positive_int, default=512, help="training architectures per task")
     p.add_argument("--seed", type=random_seed, default=0)
     p.add_argument("--ckpt-every", type=positive_int, default=50)
-    p.add_argument("--hidden", type=positive_int, default=64)
+    p.add_argument("--hidden", type=int_in(1, 4096, "a hidden size"), default=64)
     p.add_argument("--encoder", default="transformer", choices=["transformer", "gatedgnn"])
     p.add_argument("--decoder", default="lowrank", choices=["lowrank", "tiled"])
     p.add_argument("--mip", action="store_true", help="MIP: constant-norm encodings, theta = theta0 + delta")
-    p.add_argument("--rank", type=positive_int, default=16)
+    p.add_argument("--rank", type=int_in(1, 4096, "a rank"), default=16)
     p.add_argument("--threads", type=thread_count, default=1)
     p.add_argument("--max-minutes", type=positive_float, default=None,
                    help="stop (and checkpoint) after this wall time")

@@ -15,6 +15,7 @@ from graphhyper.cli._args import (
     positive_float,
     positive_int,
     random_seed,
+    storage_url,
     thread_count,
     writable_dir,
     writable_file,
@@ -68,7 +69,8 @@ def add_tune_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="results/tuned", type=writable_dir,
                    help="folder of the best-config JSON and the default storage")
     p.add_argument("--study", default=None, help="study name (default <dataset>__<model>)")
-    p.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite file in --out, resumable)")
+    p.add_argument("--storage", default=None, type=storage_url,
+                   help="Optuna storage URL (default: sqlite file in --out, resumable)")
     p.add_argument("--seed", type=random_seed, default=0, help="sampler seed")
     p.add_argument("--tie-break", default="first", choices=("first", "val_loss"),
                    help="among trials with the same best validation accuracy, keep the first or the one with the "
@@ -100,6 +102,8 @@ def run_tune(args: argparse.Namespace) -> int:
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
     if args.write and not args.choose:
         raise InvalidInputError("--write goes with --choose CONFIG ...: it is where the chosen config is copied.")
+    if args.csv and not args.evaluate:
+        raise InvalidInputError("--csv goes with --evaluate CONFIG ...: it is where the per-seed rows are appended.")
     if args.choose:
         ht.choose_config(args.choose, args.tie_break, write=args.write, log=_print)
         return 0
@@ -109,6 +113,7 @@ def run_tune(args: argparse.Namespace) -> int:
         return 0
     if not args.dataset:
         raise InvalidInputError("--dataset is required for tuning (or pass --evaluate CONFIG.json).")
+    _check_fixed(args.model, args.fix)
     ht.tune(args.dataset, args.model, trials=args.trials, timeout=args.timeout, tune_seeds=args.tune_seeds,
             epochs=args.epochs, patience=args.patience, fixed=parse_key_values(args.fix, "--fix"),
             space=ht.parse_space(parse_key_values(args.space, "--space")),
@@ -116,6 +121,18 @@ def run_tune(args: argparse.Namespace) -> int:
             study=args.study, storage=args.storage, seed=args.seed, root=args.root, tie_break=args.tie_break,
             log=_print)
     return 0
+
+
+def _check_fixed(model: str, items: list[str]) -> None:
+    """``--fix`` values that are model hyper-parameters are checked as ``--set`` ones are (kind, then a trial
+    build of the model), so a bad one fails now rather than inside the first trial. Searched-only keys (lr, ...)
+    and unknown models are left to the tuner, which names them."""
+    from graphhyper.hypergraph.models import list_models, model_defaults
+
+    if model not in list_models():
+        return
+    fixed = checked_overrides(model, items, "--fix")
+    build_with_overrides(model, 4, 2, {k: v for k, v in fixed.items() if k in model_defaults(model)}, "--fix")
 
 
 def _json_object(text: str, option: str) -> dict:

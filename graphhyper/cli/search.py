@@ -14,11 +14,13 @@ import argparse
 from graphhyper.cli._args import (
     existing_file,
     finite_float,
+    float_in,
     json_cache,
     non_empty,
     positive_float,
     positive_int,
     random_seed,
+    storage_url,
     writable_dir,
     writable_file,
 )
@@ -43,7 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     d = sub.add_parser("darts", help="multi-objective DARTS-space search on a small task")
     d.add_argument("--task", default="digits", choices=("digits", "mnist1d"))
     d.add_argument("--n-trials", type=positive_int, default=40)
-    d.add_argument("--storage", default=None, help="default: sqlite:///<out>/search.db")
+    d.add_argument("--storage", default=None, type=storage_url, help="default: sqlite:///<out>/search.db")
     d.add_argument("--study-name", default=None)
     d.add_argument("--objective", default="ghn", choices=("ghn", "train"),
                    help="accuracy with GHN-predicted parameters (no training) or after a short training")
@@ -62,9 +64,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--n", type=positive_int, default=100, help="number of architectures to sample")
     g.add_argument("--target", default=None, type=_target,
                    help="'max' or an accuracy; needs --labels table queries (NB201)")
-    g.add_argument("--params", type=positive_float, default=None, help="aim at this parameter count")
+    g.add_argument("--params", type=float_in(1, 1e12, "a parameter count"), default=None,
+                   help="aim at this parameter count")
     g.add_argument("--labels", type=positive_int, default=25, help="random NB201 table queries used to fit the guide")
-    g.add_argument("--scale", type=finite_float, default=2.0, help="guidance scale")
+    g.add_argument("--scale", type=float_in(-1e6, 1e6), default=2.0, help="guidance scale")
     g.add_argument("--seed", type=random_seed, default=0)
     g.add_argument("--out", default=None, type=writable_file, help="write one architecture string per line here")
     g.set_defaults(handler=_generate)

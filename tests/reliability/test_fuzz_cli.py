@@ -5,7 +5,7 @@ that raises ``_Reached``: a command that gets there with the fuzzed value has pa
 the fuzz stops it there; downloads fail at once as if offline. Everything before (argument parsing, data and table
 loading, the handler's own checks) runs for real. Allowed outcomes: argparse's usage error (exit 2), one
 ``graphhyper: error:`` line (exit 1), or reaching the stub. The full product (12 sub-commands x their options x
-the 24 values, 2,448 runs) was swept once the same way: no traceback, about 40 s; this file draws 150 of them
+the 27 values, 2,781 runs) was swept once the same way: no traceback, 22-40 s; this file draws 150 of them
 plus a fixed sweep.
 """
 
@@ -22,11 +22,11 @@ from graphhyper.cli import main
 
 GARBAGE = ["", " ", "-1", "0", "-0", "1", "1.5", "nan", "inf", "-inf", "1e999", "abc", "/dev/null/x", "{dir}",
            "{dir}/new/file", "4294967296", "99999999999999999999", "a=b", "hidden_channels=abc", "{x", "[1, 2]",
-           "cuda:7", "\u00e9\u00e8", "x" * 300]
+           "cuda:7", "\u00e9\u00e8", "x" * 300, "1e300", "sqlite:////dev/null/x.db", "journal:{dir}"]
 
 TUNE_OPTS = ["--trials", "--timeout", "--tune-seeds", "--epochs", "--patience", "--fix", "--space", "--enqueue",
-             "--startup", "--out", "--study", "--seed", "--evaluate", "--choose", "--write", "--seeds", "--csv",
-             "--device", "--threads", "--root", "--model", "--tie-break", "--dataset"]
+             "--startup", "--out", "--study", "--storage", "--seed", "--evaluate", "--choose", "--write", "--seeds",
+             "--csv", "--device", "--threads", "--root", "--model", "--tie-break", "--dataset"]
 COMMON = ["--dataset", "--root", "--split", "--seed", "--epochs", "--patience", "--lr", "--weight-decay", "--device",
           "--threads", "--set"]
 # (base argv, options to fuzz; None = the positional argument). "{dir}" is an existing directory.
@@ -129,7 +129,7 @@ def invocations(draw):
 @given(case=invocations())
 def test_no_traceback_escapes(case, tmp_path_factory, long_work_stubbed, capsys, record):
     record("cli fuzz: sub-command x option x garbage", "150 hypothesis draws over 12 sub-commands, their options and "
-           "24 garbage values ('', -1, 0, nan, 1e999, abc, /dev/null/x, a directory, 2**32, 10**20, ...)")
+           "27 garbage values ('', -1, 0, nan, 1e999, abc, /dev/null/x, a directory, 2**32, 10**20, ...)")
     command, option, value = case
     tmp = str(tmp_path_factory.mktemp("fuzz"))
     argv = _argv(command, option, value.replace("{dir}", tmp), tmp)
