@@ -61,6 +61,24 @@ def test_search_objectives_score_on_validation_and_report_test_once(record):
     assert torch.equal(GHNProxy.for_task("digits", n_eval=64, split="test").x, t.x_test[:64])
 
 
+@pytest.mark.timeout(120)
+def test_training_objective_in_a_multi_objective_search(tmp_path, record):
+    record("search: TrainEval in MultiObjective", "search darts --objective train: training + #params, 2 directions")
+    from graphhyper.ghn.tasks import get_task
+    from graphhyper.search import darts_space, run
+    from graphhyper.search.objectives import MultiObjective, TrainEval, num_params
+
+    t = get_task("digits")
+    acc = TrainEval(t.x_train[:64], t.y_train[:64], t.x_val[:64], t.y_val[:64], epochs=2, batch_size=32)
+    space = darts_space(**t.darts_kwargs(), cells=(3, 3), widths=(8,))
+    db = f"sqlite:///{tmp_path / 'search.db'}"
+    res = run(space, MultiObjective([acc, num_params]), 1, storage=db, directions=["maximize", "minimize"],
+              progress=False, study_name="multi")
+    assert len(res.trials) == 1 and 0.0 <= res.trials[0].values[0] <= 1.0   # was NotImplementedError (report)
+    single = run(space, acc, 1, storage=db, progress=False, study_name="single")  # one objective still reports
+    assert single.trials[0].intermediate_values.keys() == {0, 1}
+
+
 # ------------------------------------------------------------------------------- CoNHD on node classification
 @pytest.fixture(scope="module")
 def planted():
