@@ -101,7 +101,8 @@ def test_conhd_node_classification_pools_incidences_to_nodes(planted, record):
     before = predict(model, planted)
     assert before.shape == (planted.hg.num_nodes, 2)                  # one row per node
     res = train_node_classifier(model, planted, epochs=60, lr=1e-2, seed=0, progress=False)
-    assert res.history[-1]["train_acc"] > 0.9 and res.test_acc > 0.75
+    assert res.history[-1]["loss"] < 0.1 * res.history[0]["loss"]          # it learns (seeds 0-2: 0.66 -> <0.003)
+    assert res.history[-1]["train_acc"] == 1.0 and res.test_acc > 0.75     # seeds 0-2: test 0.85-0.95
     # the pooled row of a node is the mean of its incidences' logits
     per_inc = model.eval()(planted.x, planted.hg).detach()
     node = int(planted.hg.inc_node[0])
