@@ -260,7 +260,9 @@ class MultiObjective:
             when ``cost <= limit``); Optuna's NSGA-II/TPE samplers and ``study.best_trials`` respect them.
 
     The candidate's module is built once and shared by all objectives (build it fresh per objective when one of
-    them trains: pass ``share_module=False``).
+    them trains: pass ``share_module=False``). In a study with several directions the objectives do not see
+    ``report`` / ``should_prune``: Optuna prunes single-objective studies only, so a :class:`TrainEval` inside
+    trains its full budget.
     """
 
     def __init__(self, objectives: Sequence[Callable], constraints: dict | None = None, share_module: bool = True):
@@ -270,8 +272,8 @@ class MultiObjective:
 
     def __call__(self, candidate) -> tuple:
         target = candidate
-        if self.share and hasattr(candidate, "module"):
-            target = _SharedModule(candidate)
+        if hasattr(candidate, "module"):
+            target = _SharedModule(candidate, self.share, _multi_objective(candidate))
         for name, (fn, limit) in self.constraints.items():
             value = float(fn(target)) - float(limit)
             if hasattr(candidate, "set_constraint"):
@@ -279,16 +281,29 @@ class MultiObjective:
         return tuple(float(f(target)) for f in self.objectives)
 
 
-class _SharedModule:
-    """A candidate view whose ``module()`` is built once."""
+def _multi_objective(candidate) -> bool:
+    """Whether the candidate's study has several directions (unknown: assume so, and do not report)."""
+    study = getattr(getattr(candidate, "trial", None), "study", None)
+    return study is None or len(getattr(study, "directions", ())) != 1
 
-    def __init__(self, candidate):
-        self._c, self._m = candidate, None
+
+class _SharedModule:
+    """A candidate view whose ``module()`` is built once (``share``) and that, with ``no_pruning``, cannot report
+    intermediate values (Optuna's ``Trial.report`` raises ``NotImplementedError`` in multi-objective studies)."""
+
+    _HIDDEN = ("report", "should_prune")
+
+    def __init__(self, candidate, share: bool = True, no_pruning: bool = False):
+        self._c, self._m, self._share, self._no_pruning = candidate, None, share, no_pruning
 
     def module(self):
+        if not self._share:
+            return self._c.module()
         if self._m is None:
             self._m = self._c.module()
         return self._m
 
     def __getattr__(self, name):
+        if self._no_pruning and name in self._HIDDEN:
+            raise AttributeError(f"{name} is not available to the objectives of a MultiObjective")
         return getattr(self._c, name)

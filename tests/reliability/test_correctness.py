@@ -61,6 +61,24 @@ def test_search_objectives_score_on_validation_and_report_test_once(record):
     assert torch.equal(GHNProxy.for_task("digits", n_eval=64, split="test").x, t.x_test[:64])
 
 
+@pytest.mark.timeout(120)
+def test_training_objective_in_a_multi_objective_search(tmp_path, record):
+    record("search: TrainEval in MultiObjective", "search darts --objective train: training + #params, 2 directions")
+    from graphhyper.ghn.tasks import get_task
+    from graphhyper.search import darts_space, run
+    from graphhyper.search.objectives import MultiObjective, TrainEval, num_params
+
+    t = get_task("digits")
+    acc = TrainEval(t.x_train[:64], t.y_train[:64], t.x_val[:64], t.y_val[:64], epochs=2, batch_size=32)
+    space = darts_space(**t.darts_kwargs(), cells=(3, 3), widths=(8,))
+    db = f"sqlite:///{tmp_path / 'search.db'}"
+    res = run(space, MultiObjective([acc, num_params]), 1, storage=db, directions=["maximize", "minimize"],
+              progress=False, study_name="multi")
+    assert len(res.trials) == 1 and 0.0 <= res.trials[0].values[0] <= 1.0   # was NotImplementedError (report)
+    single = run(space, acc, 1, storage=db, progress=False, study_name="single")  # one objective still reports
+    assert single.trials[0].intermediate_values.keys() == {0, 1}
+
+
 # ------------------------------------------------------------------------------- CoNHD on node classification
 @pytest.fixture(scope="module")
 def planted():
@@ -83,7 +101,8 @@ def test_conhd_node_classification_pools_incidences_to_nodes(planted, record):
     before = predict(model, planted)
     assert before.shape == (planted.hg.num_nodes, 2)                  # one row per node
     res = train_node_classifier(model, planted, epochs=60, lr=1e-2, seed=0, progress=False)
-    assert res.history[-1]["train_acc"] > 0.9 and res.test_acc > 0.75
+    assert res.history[-1]["loss"] < 0.1 * res.history[0]["loss"]          # it learns (seeds 0-2: 0.66 -> <0.003)
+    assert res.history[-1]["train_acc"] == 1.0 and res.test_acc > 0.75     # seeds 0-2: test 0.85-0.95
     # the pooled row of a node is the mean of its incidences' logits
     per_inc = model.eval()(planted.x, planted.hg).detach()
     node = int(planted.hg.inc_node[0])
