@@ -6,6 +6,8 @@ Marks, on the line right before a fence (the Markdown renders them as nothing):
 * ``<!-- docs-test: skip: <reason> -->`` the block cannot run here (network, a server, a GPU); reported as skipped.
 * ``<!-- docs-test: continue -->`` the block builds on the previous block of the same file; it runs after it, in
   the same interpreter.
+
+The examples run two at a time from the first test on; each test then waits for its own.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -95,14 +98,32 @@ def _env() -> dict[str, str]:
     return env
 
 
+def _run(block: Block) -> subprocess.CompletedProcess:
+    with tempfile.TemporaryDirectory(prefix="graphhyper-doc-example-") as tmp:
+        script = Path(tmp) / "example.py"
+        script.write_text(block.code)
+        try:
+            return subprocess.run([sys.executable, str(script)], cwd=tmp, env=_env(), capture_output=True, text=True,
+                                  timeout=TIMEOUT_S)
+        except subprocess.TimeoutExpired as exc:
+            return subprocess.CompletedProcess(exc.cmd, -1, "", f"ran past {TIMEOUT_S} s")
+
+
+@pytest.fixture(scope="session")
+def example_runs(request) -> dict[str, Future]:
+    """The selected examples, started at once two at a time (one thread each, so both cores work)."""
+    blocks = [item.callspec.params["block"] for item in request.session.items
+              if getattr(item, "originalname", "") == "test_doc_example_runs"]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        yield {b.id: pool.submit(_run, b) for b in blocks if not b.skip}
+        pool.shutdown(cancel_futures=True)
+
+
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.id for b in BLOCKS])
-def test_doc_example_runs(block: Block, tmp_path: Path):
+def test_doc_example_runs(block: Block, example_runs: dict[str, Future]):
     if block.skip:
         pytest.skip(block.skip)
-    script = tmp_path / "example.py"
-    script.write_text(block.code)
-    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=_env(), capture_output=True, text=True,
-                          timeout=TIMEOUT_S)
+    proc = example_runs[block.id].result()
     assert proc.returncode == 0, f"{block.id} fails as written:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
 
 
