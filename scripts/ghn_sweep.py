@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 
 def evaluate_run(run_dir: Path, task_name: str, n_archs: int) -> dict:
-    """Mean held-out ID accuracy (predicted parameters, BN recalibrated) of ``run_dir/last.pt``."""
+    """Mean held-out ID accuracy (predicted parameters, BN recalibrated) of ``run_dir/last.pt``, on validation
+    architectures and the task's validation data: recipes are chosen here, so nothing of the test split is read."""
     import torch
 
     from graphhyper.ghn.evaluate import evaluate_split
@@ -37,11 +38,11 @@ def evaluate_run(run_dir: Path, task_name: str, n_archs: int) -> dict:
     ghn.load_state_dict(st["ghn"])
     ghn.eval()
     task = get_task(task_name)
-    res = evaluate_split(ghn, task, arch_specs(task, "id", n_archs), modes=("ghn",))
+    res = evaluate_split(ghn, task, arch_specs(task, "id", n_archs, role="val"), modes=("ghn",), split="val")
     hist = st["history"][-5:]
     return {"steps": int(st["step"]), "train_seconds": round(float(st["train_seconds"]), 1),
             "train_acc_last": sum(h["acc"] for h in hist) / max(1, len(hist)),
-            "id_acc": sum(res["ghn"]) / len(res["ghn"]), "id_accs": res["ghn"]}
+            "id_acc": sum(res["ghn"]) / len(res["ghn"]), "id_accs": res["ghn"], "scored_on": "val"}
 
 
 def main(argv=None) -> int:

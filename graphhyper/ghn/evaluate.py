@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from graphhyper.errors import InvalidInputError
 from graphhyper.ghn.bn import recalibrate_bn
 
 
@@ -33,17 +34,22 @@ def _bn_batches(task, n: int = 4, size: int = 128, seed: int = 0) -> list[torch.
 
 
 @torch.no_grad()
-def accuracy(net, task, params=None, recalibrate: bool = True) -> float:
-    """Test accuracy of ``net`` (optionally with ``params`` through ``functional_call``)."""
+def accuracy(net, task, params=None, recalibrate: bool = True, split: str = "test") -> float:
+    """Accuracy of ``net`` (optionally with ``params`` through ``functional_call``) on the task's ``split``.
+
+    ``split="val"`` is for choosing (recipes, checkpoints, hyper-parameters); ``"test"`` for reporting once."""
+    if split not in ("val", "test"):
+        raise InvalidInputError(f"split={split!r}: evaluate on 'val' to choose and on 'test' to report.")
+    x_all, y_all = task.split(split)
     if recalibrate:
         recalibrate_bn(net, _bn_batches(task), params)
     net.eval()
     correct = 0
-    for a in range(0, task.x_test.shape[0], 500):
-        x = task.x_test[a:a + 500]
+    for a in range(0, x_all.shape[0], 500):
+        x = x_all[a:a + 500]
         out = net(x) if params is None else torch.func.functional_call(net, dict(params), (x,))
-        correct += int((out.argmax(1) == task.y_test[a:a + 500]).sum())
-    return correct / task.x_test.shape[0]
+        correct += int((out.argmax(1) == y_all[a:a + 500]).sum())
+    return correct / x_all.shape[0]
 
 
 def sgd_train(net, task, budget: SGDBudget, seed: int = 0) -> torch.nn.Module:
@@ -75,8 +81,8 @@ def build_net(spec, seed: int):
 
 
 def evaluate_split(ghn, task, specs, modes=("ghn", "random", "sgd"), budget: SGDBudget | None = None,
-                   init_epochs: float | None = None) -> dict[str, list[float]]:
-    """Accuracy per architecture for each mode.
+                   init_epochs: float | None = None, split: str = "test") -> dict[str, list[float]]:
+    """Accuracy per architecture for each mode, on the task's ``split`` (``"val"`` to choose, ``"test"`` to report).
 
     Modes: ``"ghn"`` (predicted parameters), ``"random"`` (PyTorch default init), ``"sgd"`` (random init trained
     for ``budget``), ``"ghn+sgd"`` / ``"random+sgd"`` (``init_epochs`` epochs of SGD from each init).
@@ -93,11 +99,11 @@ def evaluate_split(ghn, task, specs, modes=("ghn", "random", "sgd"), budget: SGD
                 pred = ghn.predict(darts.spec_to_graph(spec))
         for m in modes:
             if m == "ghn":
-                res[m].append(accuracy(copy.deepcopy(net), task, pred))
+                res[m].append(accuracy(copy.deepcopy(net), task, pred, split=split))
             elif m == "random":
-                res[m].append(accuracy(copy.deepcopy(net), task))
+                res[m].append(accuracy(copy.deepcopy(net), task, split=split))
             elif m == "sgd":
-                res[m].append(accuracy(sgd_train(copy.deepcopy(net), task, budget, seed=i), task))
+                res[m].append(accuracy(sgd_train(copy.deepcopy(net), task, budget, seed=i), task, split=split))
             elif m in ("ghn+sgd", "random+sgd"):
                 n2 = copy.deepcopy(net)
                 if m == "ghn+sgd":
@@ -105,7 +111,7 @@ def evaluate_split(ghn, task, specs, modes=("ghn", "random", "sgd"), budget: SGD
                 steps = max(1, int(round((init_epochs or 1.0) * task.x_train.shape[0] / budget.batch_size)))
                 b = SGDBudget(steps=steps, batch_size=budget.batch_size, lr=budget.lr * 0.2,
                               momentum=budget.momentum, weight_decay=budget.weight_decay)
-                res[m].append(accuracy(sgd_train(n2, task, b, seed=i), task))
+                res[m].append(accuracy(sgd_train(n2, task, b, seed=i), task, split=split))
             else:
                 raise ValueError(f"unknown mode {m!r}")
     return res

@@ -30,6 +30,8 @@ SPLIT_OVERRIDES: dict[str, dict] = {
 }
 #: Seed offsets so the held-out ID test architectures never coincide with training ones.
 _SPLIT_SEED = {"train": 0, "id": 7919, "wide": 104729, "deep": 1299709}
+#: Added to a split's seed offset for its validation architectures (far from every other draw).
+_VAL_ARCH_OFFSET = 50_000_017
 #: Data splits of a task, and the seed offset of the validation draw (independent of the test draw).
 DATA_SPLITS = ("train", "val", "test")
 _VAL_SEED = 15485863
@@ -129,12 +131,15 @@ def get_task(name: str) -> Task:
 
 def arch_specs(task: Task, split: str, n: int, seed: int = 0, role: str = "test") -> list:
     """``n`` DARTS specs for ``task``: ``split`` in ``{"id", "wide", "deep"}``; ``role="train"`` gives the
-    training pool of the ID distribution (disjoint seeds from the held-out ``role="test"`` ID split)."""
+    training pool of the ID distribution (disjoint seeds from the held-out ``role="test"`` ID split), and
+    ``role="val"`` held-out architectures for choosing recipes or checkpoints (disjoint from the test ones)."""
     from graphhyper.arch.spaces import darts
 
     if split not in SPLIT_OVERRIDES:
         raise InvalidInputError(f"Unknown architecture split {split!r}; choose one of {sorted(SPLIT_OVERRIDES)}.")
+    if role not in ("train", "val", "test"):
+        raise InvalidInputError(f"Unknown architecture role {role!r}; choose 'train', 'val' or 'test'.")
     base = "deep" if split == "deep" else "id"
-    offset = _SPLIT_SEED["train" if role == "train" else split]
+    offset = _SPLIT_SEED["train" if role == "train" else split] + (_VAL_ARCH_OFFSET if role == "val" else 0)
     return [darts.sample_spec(offset + seed * 100_003 + j, base, **task.darts_kwargs(), **SPLIT_OVERRIDES[split])
             for j in range(n)]

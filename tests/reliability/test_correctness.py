@@ -4,6 +4,7 @@ overrides that are mis-parsed or dropped, shapes truncated when tracing, uncheck
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -216,3 +217,24 @@ def test_non_positive_hidden_channels_are_refused(model, hidden, record):
 
     with pytest.raises(InvalidInputError, match="hidden_channels"):
         build_model(model, 4, 3, hidden_channels=hidden)
+
+
+def test_ghn_recipe_choice_reads_validation_only(record, monkeypatch):
+    """GHN evaluation used to read the test split only, so the recipe sweep (scripts/ghn_sweep.py) chose on it."""
+    from graphhyper.ghn import evaluate
+    from graphhyper.ghn.tasks import arch_specs, get_task
+
+    record("search: GHN recipe choice reads validation only", "ghn.evaluate split=, arch_specs role='val'")
+    task = get_task("digits")
+    val, test = arch_specs(task, "id", 4, role="val"), arch_specs(task, "id", 4)
+    key = lambda spec: json.dumps(spec.to_dict(), sort_keys=True)  # noqa: E731
+    assert not {key(s) for s in val} & {key(s) for s in test}
+    seen = []
+    monkeypatch.setattr(task, "split", lambda name: seen.append(name) or (task.x_val[:8], task.y_val[:8]))
+    net = evaluate.build_net(val[0], seed=0)
+    assert 0.0 <= evaluate.accuracy(net, task, split="val") <= 1.0
+    assert seen == ["val"]
+    with pytest.raises(InvalidInputError, match="split"):
+        evaluate.accuracy(net, task, split="train")
+    with pytest.raises(InvalidInputError, match="role"):
+        arch_specs(task, "id", 1, role="tset")
