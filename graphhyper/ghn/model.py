@@ -44,6 +44,11 @@ _INT_RANGES = {"hidden": (1, 2 ** 16), "rank": (1, 2 ** 12), "layers": (0, 64), 
 _MAX_VOCAB = 2 ** 16
 
 
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 @dataclass
 class GHNConfig:
     """Hyper-parameters of a :class:`GHN` (stored as JSON beside every checkpoint).
@@ -83,7 +88,7 @@ class GHNConfig:
         known = set(cls.__dataclass_fields__)
         extra = sorted(map(str, set(data) - known))
         if extra:
-            raise InvalidInputError(f"Unknown GHN config keys {extra}; expected a subset of {sorted(known)}.")
+            raise InvalidInputError(f"Unknown GHN config keys {_short(extra)}; expected a subset of {sorted(known)}.")
         config = cls(**data)
         config.validate()
         return config
@@ -97,13 +102,14 @@ class GHNConfig:
         for name, (low, high) in _INT_RANGES.items():
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-                raise InvalidInputError(f"GHN config '{name}' is {value!r}; it must be an integer in "
+                raise InvalidInputError(f"GHN config '{name}' is {_short(value)}; it must be an integer in "
                                         f"[{low}, {high}].")
         for name, choices in (("encoder", _ENCODERS), ("decoder", _DECODERS)):
             if getattr(self, name) not in choices:
-                raise InvalidInputError(f"GHN config '{name}' is {getattr(self, name)!r}; choose one of {choices}.")
+                raise InvalidInputError(f"GHN config '{name}' is {_short(getattr(self, name))}; choose one of "
+                                        f"{choices}.")
         if not isinstance(self.mip, bool):
-            raise InvalidInputError(f"GHN config 'mip' is {self.mip!r}; it must be true or false.")
+            raise InvalidInputError(f"GHN config 'mip' is {_short(self.mip)}; it must be true or false.")
         if self.encoder == "transformer" and self.hidden % self.heads:
             raise InvalidInputError(f"GHN config 'hidden' ({self.hidden}) must be divisible by 'heads' "
                                     f"({self.heads}) for the transformer encoder.")
@@ -116,10 +122,11 @@ class GHNConfig:
             raise InvalidInputError(f"GHN config 'vocab' must be a list of 1 to {_MAX_VOCAB} op names, got {got}.")
         bad = [v for v in vocab if not isinstance(v, str) or not v]
         if bad:
-            raise InvalidInputError(f"GHN config 'vocab' holds entries that are not op names: {bad[:5]!r}.")
+            raise InvalidInputError(f"GHN config 'vocab' holds entries that are not op names: {_short(bad[:5])}.")
         dup = sorted(op for op, n in Counter(vocab).items() if n > 1)
         if dup:
-            raise InvalidInputError(f"GHN config 'vocab' lists {dup[:5]} more than once; each op needs one row.")
+            raise InvalidInputError(f"GHN config 'vocab' lists {_short(dup[:5])} more than once; each op needs one "
+                                    "row.")
 
 
 class Prediction(dict):
