@@ -27,11 +27,15 @@ def read_st(path: Path) -> tuple[dict, bytes]:
     return json.loads(raw[8:8 + n]), raw[8 + n:]
 
 
-def write_st(path: Path, header: dict, data: bytes) -> None:
-    """Write a safetensors file with ``header`` (padded to 8 bytes as the format asks) over ``data``."""
+def encode_st(header: dict, data: bytes) -> bytes:
+    """A safetensors file with ``header`` (padded to 8 bytes as the format asks) over ``data``."""
     text = json.dumps(header).encode()
     text += b" " * (-len(text) % 8)
-    path.write_bytes(struct.pack("<Q", len(text)) + text + data)
+    return struct.pack("<Q", len(text)) + text + data
+
+
+def write_st(path: Path, header: dict, data: bytes) -> None:
+    path.write_bytes(encode_st(header, data))
 
 
 def set_config(st: Path, js: Path, **changes) -> None:
