@@ -8,12 +8,15 @@ weights file paired with the wrong JSON is refused. Nothing is ever unpickled.
 from __future__ import annotations
 
 import json
+import math
 import os
+import stat
 from pathlib import Path
 
 import torch
+from torch.overrides import TorchFunctionMode
 
-from graphhyper.errors import CheckpointError
+from graphhyper.errors import CheckpointError, GraphhyperError
 from graphhyper.ghn.model import GHN, GHNConfig
 
 FORMAT = "graphhyper.ghn"
@@ -21,11 +24,64 @@ FORMAT_VERSION = 1
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 
 
+#: Largest config JSON read (the bundled ones are a few KB); bounds the memory a wrong file can take.
+MAX_CONFIG_BYTES = 16 * 2 ** 20
+#: safetensors dtype names of the torch dtypes a GHN holds.
+_ST_DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.float64: "F64",
+              torch.int64: "I64", torch.int32: "I32"}
+
+
 def _paths(path: str | os.PathLike) -> tuple[Path, Path]:
     p = Path(path)
     if p.suffix in (".safetensors", ".json"):
         p = p.with_suffix("")
+    if not p.name or p.name in (".", ".."):
+        raise CheckpointError(f"{str(path)!r} does not name a checkpoint; pass NAME, NAME.json or NAME.safetensors "
+                              "as written by graphhyper.ghn.save().")
     return p.with_suffix(".safetensors"), p.with_suffix(".json")
+
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a device"),
+             (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
+    return next((kind for test, kind in kinds if test(mode)), "not a regular file")
+
+
+def _open_regular(path: Path, what: str) -> int:
+    """Open ``path`` for reading without blocking and return its descriptor, or refuse anything but a regular file."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise CheckpointError(f"Checkpoint {what} {path} is missing; a GHN checkpoint is NAME.safetensors plus "
+                              "NAME.json written by graphhyper.ghn.save().") from None
+    except OSError as exc:
+        raise CheckpointError(f"Checkpoint {what} {path} cannot be opened ({exc.strerror}); check the path and "
+                              "its permissions.") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise CheckpointError(f"Checkpoint {what} {path} is {_file_kind(mode)}, not a regular file; point to the "
+                              "files written by graphhyper.ghn.save().")
+    return fd
+
+
+def _read_config_text(js_path: Path) -> bytes:
+    fd = _open_regular(js_path, "config")
+    try:
+        size = os.fstat(fd).st_size
+        if size > MAX_CONFIG_BYTES:
+            raise CheckpointError(f"Checkpoint config {js_path} is {size} bytes; a GHN config is at most "
+                                  f"{MAX_CONFIG_BYTES} bytes. Is this the JSON written by graphhyper.ghn.save()?")
+        chunks, total = [], 0
+        while total <= MAX_CONFIG_BYTES and (chunk := os.read(fd, MAX_CONFIG_BYTES + 1 - total)):
+            chunks.append(chunk)
+            total += len(chunk)
+    finally:
+        os.close(fd)
+    if total > MAX_CONFIG_BYTES:
+        raise CheckpointError(f"Checkpoint config {js_path} grew past {MAX_CONFIG_BYTES} bytes while read.")
+    return b"".join(chunks)
 
 
 def save(ghn: GHN, path: str | os.PathLike, meta: dict | None = None) -> tuple[Path, Path]:
@@ -47,61 +103,132 @@ def save(ghn: GHN, path: str | os.PathLike, meta: dict | None = None) -> tuple[P
 def read_meta(path: str | os.PathLike) -> dict:
     """The JSON document of a checkpoint (config + meta)."""
     _, js_path = _paths(path)
+    text = _read_config_text(js_path)
     try:
-        doc = json.loads(js_path.read_text())
-    except FileNotFoundError:
-        raise CheckpointError(f"Checkpoint config {js_path} is missing; a GHN checkpoint is NAME.safetensors plus "
-                              "NAME.json written by graphhyper.ghn.save().") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"Checkpoint config {js_path} is not valid JSON ({exc}); re-save the GHN.") from None
+        doc = json.loads(text)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, int digit limit, nesting
+        raise CheckpointError(f"Checkpoint config {js_path} is not valid JSON ({str(exc)[:200]}); re-save the GHN."
+                              ) from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or "config" not in doc:
         raise CheckpointError(f"{js_path} is not a graphhyper GHN config (format '{FORMAT}' expected).")
-    if int(doc.get("format_version", 0)) > FORMAT_VERSION:
-        raise CheckpointError(f"{js_path} has format version {doc['format_version']}; this graphhyper reads up to "
+    version = doc.get("format_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise CheckpointError(f"{js_path} has format_version {str(version)[:50]!r}; expected an integer. Re-save "
+                              "the GHN.")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(f"{js_path} has format version {version}; this graphhyper reads up to "
                               f"{FORMAT_VERSION}. Upgrade graphhyper.")
+    if not isinstance(doc.get("meta", {}), dict):
+        raise CheckpointError(f"{js_path}: 'meta' must be a JSON object; re-save the GHN.")
     return doc
+
+
+def _config(doc: dict, js_path: Path) -> GHNConfig:
+    try:
+        return GHNConfig.from_dict(doc["config"])
+    except GraphhyperError as exc:
+        raise CheckpointError(f"{js_path}: invalid GHN config ({exc}). Fix the value or re-save the GHN.") from None
+
+
+_SIZED_FACTORIES = (torch.empty, torch.zeros, torch.ones, torch.rand, torch.randn, torch.full)
+_REAL_NUMEL = 2 ** 12  # tensors up to this size are built for real (constructors compute with the small ones)
+
+
+class _ShapesOnly(TorchFunctionMode):
+    """Builds modules whose large tensors have shapes but no storage, at no cost.
+
+    Sized factories (``torch.empty``, ``zeros``, ...: every parameter is made by one) of more than ``_REAL_NUMEL``
+    elements return meta tensors, and in-place ops on meta tensors (initialisation) are skipped: they never change
+    a shape. ``torch.device("meta")`` alone would route every op through torch's Python reference kernels, whose
+    first use imports the compiler (seconds of CPU on each process's first load).
+    """
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in _SIZED_FACTORIES:
+            size = args[0] if func is torch.full or (len(args) == 1 and not isinstance(args[0], int)) else args
+            if math.prod(size) > _REAL_NUMEL:
+                return torch.empty(tuple(size), dtype=kwargs.get("dtype"), device="meta")
+        target = args[0] if args else kwargs.get("tensor")  # torch.nn.init passes tensor=...
+        name = getattr(func, "__name__", "")
+        if name.endswith("_") and not name.startswith("_") and isinstance(target, torch.Tensor) and target.is_meta:
+            return target
+        return func(*args, **kwargs)
+
+
+def _expected_state(config: GHNConfig) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+    """Name -> (shape, dtype) of every tensor a GHN of ``config`` saves, computed without allocating them."""
+    with _ShapesOnly():
+        ghn = GHN(config)
+    return {k: (tuple(v.shape), v.dtype) for k, v in ghn.state_dict().items()}
+
+
+def _check_header(f, config: GHNConfig, st_path: Path, js_path: Path, size: int) -> None:
+    """Compare the safetensors header (config, names, shapes, dtypes) with ``config`` before reading any tensor."""
+    header = f.metadata() or {}
+    if header.get("config"):
+        try:
+            same = json.loads(header["config"]) == config.to_dict()
+        except (ValueError, RecursionError):
+            same = False
+        if not same:
+            raise CheckpointError(f"{st_path} was saved with a different config than {js_path}; pair each weights "
+                                  "file with the JSON written beside it.")
+    expected = _expected_state(config)
+    found = {k: (tuple(sl.get_shape()), sl.get_dtype()) for k in f.keys() for sl in (f.get_slice(k),)}
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    both = sorted(set(expected) & set(found))
+    wrong = [(k, found[k][0], expected[k][0]) for k in both if found[k][0] != expected[k][0]]
+    dtypes = [(k, found[k][1], _ST_DTYPES.get(expected[k][1], str(expected[k][1]))) for k in both
+              if found[k][1] != _ST_DTYPES.get(expected[k][1])]
+    if missing or unexpected or wrong or dtypes:
+        raise CheckpointError(
+            f"{st_path} does not match its config {js_path}: missing {missing[:5]}, unexpected {unexpected[:5]}, "
+            f"wrong shapes (name, found, expected) {wrong[:5]}, wrong dtypes (name, found, expected) {dtypes[:5]}. "
+            "Pair the weights with the JSON written beside them, or re-save the GHN."
+        )
+    need = sum(math.prod(s) * d.itemsize for s, d in expected.values())
+    if need > size:  # safetensors checks this too; every allocation below is bounded by the file's size
+        raise CheckpointError(f"{st_path} is {size} bytes but its header claims {need} bytes of weights; the file "
+                              "is truncated. Re-download or re-save it.")
 
 
 def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> GHN:
     """Load a GHN saved by :func:`save`.
 
+    Only regular files are read (a FIFO, directory or device is refused without blocking), the config is validated,
+    and the weights' header (names, shapes, dtypes) is compared with the shapes the config implies before anything
+    is allocated, so memory use is bounded by the size of the files.
+
     Raises:
-        CheckpointError: a file is missing, corrupt or truncated, or the weights do not match the config
-            (missing / unexpected tensors, wrong shapes, header config differs from the JSON).
+        CheckpointError: a file is missing, not a regular file, corrupt or truncated, the config is invalid, or the
+            weights do not match the config (missing / unexpected tensors, wrong shapes or dtypes, header config
+            differs from the JSON).
     """
     from safetensors import safe_open
 
     st_path, js_path = _paths(path)
     doc = read_meta(path)
+    config = _config(doc, js_path)
+    fd = _open_regular(st_path, "weights")
     try:
-        config = GHNConfig.from_dict(doc["config"])
-    except Exception as exc:  # noqa: BLE001
-        raise CheckpointError(f"{js_path}: invalid GHN config ({exc}).") from None
-    if not st_path.exists():
-        raise CheckpointError(f"Checkpoint weights {st_path} are missing.")
+        size = os.fstat(fd).st_size
+    finally:
+        os.close(fd)
     try:
         with safe_open(str(st_path), framework="pt", device="cpu") as f:
-            header = f.metadata() or {}
+            _check_header(f, config, st_path, js_path, size)
             tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except CheckpointError:
+        raise
     except Exception as exc:  # noqa: BLE001 - safetensors raises several types on corrupt input
         raise CheckpointError(f"Checkpoint weights {st_path} are corrupt or truncated ({exc}). "
                               "Re-download or re-save them.") from None
-    if header.get("config") and json.loads(header["config"]) != config.to_dict():
-        raise CheckpointError(f"{st_path} was saved with a different config than {js_path}; pair each weights "
-                              "file with the JSON written beside it.")
-    ghn = GHN(config)
-    expected = ghn.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    wrong = sorted(k for k in set(expected) & set(tensors) if tuple(expected[k].shape) != tuple(tensors[k].shape))
-    if missing or unexpected or wrong:
-        raise CheckpointError(
-            f"{st_path} does not match its config: missing {missing[:5]}, unexpected {unexpected[:5]}, "
-            f"wrong shapes {[(k, tuple(tensors[k].shape), tuple(expected[k].shape)) for k in wrong[:5]]}."
-        )
     bad = [k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
         raise CheckpointError(f"{st_path} holds non-finite values in {bad[:5]}; the checkpoint is corrupt.")
+    ghn = GHN(config)
     ghn.load_state_dict(tensors)
     ghn.meta = doc.get("meta", {})
     return ghn.to(map_location).eval()
@@ -112,12 +239,18 @@ def list_pretrained() -> list[str]:
     return sorted(p.stem for p in PRETRAINED_DIR.glob("*.json") if p.with_suffix(".safetensors").exists())
 
 
-def from_pretrained(name: str = "ghn-tiny", map_location: str | torch.device = "cpu") -> GHN:
-    """Load a bundled GHN (no network access) by name, e.g. ``"ghn-tiny"``; see :func:`list_pretrained`."""
+def from_pretrained(name: str | os.PathLike = "ghn-tiny", map_location: str | torch.device = "cpu") -> GHN:
+    """Load a bundled GHN (no network access) by name, e.g. ``"ghn-tiny"``; see :func:`list_pretrained`.
+
+    A path to a checkpoint of your own (``NAME``, ``NAME.json`` or ``NAME.safetensors``) is loaded with :func:`load`.
+    """
     names = list_pretrained()
+    if not isinstance(name, (str, os.PathLike)) or not str(name).strip():
+        raise CheckpointError(f"from_pretrained needs the name of a bundled GHN or a checkpoint path, got {name!r}; "
+                              f"bundled: {names}.")
     if name not in names:
         local = Path(name)
-        if local.with_suffix(".json").exists() or local.suffix in (".json", ".safetensors"):
+        if local.suffix in (".json", ".safetensors") or (local.name and local.with_suffix(".json").exists()):
             return load(local, map_location)
         raise CheckpointError(f"No bundled GHN called {name!r}; bundled: {names}. Pass a path to load your own.")
     return load(PRETRAINED_DIR / name, map_location)

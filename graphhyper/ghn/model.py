@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
@@ -34,6 +34,20 @@ def _default_vocab() -> list[str]:
     from graphhyper.arch import ops
 
     return list(ops.VOCAB)
+
+
+_ENCODERS = ("gatedgnn", "transformer")
+_DECODERS = ("lowrank", "tiled")
+#: Allowed ranges of the integer fields: wide enough for any GHN one would train, narrow enough that the shapes a
+#: config implies can be computed (on the meta device) without overflow and in well under a second.
+_INT_RANGES = {"hidden": (1, 2 ** 16), "rank": (1, 2 ** 12), "layers": (0, 64), "heads": (1, 2 ** 16),
+               "cutoff": (0, 2 ** 12), "rounds": (0, 64), "max_dim": (1, 2 ** 31 - 1)}
+_MAX_VOCAB = 2 ** 16
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 @dataclass
@@ -69,11 +83,51 @@ class GHNConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GHNConfig:
+        """Build and :meth:`validate` a config from its JSON form (missing keys take their defaults)."""
+        if not isinstance(data, dict):
+            raise InvalidInputError(f"A GHN config is a JSON object, got {type(data).__name__}.")
         known = set(cls.__dataclass_fields__)
-        extra = sorted(set(data) - known)
+        extra = sorted(map(str, set(data) - known))
         if extra:
-            raise InvalidInputError(f"Unknown GHN config keys {extra}; expected a subset of {sorted(known)}.")
-        return cls(**data)
+            raise InvalidInputError(f"Unknown GHN config keys {_short(extra)}; expected a subset of {sorted(known)}.")
+        config = cls(**data)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        """Check every field's type and range, so that building the GHN cannot fail or explode in size.
+
+        Raises:
+            InvalidInputError: naming the field, the value and the allowed values.
+        """
+        for name, (low, high) in _INT_RANGES.items():
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise InvalidInputError(f"GHN config '{name}' is {_short(value)}; it must be an integer in "
+                                        f"[{low}, {high}].")
+        for name, choices in (("encoder", _ENCODERS), ("decoder", _DECODERS)):
+            if getattr(self, name) not in choices:
+                raise InvalidInputError(f"GHN config '{name}' is {_short(getattr(self, name))}; choose one of "
+                                        f"{choices}.")
+        if not isinstance(self.mip, bool):
+            raise InvalidInputError(f"GHN config 'mip' is {_short(self.mip)}; it must be true or false.")
+        if self.encoder == "transformer" and self.hidden % self.heads:
+            raise InvalidInputError(f"GHN config 'hidden' ({self.hidden}) must be divisible by 'heads' "
+                                    f"({self.heads}) for the transformer encoder.")
+        self._validate_vocab()
+
+    def _validate_vocab(self) -> None:
+        vocab = self.vocab
+        if not isinstance(vocab, list) or not 1 <= len(vocab) <= _MAX_VOCAB:
+            got = f"a list of {len(vocab)}" if isinstance(vocab, list) else type(vocab).__name__
+            raise InvalidInputError(f"GHN config 'vocab' must be a list of 1 to {_MAX_VOCAB} op names, got {got}.")
+        bad = [v for v in vocab if not isinstance(v, str) or not v]
+        if bad:
+            raise InvalidInputError(f"GHN config 'vocab' holds entries that are not op names: {_short(bad[:5])}.")
+        dup = sorted(op for op, n in Counter(vocab).items() if n > 1)
+        if dup:
+            raise InvalidInputError(f"GHN config 'vocab' lists {_short(dup[:5])} more than once; each op needs one "
+                                    "row.")
 
 
 class Prediction(dict):
@@ -125,6 +179,7 @@ class GHN(nn.Module):
     def __init__(self, config: GHNConfig | None = None):
         super().__init__()
         self.config = config = config or GHNConfig()
+        config.validate()
         self.op_index = {op: i for i, op in enumerate(config.vocab)}
         self.unknown_index = self.op_index.get("unknown", 0)
         self.embed = NodeEmbedding(len(config.vocab), config.hidden, constant_norm=config.mip)
