@@ -4,12 +4,10 @@ Each page lists, per module, every public function and class with its signature 
 docstring (classes also list their public methods). "Public" means the names in the module's ``__all__``; a
 module without ``__all__`` contributes the functions and classes it defines whose names do not start with ``_``.
 
-Usage: python scripts/gen_api_docs.py [--out docs/api] [--check] [--run-snippets [PAGE.md ...]]
+Usage: python scripts/gen_api_docs.py [--out docs/api] [--check]
 
 ``--check`` regenerates in memory and exits 1 if a committed page is out of date (used by the test suite).
-``--run-snippets`` runs every ```` ```python ```` block of the hand-written pages ``docs/*.md`` (blocks of one page
-share a namespace, in order, in a temporary working directory) and reports the ones that raise; blocks fenced as
-```` ```py ```` are shown but not run (they need a GPU, a server or a long time).
+The ```` ```python ```` blocks of README.md and ``docs/*.md`` are run by ``tests/test_doc_examples.py``.
 """
 
 from __future__ import annotations
@@ -17,12 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import inspect
-import os
-import re
 import sys
-import tempfile
-import time
-import traceback
 from pathlib import Path
 
 # page name -> (title, modules in the order they appear)
@@ -150,41 +143,11 @@ def generate() -> dict[str, str]:
     return pages
 
 
-def run_snippets(pages: list[Path]) -> int:
-    """Execute the ```python blocks of each page; returns the number of failing blocks."""
-    failures = 0
-    for page in pages:
-        blocks = re.findall(r"^```python\n(.*?)^```", page.read_text(), flags=re.S | re.M)
-        namespace: dict = {"__name__": "__docs__"}
-        cwd = os.getcwd()
-        with tempfile.TemporaryDirectory() as tmp:
-            os.chdir(tmp)
-            try:
-                for i, code in enumerate(blocks):
-                    start = time.perf_counter()
-                    try:
-                        exec(compile(code, f"{page.name}[{i}]", "exec"), namespace)
-                        status = "ok"
-                    except Exception:  # report every failing block, keep going
-                        failures += 1
-                        status = "FAILED\n" + traceback.format_exc(limit=3)
-                    print(f"{page.name} block {i}: {status} ({time.perf_counter() - start:.1f} s)", flush=True)
-            finally:
-                os.chdir(cwd)
-    return failures
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "api"))
     parser.add_argument("--check", action="store_true", help="exit 1 if a committed page is out of date")
-    parser.add_argument("--run-snippets", nargs="*", metavar="PAGE", default=None,
-                        help="run the python blocks of docs/*.md (or of the named pages) instead of generating")
     args = parser.parse_args(argv)
-    if args.run_snippets is not None:
-        docs = Path(__file__).resolve().parents[1] / "docs"
-        pages = [Path(p) if os.sep in p else docs / p for p in args.run_snippets] or sorted(docs.glob("*.md"))
-        return 1 if run_snippets(pages) else 0
     out = Path(args.out)
     stale = []
     for fname, text in generate().items():
