@@ -3,28 +3,19 @@ here on a small fake dump (the real suite is not run), with the conftest helpers
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from graphhyper.errors import InvalidInputError
+from tests._scripts import load_script
 from tests.reliability.conftest import _failure, _hypothesis_examples
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("reliability_report", ROOT / "scripts" / "reliability_report.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-report = _script()
+report = load_script("reliability_report.py")
 
 DUMP = {
     "rows": [

@@ -3,22 +3,15 @@ and scripts/bench/hypergraph_conv.py runs end to end on a tiny input."""
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-
 import pytest
 import torch
 
 from graphhyper.hypergraph import hsbm, ops
+from tests._scripts import load_script
 
-SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "scripts" / "bench" / "hypergraph_conv.py"
 
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("hypergraph_conv_bench", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def load_bench():
+    return load_script("bench/hypergraph_conv.py", "hypergraph_conv_bench")
 
 
 def test_hgnn_propagate_equals_dhg_smoothing():
@@ -30,7 +23,7 @@ def test_hgnn_propagate_equals_dhg_smoothing():
 
 
 def test_bench_methods_agree_and_script_runs(capsys):
-    bench = load_script()
+    bench = load_bench()
     hg, _, _ = hsbm(80, 40, num_classes=2, feature_dim=1, mean_edge_size=5, seed=1)
     x = torch.randn(hg.num_nodes, 6, dtype=torch.float32)
     torch.manual_seed(0)

@@ -1,4 +1,3 @@
-import importlib.util
 import json
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from graphhyper.errors import InvalidInputError
 from graphhyper.hypergraph import hsbm
 from graphhyper.hypergraph.models import build_model
 from graphhyper.hypergraph.train import resets_patience, set_seed, train_node_classifier
+from tests._scripts import load_script
 
 
 @pytest.fixture(scope="module")
@@ -145,10 +145,7 @@ TUNE_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "tune_hypergraph
 
 @pytest.fixture
 def tuner():
-    spec = importlib.util.spec_from_file_location("tune_hypergraph", TUNE_SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module  # tests/conftest.py puts the thread count back after the script's --threads
+    return load_script(TUNE_SCRIPT.name)  # tests/conftest.py puts the thread count back after the script's --threads
 
 
 def test_tune_then_evaluate_on_zoo(tuner, tmp_path, shared_data, capsys):

@@ -1,21 +1,17 @@
 """The reproduction harness end to end on Zoo (tiny), one seed, a few epochs."""
 
 import csv
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "reproduce_hypergraph_table.py"
+from tests._scripts import load_script
 
 
 @pytest.fixture
 def harness():
-    spec = importlib.util.spec_from_file_location("reproduce_hypergraph_table", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("reproduce_hypergraph_table.py")
     before = torch.get_num_threads()
     yield module
     torch.set_num_threads(before)

@@ -3,17 +3,14 @@ overrides that are mis-parsed or dropped, shapes truncated when tracing, uncheck
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
 from graphhyper.errors import InvalidHypergraphError, InvalidInputError
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "reproduce_hypergraph_table.py"
+from tests._scripts import load_script
 
 
 def _rows(x: torch.Tensor) -> list[tuple]:
@@ -131,9 +128,7 @@ def test_node_classifier_with_wrong_number_of_rows_is_refused(planted, record):
 # ------------------------------------------------------------------------------- harness overrides
 @pytest.fixture
 def harness():
-    spec = importlib.util.spec_from_file_location("reproduce_hypergraph_table", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("reproduce_hypergraph_table.py")
     before = torch.get_num_threads()
     yield module
     torch.set_num_threads(before)
