@@ -135,6 +135,34 @@ def train_node_classifier(
         :class:`TrainResult`: best validation accuracy, test accuracy at that epoch, its epoch and the
         per-epoch history (``loss``, ``train_acc``, ``val_acc``, ``test_acc``, ``val_loss``).
     """
+    _check_args(data, epochs, label_smoothing)
+    model, data = _place(model, data, device)
+    if seed is not None:
+        torch.manual_seed(seed)
+    loss_fn = loss_fn or _cross_entropy(label_smoothing)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    best = _Best()
+    history: list[dict[str, float]] = []
+    bar = _progress(epochs, progress)
+    start = time.perf_counter()
+    epoch = 0
+    for epoch in range(epochs):
+        loss = _train_epoch(model, opt, data, loss_fn, epoch)
+        row = _evaluate(model, data)
+        row.update(epoch=epoch, loss=loss)
+        history.append(row)
+        best.update(model, row, epoch, keep_state=restore_best)
+        _show(bar, row, best.test)
+        if patience is not None and epoch - best.improved_epoch >= patience:
+            break
+    if bar is not None:
+        bar.close()
+    if restore_best and best.state is not None:
+        model.load_state_dict(best.state)
+    return TrainResult(best.val, best.test, best.epoch, epoch + 1, time.perf_counter() - start, history)
+
+
+def _check_args(data: Any, epochs: int, label_smoothing: float) -> None:
     if epochs < 1:
         raise InvalidInputError(f"epochs={epochs}: train for at least one epoch.")
     if not 0.0 <= label_smoothing < 1.0:
@@ -142,55 +170,59 @@ def train_node_classifier(
     if data.split.val.numel() == 0:
         raise InvalidInputError("the split has no validation nodes; early stopping needs a validation set "
                                 "(use split='random' or val_size > 0).")
+
+
+def _place(model: torch.nn.Module, data: Any, device: str | torch.device | None) -> tuple[torch.nn.Module, Any]:
+    """``model`` and ``data`` on ``device``, or ``data`` on the model's device when ``device`` is ``None``."""
     if device is not None:
-        model = model.to(device)
-        data = data.to(device)
-    else:
-        param = next(model.parameters(), None)
-        if param is not None and param.device != data.x.device:
-            data = data.to(param.device)
-    if seed is not None:
-        torch.manual_seed(seed)
-    loss_fn = loss_fn or _cross_entropy(label_smoothing)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    best = (-1.0, float("inf"))
-    best_state, best_epoch, best_test, best_val = None, -1, float("nan"), float("nan")
-    improved_epoch = -1
-    history: list[dict[str, float]] = []
-    bar = _progress(epochs, progress)
-    start = time.perf_counter()
-    epoch = 0
-    for epoch in range(epochs):
-        model.train()
-        opt.zero_grad()
-        logits = node_logits(model, data.x, data.hg)
-        loss = loss_fn(logits, data, torch.tensor(epoch))
-        if not torch.isfinite(loss):
-            raise InvalidInputError(f"the training loss became {float(loss)} at epoch {epoch}; lower the learning "
-                                    "rate or check the features for NaN/inf.")
-        loss.backward()
-        opt.step()
-        row = _evaluate(model, data)
-        row.update(epoch=epoch, loss=float(loss.detach()))
-        history.append(row)
-        if resets_patience(row["val_acc"], row["val_loss"], best):
-            improved_epoch = epoch
-        if (row["val_acc"], -row["val_loss"]) > (best[0], -best[1]):
-            best = (row["val_acc"], row["val_loss"])
-            best_epoch, best_val, best_test = epoch, row["val_acc"], row["test_acc"]
-            if restore_best:
-                best_state = copy.deepcopy(model.state_dict())
-        if bar is not None:
-            bar.set_postfix(loss=f"{row['loss']:.3f}", val=f"{row['val_acc']:.3f}", test=f"{best_test:.3f}",
-                            refresh=False)
-            bar.update(1)  # one redraw per epoch, with the new postfix
-        if patience is not None and epoch - improved_epoch >= patience:
-            break
-    if bar is not None:
-        bar.close()
-    if restore_best and best_state is not None:
-        model.load_state_dict(best_state)
-    return TrainResult(best_val, best_test, best_epoch, epoch + 1, time.perf_counter() - start, history)
+        return model.to(device), data.to(device)
+    param = next(model.parameters(), None)
+    if param is not None and param.device != data.x.device:
+        data = data.to(param.device)
+    return model, data
+
+
+def _train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, data: Any, loss_fn: LossFn,
+                 epoch: int) -> float:
+    """One full-batch optimisation step; returns the training loss (a non-finite loss is refused)."""
+    model.train()
+    opt.zero_grad()
+    logits = node_logits(model, data.x, data.hg)
+    loss = loss_fn(logits, data, torch.tensor(epoch))
+    if not torch.isfinite(loss):
+        raise InvalidInputError(f"the training loss became {float(loss)} at epoch {epoch}; lower the learning "
+                                "rate or check the features for NaN/inf.")
+    loss.backward()
+    opt.step()
+    return float(loss.detach())
+
+
+@dataclass
+class _Best:
+    """The kept checkpoint (best validation accuracy, ties to lower loss) and the epoch that last reset patience."""
+
+    key: tuple[float, float] = (-1.0, float("inf"))
+    epoch: int = -1
+    val: float = float("nan")
+    test: float = float("nan")
+    state: dict[str, Any] | None = None
+    improved_epoch: int = -1
+
+    def update(self, model: torch.nn.Module, row: dict[str, float], epoch: int, *, keep_state: bool) -> None:
+        if resets_patience(row["val_acc"], row["val_loss"], self.key):
+            self.improved_epoch = epoch
+        if (row["val_acc"], -row["val_loss"]) > (self.key[0], -self.key[1]):
+            self.key = (row["val_acc"], row["val_loss"])
+            self.epoch, self.val, self.test = epoch, row["val_acc"], row["test_acc"]
+            if keep_state:
+                self.state = copy.deepcopy(model.state_dict())
+
+
+def _show(bar: Any, row: dict[str, float], best_test: float) -> None:
+    if bar is None:
+        return
+    bar.set_postfix(loss=f"{row['loss']:.3f}", val=f"{row['val_acc']:.3f}", test=f"{best_test:.3f}", refresh=False)
+    bar.update(1)  # one redraw per epoch, with the new postfix
 
 
 @torch.no_grad()
