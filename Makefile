@@ -21,6 +21,8 @@ $(STAMP): requirements-dev.txt setup.cfg pyproject.toml
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy graphhyper
 
 test: setup lint
 	$(PY) -m pytest -q $(PYTEST_ARGS)
