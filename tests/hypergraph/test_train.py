@@ -69,7 +69,7 @@ def test_patience_rule():
     assert resets_patience(0.6, 9.0, (0.5, 1.0))  # higher accuracy, whatever the loss
     assert resets_patience(0.5, 0.9, (0.5, 1.0))  # a slow start: same accuracy, falling loss
     assert not resets_patience(0.5, 1.1, (0.5, 1.0)) and not resets_patience(0.4, 0.1, (0.5, 1.0))
-    assert not resets_patience(1.0, 0.001, (1.0, 0.01))  # saturated: the loss alone no longer counts
+    assert not resets_patience(1.0, 0.001, (1.0, 0.01))  # saturated: the loss alone does not count
     assert resets_patience(0.0, 5.0, (-1.0, float("inf")))  # the first epoch always counts
 
 

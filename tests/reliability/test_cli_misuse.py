@@ -16,7 +16,7 @@ import pytest
 from graphhyper.cli import main
 
 USAGE, OURS = 2, 1
-FAST_S = 20.0  # seconds; the slowest case loads Zoo (about 2 s here); before the fix some ran 30-60 s first
+FAST_S = 20.0  # seconds; the slowest case loads Zoo (about 2 s here); an error after long work takes 30-60 s
 
 
 def run_cli(argv: list[str], capsys) -> tuple[int, str, float]:
@@ -209,7 +209,7 @@ def test_explicit_optimiser_options_win(record):
 
 @pytest.mark.timeout(60)
 def test_train_command_passes_hgnns_lr_to_training(monkeypatch, capsys, shared_data, record):
-    """The handler itself uses the filled defaults: HGNN trains with 1e-2, not the old global 1e-3."""
+    """The handler itself uses the filled defaults: HGNN trains with 1e-2, not train_node_classifier's 1e-3."""
     record("cli: hypergraph train per-model defaults", "graphhyper hypergraph train --model hgnn: lr reaching "
            "train_node_classifier")
     import graphhyper.hypergraph.train as train_mod

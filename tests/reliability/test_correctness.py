@@ -72,7 +72,7 @@ def test_training_objective_in_a_multi_objective_search(tmp_path, record):
     db = f"sqlite:///{tmp_path / 'search.db'}"
     res = run(space, MultiObjective([acc, num_params]), 1, storage=db, directions=["maximize", "minimize"],
               progress=False, study_name="multi")
-    assert len(res.trials) == 1 and 0.0 <= res.trials[0].values[0] <= 1.0   # was NotImplementedError (report)
+    assert len(res.trials) == 1 and 0.0 <= res.trials[0].values[0] <= 1.0   # Trial.report hidden
     single = run(space, acc, 1, storage=db, progress=False, study_name="single")  # one objective still reports
     assert single.trials[0].intermediate_values.keys() == {0, 1}
 
@@ -215,7 +215,8 @@ def test_non_positive_hidden_channels_are_refused(model, hidden, record):
 
 
 def test_ghn_recipe_choice_reads_validation_only(record, monkeypatch):
-    """GHN evaluation used to read the test split only, so the recipe sweep (scripts/ghn_sweep.py) chose on it."""
+    """GHN evaluation scores the split it is given (validation for the recipe sweep, scripts/ghn_sweep.py), from
+    architectures disjoint from the test ones."""
     from graphhyper.ghn import evaluate
     from graphhyper.ghn.tasks import arch_specs, get_task
 

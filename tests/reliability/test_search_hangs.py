@@ -137,7 +137,7 @@ def test_a_search_whose_trials_all_fail_stops_with_a_clear_error(storage, failur
     start = time.monotonic()
     with pytest.raises(SearchError) as err:
         run(nb201_space(), objective, n_trials=3, storage=storage, study_name=study, progress=False,
-            catch=(ValueError,), heartbeat_interval=1, timeout=20)  # timeout: the old behaviour ends, not hangs
+            catch=(ValueError,), heartbeat_interval=1, timeout=20)  # timeout: a run blind to failures ends
     msg = str(err.value)
     assert "10 trials failed" in msg and "max_failures" in msg, msg
     assert ("nan" in msg) if failure == "nan" else ("ValueError: no accuracy for this cell" in msg), msg

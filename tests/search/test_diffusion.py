@@ -78,8 +78,8 @@ def test_training_learns_valid_samples():
     sp = toy_space()
     train = [(k, k, k) for k in range(3)] * 20
     # A fixed initialisation: the untrained validity depends on it (0.61, 0.07, 0.14, 0.26, 0.10, 0.19, 0.16, 0.18 for
-    # seeds 0-7; 1/9 for uniform tokens) and was taken from whatever the earlier tests left in the global RNG, so the
-    # test failed in some orders. The trained validity is 0.873 from each of those seeds.
+    # seeds 0-7; 1/9 for uniform tokens), so it is seeded here rather than left to whatever earlier tests leave in the
+    # global RNG. The trained validity is 0.873 from each of those seeds.
     torch.manual_seed(1)
     model = D.DiscreteDiffusion(sp, steps=6, hidden=32, layers=1)
     before = D.metrics(sp, model.sample(300, seed=0), train)["validity"]
