@@ -265,7 +265,7 @@ class InferenceMLP(nn.Module):
 
     def forward(self, x: Tensor, hg: Any = None) -> Tensor:
         """``x [N, in_channels] -> logits [N, out_channels]`` (the student's eval-mode output)."""
-        from graphhyper.hypergraph.nn._utils import check_features
+        from graphhyper.hypergraph.nn import check_features
 
         with torch.inference_mode():
             if x.layout != torch.strided:

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from graphhyper.errors import InvalidInputError
 from graphhyper.hypergraph import nn as hnn
-from graphhyper.hypergraph.nn._utils import as_hypergraph, check_features, dropout, reset_module
+from graphhyper.hypergraph.nn import as_hypergraph, check_features, csr_order, dropout, reset_module
 
 _ACTS: dict[str, Callable[[Tensor], Tensor]] = {"relu": F.relu, "elu": F.elu, "gelu": F.gelu, "tanh": torch.tanh}
 
@@ -180,7 +180,6 @@ class CoNHD(nn.Module):
 
     def forward(self, x: Tensor, hg) -> Tensor:
         from graphhyper.hypergraph import ops
-        from graphhyper.hypergraph.nn._utils import csr_order
 
         raw = hg if isinstance(hg, Tensor) else None
         hg = _wrap(x, hg)

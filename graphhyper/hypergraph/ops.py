@@ -324,3 +324,40 @@ __all__ = [
     "softmax_over_edges", "softmax_over_nodes", "hgnn_propagate", "use_backend", "set_backend", "get_backend",
     "set_input_checks", "AGGRS", "BACKENDS",
 ]
+
+
+def hypergcn_pairs(
+    hg, first: torch.Tensor, second: torch.Tensor, use_mediator: bool = True
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    r"""The node pairs of HyperGCN's graph, from two anchor incidences per hyperedge.
+
+    ``first, second [E]`` are incidence positions (into ``hg``'s CSR order) of the anchors :math:`i_e, j_e` of
+    each hyperedge; hyperedges with :math:`|e| < 2` are skipped (their entries are ignored). Every kept hyperedge
+    gives the pair :math:`(i_e, j_e)`; with ``use_mediator`` every other node :math:`u \in e` also gives
+    :math:`(i_e, u)` and :math:`(j_e, u)`, all of weight :math:`w_e / (2|e| - 3)`; without, the single pair has
+    weight :math:`w_e / |e|`. Returns ``(src [P], dst [P], weight [P] float64)``: the anchor pairs first, then
+    the :math:`i_e` and the :math:`j_e` mediator pairs in incidence order.
+    """
+    node, inc_e, size = hg.inc_node, hg.inc_edge, hg.edge_degree
+    ok = size >= 2
+    i_pos, j_pos = first[ok].long(), second[ok].long()
+    w_e, s = hg.hyperedge_weight[ok].double(), size[ok].double()
+    src, dst = [node[i_pos]], [node[j_pos]]
+    weight = [w_e / (2 * s - 3) if use_mediator else w_e / s]
+    if use_mediator:
+        pos = torch.arange(hg.nnz, device=node.device)
+        # per-edge lookup of the chosen positions (-1 for edges with fewer than 2 nodes)
+        full_i = torch.full((hg.num_edges,), -1, dtype=torch.long, device=node.device)
+        full_j = full_i.clone()
+        full_i[ok], full_j[ok] = i_pos, j_pos
+        med = ok[inc_e] & (pos != full_i[inc_e]) & (pos != full_j[inc_e])
+        med_e, med_v = inc_e[med], node[med]
+        med_w = (hg.hyperedge_weight.double() / (2 * size.double() - 3))[med_e]
+        for anchor in (full_i, full_j):
+            src.append(node[anchor[med_e]])
+            dst.append(med_v)
+            weight.append(med_w)
+    return torch.cat(src), torch.cat(dst), torch.cat(weight)
+
+
+__all__.append("hypergcn_pairs")

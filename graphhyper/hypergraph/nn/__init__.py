@@ -1,10 +1,14 @@
 """Hypergraph layers, one per file, PyG-style: ``layer(x, hg)`` with ``hg`` a ``Hypergraph`` or a
-``hyperedge_index [2, nnz]``. Every layer reaches incidences only through :mod:`graphhyper.hypergraph.ops`."""
+``hyperedge_index [2, nnz]``. Every layer derives from :class:`HypergraphLayer` and reaches incidences only
+through :mod:`graphhyper.hypergraph.ops`. The input helpers (:func:`as_hypergraph`, :func:`check_features`,
+:func:`csr_order`), :func:`dropout` / :class:`Dropout` and :func:`reset_module` are public for the models built
+on the layers."""
 
-from graphhyper.hypergraph.nn._utils import as_hypergraph
+from graphhyper.hypergraph.nn._utils import Dropout, as_hypergraph, check_features, csr_order, dropout, reset_module
 from graphhyper.hypergraph.nn.alldeepsets import AllDeepSetsConv
 from graphhyper.hypergraph.nn.allsettransformer import AllSetTransformerConv
 from graphhyper.hypergraph.nn.appnp import HypergraphAPPNP
+from graphhyper.hypergraph.nn.base import HypergraphLayer, reset_linear
 from graphhyper.hypergraph.nn.conhd import CoNHDConv
 from graphhyper.hypergraph.nn.edhnn import EDHNNConv
 from graphhyper.hypergraph.nn.hcha import HCHAConv
@@ -22,7 +26,14 @@ from graphhyper.hypergraph.nn.unigcnii import UniGCNIIConv
 from graphhyper.hypergraph.nn.unigin import UniGINConv
 
 __all__ = [
+    "HypergraphLayer",
+    "reset_linear",
     "as_hypergraph",
+    "check_features",
+    "csr_order",
+    "dropout",
+    "Dropout",
+    "reset_module",
     "MLP",
     "PMA",
     "HGNNConv",

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 from torch import Tensor, nn
 
 from graphhyper.errors import InvalidInputError
+from graphhyper.hypergraph import ops
+from graphhyper.hypergraph.structure import Hypergraph
 
 
-def as_hypergraph(hg, num_nodes: int | None):
+def as_hypergraph(hg: Hypergraph | Tensor, num_nodes: int | None) -> Hypergraph:
     """Return ``hg`` as a :class:`~graphhyper.hypergraph.Hypergraph` on ``num_nodes`` nodes.
 
     ``hg`` is either a ``Hypergraph`` (returned as is after a size check) or a PyG-style
     ``hyperedge_index`` ``LongTensor [2, nnz]`` (row 0 node ids, row 1 hyperedge ids), which is wrapped
     (unused hyperedge ids are allowed and become empty hyperedges). ``num_nodes=None`` takes ``max id + 1``.
     """
-    from graphhyper.hypergraph import Hypergraph
-
     if isinstance(hg, Hypergraph):
         if num_nodes is not None and hg.num_nodes != num_nodes:
             raise InvalidInputError(
@@ -65,17 +66,15 @@ def check_features(x: Tensor, channels: int, name: str = "x", rows: int | None =
         raise InvalidInputError(f"{name} has {x.size(0)} rows but {rows} are needed (one per node/incidence).")
 
 
-def prepare(x: Tensor, hg, channels: int):
+def prepare(x: Tensor, hg: Hypergraph | Tensor, channels: int) -> Hypergraph:
     """Check node features and wrap ``hg``: the first lines of every layer's ``forward``."""
     check_features(x, channels)
     return as_hypergraph(hg, x.size(0))
 
 
-def set_ops(group: str):
+def set_ops(group: str) -> tuple[Callable[..., Tensor], Callable[..., Tensor], Callable[..., Tensor]]:
     """``(gather, softmax, reduce)`` of :mod:`~graphhyper.hypergraph.ops` for sets grouped by ``"edge"`` (the
     members of a hyperedge: its nodes) or by ``"node"`` (the members of a node: its hyperedges)."""
-    from graphhyper.hypergraph import ops
-
     if group == "edge":
         return ops.gather_nodes, ops.softmax_over_edges, ops.reduce_to_edges
     if group == "node":
@@ -83,10 +82,8 @@ def set_ops(group: str):
     raise InvalidInputError(f"group must be 'edge' or 'node', got {group!r}.")
 
 
-def incidence_broadcast(out: Tensor, hg, group: str) -> Tensor:
+def incidence_broadcast(out: Tensor, hg: Hypergraph, group: str) -> Tensor:
     """Per-set rows ``[E or V, F]`` -> one row per incidence ``[nnz, F]`` (``gather_edges`` / ``gather_nodes``)."""
-    from graphhyper.hypergraph import ops
-
     return ops.gather_edges(out, hg) if group == "edge" else ops.gather_nodes(out, hg)
 
 
@@ -126,8 +123,9 @@ def typed_linear(x: Tensor, types: Tensor, weight: Tensor, bias: Tensor | None =
 def reset_module(module: nn.Module) -> None:
     """Call ``reset_parameters`` on every direct or nested child that has one."""
     for child in module.children():
-        if hasattr(child, "reset_parameters"):
-            child.reset_parameters()
+        reset = getattr(child, "reset_parameters", None)
+        if callable(reset):
+            reset()
         else:
             reset_module(child)
 

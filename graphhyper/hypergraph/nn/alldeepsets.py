@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from graphhyper.errors import InvalidInputError
-from graphhyper.hypergraph.nn._utils import dropout, prepare
+from graphhyper.hypergraph import ops
+from graphhyper.hypergraph.nn._utils import dropout
+from graphhyper.hypergraph.nn.base import HypergraphLayer
 from graphhyper.hypergraph.nn.mlp import MLP
+from graphhyper.hypergraph.structure import Hypergraph
 
 _AGGRS = {"mean": "mean", "sum": "sum", "add": "sum"}
 
 
-class AllDeepSetsConv(nn.Module):
+class AllDeepSetsConv(HypergraphLayer):
     r"""One AllDeepSets layer: DeepSets multiset functions node -> hyperedge -> node.
 
     .. math::
@@ -42,6 +45,8 @@ class AllDeepSetsConv(nn.Module):
         - **output:** ``[V, F']`` (``return_edges=True`` also returns ``y [E, hidden_channels]``)
     """
 
+    repr_kwargs = ("aggr",)
+
     def __init__(
         self,
         in_channels: int,
@@ -61,25 +66,21 @@ class AllDeepSetsConv(nn.Module):
         self.in_channels, self.out_channels, self.hidden_channels = in_channels, out_channels, hid
         self.aggr, self.dropout = _AGGRS[aggr], dropout
         self.mlp_dropout = dropout if mlp_dropout is None else mlp_dropout
-        kw = dict(num_layers=mlp_layers, dropout=self.mlp_dropout, norm=norm)
-        self.v2e_enc = MLP(in_channels, hid, hid, input_norm=input_norm, **kw)
-        self.v2e_dec = MLP(hid, hid, hid, **kw)
-        self.e2v_enc = MLP(hid, hid, hid, input_norm=input_norm, **kw)
-        self.e2v_dec = MLP(hid, hid, out_channels, **kw)
+        self.v2e_enc = self._mlp(in_channels, hid, mlp_layers, norm, input_norm)
+        self.v2e_dec = self._mlp(hid, hid, mlp_layers, norm)
+        self.e2v_enc = self._mlp(hid, hid, mlp_layers, norm, input_norm)
+        self.e2v_dec = self._mlp(hid, out_channels, mlp_layers, norm)
 
-    def reset_parameters(self) -> None:
-        for m in (self.v2e_enc, self.v2e_dec, self.e2v_enc, self.e2v_dec):
-            m.reset_parameters()
+    def _mlp(self, in_ch: int, out_ch: int, layers: int, norm: str, input_norm: bool = False) -> MLP:
+        hid = self.hidden_channels
+        return MLP(in_ch, hid, out_ch, num_layers=layers, dropout=self.mlp_dropout, norm=norm, input_norm=input_norm)
 
-    def forward(self, x: Tensor, hg, return_edges: bool = False):
-        from graphhyper.hypergraph import ops
-
-        hg = prepare(x, hg, self.in_channels)
+    def forward(
+        self, x: Tensor, hg: Hypergraph | Tensor, return_edges: bool = False
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        hg = self.prepare(x, hg)
         h = dropout(F.relu(self.v2e_enc(x)), self.dropout, self.training)
         y = F.relu(self.v2e_dec(ops.v2e(h, hg, aggr=self.aggr)))
         g = dropout(F.relu(self.e2v_enc(dropout(y, self.dropout, self.training))), self.dropout, self.training)
         out = self.e2v_dec(ops.e2v(g, hg, aggr=self.aggr))
         return (out, y) if return_edges else out
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, aggr={self.aggr!r})"

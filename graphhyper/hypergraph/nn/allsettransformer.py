@@ -4,13 +4,15 @@ Networks", ICLR 2022)."""
 from __future__ import annotations
 
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from graphhyper.hypergraph.nn._utils import dropout, prepare
+from graphhyper.hypergraph.nn._utils import dropout
+from graphhyper.hypergraph.nn.base import HypergraphLayer
 from graphhyper.hypergraph.nn.pma import PMA
+from graphhyper.hypergraph.structure import Hypergraph
 
 
-class AllSetTransformerConv(nn.Module):
+class AllSetTransformerConv(HypergraphLayer):
     r"""One AllSetTransformer layer: a set transformer pools nodes into hyperedges, another pools back.
 
     .. math::
@@ -34,6 +36,8 @@ class AllSetTransformerConv(nn.Module):
         - **output:** ``[V, F']`` (``return_edges=True`` also returns ``y [E, F']``)
     """
 
+    repr_kwargs = ("heads",)
+
     def __init__(
         self,
         in_channels: int,
@@ -49,15 +53,10 @@ class AllSetTransformerConv(nn.Module):
         self.v2e = PMA(in_channels, out_channels, heads, mlp_layers, attention_dropout, layer_norm)
         self.e2v = PMA(out_channels, out_channels, heads, mlp_layers, attention_dropout, layer_norm)
 
-    def reset_parameters(self) -> None:
-        self.v2e.reset_parameters()
-        self.e2v.reset_parameters()
-
-    def forward(self, x: Tensor, hg, return_edges: bool = False):
-        hg = prepare(x, hg, self.in_channels)
+    def forward(
+        self, x: Tensor, hg: Hypergraph | Tensor, return_edges: bool = False
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        hg = self.prepare(x, hg)
         y = F.relu(self.v2e(x, hg, "v2e"))
         out = self.e2v(dropout(y, self.dropout, self.training), hg, "e2v")
         return (out, y) if return_edges else out
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, heads={self.heads})"

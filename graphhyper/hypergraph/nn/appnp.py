@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from graphhyper.errors import InvalidInputError
-from graphhyper.hypergraph.nn._utils import dropout, prepare
+from graphhyper.hypergraph import ops
+from graphhyper.hypergraph.nn._utils import dropout
+from graphhyper.hypergraph.nn.base import HypergraphLayer
+from graphhyper.hypergraph.structure import Hypergraph
 
 OPERATORS = ("hgnn", "hgnnp")
 
 
-class HypergraphAPPNP(nn.Module):
+class HypergraphAPPNP(HypergraphLayer):
     r"""Parameter-free propagation of node signals by ``K`` steps of personalised PageRank:
 
     .. math::
@@ -35,6 +38,10 @@ class HypergraphAPPNP(nn.Module):
         - **output:** ``[V, F]``
     """
 
+    repr_args = ()
+    repr_kwargs = ("num_steps", "alpha", "operator", "dropout")
+    input_size = None
+
     def __init__(self, num_steps: int = 10, alpha: float = 0.1, operator: str = "hgnn", dropout: float = 0.0) -> None:
         super().__init__()
         if num_steps < 0:
@@ -48,19 +55,14 @@ class HypergraphAPPNP(nn.Module):
     def reset_parameters(self) -> None:
         """Nothing to reset (no parameters); present so that every layer has the same interface."""
 
-    def forward(self, x: Tensor, hg) -> Tensor:
-        hg = prepare(x, hg, x.size(-1))
+    def forward(self, x: Tensor, hg: Hypergraph | Tensor) -> Tensor:
+        hg = self.prepare(x, hg)
         z = x
         for _ in range(self.num_steps):
             z = (1.0 - self.alpha) * self._propagate(dropout(z, self.dropout, self.training), hg) + self.alpha * x
         return z
 
-    def _propagate(self, z: Tensor, hg) -> Tensor:
-        from graphhyper.hypergraph import ops
-
+    def _propagate(self, z: Tensor, hg: Hypergraph) -> Tensor:
         if self.operator == "hgnn":
             return ops.hgnn_propagate(z, hg)
         return ops.e2v(ops.v2e(z, hg, aggr="mean"), hg, aggr="mean")
-
-    def extra_repr(self) -> str:
-        return f"num_steps={self.num_steps}, alpha={self.alpha}, operator={self.operator!r}, dropout={self.dropout}"

@@ -8,10 +8,12 @@ from torch import Tensor, nn
 
 from graphhyper.errors import InvalidInputError
 from graphhyper.hypergraph.nn._utils import Dropout, as_hypergraph, check_features, csr_order
+from graphhyper.hypergraph.nn.base import HypergraphLayer
 from graphhyper.hypergraph.nn.setblocks import ISABBlock, UNPBlock
+from graphhyper.hypergraph.structure import Hypergraph
 
 
-class CoNHDConv(nn.Module):
+class CoNHDConv(HypergraphLayer):
     r"""One co-representation diffusion step on node–hyperedge pairs.
 
     Every incidence :math:`(v, e)` carries its own state :math:`\mathbf{h}_{v,e}`. Two equivariant operators
@@ -43,6 +45,9 @@ class CoNHDConv(nn.Module):
         - **output:** ``[nnz, C]`` in the same order
     """
 
+    repr_args = ("channels",)
+    repr_kwargs = ("operator", "num_blocks")
+
     def __init__(
         self,
         channels: int,
@@ -67,14 +72,11 @@ class CoNHDConv(nn.Module):
         self.within_node = nn.ModuleList(block("node") for _ in range(num_blocks))
         self.drop = Dropout(dropout)
         self.update = nn.Linear(4 * channels, channels)
-        self.norm = nn.LayerNorm(channels) if layer_norm else nn.Identity()
+        self.norm: nn.Module = nn.LayerNorm(channels) if layer_norm else nn.Identity()
 
-    def reset_parameters(self) -> None:
-        for m in [*self.within_edge, *self.within_node, self.update, self.norm]:
-            if hasattr(m, "reset_parameters"):
-                m.reset_parameters()
-
-    def forward(self, h: Tensor, hg, h0: Tensor | None = None, num_nodes: int | None = None) -> Tensor:
+    def forward(
+        self, h: Tensor, hg: Hypergraph | Tensor, h0: Tensor | None = None, num_nodes: int | None = None
+    ) -> Tensor:
         raw = hg if isinstance(hg, Tensor) else None
         hg = as_hypergraph(hg, num_nodes)
         check_features(h, self.channels, "h", rows=hg.nnz)
@@ -93,6 +95,3 @@ class CoNHDConv(nn.Module):
         if order is not None:
             out = out[torch.argsort(order)]
         return out
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.channels}, operator={self.operator!r}, num_blocks={self.num_blocks})"

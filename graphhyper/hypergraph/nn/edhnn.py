@@ -6,13 +6,16 @@ import torch
 from torch import Tensor, nn
 
 from graphhyper.errors import InvalidInputError
-from graphhyper.hypergraph.nn._utils import check_features, prepare
+from graphhyper.hypergraph import ops
+from graphhyper.hypergraph.nn._utils import check_features
+from graphhyper.hypergraph.nn.base import HypergraphLayer
 from graphhyper.hypergraph.nn.mlp import MLP
+from graphhyper.hypergraph.structure import Hypergraph
 
 _AGGRS = {"mean": "mean", "sum": "sum", "add": "sum"}
 
 
-class EDHNNConv(nn.Module):
+class EDHNNConv(HypergraphLayer):
     r"""One step of equivariant hypergraph diffusion (ED-HNN's ``EquivSetConv``).
 
     .. math::
@@ -43,6 +46,8 @@ class EDHNNConv(nn.Module):
         - **output:** ``[V, F']``
     """
 
+    repr_kwargs = ("aggr", "alpha")
+
     def __init__(
         self,
         in_channels: int,
@@ -61,21 +66,13 @@ class EDHNNConv(nn.Module):
         if (mlp1_layers == 0 or mlp3_layers == 0) and in_channels != out_channels:
             raise InvalidInputError("mlp1_layers=0 or mlp3_layers=0 needs in_channels == out_channels.")
         self.in_channels, self.out_channels, self.aggr, self.alpha = in_channels, out_channels, _AGGRS[aggr], alpha
-        kw = dict(dropout=dropout, norm=norm)
         C = out_channels
-        self.phi1 = MLP(in_channels, C, C, mlp1_layers, **kw) if mlp1_layers else nn.Identity()
-        self.phi2 = MLP(in_channels + C, C, C, mlp2_layers, **kw) if mlp2_layers else None
-        self.phi3 = MLP(C, C, C, mlp3_layers, **kw) if mlp3_layers else nn.Identity()
+        self.phi1: nn.Module = MLP(in_channels, C, C, mlp1_layers, dropout, norm) if mlp1_layers else nn.Identity()
+        self.phi2 = MLP(in_channels + C, C, C, mlp2_layers, dropout, norm) if mlp2_layers else None
+        self.phi3: nn.Module = MLP(C, C, C, mlp3_layers, dropout, norm) if mlp3_layers else nn.Identity()
 
-    def reset_parameters(self) -> None:
-        for m in (self.phi1, self.phi2, self.phi3):
-            if hasattr(m, "reset_parameters"):
-                m.reset_parameters()
-
-    def forward(self, x: Tensor, hg, x0: Tensor | None = None) -> Tensor:
-        from graphhyper.hypergraph import ops
-
-        hg = prepare(x, hg, self.in_channels)
+    def forward(self, x: Tensor, hg: Hypergraph | Tensor, x0: Tensor | None = None) -> Tensor:
+        hg = self.prepare(x, hg)
         m_e = ops.gather_edges(ops.v2e(self.phi1(x), hg, aggr=self.aggr), hg)  # [nnz, C]
         msg = m_e if self.phi2 is None else self.phi2(torch.cat([ops.gather_nodes(x, hg), m_e], dim=-1))
         w = ops.gather_edges(hg.hyperedge_weight.to(x.dtype)[:, None], hg)[:, 0]
@@ -86,6 +83,3 @@ class EDHNNConv(nn.Module):
             check_features(x0, self.out_channels, "x0", rows=x.size(0))
             out = (1 - self.alpha) * out + self.alpha * x0
         return self.phi3(out)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, aggr={self.aggr!r}, alpha={self.alpha})"

@@ -7,10 +7,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphhyper.errors import InvalidInputError
-from graphhyper.hypergraph.nn._utils import check_features, dropout, expand_heads, glorot_, prepare, safe_pow
+from graphhyper.hypergraph import ops
+from graphhyper.hypergraph.nn._utils import check_features, dropout, expand_heads, glorot_, safe_pow
+from graphhyper.hypergraph.nn.base import HypergraphLayer
+from graphhyper.hypergraph.structure import Hypergraph
 
 
-class HCHAConv(nn.Module):
+class HCHAConv(HypergraphLayer):
     r"""Hypergraph convolution with optional hypergraph attention (the rule of PyG's ``HypergraphConv``).
 
     .. math::
@@ -73,6 +76,8 @@ class HCHAConv(nn.Module):
         self.bias = nn.Parameter(torch.empty(heads * out_channels if concat else out_channels)) if bias else None
         self.reset_parameters()
 
+    repr_kwargs = ("use_attention", "heads")
+
     def reset_parameters(self) -> None:
         nn.init.xavier_uniform_(self.lin.weight)
         if self.att is not None:
@@ -80,9 +85,8 @@ class HCHAConv(nn.Module):
         if self.bias is not None:
             nn.init.zeros_(self.bias)
 
-    def _attention(self, xt: Tensor, hg, hyperedge_attr: Tensor | None) -> Tensor:
-        from graphhyper.hypergraph import ops
-
+    def _attention(self, xt: Tensor, hg: Hypergraph, hyperedge_attr: Tensor | None) -> Tensor:
+        assert self.att is not None  # only called with use_attention
         H, C = self.heads, self.out_channels
         if hyperedge_attr is None:
             zt = ops.v2e(xt, hg, aggr="mean")
@@ -98,10 +102,8 @@ class HCHAConv(nn.Module):
             alpha = ops.softmax_over_nodes(score, hg)  # normalise among the hyperedges of each node
         return dropout(alpha, self.dropout, self.training)
 
-    def forward(self, x: Tensor, hg, hyperedge_attr: Tensor | None = None) -> Tensor:
-        from graphhyper.hypergraph import ops
-
-        hg = prepare(x, hg, self.in_channels)
+    def forward(self, x: Tensor, hg: Hypergraph | Tensor, hyperedge_attr: Tensor | None = None) -> Tensor:
+        hg = self.prepare(x, hg)
         xt = self.lin(x)
         if not self.use_attention:
             out = ops.e2v(ops.v2e(xt, hg, aggr="mean"), hg, aggr="mean")
@@ -115,9 +117,3 @@ class HCHAConv(nn.Module):
         if not self.concat:
             out = out.view(-1, self.heads, self.out_channels).mean(1)
         return out if self.bias is None else out + self.bias
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}({self.in_channels}, {self.out_channels}, "
-            f"use_attention={self.use_attention}, heads={self.heads})"
-        )

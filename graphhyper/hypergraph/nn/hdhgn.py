@@ -10,12 +10,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphhyper.errors import InvalidInputError
-from graphhyper.hypergraph.nn._utils import dropout, expand_heads, glorot_, prepare, typed_linear
+from graphhyper.hypergraph import ops
+from graphhyper.hypergraph.directed import DirectedHypergraph
+from graphhyper.hypergraph.nn._utils import dropout, expand_heads, glorot_, typed_linear
+from graphhyper.hypergraph.nn.base import HypergraphLayer
+from graphhyper.hypergraph.structure import Hypergraph
 
 
-def _typing(hg) -> tuple[Tensor, Tensor, Tensor]:
+def _typing(hg: Hypergraph) -> tuple[Tensor, Tensor, Tensor]:
     """``(is_head [nnz], node_type [V], edge_type [E])``; a plain Hypergraph is all-tail and untyped."""
-    if hasattr(hg, "is_head"):
+    if isinstance(hg, DirectedHypergraph):
         return hg.is_head, hg.node_type, hg.edge_type
     dev = hg.inc_node.device
     zeros = torch.zeros
@@ -24,7 +28,7 @@ def _typing(hg) -> tuple[Tensor, Tensor, Tensor]:
     )
 
 
-class HDHGNConv(nn.Module):
+class HDHGNConv(HypergraphLayer):
     r"""Heterogeneous directed hypergraph convolution (HDHGN).
 
     Incidences are *tail* (sources, e.g. the children of an AST node) or *head* (targets, the parent); nodes and
@@ -61,6 +65,10 @@ class HDHGNConv(nn.Module):
         - **output:** ``[V, C]``
     """
 
+    repr_args = ("channels",)
+    repr_kwargs = ("num_node_types", "num_edge_types", "heads")
+    input_size = "channels"
+
     def __init__(
         self,
         channels: int,
@@ -93,9 +101,7 @@ class HDHGNConv(nn.Module):
                 nn.init.xavier_uniform_(w.data[t])
         nn.init.xavier_uniform_(self.edge_type_emb)
         glorot_(self.att)
-        for m in (self.lin_tail, self.lin_head, self.dir_tail, self.dir_head, self.lin_q, self.lin_k,
-                  self.lin_child, self.lin_parent, self.norm):
-            m.reset_parameters()
+        super().reset_parameters()  # the Linear maps and the LayerNorm, in registration order
 
     def _check_types(self, node_type: Tensor, edge_type: Tensor) -> None:
         for what, t, n in (("node", node_type, self.num_node_types), ("edge", edge_type, self.num_edge_types)):
@@ -105,9 +111,7 @@ class HDHGNConv(nn.Module):
                     f"num_{what}_types={n}; build the layer with num_{what}_types >= {int(t.max()) + 1}."
                 )
 
-    def _to_edges(self, z: Tensor, hg, is_head: Tensor, edge_type: Tensor) -> Tensor:
-        from graphhyper.hypergraph import ops
-
+    def _to_edges(self, z: Tensor, hg: Hypergraph, is_head: Tensor, edge_type: Tensor) -> Tensor:
         H, d = self.heads, self.channels // self.heads
         tail = (~is_head).to(z.dtype)[:, None]
         s_v = (z.view(-1, H, d) * self.att[..., :d]).sum(-1)
@@ -122,10 +126,8 @@ class HDHGNConv(nn.Module):
         heads = ops.reduce_to_edges(z_inc * head_mask, hg, aggr="sum") / n_heads
         return self.lin_tail(tails) + self.lin_head(heads)
 
-    def forward(self, x: Tensor, hg) -> Tensor:
-        from graphhyper.hypergraph import ops
-
-        hg = prepare(x, hg, self.channels)
+    def forward(self, x: Tensor, hg: Hypergraph | Tensor) -> Tensor:
+        hg = self.prepare(x, hg)
         is_head, node_type, edge_type = _typing(hg)
         self._check_types(node_type, edge_type)
         H, d = self.heads, self.channels // self.heads
@@ -138,9 +140,3 @@ class HDHGNConv(nn.Module):
         gamma = dropout(ops.softmax_over_nodes(score, hg), self.dropout, self.training)
         agg = ops.reduce_to_nodes(m * expand_heads(gamma, d), hg, aggr="sum")
         return F.elu(self.norm(self.lin_child(agg) + self.lin_parent(x)))
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}({self.channels}, num_node_types={self.num_node_types}, "
-            f"num_edge_types={self.num_edge_types}, heads={self.heads})"
-        )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from graphhyper.hypergraph.nn._utils import prepare
+from graphhyper.hypergraph import ops
+from graphhyper.hypergraph.nn.base import HypergraphLayer, reset_linear
+from graphhyper.hypergraph.structure import Hypergraph
 
 
-class HGNNConv(nn.Module):
+class HGNNConv(HypergraphLayer):
     r"""The hypergraph convolution of HGNN.
 
     .. math::
@@ -35,16 +37,9 @@ class HGNNConv(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        nn.init.xavier_uniform_(self.lin.weight)
-        if self.lin.bias is not None:
-            nn.init.zeros_(self.lin.bias)
+        reset_linear(self.lin)
 
-    def forward(self, x: Tensor, hg) -> Tensor:
-        from graphhyper.hypergraph import ops
-
-        hg = prepare(x, hg, self.in_channels)
+    def forward(self, x: Tensor, hg: Hypergraph | Tensor) -> Tensor:
+        hg = self.prepare(x, hg)
         out = ops.hgnn_propagate(x @ self.lin.weight.t(), hg)
         return out if self.lin.bias is None else out + self.lin.bias
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.in_channels}, {self.out_channels})"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from graphhyper.hypergraph.nn._utils import prepare
+from graphhyper.hypergraph import ops
 from graphhyper.hypergraph.nn.hgnn import HGNNConv
+from graphhyper.hypergraph.structure import Hypergraph
 
 
 class HGNNPConv(HGNNConv):
@@ -31,10 +32,8 @@ class HGNNPConv(HGNNConv):
 
     # Parameters, initialisation and repr are HGNNConv's; only the propagation differs.
 
-    def forward(self, x: Tensor, hg) -> Tensor:
-        from graphhyper.hypergraph import ops
-
-        hg = prepare(x, hg, self.in_channels)
+    def forward(self, x: Tensor, hg: Hypergraph | Tensor) -> Tensor:
+        hg = self.prepare(x, hg)
         y = ops.v2e(x @ self.lin.weight.t(), hg, aggr="mean")
         out = ops.e2v(y, hg, aggr="mean")
         return out if self.lin.bias is None else out + self.lin.bias

@@ -5,10 +5,13 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from graphhyper.hypergraph.nn._utils import prepare, safe_pow
+from graphhyper.hypergraph import ops
+from graphhyper.hypergraph.nn._utils import safe_pow
+from graphhyper.hypergraph.nn.base import HypergraphLayer, reset_linear
+from graphhyper.hypergraph.structure import Hypergraph
 
 
-class HNHNConv(nn.Module):
+class HNHNConv(HypergraphLayer):
     r"""HNHN: hyperedges are neurons with their own weights and non-linearity.
 
     .. math::
@@ -51,16 +54,16 @@ class HNHNConv(nn.Module):
         self.lin_e2v = nn.Linear(self.hidden_channels, out_channels, bias=bias)
         self.reset_parameters()
 
+    repr_kwargs = ("hidden_channels", "alpha", "beta")
+
     def reset_parameters(self) -> None:
-        for lin in (self.lin_v2e, self.lin_e2v):
-            nn.init.xavier_uniform_(lin.weight)
-            if lin.bias is not None:
-                nn.init.zeros_(lin.bias)
+        reset_linear(self.lin_v2e)
+        reset_linear(self.lin_e2v)
 
-    def forward(self, x: Tensor, hg, return_edges: bool = False):
-        from graphhyper.hypergraph import ops
-
-        hg = prepare(x, hg, self.in_channels)
+    def forward(
+        self, x: Tensor, hg: Hypergraph | Tensor, return_edges: bool = False
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        hg = self.prepare(x, hg)
         w_v2e = w_e2v = None
         if self.beta != 0.0:
             w_v2e = ops.gather_nodes(safe_pow(hg.node_degree.to(x.dtype), self.beta)[:, None], hg)[:, 0]
@@ -71,9 +74,3 @@ class HNHNConv(nn.Module):
         if self.lin_e2v.bias is not None:
             out = out + self.lin_e2v.bias
         return (out, y) if return_edges else out
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}({self.in_channels}, {self.out_channels}, hidden={self.hidden_channels}, "
-            f"alpha={self.alpha}, beta={self.beta})"
-        )

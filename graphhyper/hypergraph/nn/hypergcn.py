@@ -3,16 +3,19 @@ NeurIPS 2019), with mediators and the FastHyperGCN variant."""
 
 from __future__ import annotations
 
+import weakref
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
-from graphhyper.hypergraph.nn._utils import prepare
+from graphhyper.hypergraph import ops
+from graphhyper.hypergraph.nn.base import HypergraphLayer, reset_linear
+from graphhyper.hypergraph.structure import Hypergraph
 
 
-def _extreme_positions(p: Tensor, hg) -> tuple[Tensor, Tensor]:
+def _extreme_positions(p: Tensor, hg: Hypergraph) -> tuple[Tensor, Tensor]:
     """Per hyperedge, the incidence position of the first maximum and of the last minimum of ``p [V]``."""
-    from graphhyper.hypergraph import ops
-
     P = ops.gather_nodes(p[:, None].double(), hg)  # [nnz, 1]
     pos = torch.arange(hg.nnz, device=p.device, dtype=torch.float64)[:, None]
     low = torch.full_like(pos, -float(hg.nnz + 1))  # finite sentinel below every candidate key
@@ -23,7 +26,9 @@ def _extreme_positions(p: Tensor, hg) -> tuple[Tensor, Tensor]:
     return first_max, last_min
 
 
-def hypergcn_graph(x: Tensor, hg, use_mediator: bool = True, generator: torch.Generator | None = None):
+def hypergcn_graph(
+    x: Tensor, hg: Hypergraph, use_mediator: bool = True, generator: torch.Generator | None = None
+) -> Hypergraph:
     r"""The weighted graph HyperGCN puts in place of each hyperedge, as a ``Hypergraph`` of 2-node hyperedges.
 
     Features are projected on a random direction :math:`p = \mathbf{X} \mathbf{r}`; in each hyperedge ``e``
@@ -32,47 +37,21 @@ def hypergcn_graph(x: Tensor, hg, use_mediator: bool = True, generator: torch.Ge
     :math:`w_e / (2|e| - 3)`; without mediators the single pair gets :math:`w_e / |e|`. Computed without
     gradient. Returns a hypergraph on the same nodes whose hyperedges are the pairs (weights = pair weights).
     """
-    from graphhyper.hypergraph import Hypergraph
-
     with torch.no_grad():
         x = x.detach()
         r = torch.rand(x.size(1), generator=generator, dtype=torch.float64).to(x.device)
         first_max, last_min = _extreme_positions(x.double() @ r, hg)
-        size = hg.edge_degree
-        ok = size >= 2
-        i_pos, j_pos = first_max[ok].long(), last_min[ok].long()
-        w_e, s = hg.hyperedge_weight[ok].double(), size[ok].double()
-        node = hg.inc_node
-        src, dst = [node[i_pos]], [node[j_pos]]
-        weight = [w_e / (2 * s - 3) if use_mediator else w_e / s]
-        if use_mediator:
-            inc_e = hg.inc_edge
-            keep = ok[inc_e]
-            pos = torch.arange(hg.nnz, device=node.device)
-            # per-edge lookup of the chosen positions (-1 for edges with fewer than 2 nodes)
-            full_i = torch.full((hg.num_edges,), -1, dtype=torch.long, device=node.device)
-            full_j = full_i.clone()
-            full_i[ok], full_j[ok] = i_pos, j_pos
-            med = keep & (pos != full_i[inc_e]) & (pos != full_j[inc_e])
-            med_e, med_v = inc_e[med], node[med]
-            med_w = (hg.hyperedge_weight.double() / (2 * size.double() - 3))[med_e]
-            for anchor in (full_i, full_j):
-                src.append(node[anchor[med_e]])
-                dst.append(med_v)
-                weight.append(med_w)
-        src, dst, weight = torch.cat(src), torch.cat(dst), torch.cat(weight)
-        pairs = torch.arange(src.numel(), device=node.device)
+        src, dst, weight = ops.hypergcn_pairs(hg, first_max, last_min, use_mediator)
+        pairs = torch.arange(src.numel(), device=src.device)
         index = torch.stack([torch.cat([src, dst]), torch.cat([pairs, pairs])])
         return Hypergraph(
             hg.num_nodes, hyperedge_index=index, num_edges=src.numel(), hyperedge_weight=weight.to(x.dtype)
         )
 
 
-def pair_graph_propagate(x: Tensor, graph) -> Tensor:
+def pair_graph_propagate(x: Tensor, graph: Hypergraph) -> Tensor:
     r""":math:`\mathbf{D}^{-1/2} (\mathbf{A} + \mathbf{I}) \mathbf{D}^{-1/2} \mathbf{x}` on a graph stored as a
     hypergraph of 2-node hyperedges with weights (:math:`\mathbf{D} = \mathrm{diag}(1 + \sum_u A_{vu})`)."""
-    from graphhyper.hypergraph import ops
-
     d_inv_sqrt = (graph.weighted_node_degree.to(x.dtype) + 1.0).pow(-0.5)[:, None]
     xs = x * d_inv_sqrt
     partner = ops.gather_nodes(xs, graph).view(-1, 2, x.size(1)).flip(1).reshape(-1, x.size(1))
@@ -80,7 +59,7 @@ def pair_graph_propagate(x: Tensor, graph) -> Tensor:
     return (ops.reduce_to_nodes(partner * w, graph, aggr="sum") + xs) * d_inv_sqrt
 
 
-class HyperGCNConv(nn.Module):
+class HyperGCNConv(HypergraphLayer):
     r"""HyperGCN: a GCN layer on a graph that approximates each hyperedge, rebuilt from the signal.
 
     .. math::
@@ -106,6 +85,8 @@ class HyperGCNConv(nn.Module):
         - **output:** ``[V, F']``
     """
 
+    repr_kwargs = ("use_mediator", "fast")
+
     def __init__(
         self, in_channels: int, out_channels: int, use_mediator: bool = True, fast: bool = False, bias: bool = True
     ) -> None:
@@ -113,26 +94,35 @@ class HyperGCNConv(nn.Module):
         self.in_channels, self.out_channels = in_channels, out_channels
         self.use_mediator, self.fast = use_mediator, fast
         self.lin = nn.Linear(in_channels, out_channels, bias=bias)
+        # FastHyperGCN: one graph per (hypergraph, use_mediator), held through a weak reference to the
+        # hypergraph (Hypergraph compares by value, so it cannot be a dict key) and dropped with it
+        self._graphs: dict[tuple[int, bool], tuple[weakref.ref[Hypergraph], Hypergraph]] = {}
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        nn.init.xavier_uniform_(self.lin.weight)
-        if self.lin.bias is not None:
-            nn.init.zeros_(self.lin.bias)
+        reset_linear(self.lin)
 
-    def forward(self, x: Tensor, hg, graph=None) -> Tensor:
-        hg = prepare(x, hg, self.in_channels)
+    def forward(self, x: Tensor, hg: Hypergraph | Tensor, graph: Hypergraph | None = None) -> Tensor:
+        hg = self.prepare(x, hg)
         xt = x @ self.lin.weight.t()
         if graph is None and self.fast:
-            key = f"hypergcn_fast:{id(self)}:{self.use_mediator}"
-            graph = hg.cache(key, lambda: hypergcn_graph(xt, hg, self.use_mediator))
+            graph = self._fast_graph(xt, hg)
         elif graph is None:
             graph = hypergcn_graph(xt, hg, self.use_mediator)
         out = pair_graph_propagate(xt, graph)
         return out if self.lin.bias is None else out + self.lin.bias
 
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}({self.in_channels}, {self.out_channels}, "
-            f"use_mediator={self.use_mediator}, fast={self.fast})"
-        )
+    def _fast_graph(self, xt: Tensor, hg: Hypergraph) -> Hypergraph:
+        """The graph built from the first signal this layer saw on ``hg`` (FastHyperGCN)."""
+        key = (id(hg), self.use_mediator)
+        hit = self._graphs.get(key)
+        if hit is None or hit[0]() is not hg:
+            graphs = self._graphs
+            hit = (weakref.ref(hg, lambda _: graphs.pop(key, None)), hypergcn_graph(xt, hg, self.use_mediator))
+            graphs[key] = hit
+        return hit[1]
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_graphs"] = {}  # a cache, and weak references do not pickle: copies start empty
+        return state

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from graphhyper.errors import InvalidInputError
 from graphhyper.hypergraph.nn._utils import Dropout
+from graphhyper.hypergraph.nn.base import HypergraphLayer
 
 _NORMS = ("none", "ln", "bn")
 
@@ -17,7 +19,7 @@ def _norm(kind: str, channels: int) -> nn.Module:
     return nn.Identity()
 
 
-class MLP(nn.Module):
+class MLP(HypergraphLayer):
     r"""Multi-layer perceptron applied row-wise.
 
     .. math::
@@ -43,6 +45,9 @@ class MLP(nn.Module):
         input ``[N, in_channels]``; output ``[N, out_channels]``.
     """
 
+    repr_args = ("in_channels", "hidden_channels", "out_channels")
+    repr_kwargs = ("num_layers", "norm")
+
     def __init__(
         self,
         in_channels: int,
@@ -55,8 +60,6 @@ class MLP(nn.Module):
         act: type[nn.Module] = nn.ReLU,
     ) -> None:
         super().__init__()
-        from graphhyper.errors import InvalidInputError
-
         if num_layers < 1:
             raise InvalidInputError(f"MLP needs num_layers >= 1, got {num_layers}.")
         norm = (norm or "none").lower()
@@ -65,16 +68,11 @@ class MLP(nn.Module):
         self.in_channels, self.hidden_channels, self.out_channels = in_channels, hidden_channels, out_channels
         self.num_layers, self.dropout, self.norm = num_layers, dropout, norm
         sizes = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
-        self.input_norm = _norm(norm, in_channels) if input_norm else nn.Identity()
+        self.input_norm: nn.Module = _norm(norm, in_channels) if input_norm else nn.Identity()
         self.lins = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
         self.norms = nn.ModuleList(_norm(norm, c) for c in sizes[1:-1])
         self.act = act()
         self.drop = Dropout(dropout)
-
-    def reset_parameters(self) -> None:
-        for m in [self.input_norm, *self.lins, *self.norms]:
-            if hasattr(m, "reset_parameters"):
-                m.reset_parameters()
 
     def forward(self, x: Tensor) -> Tensor:
         """``x [N, in_channels] -> [N, out_channels]``."""
@@ -84,9 +82,3 @@ class MLP(nn.Module):
         for lin, norm in zip(self.lins[:-1], self.norms):
             x = self.drop(norm(self.act(lin(x))))
         return self.lins[-1](x)
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}({self.in_channels}, {self.hidden_channels}, {self.out_channels}, "
-            f"num_layers={self.num_layers}, norm={self.norm!r})"
-        )

@@ -7,11 +7,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphhyper.errors import InvalidInputError
+from graphhyper.hypergraph import ops
 from graphhyper.hypergraph.nn._utils import dropout, glorot_, set_ops
+from graphhyper.hypergraph.nn.base import HypergraphLayer
 from graphhyper.hypergraph.nn.mlp import MLP
+from graphhyper.hypergraph.structure import Hypergraph
 
 
-class PMA(nn.Module):
+class PMA(HypergraphLayer):
     r"""Multi-head attention pooling of a set onto one learned seed (AllSet's PMA).
 
     For a set :math:`S` (the nodes of a hyperedge when ``direction="v2e"``, the hyperedges of a node when
@@ -42,6 +45,8 @@ class PMA(nn.Module):
         - **output:** ``[E, F']`` or ``[V, F']``
     """
 
+    repr_kwargs = ("heads",)
+
     def __init__(
         self,
         in_channels: int,
@@ -61,19 +66,15 @@ class PMA(nn.Module):
         self.lin_v = nn.Linear(in_channels, out_channels)
         self.seed = nn.Parameter(torch.empty(1, heads, out_channels // heads))
         self.mlp = MLP(out_channels, out_channels, out_channels, max(1, mlp_layers))
-        self.ln0 = nn.LayerNorm(out_channels) if layer_norm else nn.Identity()
-        self.ln1 = nn.LayerNorm(out_channels) if layer_norm else nn.Identity()
+        self.ln0: nn.Module = nn.LayerNorm(out_channels) if layer_norm else nn.Identity()
+        self.ln1: nn.Module = nn.LayerNorm(out_channels) if layer_norm else nn.Identity()
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        for m in (self.lin_k, self.lin_v, self.mlp, self.ln0, self.ln1):
-            if hasattr(m, "reset_parameters"):
-                m.reset_parameters()
+        super().reset_parameters()
         glorot_(self.seed)
 
-    def forward(self, x: Tensor, hg, direction: str = "v2e") -> Tensor:
-        from graphhyper.hypergraph import ops
-
+    def forward(self, x: Tensor, hg: Hypergraph, direction: str = "v2e") -> Tensor:
         if direction not in ("v2e", "e2v"):
             raise InvalidInputError(f"direction must be 'v2e' or 'e2v', got {direction!r}.")
         gather, softmax, _ = set_ops("edge" if direction == "v2e" else "node")
@@ -99,6 +100,3 @@ class PMA(nn.Module):
             out = torch.cat([pool(per_head[k], alpha[:, k]) for k in range(H)], dim=1)
         out = self.ln0(out + self.seed.reshape(1, -1))
         return self.ln1(out + F.relu(self.mlp(out)))
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, heads={self.heads})"

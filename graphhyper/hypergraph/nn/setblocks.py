@@ -15,7 +15,9 @@ from torch import Tensor, nn
 
 from graphhyper.errors import InvalidInputError
 from graphhyper.hypergraph.nn._utils import incidence_broadcast, set_ops
+from graphhyper.hypergraph.nn.base import HypergraphLayer
 from graphhyper.hypergraph.nn.mlp import MLP
+from graphhyper.hypergraph.structure import Hypergraph
 
 
 def _check_group(group: str) -> str:
@@ -24,25 +26,24 @@ def _check_group(group: str) -> str:
     return group
 
 
-class UNPBlock(nn.Module):
+class UNPBlock(HypergraphLayer):
     r"""Unweighted-pooling equivariant block: :math:`\mathbf{h}'_i = \phi_2([\mathbf{h}_i \,\Vert\,
     \frac{1}{|S|}\sum_{j \in S} \phi_1(\mathbf{h}_j)])` for every incidence :math:`i` of set :math:`S`.
 
     Shapes: ``h [nnz, C] -> [nnz, C]`` (CSR incidence order).
     """
 
+    repr_args = ("channels",)
+    repr_kwargs = ("group",)
+
     def __init__(self, channels: int, group: str, mlp_layers: int = 2, dropout: float = 0.0, ln: bool = False):
         super().__init__()
-        self.group = _check_group(group)
+        self.channels, self.group = channels, _check_group(group)
         norm = "ln" if ln else "none"
         self.phi1 = MLP(channels, channels, channels, mlp_layers, dropout, norm, input_norm=ln)
         self.phi2 = MLP(2 * channels, channels, channels, mlp_layers, dropout, norm, input_norm=ln)
 
-    def reset_parameters(self) -> None:
-        self.phi1.reset_parameters()
-        self.phi2.reset_parameters()
-
-    def forward(self, h: Tensor, hg) -> Tensor:
+    def forward(self, h: Tensor, hg: Hypergraph) -> Tensor:
         _, _, reduce = set_ops(self.group)
         pooled = incidence_broadcast(reduce(self.phi1(h), hg, aggr="mean"), hg, self.group)
         return self.phi2(torch.cat([h, pooled], dim=-1))
@@ -53,8 +54,8 @@ class _MABOut(nn.Module):
 
     def __init__(self, channels: int, ln: bool):
         super().__init__()
-        self.ln0 = nn.LayerNorm(channels) if ln else nn.Identity()
-        self.ln1 = nn.LayerNorm(channels) if ln else nn.Identity()
+        self.ln0: nn.Module = nn.LayerNorm(channels) if ln else nn.Identity()
+        self.ln1: nn.Module = nn.LayerNorm(channels) if ln else nn.Identity()
         self.fc_o = nn.Linear(channels, channels)
 
     def forward(self, o: Tensor) -> Tensor:
@@ -62,7 +63,7 @@ class _MABOut(nn.Module):
         return self.ln1(o + F.relu(self.fc_o(o)))
 
 
-class ISABBlock(nn.Module):
+class ISABBlock(HypergraphLayer):
     r"""Induced set attention block (Set Transformer) over each set :math:`S` of incidences.
 
     .. math::
@@ -75,6 +76,9 @@ class ISABBlock(nn.Module):
 
     Shapes: ``h [nnz, C] -> [nnz, C]`` (CSR incidence order).
     """
+
+    repr_args = ("channels",)
+    repr_kwargs = ("group", "heads", "num_inducing")
 
     def __init__(self, channels: int, group: str, heads: int = 4, num_inducing: int = 4, ln: bool = False):
         super().__init__()
@@ -89,13 +93,9 @@ class ISABBlock(nn.Module):
 
     def reset_parameters(self) -> None:
         nn.init.xavier_uniform_(self.inducing)
-        for m in (self.q0, self.k0, self.v0, self.q1, self.k1, self.v1):
-            m.reset_parameters()
-        for m in (self.out0, self.out1):
-            for sub in m.children():
-                sub.reset_parameters() if hasattr(sub, "reset_parameters") else None
+        super().reset_parameters()  # the six Linear maps, then the two MAB tails
 
-    def _pool(self, h: Tensor, hg) -> Tensor:
+    def _pool(self, h: Tensor, hg: Hypergraph) -> Tensor:
         """Inducing points attend to the members of each set -> ``[sets, m, C]``."""
         _, softmax, reduce = set_ops(self.group)
         m, H, C = self.num_inducing, self.heads, self.channels
@@ -107,7 +107,7 @@ class ISABBlock(nn.Module):
         pooled = reduce((att * v).reshape(-1, m * C), hg, aggr="sum").view(-1, m, C)
         return self.out0(pooled + q)
 
-    def forward(self, h: Tensor, hg) -> Tensor:
+    def forward(self, h: Tensor, hg: Hypergraph) -> Tensor:
         H, C, m = self.heads, self.channels, self.num_inducing
         d = C // H
         pooled = self._pool(h, hg)  # [sets, m, C]

@@ -6,10 +6,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from graphhyper.hypergraph.nn._utils import dropout, expand_heads, glorot_, prepare
+from graphhyper.hypergraph import ops
+from graphhyper.hypergraph.nn._utils import dropout, expand_heads, glorot_
+from graphhyper.hypergraph.nn.base import HypergraphLayer
+from graphhyper.hypergraph.structure import Hypergraph
 
 
-class UniGATConv(nn.Module):
+class UniGATConv(HypergraphLayer):
     r"""UniGAT: each node attends over the hyperedges that contain it.
 
     .. math::
@@ -52,16 +55,16 @@ class UniGATConv(nn.Module):
         self.bias = nn.Parameter(torch.empty(heads * out_channels if concat else out_channels)) if bias else None
         self.reset_parameters()
 
+    repr_kwargs = ("heads",)
+
     def reset_parameters(self) -> None:
         nn.init.xavier_uniform_(self.lin.weight)
         glorot_(self.att_e)
         if self.bias is not None:
             nn.init.zeros_(self.bias)
 
-    def forward(self, x: Tensor, hg) -> Tensor:
-        from graphhyper.hypergraph import ops
-
-        hg = prepare(x, hg, self.in_channels)
+    def forward(self, x: Tensor, hg: Hypergraph | Tensor) -> Tensor:
+        hg = self.prepare(x, hg)
         H, C = self.heads, self.out_channels
         h_e = ops.v2e(self.lin(x), hg, aggr="mean")  # [E, H*C]
         score = (h_e.view(-1, H, C) * self.att_e).sum(-1)  # [E, H]
@@ -70,6 +73,3 @@ class UniGATConv(nn.Module):
         out = ops.reduce_to_nodes(ops.gather_edges(h_e, hg) * expand_heads(alpha, C), hg, aggr="sum")
         out = out if self.concat else out.view(-1, H, C).mean(1)
         return out if self.bias is None else out + self.bias
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, heads={self.heads})"

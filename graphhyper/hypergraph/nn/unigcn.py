@@ -6,24 +6,25 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from graphhyper.hypergraph.nn._utils import prepare, safe_pow
+from graphhyper.hypergraph import ops
+from graphhyper.hypergraph.nn._utils import safe_pow
+from graphhyper.hypergraph.nn.base import HypergraphLayer, reset_linear
+from graphhyper.hypergraph.structure import Hypergraph
 
 
-def unigcn_propagate(x: Tensor, hg) -> Tensor:
+def unigcn_propagate(x: Tensor, hg: Hypergraph) -> Tensor:
     r"""The weight-free UniGCN step :math:`\tilde{x}_v = d_v^{-1/2} \sum_{e \ni v} w_e\, d_e^{-1/2} h_e`.
 
     :math:`h_e` is the mean of :math:`x` over :math:`e`, :math:`d_v = \sum_{e \ni v} w_e` and :math:`d_e` the
     mean of :math:`d_v` over the nodes of :math:`e`. Shared by :class:`UniGCNConv` and :class:`UniGCNIIConv`.
     """
-    from graphhyper.hypergraph import ops
-
     d_v = hg.weighted_node_degree.to(x.dtype)
     d_e = ops.v2e(d_v[:, None], hg, aggr="mean")[:, 0]
     h_e = ops.v2e(x, hg, aggr="mean") * safe_pow(d_e, -0.5)[:, None]
     return ops.e2v(h_e, hg, aggr="sum") * safe_pow(d_v, -0.5)[:, None]
 
 
-class UniGCNConv(nn.Module):
+class UniGCNConv(HypergraphLayer):
     r"""UniGCN: GCN's symmetric normalisation lifted to hypergraphs.
 
     .. math::
@@ -51,17 +52,14 @@ class UniGCNConv(nn.Module):
         self.lin = nn.Linear(in_channels, out_channels, bias=bias)
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        nn.init.xavier_uniform_(self.lin.weight)
-        if self.lin.bias is not None:
-            nn.init.zeros_(self.lin.bias)
+    repr_kwargs = ("normalize",)
 
-    def forward(self, x: Tensor, hg) -> Tensor:
-        hg = prepare(x, hg, self.in_channels)
+    def reset_parameters(self) -> None:
+        reset_linear(self.lin)
+
+    def forward(self, x: Tensor, hg: Hypergraph | Tensor) -> Tensor:
+        hg = self.prepare(x, hg)
         out = unigcn_propagate(x @ self.lin.weight.t(), hg)
         if self.lin.bias is not None:
             out = out + self.lin.bias
         return F.normalize(out, dim=-1) if self.normalize else out
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.in_channels}, {self.out_channels})"

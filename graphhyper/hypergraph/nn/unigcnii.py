@@ -7,11 +7,13 @@ import math
 from torch import Tensor, nn
 
 from graphhyper.errors import InvalidInputError
-from graphhyper.hypergraph.nn._utils import check_features, prepare
+from graphhyper.hypergraph.nn._utils import check_features
+from graphhyper.hypergraph.nn.base import HypergraphLayer, reset_linear
 from graphhyper.hypergraph.nn.unigcn import unigcn_propagate
+from graphhyper.hypergraph.structure import Hypergraph
 
 
-class UniGCNIIConv(nn.Module):
+class UniGCNIIConv(HypergraphLayer):
     r"""UniGCNII: deep UniGCN with initial residual and identity mapping.
 
     .. math::
@@ -47,18 +49,17 @@ class UniGCNIIConv(nn.Module):
         self.lin = nn.Linear(channels, channels, bias=bias)
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        nn.init.xavier_uniform_(self.lin.weight)
-        if self.lin.bias is not None:
-            nn.init.zeros_(self.lin.bias)
+    repr_args = ("channels",)
+    repr_kwargs = ("alpha", "lamda", "layer")
+    input_size = "channels"
 
-    def forward(self, x: Tensor, hg, x0: Tensor | None = None) -> Tensor:
-        hg = prepare(x, hg, self.channels)
+    def reset_parameters(self) -> None:
+        reset_linear(self.lin)
+
+    def forward(self, x: Tensor, hg: Hypergraph | Tensor, x0: Tensor | None = None) -> Tensor:
+        hg = self.prepare(x, hg)
         if x0 is None:
             x0 = x
         check_features(x0, self.channels, "x0", rows=x.size(0))
         h = (1 - self.alpha) * unigcn_propagate(x, hg) + self.alpha * x0
         return (1 - self.beta) * h + self.beta * self.lin(h)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.channels}, alpha={self.alpha}, beta={self.beta:.4f})"

@@ -5,10 +5,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from graphhyper.hypergraph.nn._utils import prepare
+from graphhyper.hypergraph import ops
+from graphhyper.hypergraph.nn.base import HypergraphLayer, reset_linear
+from graphhyper.hypergraph.structure import Hypergraph
 
 
-class UniGINConv(nn.Module):
+class UniGINConv(HypergraphLayer):
     r"""UniGIN: GIN's injective sum lifted to hypergraphs.
 
     .. math::
@@ -41,20 +43,15 @@ class UniGINConv(nn.Module):
             self.register_buffer("eps", torch.tensor([eps]))
         self.reset_parameters()
 
+    repr_kwargs = ("initial_eps",)
+
     def reset_parameters(self) -> None:
-        nn.init.xavier_uniform_(self.lin.weight)
-        if self.lin.bias is not None:
-            nn.init.zeros_(self.lin.bias)
+        reset_linear(self.lin)
         with torch.no_grad():
             self.eps.fill_(self.initial_eps)
 
-    def forward(self, x: Tensor, hg) -> Tensor:
-        from graphhyper.hypergraph import ops
-
-        hg = prepare(x, hg, self.in_channels)
+    def forward(self, x: Tensor, hg: Hypergraph | Tensor) -> Tensor:
+        hg = self.prepare(x, hg)
         x = self.lin(x)
         h_e = ops.v2e(x, hg, aggr="mean")
         return (1 + self.eps) * x + ops.e2v(h_e, hg, aggr="sum")
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.in_channels}, {self.out_channels})"
