@@ -33,7 +33,7 @@ PAGES: dict[str, tuple[str, list[str]]] = {
     "search": ("Architecture search", [
         "graphhyper.search", "graphhyper.search.study", "graphhyper.search.objectives", "graphhyper.search.proxies",
         "graphhyper.search.benchmarks", "graphhyper.search.generate", "graphhyper.search.supernet",
-        "graphhyper.search.plots", "graphhyper.search.hypergraph_tuning"]),
+        "graphhyper.search.plots", "graphhyper.experiments.tuning"]),
     "errors": ("Errors", ["graphhyper.errors"]),
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Tune a hypergraph model with Optuna on **validation accuracy only**, then evaluate the chosen config.
 
-The same as ``graphhyper hypergraph tune``; the logic lives in :mod:`graphhyper.search.hypergraph_tuning`.
+The same as ``graphhyper hypergraph tune``; the logic lives in :mod:`graphhyper.experiments.tuning`.
 
 Tuning: each trial trains on ``--tune-seeds`` random 50/25/25 splits (seeds 1000, 1001, ...: disjoint from the
 evaluation seeds 0..9) and scores the mean best validation accuracy; test accuracy is never computed. Besides the
@@ -22,19 +22,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from graphhyper.cli.hypergraph import add_tune_arguments, parse_key_values, run_tune
+from graphhyper.cli.hypergraph import add_tune_arguments, run_tune
 from graphhyper.errors import GraphhyperError
 
 
-def parse_fixed(items: list[str]) -> dict:
-    """``["key=value", ...]`` -> dict (values parsed as JSON when they can be); exits with the reason otherwise."""
-    try:
-        return parse_key_values(items, "--fix")
-    except GraphhyperError as exc:
-        raise SystemExit(str(exc)) from None
-
-
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_tune_arguments(p)
     args = p.parse_args(argv)

@@ -1,10 +1,13 @@
 """`graphhyper hypergraph ...` sub-commands: ``datasets`` (list with statistics), ``train`` (one model, one split),
-``distill`` (LightHGNN / LightHGNN+ student from an HGNN teacher), ``tune`` (Optuna on validation, then evaluate)."""
+``distill`` (LightHGNN / LightHGNN+ student from an HGNN teacher), ``tune`` (Optuna on validation, then evaluate),
+``table`` (the benchmark table over datasets x models x seeds). The experiment logic lives in
+:mod:`graphhyper.experiments`."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from graphhyper.cli._args import (
     data_root,
@@ -20,11 +23,12 @@ from graphhyper.cli._args import (
     writable_dir,
     writable_file,
 )
+from graphhyper.experiments.config import parse_key_values
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("hypergraph", help="hypergraph datasets, training and distillation")
-    sub = parser.add_subparsers(dest="command", metavar="{datasets,train,distill,tune}")
+    sub = parser.add_subparsers(dest="command", metavar="{datasets,train,distill,tune,table}")
 
     ls = sub.add_parser("datasets", help="list the benchmark hypergraphs with their statistics")
     ls.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -50,12 +54,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_tune_arguments(tu)
     tu.set_defaults(handler=run_tune)
 
+    ta = sub.add_parser("table", help="the benchmark table: datasets x models x seeds beside the published numbers")
+    add_table_arguments(ta)
+    ta.set_defaults(handler=run_table)
+
 
 def add_tune_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``graphhyper hypergraph tune`` (also used by ``scripts/tune_hypergraph.py``)."""
     p.add_argument("--dataset", help="dataset to tune on")
     p.add_argument("--model", default="hgnn", help="model with a search space: hgnn, hgnnp, unigcnii, appnp, "
-                   "allset-transformer, ed-hnn (graphhyper.search.hypergraph_tuning.SPACES)")
+                   "allset-transformer, ed-hnn (graphhyper.experiments.tuning.SPACES)")
     p.add_argument("--trials", type=non_negative_int, default=20,
                    help="new trials to run (0: only write the best config of the stored study)")
     p.add_argument("--timeout", type=positive_float, default=None, help="stop starting trials after this many seconds")
@@ -90,13 +98,13 @@ def add_tune_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_tune(args: argparse.Namespace) -> int:
-    """Tune or evaluate as ``args`` say (see :mod:`graphhyper.search.hypergraph_tuning`)."""
+    """Tune or evaluate as ``args`` say (see :mod:`graphhyper.experiments.tuning`)."""
     import warnings
 
     import torch
 
     from graphhyper.errors import InvalidInputError
-    from graphhyper.search import hypergraph_tuning as ht
+    from graphhyper.experiments import tuning as ht
 
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
@@ -121,6 +129,63 @@ def run_tune(args: argparse.Namespace) -> int:
             study=args.study, storage=args.storage, seed=args.seed, root=args.root, tie_break=args.tie_break,
             log=_print)
     return 0
+
+
+def add_table_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``graphhyper hypergraph table`` (also used by ``scripts/reproduce_hypergraph_table.py``); the
+    ones left at ``None`` are filled by :func:`table_settings` from the preset, else the defaults."""
+    from graphhyper.experiments.table import DEFAULTS, PRESETS
+
+    p.add_argument("--preset", choices=sorted(PRESETS), default=None, help="a named bundle of the flags below")
+    p.add_argument("--datasets", default=None, help=f"comma-separated dataset names ({DEFAULTS['datasets']})")
+    p.add_argument("--models", default=None, help=f"comma-separated model names ({DEFAULTS['models']})")
+    p.add_argument("--seeds", type=positive_int, default=None, help="number of random splits, seeds 0..N-1 (10)")
+    p.add_argument("--epochs", type=positive_int, default=None, help="maximum epochs per run (300)")
+    p.add_argument("--patience", type=non_negative_int, default=None,
+                   help="early stopping: epochs without a better validation accuracy (100; 0 = never stop early)")
+    p.add_argument("--out", default="results/hypergraph_table", type=non_empty,
+                   help="output prefix for .csv and .md")
+    p.add_argument("--tuned", default=None, help="folder of tuned configs from `graphhyper hypergraph tune`")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override: key=value (model kwarg, lr, weight_decay, label_smoothing, feature_norm, epochs, "
+                        "patience)")
+    p.add_argument("--threads", type=thread_count, default=None, help="torch threads per run (1)")
+    p.add_argument("--workers", type=positive_int, default=None,
+                   help="runs trained in parallel, one process each (1 = in this process)")
+    p.add_argument("--device", default="cpu", type=device)
+    p.add_argument("--root", default=None, type=data_root,
+                   help="data root (default $GRAPHHYPER_DATA or ~/.cache/graphhyper)")
+    p.add_argument("--fresh", action="store_true", help="ignore runs already in the CSV")
+    p.add_argument("--progress", action="store_true")
+
+
+def table_settings(args: argparse.Namespace) -> argparse.Namespace:
+    """``args`` with the table options left at ``None`` filled from ``--preset``, else the defaults."""
+    from graphhyper.experiments.table import with_preset
+
+    for key, value in with_preset(args.preset, vars(args)).items():
+        setattr(args, key, value)
+    return args
+
+
+def run_table(args: argparse.Namespace) -> int:
+    """Train and write the benchmark table as ``args`` say (see :mod:`graphhyper.experiments.table`)."""
+    import sys
+
+    from graphhyper.experiments import table
+
+    table_settings(args)
+    overrides = parse_key_values(args.set, "--set")
+    with table.worker_settings(args.threads):
+        code = table.run_table(
+            [d.strip() for d in args.datasets.split(",") if d.strip()],
+            [m.strip() for m in args.models.split(",") if m.strip()], seeds=args.seeds, out=args.out,
+            tuned=args.tuned, overrides=overrides, workers=args.workers, threads=args.threads, fresh=args.fresh,
+            options=table.RunOptions(epochs=args.epochs, patience=args.patience, root=args.root, device=args.device,
+                                     progress=args.progress), log=_print)
+    out = Path(args.out)
+    print(f"wrote {out.with_suffix('.csv')} and {out.with_suffix('.md')}", file=sys.stderr)
+    return code
 
 
 def _check_fixed(model: str, items: list[str]) -> None:
@@ -207,23 +272,6 @@ def _load(args: argparse.Namespace):
         torch.set_num_threads(args.threads)
     return load_hypergraph(args.dataset, args.root, split=args.split, seed=args.seed,
                            add_self_loops=not args.no_self_loops)
-
-
-def parse_key_values(items: list[str], option: str = "--set") -> dict:
-    """``["key=value", ...]`` -> dict; values are parsed as JSON (numbers, bools, lists) when they can be, else
-    kept as strings. A missing ``=`` raises :class:`InvalidInputError` naming ``option``."""
-    from graphhyper.errors import InvalidInputError
-
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise InvalidInputError(f"{option} {item!r}: use KEY=VALUE, e.g. {option} hidden_channels=256.")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
 
 
 def with_train_defaults(args: argparse.Namespace, model: str) -> argparse.Namespace:

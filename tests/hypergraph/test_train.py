@@ -1,5 +1,4 @@
 import json
-from pathlib import Path
 
 import pytest
 import torch
@@ -10,7 +9,6 @@ from graphhyper.errors import InvalidInputError
 from graphhyper.hypergraph import hsbm
 from graphhyper.hypergraph.models import build_model
 from graphhyper.hypergraph.train import resets_patience, set_seed, train_node_classifier
-from tests._scripts import load_script
 
 
 @pytest.fixture(scope="module")
@@ -139,32 +137,32 @@ def test_normalize_features_rows(planted):
         normalize_features(planted, "l3")
 
 
-# ---------------------------------------------------------------- scripts/tune_hypergraph.py on Zoo (tiny)
-TUNE_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "tune_hypergraph.py"
+# ---------------------------------------------------------------- `graphhyper hypergraph tune` on Zoo (tiny)
+def tune_main(argv):
+    """The tuner's command line (scripts/tune_hypergraph.py is a front over it); tests/conftest.py puts the thread
+    count back after its --threads."""
+    from graphhyper.cli import main
+
+    return main(["hypergraph", "tune", *argv])
 
 
-@pytest.fixture
-def tuner():
-    return load_script(TUNE_SCRIPT.name)  # tests/conftest.py puts the thread count back after the script's --threads
-
-
-def test_tune_then_evaluate_on_zoo(tuner, tmp_path, shared_data, capsys):
+def test_tune_then_evaluate_on_zoo(tmp_path, shared_data, capsys):
     argv = ["--dataset", "zoo", "--model", "hgnn", "--trials", "2", "--tune-seeds", "1", "--epochs", "15",
             "--patience", "5", "--out", str(tmp_path), "--fix", "feature_norm=row", "--fix", "num_layers=2"]
-    assert tuner.main(argv) == 0
+    assert tune_main(argv) == 0
     cfg = json.loads((tmp_path / "zoo__hgnn.json").read_text())
     assert cfg["model_name"] == "hgnn" and cfg["feature_norm"] == "row" and cfg["model"]["num_layers"] == 2
     assert cfg["tune_seeds"] == [1000] and cfg["trials"] == 2 and 0.0 <= cfg["val_acc"] <= 1.0
     assert {"lr", "weight_decay", "label_smoothing", "epochs", "patience"} <= set(cfg)
     capsys.readouterr()
     csv_path = tmp_path / "eval.csv"
-    assert tuner.main(["--evaluate", str(tmp_path / "zoo__hgnn.json"), "--seeds", "2", "--csv", str(csv_path)]) == 0
+    assert tune_main(["--evaluate", str(tmp_path / "zoo__hgnn.json"), "--seeds", "2", "--csv", str(csv_path)]) == 0
     out = capsys.readouterr().out
     assert "seed 0: test" in out and "seed 1: test" in out and "(2 seeds)" in out
     assert len(csv_path.read_text().splitlines()) == 3  # header + two seeds
 
 
-def test_tuner_opens_its_storage_through_make_storage(tuner, tmp_path, shared_data, monkeypatch):
+def test_tuner_opens_its_storage_through_make_storage(tmp_path, shared_data, monkeypatch):
     """Parallel tuners on one new SQLite file need make_storage's retry of the schema race (it crashed before)."""
     from graphhyper.search import study as study_mod
 
@@ -173,11 +171,14 @@ def test_tuner_opens_its_storage_through_make_storage(tuner, tmp_path, shared_da
     monkeypatch.setattr(study_mod, "make_storage", lambda url, **kw: opened.append(url) or real(url, **kw))
     argv = ["--dataset", "zoo", "--model", "hgnn", "--trials", "1", "--tune-seeds", "1", "--epochs", "3",
             "--out", str(tmp_path)]
-    assert tuner.main(argv) == 0
+    assert tune_main(argv) == 0
     assert opened == [f"sqlite:///{tmp_path / 'studies.db'}"]
 
 
-def test_fix_parses_values(tuner):
-    assert tuner.parse_fixed(["a=1", "b=0.5", "c=row", "d=true"]) == {"a": 1, "b": 0.5, "c": "row", "d": True}
-    with pytest.raises(SystemExit):
-        tuner.parse_fixed(["oops"])
+def test_fix_parses_values():
+    from graphhyper.experiments.config import parse_key_values
+
+    assert parse_key_values(["a=1", "b=0.5", "c=row", "d=true"], "--fix") == {"a": 1, "b": 0.5, "c": "row",
+                                                                              "d": True}
+    with pytest.raises(InvalidInputError, match="--fix 'oops': use KEY=VALUE"):
+        parse_key_values(["oops"], "--fix")

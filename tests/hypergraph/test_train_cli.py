@@ -86,7 +86,7 @@ def test_select_trial_breaks_ties_by_validation_loss():
     import pytest
 
     from graphhyper.errors import InvalidInputError
-    from graphhyper.search.hypergraph_tuning import select_trial
+    from graphhyper.experiments.tuning import select_trial
 
     dist = {"x": optuna.distributions.FloatDistribution(0, 1)}
 
@@ -159,7 +159,7 @@ def test_choose_refuses_configs_that_are_not_comparable(capsys, tmp_path):
 
 def test_run_config_patience_zero_trains_every_epoch(shared_data):
     """The tuner and the reproduction harness share run_config; patience 0 means the reference's fixed epochs."""
-    from graphhyper.search.hypergraph_tuning import run_config
+    from graphhyper.experiments.tuning import run_config
 
     # lr 0: the weights never change, so nothing after the first epoch is a better checkpoint
     cfg = {"model": {"hidden_channels": 8}, "lr": 0.0, "weight_decay": 0.0, "epochs": 15, "patience": 0}

@@ -10,7 +10,6 @@ import torch
 from torch import nn
 
 from graphhyper.errors import InvalidHypergraphError, InvalidInputError
-from tests._scripts import load_script
 
 
 def _rows(x: torch.Tensor) -> list[tuple]:
@@ -126,29 +125,26 @@ def test_node_classifier_with_wrong_number_of_rows_is_refused(planted, record):
 
 
 # ------------------------------------------------------------------------------- harness overrides
-@pytest.fixture
-def harness():
-    module = load_script("reproduce_hypergraph_table.py")
-    before = torch.get_num_threads()
-    yield module
-    torch.set_num_threads(before)
-
-
 @pytest.mark.timeout(30)
-def test_harness_set_parses_strings_and_refuses_unknown_keys(harness, tmp_path, capsys, record):
+def test_harness_set_parses_strings_and_refuses_unknown_keys(tmp_path, capsys, record):
+    from graphhyper.cli import main
+    from graphhyper.experiments.config import parse_key_values
+    from graphhyper.experiments.protocol import config_for
+
     record("scripts: reproduce_hypergraph_table --set", "act=tanh, a misspelt key, a missing '='")
-    cfg = harness.config_for("zoo", "hgnn", None, ["act=tanh", "lr=0.01", "dropout=0.25", "label_smoothing=0.1"])
-    assert cfg["model"]["act"] == "tanh" and cfg["model"]["dropout"] == 0.25
-    assert cfg["lr"] == 0.01 and cfg["label_smoothing"] == 0.1
+    sets = parse_key_values(["act=tanh", "lr=0.01", "dropout=0.25", "label_smoothing=0.1"])
+    cfg = config_for("zoo", "hgnn", None, sets)
+    assert cfg.model["act"] == "tanh" and cfg.model["dropout"] == 0.25
+    assert cfg.lr == 0.01 and cfg.label_smoothing == 0.1
     with pytest.raises(InvalidInputError, match="hiden_channels"):
-        harness.config_for("zoo", "hgnn", None, ["hiden_channels=64"])
+        config_for("zoo", "hgnn", None, parse_key_values(["hiden_channels=64"]))
     with pytest.raises(InvalidInputError, match="KEY=VALUE"):
-        harness.config_for("zoo", "hgnn", None, ["act"])
+        parse_key_values(["act"], "--set")
     out = tmp_path / "t"
-    code = harness.main(["--datasets", "zoo", "--models", "hgnn", "--seeds", "1", "--epochs", "1",
-                         "--set", "hiden_channels=64", "--out", str(out)])
+    code = main(["hypergraph", "table", "--datasets", "zoo", "--models", "hgnn", "--seeds", "1", "--epochs", "1",
+                 "--set", "hiden_channels=64", "--out", str(out)])
     err = capsys.readouterr().err
-    assert code == 2 and "error:" in err and "hiden_channels" in err and "Traceback" not in err
+    assert code == 1 and "graphhyper: error:" in err and "hiden_channels" in err and "Traceback" not in err
     assert not out.with_suffix(".csv").exists()                      # nothing trained
 
 

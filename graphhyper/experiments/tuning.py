@@ -7,8 +7,8 @@ preprocessing (raw or row-normalised). ``fix`` pins any of them. The best config
 ``<out>/<dataset>__<model>.json``; the study lives in an Optuna storage (default ``<out>/studies.db``) and resumes.
 
 Evaluation (:func:`evaluate_configs`): trains a config on the split seeds ``0..seeds-1`` with the protocol of
-``scripts/reproduce_hypergraph_table.py`` (self-loop hyperedge per node, early stopping on validation, test
-accuracy at the best validation epoch) and reports mean ± std.
+the benchmark table (:mod:`graphhyper.experiments.table`; self-loop hyperedge per node, early stopping on
+validation, test accuracy at the best validation epoch) and reports mean ± std.
 
 Command line: ``graphhyper hypergraph tune`` (or ``python scripts/tune_hypergraph.py``)::
 
@@ -27,9 +27,10 @@ import json
 import statistics
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from graphhyper.errors import InvalidInputError
+from graphhyper.experiments.config import RunConfig, TunedConfig, read_mapping
 
 # model search spaces: name -> {kwarg: (kind, args)}; kinds: cat, float (low, high), logfloat, int
 SPACES: dict[str, dict[str, tuple]] = {
@@ -83,27 +84,41 @@ def parse_space(overrides: dict) -> dict:
     return out
 
 
-def run_config(dataset: str, cfg: dict, seed: int, root=None, device: str = "cpu", *, model_name: str | None = None,
-               epochs: int = 300, patience: int | None = 100, progress: bool = False):
+def run_config(dataset: str, cfg: RunConfig | Mapping[str, Any], seed: int, root=None, device: str = "cpu", *,
+               model_name: str | None = None, epochs: int = 300, patience: int | None = 100, progress: bool = False):
     """Train ``cfg`` on the random split ``seed`` with the reproduction protocol (self-loop hyperedge per node,
     early stopping on validation); returns the ``TrainResult``.
 
-    ``cfg`` holds ``model`` kwargs, ``lr`` and ``weight_decay`` and may hold ``model_name``, ``feature_norm``,
+    ``cfg`` (a :class:`~graphhyper.experiments.config.RunConfig` or its mapping; unknown keys are refused) holds
+    ``model`` kwargs, ``lr`` and ``weight_decay`` and may hold ``model_name``, ``feature_norm``,
     ``label_smoothing``, ``epochs`` and ``patience`` (those two fall back to the arguments; a patience of 0 or
-    ``None`` trains every epoch). Shared by the tuner and ``scripts/reproduce_hypergraph_table.py``."""
+    ``None`` trains every epoch). Shared by the tuner and the benchmark table."""
     from graphhyper.data import load_hypergraph
     from graphhyper.hypergraph.models import build_model
     from graphhyper.hypergraph.train import normalize_features, set_seed, train_node_classifier, with_sparse_features
 
+    run = _as_run_config(cfg)
+    name = model_name or run.model_name
+    if name is None or run.lr is None or run.weight_decay is None:
+        raise InvalidInputError("a run config needs model_name (or the model_name argument), lr and weight_decay.")
     data = load_hypergraph(dataset, root, split="random", seed=seed, add_self_loops=True)
-    data = normalize_features(data, cfg.get("feature_norm", "none"))
+    data = normalize_features(data, run.feature_norm or "none")
     set_seed(seed)
-    model = build_model(model_name or cfg["model_name"], data.num_features, data.num_classes, **cfg["model"])
+    model = build_model(name, data.num_features, data.num_classes, **run.model)
     data = with_sparse_features(model, data)  # same math, skips the zeros of bag-of-words features
-    return train_node_classifier(model, data, epochs=cfg.get("epochs", epochs), lr=cfg["lr"],
-                                 weight_decay=cfg["weight_decay"], patience=cfg.get("patience", patience) or None,
+    return train_node_classifier(model, data, epochs=run.epochs if run.epochs is not None else epochs, lr=run.lr,
+                                 weight_decay=run.weight_decay,
+                                 patience=(run.patience if run.patience is not None else patience) or None,
                                  seed=seed, progress=progress, device=device,
-                                 label_smoothing=cfg.get("label_smoothing", 0.0))
+                                 label_smoothing=run.label_smoothing or 0.0)
+
+
+def _as_run_config(cfg: RunConfig | Mapping[str, Any]) -> RunConfig:
+    if isinstance(cfg, TunedConfig):
+        return cfg.run_config()
+    if isinstance(cfg, RunConfig):
+        return cfg
+    return TunedConfig.from_dict(cfg, source="run config").run_config()
 
 
 def trial_config(trial, model: str, fixed: dict, space: dict, epochs: int, patience: int) -> dict:
@@ -160,7 +175,7 @@ def tune(dataset: str, model: str = "hgnn", *, trials: int = 20, timeout: float 
         raise InvalidInputError(f"tie_break={tie_break!r} is unknown; use one of {TIE_BREAKS}.")
     if model not in SPACES:
         raise InvalidInputError(f"No search space for model {model!r}; choose one of {sorted(SPACES)} (or "
-                                "extend graphhyper.search.hypergraph_tuning.SPACES).")
+                                "extend graphhyper.experiments.tuning.SPACES).")
     fixed, out = dict(fixed or {}), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     # make_storage retries the schema-creation race of tuners started together on a new SQLite file
@@ -297,14 +312,13 @@ def evaluate_configs(paths: list[str | Path], seeds: int = 10, *, root=None, dev
 
 
 def _read_config(path) -> dict:
-    try:
-        cfg = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InvalidInputError(f"cannot read the tuned config {path}: {exc}. Give a JSON file written by "
-                                "`graphhyper hypergraph tune`.") from None
+    """The tuned config at ``path`` as a mapping (JSON or TOML; unknown keys refused by
+    :class:`~graphhyper.experiments.config.TunedConfig`)."""
+    cfg = read_mapping(path, "tuned config")
     missing = {"dataset", "model_name", "model", "lr", "weight_decay"} - set(cfg)
     if missing:
         raise InvalidInputError(f"{path} is not a tuned config: it lacks {sorted(missing)}.")
+    TunedConfig.from_dict(cfg, source=str(path))
     return cfg
 
 
