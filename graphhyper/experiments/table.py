@@ -93,7 +93,7 @@ def worker_settings(threads: int) -> Iterator[None]:
 
     from graphhyper.hypergraph import ops
 
-    before, checks = torch.get_num_threads(), bool(ops._default.get("check_finite", True))
+    before, checks = torch.get_num_threads(), ops.input_checks()
     try:
         init_worker(threads)
         yield

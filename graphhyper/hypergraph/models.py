@@ -434,7 +434,7 @@ _REGISTRY: dict[str, ModelSpec] = {
         _allset(True),
         # the reference scripts (jianhao2016/AllSet src/run_AllSetTransformer.sh): one V->E->V block, 2-layer
         # PMA feed-forward, a linear classifier, hidden 128 and 8 heads on Cora-CA (per-dataset sizes and heads
-        # in scripts/reproduce_hypergraph_table.py), dropout 0.5, input dropout 0.2, Adam lr 1e-3, no decay
+        # in graphhyper.experiments.protocol), dropout 0.5, input dropout 0.2, Adam lr 1e-3, no decay
         dict(_SET, hidden_channels=128, num_layers=1, mlp_layers=2, heads=8, classifier_layers=1, classifier_hidden=128,
              input_dropout=0.2, attention_dropout=0.0),
         "AllSetTransformer (Chien et al. 2022)",

@@ -361,3 +361,11 @@ def hypergcn_pairs(
 
 
 __all__.append("hypergcn_pairs")
+
+
+def input_checks() -> bool:
+    """Whether the ops check their inputs for non-finite values (see :func:`set_input_checks`)."""
+    return bool(_default["check_finite"])
+
+
+__all__.append("input_checks")

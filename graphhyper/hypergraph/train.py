@@ -62,7 +62,7 @@ def node_logits(model: torch.nn.Module, x: torch.Tensor, hg: Any) -> torch.Tenso
     unrelated rows.
     """
     if isinstance(hg, torch.Tensor):  # a raw hyperedge_index: the CSR order the pooling reads needs a Hypergraph
-        from graphhyper.hypergraph.nn._utils import as_hypergraph
+        from graphhyper.hypergraph.nn import as_hypergraph
 
         hg = as_hypergraph(hg, x.shape[0])
     out = model(x, hg)

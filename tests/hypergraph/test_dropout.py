@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from graphhyper.errors import InvalidInputError
-from graphhyper.hypergraph.nn._utils import Dropout, dropout
+from graphhyper.hypergraph.nn import Dropout, dropout
 
 
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.753])
