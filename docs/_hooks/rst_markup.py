@@ -1,9 +1,11 @@
 """Griffe extension for the docs site: turn the reST bits of our docstrings into Markdown before mkdocstrings
 renders them (the docstrings are Google style, but their inline markup is Sphinx's).
 
-- ``:class:`~a.b.C``` and the other roles become inline code (`` `C` ``; ``~`` keeps the last dotted part);
-  ``:math:`x``` becomes inline code of the TeX source.
-- A ``.. math::`` directive and a paragraph ending in ``::`` followed by an indented block become fenced blocks.
+- ``:class:`~a.b.C``` and the other roles become inline code (`` `C` ``; ``~`` keeps the last dotted part).
+- ``:math:`x``` and ``.. math::`` blocks become MathML (latex2mathml; browsers render it without scripts), one
+  display line per ``\\`` row with the ``&`` alignment marks dropped; TeX that latex2mathml cannot read stays as
+  inline code or a ``text`` block.
+- A paragraph ending in ``::`` followed by an indented block becomes a fenced block.
 - An ``Args:`` entry naming several parameters (``lr, weight_decay: Adam settings.``) becomes one entry per
   parameter with the same text, so griffe can match each to the signature.
 - Runs of doctest lines (``>>>`` / ``...`` and their output) become ``pycon`` fenced blocks, instead of the nested
@@ -17,14 +19,25 @@ from __future__ import annotations
 import re
 
 import griffe
+from latex2mathml.converter import convert as tex_to_mathml
 
 _ROLE = re.compile(r":(?:class|func|meth|mod|data|attr|obj|exc|math):`([^`]+)`")
+
+
+def _mathml(tex: str, display: str) -> str | None:
+    try:
+        html = tex_to_mathml(" ".join(tex.split()), display=display)
+    except Exception:  # noqa: BLE001 (any TeX latex2mathml cannot read falls back to the source)
+        return None
+    return html.replace(' xmlns="http://www.w3.org/1998/Math/MathML"', "")
 
 
 def _role(match: re.Match[str]) -> str:
     text = match.group(1)
     if match.group(0).startswith(":math:"):
-        return f"`{text}`"
+        html = _mathml(text, "inline")
+        # in a span: Python-Markdown takes a line that starts with <math> for a block of raw HTML
+        return f'<span class="math">{html}</span>' if html else f"`{text}`"
     if text.startswith("~"):
         text = text[1:].rsplit(".", 1)[-1]
     return f"`{text}`"
@@ -97,7 +110,11 @@ def convert(text: str) -> str:
                 out.append(line.rstrip()[:-1])  # "text::" -> "text:"
             if out and out[-1].strip():
                 out.append("")
-            out.extend(_fence(block, indent, "text" if stripped == ".. math::" else "python"))
+            rows = [_mathml(row.replace("&", ""), "block") for row in " ".join(block).split("\\\\")]
+            if stripped == ".. math::" and all(rows):
+                out.extend(indent + str(row) for row in rows)
+            else:
+                out.extend(_fence(block, indent, "text" if stripped == ".. math::" else "python"))
             i = nxt
             continue
         if stripped.startswith(">>>"):
