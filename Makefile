@@ -9,7 +9,7 @@ export GRAPHHYPER_DATA ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
 export DGLBACKEND := pytorch
 PYTEST_ARGS ?=
 
-.PHONY: setup test lint demo bench clean
+.PHONY: setup test lint docs demo bench clean
 
 setup: $(STAMP)
 
@@ -26,6 +26,9 @@ lint: setup
 
 test: setup lint
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -d site
 
 demo: setup
 	$(PY) scripts/demo.py

@@ -1,5 +1,5 @@
-"""The three examples run as a user would run them (a subprocess each, smallest settings), and the generated API
-reference in docs/api/ is current."""
+"""The three examples run as a user would run them (a subprocess each, smallest settings), and the guides' links
+resolve (the built docs site is checked by tests/test_docs_site.py)."""
 
 from __future__ import annotations
 
@@ -80,13 +80,6 @@ def test_architecture_search_proxy_fallback(tmp_path):
     out = _run("architecture_search.py", "--trials", "3", data=str(tmp_path))
     assert "zero-cost proxy 'jacob_cov'" in out and "trials: 3" in out
     assert re.search(r"best value: -?[\d.]+", out), out
-
-
-def test_api_reference_is_current():
-    """docs/api/*.md is generated from the docstrings; regenerate with `python scripts/gen_api_docs.py`."""
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_api_docs.py"), "--check"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
 
 
 def test_docs_links_resolve():
