@@ -198,12 +198,12 @@ class ArchCollection:
                 from None
         lines = text.splitlines()
         header = _parse_header(lines[0] if lines else "", path)
-        records = []
+        records: list[tuple[str, str, str]] = []
         for k, line in enumerate(lines[1:], start=2):
             parts = line.split("\t", 2)
             if len(parts) != 3:
                 raise DatasetError(f"{path} line {k} is malformed (expected split<TAB>hash<TAB>spec). Regenerate it.")
-            records.append(tuple(parts))
+            records.append((parts[0], parts[1], parts[2]))
         if len(records) != header.get("count"):
             raise DatasetError(f"{path} holds {len(records)} specs but its header says {header.get('count')}: the "
                                f"file is truncated. Regenerate it.")
@@ -241,7 +241,8 @@ def _split_sizes(n, splits) -> dict[str, int]:
 
 def _fill_split(sp: Space, name: str, count: int, seed: int, taken: set, kwargs: dict, dedup: str) -> list:
     space_split = _space_split(sp, name)
-    out, batch, drawn = [], 0, 0
+    out: list[tuple[str, str, str]] = []
+    batch, drawn = 0, 0
     limit = 20 * count + 2000
     while len(out) < count and drawn < limit:
         if sp.all_specs is not None:  # finite space: one seeded permutation, without replacement

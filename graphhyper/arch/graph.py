@@ -12,7 +12,7 @@ import hashlib
 import math
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import torch
 
@@ -221,7 +221,8 @@ class ArchGraph:
     # ------------------------------------------------------------------ features
     def _node_scalars(self, node: Node) -> list[float]:
         a = node.attrs
-        fan_in = fan_out = 0
+        fan_in: Any = 0  # ints, tuples or None, as the module's attrs hold them
+        fan_out: Any = 0
         weight = max(node.params.values(), key=lambda s: (len(s), _prod(s)), default=None)
         if "in_channels" in a or "in_features" in a:
             fan_in, fan_out = a.get("in_channels", a.get("in_features")), a.get("out_channels", a.get("out_features"))
@@ -241,7 +242,7 @@ class ArchGraph:
         n_params = sum(_prod(s) for s in node.params.values())
         out = _prod(node.out_shape[1:]) if node.out_shape else 0
 
-        def agg(v: Any, how=_prod) -> float:
+        def agg(v: Any, how: Callable[[Iterable[int]], int] = _prod) -> float:
             if isinstance(v, tuple):
                 return float(how(max(int(x), 0) for x in v)) if v else 0.0
             return float(max(int(v or 0), 0))
@@ -345,10 +346,10 @@ class ArchGraph:
             return False
         import networkx as nx
 
-        return nx.vf2pp_is_isomorphic(self.to_networkx(), other.to_networkx(), node_label="label")
+        return bool(nx.vf2pp_is_isomorphic(self.to_networkx(), other.to_networkx(), node_label="label"))
 
     # ------------------------------------------------------------------ conversions
-    def to_networkx(self):
+    def to_networkx(self) -> Any:
         """``networkx.DiGraph``; node ``i`` carries name, op, target, attrs, params, out_shape and ``label``."""
         import networkx as nx
 
@@ -359,7 +360,7 @@ class ArchGraph:
         g.add_edges_from(self.edges)
         return g
 
-    def to_pyg(self):
+    def to_pyg(self) -> Any:
         """``torch_geometric.data.Data`` with ``x`` (op ids, ``[N]``), ``shape_features`` (``[N, SHAPE_DIM]``),
         ``edge_index`` (``[2, E]``) and ``num_nodes``."""
         from torch_geometric.data import Data
@@ -367,7 +368,7 @@ class ArchGraph:
         return Data(x=self.op_ids(), shape_features=self.shape_features(), edge_index=self.edge_index,
                     num_nodes=len(self.nodes))
 
-    def to_dgl(self):
+    def to_dgl(self) -> Any:
         """``dgl.DGLGraph`` with ``ndata['op']`` and ``ndata['shape_features']`` (DGL is imported lazily)."""
         dgl = require("dgl", "dgl", "ArchGraph.to_dgl")
         ei = self.edge_index
@@ -440,7 +441,7 @@ class ArchGraph:
         return "\n".join(lines)
 
 
-def batch_graphs(graphs: Sequence[ArchGraph]):
+def batch_graphs(graphs: Sequence[ArchGraph]) -> Any:
     """Batch many graphs into one ``torch_geometric.data.Batch`` (disjoint union; ``batch`` maps nodes to graphs).
 
     Raises:

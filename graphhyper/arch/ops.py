@@ -104,8 +104,9 @@ def _as_int_attr(value: Any) -> int | tuple[int, ...] | None:
         return int(value)
     if isinstance(value, (tuple, list, torch.Size)) and value:
         items = [-1 if v is None else _as_int_attr(v) for v in value]
-        if all(isinstance(v, int) for v in items):
-            return tuple(items)
+        ints = [v for v in items if isinstance(v, int)]
+        if len(ints) == len(items):
+            return tuple(ints)
     return None
 
 
@@ -301,9 +302,12 @@ def _register_builtin_modules() -> None:
     for op, classes in table.items():
         for cls in classes:
             register_module_op(cls, op)
-    # transformers' Conv1D is a linear layer whose weight is stored transposed: [in_features, out_features]
-    register_module_op("Conv1D", "linear", lambda m: {"in_features": int(m.weight.shape[0]),
-                                                      "out_features": int(m.weight.shape[1])})
+    register_module_op("Conv1D", "linear", _conv1d_attrs)
+
+
+def _conv1d_attrs(m: Any) -> dict[str, Any]:
+    """transformers' Conv1D is a linear layer whose weight is stored transposed: ``[in_features, out_features]``."""
+    return {"in_features": int(m.weight.shape[0]), "out_features": int(m.weight.shape[1])}
 
 
 def _register_builtin_functions() -> None:

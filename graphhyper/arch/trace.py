@@ -137,7 +137,8 @@ class _MetaSwap:
         for module in self.root.modules():
             self.modes.append((module, module.training))
             module.training = False
-            for store in (module._parameters, module._buffers):
+            stores: tuple[dict[str, Any], ...] = (module._parameters, module._buffers)  # both take meta tensors
+            for store in stores:
                 for key, tensor in store.items():
                     if tensor is None:
                         continue
@@ -335,24 +336,26 @@ def _rule_same(m: nn.Module, args: tuple, kwargs: dict) -> Any:
     return _single(args, kwargs)
 
 
-def _rule_batch_norm(m: nn.Module, args: tuple, kwargs: dict) -> Any:
+def _rule_batch_norm(m: nn.modules.batchnorm._BatchNorm, args: tuple, kwargs: dict) -> Any:
     x = _single(args, kwargs)
-    ok = x is not None and x.dim() == {nn.BatchNorm1d: x.dim(), nn.BatchNorm2d: 4, nn.BatchNorm3d: 5}[type(m)]
+    if x is None:
+        return None
+    ok = x.dim() == {nn.BatchNorm1d: x.dim(), nn.BatchNorm2d: 4, nn.BatchNorm3d: 5}[type(m)]
     return x if ok and x.dim() >= 2 and x.shape[1] == m.num_features else None
 
 
-def _rule_layer_norm(m: nn.Module, args: tuple, kwargs: dict) -> Any:
+def _rule_layer_norm(m: nn.LayerNorm, args: tuple, kwargs: dict) -> Any:
     x = _single(args, kwargs)
     ns = tuple(m.normalized_shape)
     return x if x is not None and tuple(x.shape[x.dim() - len(ns):]) == ns else None
 
 
-def _rule_group_norm(m: nn.Module, args: tuple, kwargs: dict) -> Any:
+def _rule_group_norm(m: nn.GroupNorm, args: tuple, kwargs: dict) -> Any:
     x = _single(args, kwargs)
     return x if x is not None and x.dim() >= 2 and x.shape[1] == m.num_channels else None
 
 
-def _rule_linear(m: nn.Module, args: tuple, kwargs: dict) -> Any:
+def _rule_linear(m: nn.Linear, args: tuple, kwargs: dict) -> Any:
     x = _single(args, kwargs)
     if x is None or x.dim() < 1 or x.shape[-1] != m.in_features or not x.is_floating_point():
         return None
@@ -367,7 +370,7 @@ def _window(size: int, k: int, s: int, p: int, d: int, ceil: bool = False) -> in
     return out
 
 
-def _rule_conv(m: nn.Module, args: tuple, kwargs: dict) -> Any:
+def _rule_conv(m: nn.modules.conv._ConvNd, args: tuple, kwargs: dict) -> Any:
     x = _single(args, kwargs)
     nd = len(m.kernel_size)
     if (x is None or x.dim() != nd + 2 or x.shape[1] != m.in_channels or m.padding_mode != "zeros"
@@ -377,7 +380,7 @@ def _rule_conv(m: nn.Module, args: tuple, kwargs: dict) -> Any:
     return _meta_like(x, (x.shape[0], m.out_channels, *spatial)) if min(spatial) > 0 else None
 
 
-def _rule_pool2d(m: nn.Module, args: tuple, kwargs: dict) -> Any:
+def _rule_pool2d(m: nn.MaxPool2d | nn.AvgPool2d, args: tuple, kwargs: dict) -> Any:
     x = _single(args, kwargs)
     if x is None or x.dim() != 4 or getattr(m, "return_indices", False):
         return None
@@ -391,7 +394,7 @@ def _rule_pool2d(m: nn.Module, args: tuple, kwargs: dict) -> Any:
     return _meta_like(x, (*x.shape[:2], *spatial)) if min(spatial) > 0 else None
 
 
-def _rule_adaptive_pool2d(m: nn.Module, args: tuple, kwargs: dict) -> Any:
+def _rule_adaptive_pool2d(m: nn.AdaptiveAvgPool2d, args: tuple, kwargs: dict) -> Any:
     x = _single(args, kwargs)
     if x is None or x.dim() != 4:
         return None
@@ -403,15 +406,15 @@ def _module_rules() -> dict[Callable, Callable]:
     same = (nn.ReLU, nn.ReLU6, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Hardswish, nn.Hardsigmoid, nn.LeakyReLU,
             nn.ELU, nn.Mish, nn.Dropout, nn.Dropout2d, nn.Identity, nn.SELU, nn.CELU, nn.Softplus, nn.Hardtanh)
     rules: dict[Callable, Callable] = {cls.forward: _rule_same for cls in same}
-    for cls in (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d):
-        rules[cls.forward] = _rule_batch_norm
+    for norm in (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d):
+        rules[norm.forward] = _rule_batch_norm
     rules[nn.LayerNorm.forward] = _rule_layer_norm
     rules[nn.GroupNorm.forward] = _rule_group_norm
     rules[nn.Linear.forward] = _rule_linear
-    for cls in (nn.Conv1d, nn.Conv2d, nn.Conv3d):
-        rules[cls.forward] = _rule_conv
-    for cls in (nn.MaxPool2d, nn.AvgPool2d):
-        rules[cls.forward] = _rule_pool2d
+    for conv in (nn.Conv1d, nn.Conv2d, nn.Conv3d):
+        rules[conv.forward] = _rule_conv
+    for pool in (nn.MaxPool2d, nn.AvgPool2d):
+        rules[pool.forward] = _rule_pool2d
     rules[nn.AdaptiveAvgPool2d.forward] = _rule_adaptive_pool2d
     return rules
 
@@ -473,39 +476,13 @@ def _fx_run(root: nn.Module, graph: fx.Graph, args: tuple, kwargs: dict, fast: b
     for node in graph.nodes:
         try:
             if node.op == "placeholder":
-                if node.target in kwargs:
-                    env[node] = kwargs[node.target]
-                elif positional:
-                    env[node] = positional.pop(0)
-                else:
-                    env[node] = node.args[0] if node.args else None
+                env[node] = _fx_placeholder(node, positional, kwargs)
             elif node.op == "get_attr":
-                obj = root
-                for part in node.target.split("."):
-                    obj = getattr(obj, part)
-                env[node] = obj
-            elif node.op == "call_function":
+                env[node] = _get_attr(root, node.target)
+            elif node.op in _CALL_OPS:
                 a, kw = load(node.args), load(node.kwargs)
-                out = _function_rule(node.target, a, kw) if fast else None
-                if out is None:
-                    with _META:
-                        out = node.target(*a, **kw)
-                env[node] = out
-            elif node.op == "call_method":
-                (self_obj, *rest), kw = load(node.args), load(node.kwargs)
-                out = _function_rule(node.target, (self_obj, *rest), kw) if fast else None
-                if out is None:
-                    with _META:
-                        out = getattr(self_obj, node.target)(*rest, **kw)
-                env[node] = out
-            elif node.op == "call_module":
-                module, a, kw = modules[node.target], load(node.args), load(node.kwargs)
-                rule = _MODULE_RULES.get(type(module).forward) if fast else None
-                out = rule(module, a, kw) if rule is not None else None
-                if out is None:
-                    with _META:
-                        out = module(*a, **kw)
-                env[node] = out
+                out = _fx_rule(node, modules, a, kw) if fast else None
+                env[node] = out if out is not None else _fx_meta_call(node, modules, a, kw)
             elif node.op == "output":
                 env[node] = load(node.args[0])
         except GraphhyperError:
@@ -515,6 +492,46 @@ def _fx_run(root: nn.Module, graph: fx.Graph, args: tuple, kwargs: dict, fast: b
             raise _ShapeError(where, ops.function_name(node.target) if node.op != "call_module"
                               else type(modules[node.target]).__name__, exc) from exc
     return env
+
+
+_CALL_OPS = ("call_function", "call_method", "call_module")
+
+
+def _fx_placeholder(node: fx.Node, positional: list[Any], kwargs: dict) -> Any:
+    """The input bound to a placeholder: by name, else the next positional argument, else its default."""
+    if node.target in kwargs:
+        return kwargs[node.target]
+    if positional:
+        return positional.pop(0)
+    return node.args[0] if node.args else None
+
+
+def _get_attr(root: nn.Module, target: Any) -> Any:
+    """``root.a.b.c`` for the dotted ``target`` of a ``get_attr`` node."""
+    obj: Any = root
+    for part in target.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _fx_rule(node: fx.Node, modules: dict[str, nn.Module], a: Any, kw: Any) -> Any:
+    """Output of a call node from a closed-form shape rule; None when no rule applies."""
+    if node.op == "call_module":
+        module = modules[str(node.target)]
+        rule = _MODULE_RULES.get(type(module).forward)
+        return rule(module, a, kw) if rule is not None else None
+    return _function_rule(node.target, tuple(a), kw)
+
+
+def _fx_meta_call(node: fx.Node, modules: dict[str, nn.Module], a: Any, kw: Any) -> Any:
+    """Run a call node for real, tensors created without a device landing on meta."""
+    with _META:
+        if node.op == "call_module":
+            return modules[str(node.target)](*a, **kw)
+        if node.op == "call_method":
+            self_obj, *rest = a
+            return getattr(self_obj, str(node.target))(*rest, **kw)
+        return node.target(*a, **kw)  # type: ignore[operator]  # call_function: target is the callable
 
 
 class _ShapeError(Exception):
@@ -537,9 +554,7 @@ def _fx_build(root: nn.Module, graph: fx.Graph, env: dict, builder: _Builder) ->
             if _is_tensorish(value):
                 src[node] = {builder.add(node.name, "input", "input", {}, (), set(), value)}
         elif node.op == "get_attr":  # look the original tensor up again: ``value`` is its meta stand-in
-            obj = root
-            for part in node.target.split("."):
-                obj = getattr(obj, part)
+            obj = _get_attr(root, node.target)
             pend[node] = {builder.param_names[id(obj)]} if id(obj) in builder.param_names else set()
         elif node.op == "output":
             builder.add("output", "output", "output", {}, in_pend, in_src, value)
@@ -598,15 +613,11 @@ def _export_leaf(node: fx.Node, modules: dict[str, nn.Module], tracer: _LeafTrac
     return None
 
 
-def _trace_export(root: nn.Module, args: tuple, kwargs: dict, builder: _Builder) -> None:
-    with _MetaSwap(root), torch.device("meta"):
-        program = torch.export.export(root, args, kwargs, strict=False)
-    sig = program.graph_signature
-    params = dict(sig.inputs_to_parameters)
-    user_inputs = set(sig.user_inputs)
-    modules = dict(root.named_modules(remove_duplicate=False))
+def _export_groups(graph: fx.Graph, modules: dict[str, nn.Module]) -> tuple[
+        dict[fx.Node, tuple[str, str] | None], dict[str, fx.Node], dict[str, list[fx.Node]]]:
+    """Group the ATen calls by the leaf-module call that made them: ``(leaf of each call_function node,
+    last node of each call key, the nodes of each call key in graph order)``."""
     tracer = _LeafTracer()
-    graph = program.graph
     leaf = {n: _export_leaf(n, modules, tracer) for n in graph.nodes if n.op == "call_function"}
     last_of: dict[str, fx.Node] = {}
     members: dict[str, list[fx.Node]] = {}
@@ -614,6 +625,18 @@ def _trace_export(root: nn.Module, args: tuple, kwargs: dict, builder: _Builder)
         if info is not None:
             last_of[info[0]] = n
             members.setdefault(info[0], []).append(n)
+    return leaf, last_of, members
+
+
+def _trace_export(root: nn.Module, args: tuple, kwargs: dict, builder: _Builder) -> None:
+    with _MetaSwap(root), torch.device("meta"):
+        program = torch.export.export(root, args, kwargs, strict=False)
+    sig = program.graph_signature
+    params = dict(sig.inputs_to_parameters)
+    user_inputs = set(sig.user_inputs)
+    modules = dict(root.named_modules(remove_duplicate=False))
+    graph = program.graph
+    leaf, last_of, members = _export_groups(graph, modules)
     src: dict[fx.Node, set[int]] = {}
     pend: dict[fx.Node, set[str]] = {}
     for node in graph.nodes:
@@ -630,8 +653,8 @@ def _trace_export(root: nn.Module, args: tuple, kwargs: dict, builder: _Builder)
         elif node.op == "output":
             outs = [i.meta.get("val") for i in inputs if i.name not in sig.buffers_to_mutate]
             builder.add("output", "output", "output", {}, in_pend, in_src, outs)
-        elif node.op == "call_function" and leaf[node] is not None:
-            key, path = leaf[node]
+        elif node.op == "call_function" and (info := leaf[node]) is not None:
+            key, path = info
             if node is not last_of[key]:
                 continue
             group = set(members[key])
@@ -726,11 +749,7 @@ class _Recorder(TorchFunctionMode):
         try:
             out = func(*args, **kwargs)
         except Exception as exc:
-            if not hasattr(exc, "module_path"):
-                try:
-                    exc.module_path = self.stack[-1] if self.stack else "<root>"
-                except AttributeError:
-                    pass
+            _tag_module_path(exc, self.stack[-1] if self.stack else "<root>")
             raise
         if self.leaf_depth:
             return out
@@ -774,6 +793,15 @@ class _Recorder(TorchFunctionMode):
         self.produce(output, {idx})
 
 
+def _tag_module_path(exc: Exception, path: str) -> None:
+    """Note on ``exc`` the module being run when it was raised (the innermost tag wins; some exceptions take none)."""
+    if not hasattr(exc, "module_path"):
+        try:
+            exc.module_path = path  # type: ignore[attr-defined]  # an ad-hoc attribute read back by trace()
+        except AttributeError:
+            pass
+
+
 def _short_name(func: Any) -> str:
     name = ops.function_name(func).rsplit(".", 1)[-1]
     return name.strip("_") or "op"
@@ -799,11 +827,7 @@ def _trace_autograd(root: nn.Module, args: tuple, kwargs: dict, builder: _Builde
             with torch.device("meta"), recorder:
                 out = root(*args, **kwargs)
         except Exception as exc:
-            if not hasattr(exc, "module_path"):
-                try:
-                    exc.module_path = recorder.stack[-1] if recorder.stack else "<root>"
-                except AttributeError:
-                    pass
+            _tag_module_path(exc, recorder.stack[-1] if recorder.stack else "<root>")
             raise
         finally:
             for handle in handles:
@@ -840,13 +864,14 @@ def meta_init(include_buffers: bool = False) -> Iterator[None]:
             tensor = tensor.to("meta")
         original_buffer(self, name, tensor, persistent=persistent)
 
-    nn.Module.register_parameter = register_parameter
-    nn.Module.register_buffer = register_buffer
+    # patching the class for the with-block is the point of meta_init
+    nn.Module.register_parameter = register_parameter  # type: ignore[method-assign]
+    nn.Module.register_buffer = register_buffer  # type: ignore[method-assign]
     try:
         yield
     finally:
-        nn.Module.register_parameter = original_param
-        nn.Module.register_buffer = original_buffer
+        nn.Module.register_parameter = original_param  # type: ignore[method-assign]
+        nn.Module.register_buffer = original_buffer  # type: ignore[method-assign]
 
 
 _PATH_FUNCS: dict[str, Callable[[nn.Module, tuple, dict, _Builder], None]] = {

@@ -95,6 +95,8 @@ class StandIn(metaclass=Sealed):
     """A callable handed to a pickle in place of a function; ``BUILD`` on it is refused (no attribute to set)."""
 
     __slots__ = ("_fn", "_name")
+    _fn: Any
+    _name: str
 
     def __init__(self, fn: Any, name: str) -> None:
         object.__setattr__(self, "_fn", fn)

@@ -107,7 +107,7 @@ def source_to_hypergraph(source: str, *, include_values: bool = True, max_nodes:
             raise InvalidInputError(f"{filename}: more than max_nodes={max_nodes} nodes; raise max_nodes or skip it.")
         return len(node_types) - 1
 
-    stack = [(tree, add(type(tree).__name__))]
+    stack: list[tuple[ast.AST, int]] = [(tree, add(type(tree).__name__))]
     while stack:
         node, nid = stack.pop()
         for field, value in ast.iter_fields(node):

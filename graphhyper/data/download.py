@@ -15,13 +15,14 @@ import tempfile
 import time
 import urllib.request
 import warnings
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from graphhyper.data.cards import DatasetCard, FileEntry
 from graphhyper.errors import ChecksumError, DatasetError
 
-Opener = Callable[..., object]
+Opener = Callable[..., AbstractContextManager[Any]]  # urlopen-like: (url, timeout=) -> response
 _CHUNK = 1 << 20
 
 

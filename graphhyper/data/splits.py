@@ -27,12 +27,12 @@ class Split:
 
     def masks(self, num_nodes: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Boolean masks ``[V]`` for train, val and test."""
-        out = []
-        for idx in (self.train, self.val, self.test):
-            mask = torch.zeros(num_nodes, dtype=torch.bool)
-            mask[idx] = True
-            out.append(mask)
-        return tuple(out)
+        def mask(idx: torch.Tensor) -> torch.Tensor:
+            out = torch.zeros(num_nodes, dtype=torch.bool)
+            out[idx] = True
+            return out
+
+        return mask(self.train), mask(self.val), mask(self.test)
 
 
 def random_split(num_nodes: int, seed: int = 0, train_ratio: float = 0.5, val_ratio: float = 0.25) -> Split:

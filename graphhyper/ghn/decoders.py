@@ -16,6 +16,7 @@ batch), so decoding cost is a handful of batched matmuls, not a Python loop over
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -60,6 +61,9 @@ class LowRankDecoder(nn.Module):
 
     Shapes: ``h [G, hidden]`` -> ``[G, *shape]``.
     """
+
+    freqs: torch.Tensor  # buffers
+    phases: torch.Tensor
 
     def __init__(self, hidden: int, rank: int = 16, code_dim: int = 64, max_dim: int = 2 ** 17, seed: int = 0):
         super().__init__()
@@ -164,6 +168,10 @@ class ResidualDecoder(nn.Module):
     ``base`` decodes the context-free embedding :math:`h_0` (op + shape encoding, before message passing),
     ``delta`` the encoder output :math:`h`; both are decoders of the same kind.
     """
+
+    # any decoder modules ((h, shape) -> tensor; low-rank ones also have .factors), duck-typed
+    base: Any
+    delta: Any
 
     def __init__(self, base: nn.Module, delta: nn.Module):
         super().__init__()

@@ -30,6 +30,8 @@ class ShapeEncoding(nn.Module):
     Shapes: ``[N, SHAPE_RAW_DIM] -> [N, hidden]``.
     """
 
+    freqs: torch.Tensor  # buffer
+
     def __init__(self, hidden: int, num_freqs: int = 6, constant_norm: bool = False):
         super().__init__()
         self.constant_norm = constant_norm

@@ -106,7 +106,7 @@ def evaluate_split(ghn, task, specs, modes=("ghn", "random", "sgd"), budget: SGD
                 res[m].append(accuracy(sgd_train(copy.deepcopy(net), task, budget, seed=i), task, split=split))
             elif m in ("ghn+sgd", "random+sgd"):
                 n2 = copy.deepcopy(net)
-                if m == "ghn+sgd":
+                if m == "ghn+sgd" and pred is not None:  # pred is made whenever a "ghn" mode is asked for
                     n2.load_state_dict({k: v.detach() for k, v in pred.items()}, strict=False)
                 steps = max(1, int(round((init_epochs or 1.0) * task.x_train.shape[0] / budget.batch_size)))
                 b = SGDBudget(steps=steps, batch_size=budget.batch_size, lr=budget.lr * 0.2,

@@ -64,7 +64,9 @@ def _attr_int(attrs: dict, *keys, default=None):
         if v is None:
             continue
         if isinstance(v, (tuple, list)):
-            v = v[0] if v else None
+            if not v:
+                continue
+            v = v[0]
         try:
             return int(v)
         except (TypeError, ValueError):
@@ -192,7 +194,7 @@ class PackedGraph:
             d = dijkstra(adj, directed=False, unweighted=True, limit=cutoff + 0.5)
             d[~np.isfinite(d)] = cutoff + 1
             self._spd = torch.from_numpy(d.astype(np.int64))
-            self._spd_cutoff = cutoff
+            self._spd_cutoff: int = cutoff
         return self._spd
 
 
@@ -260,7 +262,9 @@ class LevelSchedule:
 def level_schedule(edge_index: torch.Tensor, level: torch.Tensor) -> LevelSchedule:
     """Group edges ``src -> dst`` by ``level[dst]`` (levels >= 1), all graphs of a batch at once."""
     src, dst = edge_index
-    nodes, srcs, dsts = [], [], []
+    nodes: list[torch.Tensor] = []
+    srcs: list[torch.Tensor] = []
+    dsts: list[torch.Tensor] = []
     if src.numel() == 0:
         return LevelSchedule(nodes, srcs, dsts)
     e_lvl = level[dst]

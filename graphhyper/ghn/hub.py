@@ -12,6 +12,7 @@ import math
 import os
 import stat
 from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
 
 import torch
 from torch.overrides import TorchFunctionMode
@@ -31,7 +32,7 @@ _ST_DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16"
               torch.int64: "I64", torch.int32: "I32"}
 
 
-def _paths(path: str | os.PathLike) -> tuple[Path, Path]:
+def _paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
     p = Path(path)
     if p.suffix in (".safetensors", ".json"):
         p = p.with_suffix("")
@@ -84,7 +85,7 @@ def _read_config_text(js_path: Path) -> bytes:
     return b"".join(chunks)
 
 
-def save(ghn: GHN, path: str | os.PathLike, meta: dict | None = None) -> tuple[Path, Path]:
+def save(ghn: GHN, path: str | os.PathLike[str], meta: dict[str, Any] | None = None) -> tuple[Path, Path]:
     """Write ``ghn`` to ``path.safetensors`` + ``path.json``; returns both paths."""
     from safetensors.torch import save_file
 
@@ -100,7 +101,7 @@ def save(ghn: GHN, path: str | os.PathLike, meta: dict | None = None) -> tuple[P
     return st_path, js_path
 
 
-def read_meta(path: str | os.PathLike) -> dict:
+def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The JSON document of a checkpoint (config + meta)."""
     _, js_path = _paths(path)
     text = _read_config_text(js_path)
@@ -123,7 +124,7 @@ def read_meta(path: str | os.PathLike) -> dict:
     return doc
 
 
-def _config(doc: dict, js_path: Path) -> GHNConfig:
+def _config(doc: dict[str, Any], js_path: Path) -> GHNConfig:
     try:
         return GHNConfig.from_dict(doc["config"])
     except GraphhyperError as exc:
@@ -143,7 +144,8 @@ class _ShapesOnly(TorchFunctionMode):
     first use imports the compiler (seconds of CPU on each process's first load).
     """
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):
+    def __torch_function__(self, func: Callable[..., Any], types: Iterable[type], args: Sequence[Any] = (),
+                           kwargs: dict[str, Any] | None = None) -> Any:
         kwargs = kwargs or {}
         if func in _SIZED_FACTORIES:
             size = args[0] if func is torch.full or (len(args) == 1 and not isinstance(args[0], int)) else args
@@ -163,7 +165,7 @@ def _expected_state(config: GHNConfig) -> dict[str, tuple[tuple[int, ...], torch
     return {k: (tuple(v.shape), v.dtype) for k, v in ghn.state_dict().items()}
 
 
-def _check_header(f, config: GHNConfig, st_path: Path, js_path: Path, size: int) -> None:
+def _check_header(f: Any, config: GHNConfig, st_path: Path, js_path: Path, size: int) -> None:
     """Compare the safetensors header (config, names, shapes, dtypes) with ``config`` before reading any tensor."""
     header = f.metadata() or {}
     if header.get("config"):
@@ -194,7 +196,7 @@ def _check_header(f, config: GHNConfig, st_path: Path, js_path: Path, size: int)
                               "is truncated. Re-download or re-save it.")
 
 
-def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> GHN:
+def load(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> GHN:
     """Load a GHN saved by :func:`save`.
 
     Only regular files are read (a FIFO, directory or device is refused without blocking), the config is validated,
@@ -239,7 +241,7 @@ def list_pretrained() -> list[str]:
     return sorted(p.stem for p in PRETRAINED_DIR.glob("*.json") if p.with_suffix(".safetensors").exists())
 
 
-def from_pretrained(name: str | os.PathLike = "ghn-tiny", map_location: str | torch.device = "cpu") -> GHN:
+def from_pretrained(name: str | os.PathLike[str] = "ghn-tiny", map_location: str | torch.device = "cpu") -> GHN:
     """Load a bundled GHN (no network access) by name, e.g. ``"ghn-tiny"``; see :func:`list_pretrained`.
 
     A path to a checkpoint of your own (``NAME``, ``NAME.json`` or ``NAME.safetensors``) is loaded with :func:`load`.

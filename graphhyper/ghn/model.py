@@ -219,8 +219,9 @@ class GHN(nn.Module):
                 check_shape(spec.name, spec.shape, self.config.max_dim)
                 groups[(spec.shape, spec.role)].append((gi, spec, off + spec.node))
         out: list[dict[str, torch.Tensor]] = [{} for _ in packed]
-        fast = hasattr(self.decoder, "factors") and (not isinstance(self.decoder, ResidualDecoder)
-                                                     or hasattr(self.decoder.base, "factors"))
+        factors: Any = getattr(self.decoder, "factors", None)
+        fast = factors is not None and (not isinstance(self.decoder, ResidualDecoder)
+                                        or hasattr(self.decoder.base, "factors"))
         for (shape, role), items in groups.items():
             node = torch.tensor([it[2] for it in items], device=dev)
             slot = torch.tensor([it[1].slot for it in items], device=dev)
@@ -234,7 +235,7 @@ class GHN(nn.Module):
                 args = (hp, shape, h0[node[sl]] + emb[sl]) if isinstance(self.decoder, ResidualDecoder) else (hp, shape)
                 gain = self.gain(hp).squeeze(-1)
                 if fast and role in ("weight", "embedding") and len(shape) >= 2:
-                    a, b = self.decoder.factors(*args)
+                    a, b = factors(*args)
                     val = normalized_from_factors(a, b, shape, role, fan_in[sl], gain)
                 else:
                     val = normalize_output(self.decoder(*args), role, fan_in[sl], gain)
@@ -284,8 +285,9 @@ class GHN(nn.Module):
         return results
 
     @torch.no_grad()
-    def apply(self, module: nn.Module, prediction: Prediction | None = None, *, strict: bool = True,
-              **trace_kwargs) -> Prediction:
+    def apply(  # type: ignore[override]  # GHN.apply(module) fills a module; nn.Module.apply(fn) is not used on a GHN
+        self, module: nn.Module, prediction: Prediction | None = None, *, strict: bool = True, **trace_kwargs
+    ) -> Prediction:
         """Write predicted parameters into ``module`` with ``load_state_dict`` semantics.
 
         Args:

@@ -16,6 +16,7 @@ trains on 2 CPU cores), ``"wide"`` (wider than anything seen: 48-64 channels), `
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
@@ -75,7 +76,8 @@ class Task:
         return self.x_train[idx], self.y_train[idx]
 
 
-def _carve_validation(x: torch.Tensor, y: torch.Tensor, size: int, seed: int) -> tuple[torch.Tensor, ...]:
+def _carve_validation(x: torch.Tensor, y: torch.Tensor, size: int, seed: int
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(x_train, y_train, x_val, y_val)``: ``size`` examples of the pool ``(x, y)``, drawn with ``seed``, become
     the validation split; the rest stay for training."""
     perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
@@ -116,7 +118,7 @@ def load_mnist1d_task(seed: int = 42, val_size: int = 500) -> Task:
                 image_size=40)
 
 
-TASKS = {"digits": load_digits_task, "mnist1d": load_mnist1d_task}
+TASKS: dict[str, Callable[[], Task]] = {"digits": load_digits_task, "mnist1d": load_mnist1d_task}
 _CACHE: dict[str, Task] = {}
 
 

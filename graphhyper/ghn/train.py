@@ -233,7 +233,12 @@ class Trainer:
         """Write the resumable checkpoint atomically (rank 0 only)."""
         if self.rank != 0:
             return None
-        path = Path(path) if path else self.out_dir / "last.pt"
+        if path:
+            path = Path(path)
+        elif self.out_dir is not None:
+            path = self.out_dir / "last.pt"
+        else:
+            raise CheckpointError("save_checkpoint() needs a path when the trainer has no out_dir.")
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         torch.save(self.state(), tmp)

@@ -8,16 +8,22 @@ networkx (bipartite graph), hypernetx and xgi. Optional libraries are imported l
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
 from graphhyper.errors import InvalidHypergraphError, require
 
+if TYPE_CHECKING:
+    from graphhyper.hypergraph.structure import Hypergraph
+
+H = TypeVar("H", bound="Hypergraph")
+
 NODE, EDGE = "node", "hyperedge"
 REL_IN, REL_CONTAINS = "in", "contains"
 
 
-def from_pyg(cls, hyperedge_index: torch.Tensor, num_nodes: int | None = None, **kwargs):
+def from_pyg(cls: type[H], hyperedge_index: torch.Tensor, num_nodes: int | None = None, **kwargs: Any) -> H:
     if num_nodes is None:
         if not isinstance(hyperedge_index, torch.Tensor) or hyperedge_index.dim() != 2:
             raise InvalidHypergraphError("hyperedge_index must be a LongTensor [2, nnz] (PyG layout).")
@@ -26,7 +32,7 @@ def from_pyg(cls, hyperedge_index: torch.Tensor, num_nodes: int | None = None, *
 
 
 # ---------------------------------------------------------------------------------------------- DHG
-def to_dhg(hg):
+def to_dhg(hg: Hypergraph) -> Any:
     """``dhg.Hypergraph``. DHG merges identical hyperedges and has no empty ones, so those are refused here."""
     os.environ.setdefault("DGLBACKEND", "pytorch")
     dhg = require("dhg", "dhg", "conversion to DHG")
@@ -41,7 +47,7 @@ def to_dhg(hg):
     )
 
 
-def from_dhg(cls, dhg_hg):
+def from_dhg(cls: type[H], dhg_hg: Any) -> H:
     e_list, e_weight = dhg_hg.e
     v_weight = getattr(dhg_hg, "v_weight", None)
     if v_weight is not None and not isinstance(v_weight, torch.Tensor):
@@ -52,7 +58,7 @@ def from_dhg(cls, dhg_hg):
 
 
 # ---------------------------------------------------------------------------------------------- DGL
-def to_dgl(hg):
+def to_dgl(hg: Hypergraph) -> Any:
     """DGL heterograph: relation ``(node, in, hyperedge)`` and its reverse ``(hyperedge, contains, node)``.
 
     ``g.nodes['hyperedge'].data['weight']``, ``g.nodes['node'].data['weight']`` and (when present)
@@ -72,7 +78,7 @@ def to_dgl(hg):
     return g
 
 
-def from_dgl(cls, g):
+def from_dgl(cls: type[H], g: Any) -> H:
     if NODE not in g.ntypes or EDGE not in g.ntypes or REL_IN not in g.etypes:
         raise InvalidHypergraphError(
             f"Expected a DGL heterograph with node types {NODE!r}/{EDGE!r} and relation {REL_IN!r} "
@@ -88,7 +94,7 @@ def from_dgl(cls, g):
 
 
 # ---------------------------------------------------------------------------------------------- networkx
-def to_networkx(hg):
+def to_networkx(hg: Hypergraph) -> Any:
     """Bipartite ``networkx.Graph`` with nodes ``("v", i)`` (``bipartite=0``) and ``("e", j)`` (``bipartite=1``)."""
     nx = require("networkx", None, "conversion to networkx")
     g = nx.Graph()
@@ -98,7 +104,7 @@ def to_networkx(hg):
     return g
 
 
-def _side_ids(g) -> tuple[dict, dict]:
+def _side_ids(g: Any) -> tuple[dict[Any, int], dict[Any, int]]:
     """Map networkx nodes to node ids / hyperedge ids, from ``("v"|"e", int)`` labels or the ``bipartite`` flag."""
     labels = list(g.nodes)
     if all(isinstance(n, tuple) and len(n) == 2 and n[0] in ("v", "e") for n in labels):
@@ -116,7 +122,7 @@ def _side_ids(g) -> tuple[dict, dict]:
     return vs, es
 
 
-def from_networkx(cls, g):
+def from_networkx(cls: type[H], g: Any) -> H:
     vs, es = _side_ids(g)
     num_nodes = max(vs.values(), default=-1) + 1
     num_edges = max(es.values(), default=-1) + 1
@@ -142,13 +148,13 @@ def from_networkx(cls, g):
 
 
 # ---------------------------------------------------------------------------------------------- hypernetx / xgi
-def to_hypernetx(hg):
+def to_hypernetx(hg: Hypergraph) -> Any:
     """``hypernetx.Hypergraph`` keyed by hyperedge id (weights are not carried)."""
     hnx = require("hypernetx", None, "conversion to hypernetx")
     return hnx.Hypergraph({e: members for e, members in enumerate(hg.hyperedges())})
 
 
-def to_xgi(hg):
+def to_xgi(hg: Hypergraph) -> Any:
     """``xgi.Hypergraph`` with node ids ``0..V-1`` (isolated nodes included) and hyperedge ids ``0..E-1``."""
     xgi = require("xgi", None, "conversion to xgi")
     h = xgi.Hypergraph()

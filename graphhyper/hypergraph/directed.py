@@ -91,18 +91,18 @@ class DirectedHypergraph(Hypergraph):
         """Tail set of each hyperedge."""
         return _split(self, ~self._is_head)
 
-    def _incidence_fields(self) -> dict:
+    def _incidence_fields(self) -> dict[str, torch.Tensor | None]:
         return {**super()._incidence_fields(), "is_head": self._is_head}
 
-    def _node_fields(self) -> dict:
+    def _node_fields(self) -> dict[str, torch.Tensor | None]:
         return {**super()._node_fields(), "node_type": self._node_type}
 
-    def _edge_fields(self) -> dict:
+    def _edge_fields(self) -> dict[str, torch.Tensor]:
         return {**super()._edge_fields(), "edge_type": self._edge_type}
 
     def __eq__(self, other: object) -> bool:
         base = super().__eq__(other)
-        if base is not True:
+        if base is not True or not isinstance(other, DirectedHypergraph):
             return base
         return (
             torch.equal(self._is_head.cpu(), other._is_head.cpu())
@@ -110,7 +110,7 @@ class DirectedHypergraph(Hypergraph):
             and torch.equal(self._edge_type.cpu(), other._edge_type.cpu())
         )
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
 
 def _from_pairs(hyperedges) -> tuple[torch.Tensor, torch.Tensor]:

@@ -91,7 +91,7 @@ def make_distill_loss(teacher_logits: torch.Tensor, *, tau: float = 1.0, lam: fl
     """The LightHGNN(+) loss as a ``loss_fn(logits, data, epoch)`` for :func:`train_node_classifier`."""
     soft = F.softmax(teacher_logits / tau, -1)
     gen = torch.Generator(device="cpu").manual_seed(seed)
-    soft_edges: dict[int, torch.Tensor] = {}
+    soft_edges: dict[str, torch.Tensor] = {}
 
     def loss_fn(logits: torch.Tensor, data: Any, epoch: torch.Tensor) -> torch.Tensor:
         train = data.split.train
@@ -208,6 +208,11 @@ class InferenceMLP(nn.Module):
         input ``x [N, in_channels]`` (``hg`` is accepted and ignored); output ``[N, out_channels]``.
     """
 
+    # buffers: w{i}, b{i}, lnw{i}, lnb{i} per layer (reached with getattr), and the input LayerNorm's
+    w0: Tensor
+    in_ln_w: Tensor | None
+    in_ln_b: Tensor | None
+
     def __init__(self, layers: list[dict], chunk_rows: int = 4096) -> None:
         super().__init__()
         if chunk_rows < 1:
@@ -246,7 +251,8 @@ class InferenceMLP(nn.Module):
                 f"InferenceMLP needs an MLP student (build_model('mlp', ...) or graphhyper.hypergraph.nn.MLP), got "
                 f"{type(module).__name__}; run a custom student with its own forward under torch.inference_mode.")
         act = "relu" if isinstance(mlp.act, nn.ReLU) else mlp.act
-        layers = [dict(weight=lin.weight.detach(), bias=_bias(lin), act=act) for lin in mlp.lins]
+        lins = [_as_linear(lin) for lin in mlp.lins]
+        layers: list[dict[str, Any]] = [dict(weight=lin.weight.detach(), bias=_bias(lin), act=act) for lin in lins]
         layers[-1]["act"] = "none"
         in_ln = None
         if isinstance(mlp.input_norm, nn.BatchNorm1d):
@@ -261,7 +267,7 @@ class InferenceMLP(nn.Module):
         out = cls(layers, chunk_rows=chunk_rows)
         if in_ln is not None:
             out.in_ln_w, out.in_ln_b, out.in_ln_eps = in_ln[0].clone(), in_ln[1].clone(), in_ln[2]
-        return out.to(device=mlp.lins[0].weight.device, dtype=dtype)
+        return out.to(device=lins[0].weight.device, dtype=dtype)
 
     def forward(self, x: Tensor, hg: Any = None) -> Tensor:
         """``x [N, in_channels] -> logits [N, out_channels]`` (the student's eval-mode output)."""
@@ -296,17 +302,24 @@ class InferenceMLP(nn.Module):
         packed = self._packed() if fused else None
         for i in range(self.num_layers):
             w, b, act = getattr(self, f"w{i}"), getattr(self, f"b{i}"), self.acts[i]
-            if fused and isinstance(act, str):
+            if packed is not None and isinstance(act, str):  # packed iff fused
                 h = torch.ops.mkldnn._linear_pointwise(h, packed[i], b, act, [], "")
             else:
                 h = torch.addmm(b, h, w.t())
                 h = h.relu_() if act == "relu" else (h if act == "none" else act(h))
-            if self.ln_eps[i] is not None:
-                h = F.layer_norm(h, (h.size(1),), getattr(self, f"lnw{i}"), getattr(self, f"lnb{i}"), self.ln_eps[i])
+            eps = self.ln_eps[i]
+            if eps is not None:
+                h = F.layer_norm(h, (h.size(1),), getattr(self, f"lnw{i}"), getattr(self, f"lnb{i}"), eps)
         return h
 
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, num_layers={self.num_layers}, chunk_rows={self.chunk_rows}"
+
+
+def _as_linear(m: nn.Module) -> nn.Linear:
+    if not isinstance(m, nn.Linear):
+        raise InvalidInputError(f"InferenceMLP folds nn.Linear layers only, got {type(m).__name__}.")
+    return m
 
 
 def _bias(lin: nn.Linear) -> Tensor:
@@ -322,7 +335,7 @@ def _ln_params(norm: nn.LayerNorm) -> tuple[Tensor, Tensor, float]:
 
 def _fold_bn(bn: nn.BatchNorm1d, layer: dict) -> None:
     """Fold eval-mode ``bn`` (applied to the layer's input) into ``layer``'s weight and bias."""
-    if bn.running_mean is None:
+    if bn.running_mean is None or bn.running_var is None:
         raise InvalidInputError("InferenceMLP cannot fold a BatchNorm without running statistics; "
                                 "build the student with track_running_stats=True or norm='ln'/'none'.")
     scale = torch.rsqrt(bn.running_var + bn.eps)

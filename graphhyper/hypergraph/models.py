@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -64,7 +64,7 @@ class HypergraphClassifier(nn.Module):
 
     def reset_parameters(self) -> None:
         for conv in self.convs:
-            conv.reset_parameters()
+            conv.reset_parameters()  # type: ignore[operator]  # every hypergraph layer has one; nn.Module does not
 
     def forward(self, x: Tensor, hg) -> Tensor:
         hg = _wrap(x, hg, self.self_loops)
@@ -130,7 +130,7 @@ class SetModel(nn.Module):
     layers each preceded by dropout (AllSet: not the first, whose input only gets the input dropout) and followed
     by the activation, then dropout and an MLP classifier."""
 
-    def __init__(self, convs: list[nn.Module], classifier: nn.Module, lin_in: nn.Module | None = None,
+    def __init__(self, convs: Sequence[nn.Module], classifier: nn.Module, lin_in: nn.Module | None = None,
                  dropout: float = 0.5, input_dropout: float = 0.0, act: str = "relu", pass_x0: bool = False,
                  dropout_first: bool = True) -> None:
         super().__init__()
@@ -320,7 +320,8 @@ def _set_classifier(c: dict, n_cls: int) -> nn.Module:
 
 def _allset(transformer: bool) -> Callable[[int, int, dict], nn.Module]:
     def build(in_c: int, n_cls: int, c: dict) -> nn.Module:
-        h, convs = c["hidden_channels"], []
+        h = c["hidden_channels"]
+        convs: list[nn.Module] = []
         for i in range(c["num_layers"]):
             src = in_c if i == 0 else h
             if transformer:

@@ -26,7 +26,8 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from typing import Iterator
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Iterator
 
 import torch
 
@@ -34,15 +35,19 @@ from graphhyper.errors import InvalidInputError, MissingDependencyError
 from graphhyper.hypergraph.kernels import Layout, edge_layout, node_layout
 from graphhyper.hypergraph.kernels import torch_ref as _ref
 
+if TYPE_CHECKING:
+    from graphhyper.hypergraph.structure import Hypergraph
+
 AGGRS = ("sum", "mean", "max", "softmax")
 BACKENDS = ("auto", "torch", "triton")
 _state = threading.local()
-_default = {"backend": "auto", "check_finite": True}
+_default: dict[str, Any] = {"backend": "auto", "check_finite": True}
 
 
 def get_backend() -> str:
     """The backend in force: ``"auto"``, ``"torch"`` or ``"triton"``."""
-    return getattr(_state, "backend", _default["backend"])
+    backend: str = getattr(_state, "backend", _default["backend"])
+    return backend
 
 
 def set_backend(name: str) -> None:
@@ -78,7 +83,7 @@ def _triton_usable(x: torch.Tensor) -> bool:
     return os.environ.get("TRITON_INTERPRET") == "1"
 
 
-def _kernels(x: torch.Tensor):
+def _kernels(x: torch.Tensor) -> ModuleType:
     backend = get_backend()
     if backend == "torch" or (backend == "auto" and not x.is_cuda):
         return _ref
@@ -97,7 +102,7 @@ def _kernels(x: torch.Tensor):
 
 
 # ---------------------------------------------------------------------------------------------- checks
-def _flat(x, rows: int, what: str, hg) -> tuple[torch.Tensor, tuple]:
+def _flat(x: object, rows: int, what: str, hg: Hypergraph) -> tuple[torch.Tensor, tuple[int, ...]]:
     if not isinstance(x, torch.Tensor):
         raise InvalidInputError(f"{what} must be a torch.Tensor, got {type(x).__name__}.")
     if not x.is_floating_point():
@@ -119,11 +124,11 @@ def _flat(x, rows: int, what: str, hg) -> tuple[torch.Tensor, tuple]:
     return x.reshape(rows, features), rest  # explicit size: reshape(0, -1) is ambiguous for 0 rows
 
 
-def _unflat(out: torch.Tensor, rest: tuple) -> torch.Tensor:
+def _unflat(out: torch.Tensor, rest: tuple[int, ...]) -> torch.Tensor:
     return out.reshape(out.shape[0], *rest) if rest != (out.shape[1],) else out
 
 
-def _check_weight(weight, hg, features: int, what: str = "weight") -> torch.Tensor | None:
+def _check_weight(weight: object, hg: Hypergraph, features: int, what: str = "weight") -> torch.Tensor | None:
     if weight is None:
         return None
     if not isinstance(weight, torch.Tensor) or not weight.is_floating_point():
@@ -149,7 +154,7 @@ def _check_aggr(aggr: str) -> str:
     return aggr
 
 
-def _check_hg(hg) -> None:
+def _check_hg(hg: object) -> None:
     from graphhyper.hypergraph.structure import Hypergraph
 
     if not isinstance(hg, Hypergraph):
@@ -170,10 +175,10 @@ def _mul(a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:
     return a * b
 
 
-def _mean_weight(hg, layout: Layout, weight: torch.Tensor | None, dtype) -> torch.Tensor:
+def _mean_weight(hg: Hypergraph, layout: Layout, weight: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor:
     """Per-incidence ``a_k / sum_{j in seg(k)} a_j`` (0 where the sum is 0)."""
     if weight is None:
-        def make():
+        def make() -> torch.Tensor:
             count = torch.bincount(layout.seg_inc, minlength=layout.num_segments).to(dtype)
             return (1.0 / count.clamp(min=1))[layout.seg_inc].contiguous()
 
@@ -183,27 +188,31 @@ def _mean_weight(hg, layout: Layout, weight: torch.Tensor | None, dtype) -> torc
     return torch.where(total != 0, weight / torch.where(total != 0, total, torch.ones_like(total)), 0.0)
 
 
-def _aggregate(src: torch.Tensor, hg, layout: Layout, aggr: str, weight: torch.Tensor | None) -> torch.Tensor:
+def _aggregate(src: torch.Tensor, hg: Hypergraph, layout: Layout, aggr: str,
+               weight: torch.Tensor | None) -> torch.Tensor:
     k = _kernels(src)
+    out: torch.Tensor
     if aggr == "sum":
-        return k.gather_sum(src, hg, layout, weight)
-    if aggr == "mean":
-        return k.gather_sum(src, hg, layout, _mean_weight(hg, layout, weight, src.dtype))
-    if aggr == "max":
-        return k.gather_max(src, hg, layout, weight)
-    if weight is None:
+        out = k.gather_sum(src, hg, layout, weight)
+    elif aggr == "mean":
+        out = k.gather_sum(src, hg, layout, _mean_weight(hg, layout, weight, src.dtype))
+    elif aggr == "max":
+        out = k.gather_max(src, hg, layout, weight)
+    elif weight is None:
         raise InvalidInputError("aggr='softmax' needs weight= the per-incidence score [nnz] or [nnz, H].")
-    return k.gather_sum(src, hg, layout, k.segment_softmax(weight, layout))
+    else:
+        out = k.gather_sum(src, hg, layout, k.segment_softmax(weight, layout))
+    return out
 
 
-def _edge_w(hg, dtype) -> torch.Tensor | None:
+def _edge_w(hg: Hypergraph, dtype: torch.dtype) -> torch.Tensor | None:
     unit = hg.cache("unit_edge_weight", lambda: bool((hg.hyperedge_weight == 1).all()))
     if unit:
         return None
     return hg.cache(f"edge_w_inc_{dtype}", lambda: hg.hyperedge_weight.to(dtype)[hg.inc_edge].contiguous())
 
 
-def v2e(x: torch.Tensor, hg, aggr: str = "mean", weight: torch.Tensor | None = None,
+def v2e(x: torch.Tensor, hg: Hypergraph, aggr: str = "mean", weight: torch.Tensor | None = None,
         node_weight: bool = False) -> torch.Tensor:
     r"""Aggregate node features into hyperedges: ``[V, F] -> [E, F]``.
 
@@ -223,7 +232,7 @@ def v2e(x: torch.Tensor, hg, aggr: str = "mean", weight: torch.Tensor | None = N
     return _unflat(_aggregate(src, hg, edge_layout(hg), aggr, weight), rest)
 
 
-def e2v(y: torch.Tensor, hg, aggr: str = "mean", weight: torch.Tensor | None = None,
+def e2v(y: torch.Tensor, hg: Hypergraph, aggr: str = "mean", weight: torch.Tensor | None = None,
         edge_weight: bool = True) -> torch.Tensor:
     r"""Aggregate hyperedge features into nodes: ``[E, F] -> [V, F]``.
 
@@ -239,27 +248,29 @@ def e2v(y: torch.Tensor, hg, aggr: str = "mean", weight: torch.Tensor | None = N
     return _unflat(_aggregate(src, hg, node_layout(hg), aggr, weight), rest)
 
 
-def v2v(x: torch.Tensor, hg, v2e_aggr: str = "mean", e2v_aggr: str = "mean", v2e_weight=None, e2v_weight=None,
+def v2v(x: torch.Tensor, hg: Hypergraph, v2e_aggr: str = "mean", e2v_aggr: str = "mean",
+        v2e_weight: torch.Tensor | None = None, e2v_weight: torch.Tensor | None = None,
         edge_weight: bool = True) -> torch.Tensor:
     """Node → hyperedge → node: ``e2v(v2e(x))``."""
     return e2v(v2e(x, hg, v2e_aggr, v2e_weight), hg, e2v_aggr, e2v_weight, edge_weight)
 
 
-def gather_nodes(x: torch.Tensor, hg) -> torch.Tensor:
+def gather_nodes(x: torch.Tensor, hg: Hypergraph) -> torch.Tensor:
     """Node features per incidence: ``x[hg.inc_node]`` ``[nnz, ...]``."""
     _check_hg(hg)
     _flat(x, hg.num_nodes, "x", hg)
     return x[hg.inc_node]
 
 
-def gather_edges(y: torch.Tensor, hg) -> torch.Tensor:
+def gather_edges(y: torch.Tensor, hg: Hypergraph) -> torch.Tensor:
     """Hyperedge features per incidence: ``y[hg.inc_edge]`` ``[nnz, ...]``."""
     _check_hg(hg)
     _flat(y, hg.num_edges, "y", hg)
     return y[hg.inc_edge]
 
 
-def _reduce(msg, hg, layout: Layout, aggr: str, weight) -> torch.Tensor:
+def _reduce(msg: torch.Tensor, hg: Hypergraph, layout: Layout, aggr: str,
+            weight: torch.Tensor | None) -> torch.Tensor:
     _check_hg(hg)
     aggr = _check_aggr(aggr)
     flat, rest = _flat(msg, hg.nnz, "msg", hg)
@@ -279,33 +290,35 @@ def _reduce(msg, hg, layout: Layout, aggr: str, weight) -> torch.Tensor:
     return _unflat(out, rest)
 
 
-def reduce_to_edges(msg: torch.Tensor, hg, aggr: str = "sum", weight: torch.Tensor | None = None) -> torch.Tensor:
+def reduce_to_edges(msg: torch.Tensor, hg: Hypergraph, aggr: str = "sum",
+                    weight: torch.Tensor | None = None) -> torch.Tensor:
     """Reduce per-incidence messages ``[nnz, F]`` (CSR order) into their hyperedges ``[E, F]``."""
     return _reduce(msg, hg, edge_layout(hg), aggr, weight)
 
 
-def reduce_to_nodes(msg: torch.Tensor, hg, aggr: str = "sum", weight: torch.Tensor | None = None) -> torch.Tensor:
+def reduce_to_nodes(msg: torch.Tensor, hg: Hypergraph, aggr: str = "sum",
+                    weight: torch.Tensor | None = None) -> torch.Tensor:
     """Reduce per-incidence messages ``[nnz, F]`` (CSR order) into their nodes ``[V, F]``."""
     return _reduce(msg, hg, node_layout(hg), aggr, weight)
 
 
-def _softmax(score, hg, layout: Layout) -> torch.Tensor:
+def _softmax(score: torch.Tensor, hg: Hypergraph, layout: Layout) -> torch.Tensor:
     _check_hg(hg)
     flat, rest = _flat(score, hg.nnz, "score", hg)
     return _unflat(_kernels(flat).segment_softmax(flat, layout), rest)
 
 
-def softmax_over_edges(score: torch.Tensor, hg) -> torch.Tensor:
+def softmax_over_edges(score: torch.Tensor, hg: Hypergraph) -> torch.Tensor:
     """Softmax of per-incidence scores ``[nnz]``/``[nnz, H]`` over the members of each hyperedge."""
     return _softmax(score, hg, edge_layout(hg))
 
 
-def softmax_over_nodes(score: torch.Tensor, hg) -> torch.Tensor:
+def softmax_over_nodes(score: torch.Tensor, hg: Hypergraph) -> torch.Tensor:
     """Softmax of per-incidence scores over the hyperedges of each node."""
     return _softmax(score, hg, node_layout(hg))
 
 
-def hgnn_propagate(x: torch.Tensor, hg, deterministic: bool = False) -> torch.Tensor:
+def hgnn_propagate(x: torch.Tensor, hg: Hypergraph, deterministic: bool = False) -> torch.Tensor:
     r"""HGNN smoothing :math:`D_v^{-1/2} H W D_e^{-1} H^\top D_v^{-1/2} x`.
 
     ``D_v`` is the weighted node degree (``hg.weighted_node_degree``), ``D_e`` the hyperedge size, ``W`` the

@@ -12,7 +12,7 @@ Repeated (node, hyperedge) incidences are refused unless ``deduplicate=True``.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, TypeVar
 
 import torch
 
@@ -20,6 +20,11 @@ from graphhyper.errors import InvalidHypergraphError
 from graphhyper.hypergraph import _validate as V
 from graphhyper.hypergraph import convert as _convert
 from graphhyper.hypergraph import transforms as _tf
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+T = TypeVar("T")
 
 
 class Hypergraph:
@@ -162,10 +167,11 @@ class Hypergraph:
         return self._allow_empty
 
     # ------------------------------------------------------------------ cached layouts and degrees
-    def _cached(self, name: str, fn):
+    def _cached(self, name: str, fn: Callable[[], T]) -> T:
         if name not in self._cache:
             self._cache[name] = fn()
-        return self._cache[name]
+        value: T = self._cache[name]
+        return value
 
     @property
     def edge_degree(self) -> torch.Tensor:
@@ -183,14 +189,14 @@ class Hypergraph:
     def weighted_node_degree(self) -> torch.Tensor:
         """``[V]`` float: ``d(v) = sum_{e ∋ v} w_e``."""
 
-        def compute():
+        def compute() -> torch.Tensor:
             out = self._per_node(lambda: torch.zeros(self._num_nodes, dtype=self._hyperedge_weight.dtype,
                                                      device=self.device))
             return out.index_add_(0, self._inc_node, self._hyperedge_weight[self._inc_edge])
 
         return self._cached("weighted_node_degree", compute)
 
-    def _per_node(self, make) -> torch.Tensor:
+    def _per_node(self, make: Callable[[], torch.Tensor]) -> torch.Tensor:
         return _allocate(make, "num_nodes", self._num_nodes)
 
     @property
@@ -213,7 +219,7 @@ class Hypergraph:
         """``[nnz]`` hyperedge ids in CSC order (``inc_edge[csc_perm]``)."""
         return self._cached("csc_edge", lambda: self._inc_edge[self.csc_perm].contiguous())
 
-    def cache(self, name: str, fn):
+    def cache(self, name: str, fn: Callable[[], T]) -> T:
         """Return ``fn()`` computed once per hypergraph and kept under ``name`` (used by ops and kernels)."""
         return self._cached(name, fn)
 
@@ -244,17 +250,17 @@ class Hypergraph:
     def _take_input_order(self, order: torch.Tensor) -> None:
         """Hook for subclasses: ``order[k]`` is the input column that became incidence ``k`` (CSR order)."""
 
-    def _incidence_fields(self) -> dict:
+    def _incidence_fields(self) -> dict[str, torch.Tensor | None]:
         """Per-incidence tensors (CSR order) that transforms must subset/extend; subclasses add theirs."""
         return {"incidence_features": self._incidence_features}
 
-    def _node_fields(self) -> dict:
+    def _node_fields(self) -> dict[str, torch.Tensor | None]:
         return {"node_weight": self._node_weight}
 
-    def _edge_fields(self) -> dict:
+    def _edge_fields(self) -> dict[str, torch.Tensor]:
         return {"hyperedge_weight": self._hyperedge_weight}
 
-    def _replace(self, **fields) -> Hypergraph:
+    def _replace(self, **fields: Any) -> Self:
         """Shallow copy with some stored fields swapped (caller guarantees validity and CSR order)."""
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
@@ -264,23 +270,23 @@ class Hypergraph:
         return new
 
     # ------------------------------------------------------------------ transforms (explicit, never implicit)
-    def add_self_loops(self) -> Hypergraph:
+    def add_self_loops(self) -> Self:
         """Add a singleton hyperedge ``{v}`` (weight 1) for every node that does not have one yet."""
         return _tf.add_self_loops(self)
 
-    def remove_duplicate_edges(self) -> Hypergraph:
+    def remove_duplicate_edges(self) -> Self:
         """Keep the first of each group of hyperedges with identical node sets (weights of the kept ones)."""
         return _tf.remove_edges(self, self.duplicate_edges())
 
-    def drop_singletons(self) -> Hypergraph:
+    def drop_singletons(self) -> Self:
         """Remove hyperedges with fewer than two nodes."""
         return _tf.remove_edges(self, torch.nonzero(self.edge_degree < 2).flatten())
 
-    def drop_empty_edges(self) -> Hypergraph:
+    def drop_empty_edges(self) -> Self:
         """Remove hyperedges without nodes."""
         return _tf.remove_edges(self, torch.nonzero(self.edge_degree == 0).flatten())
 
-    def remove_isolated_nodes(self) -> tuple[Hypergraph, torch.Tensor]:
+    def remove_isolated_nodes(self) -> tuple[Self, torch.Tensor]:
         """Remove nodes in no hyperedge. Returns ``(hg, mapping)``: ``mapping[new_id] = old_id``."""
         return _tf.remove_isolated_nodes(self)
 
@@ -307,38 +313,38 @@ class Hypergraph:
         return self.hyperedge_index
 
     @classmethod
-    def from_pyg(cls, hyperedge_index: torch.Tensor, num_nodes: int | None = None, **kwargs) -> Hypergraph:
+    def from_pyg(cls, hyperedge_index: torch.Tensor, num_nodes: int | None = None, **kwargs: Any) -> Self:
         """From a PyG ``hyperedge_index``; ``num_nodes`` defaults to ``max node id + 1``."""
         return _convert.from_pyg(cls, hyperedge_index, num_nodes, **kwargs)
 
-    def to_dhg(self):
+    def to_dhg(self) -> Any:
         """``dhg.Hypergraph`` with the same hyperedges and weights."""
         return _convert.to_dhg(self)
 
     @classmethod
-    def from_dhg(cls, hg) -> Hypergraph:
+    def from_dhg(cls, hg: Any) -> Self:
         return _convert.from_dhg(cls, hg)
 
-    def to_dgl(self):
+    def to_dgl(self) -> Any:
         """DGL heterograph with node types ``node``/``hyperedge`` and relations ``in``/``contains``."""
         return _convert.to_dgl(self)
 
     @classmethod
-    def from_dgl(cls, g) -> Hypergraph:
+    def from_dgl(cls, g: Any) -> Self:
         return _convert.from_dgl(cls, g)
 
-    def to_networkx(self):
+    def to_networkx(self) -> Any:
         """Bipartite ``networkx.Graph``: nodes ``("v", i)`` (bipartite=0) and ``("e", j)`` (bipartite=1)."""
         return _convert.to_networkx(self)
 
     @classmethod
-    def from_networkx(cls, g) -> Hypergraph:
+    def from_networkx(cls, g: Any) -> Self:
         return _convert.from_networkx(cls, g)
 
-    def to_hypernetx(self):
+    def to_hypernetx(self) -> Any:
         return _convert.to_hypernetx(self)
 
-    def to_xgi(self):
+    def to_xgi(self) -> Any:
         return _convert.to_xgi(self)
 
     # ------------------------------------------------------------------ misc
@@ -376,7 +382,7 @@ def _check_size(count: int, name: str) -> int:
     return count
 
 
-def _allocate(make, name: str, count: int) -> torch.Tensor:
+def _allocate(make: Callable[[], torch.Tensor], name: str, count: int) -> torch.Tensor:
     """``make()``, which allocates ``count`` entries; an :class:`InvalidHypergraphError` when they do not fit."""
     try:
         return make()

@@ -6,10 +6,17 @@ types, head/tail roles) are carried along through the hooks ``_incidence_fields`
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Mapping, TypeVar
+
 import torch
 
+if TYPE_CHECKING:
+    from graphhyper.hypergraph.structure import Hypergraph
 
-def duplicate_edges(hg) -> torch.Tensor:
+H = TypeVar("H", bound="Hypergraph")
+
+
+def duplicate_edges(hg: Hypergraph) -> torch.Tensor:
     """Hyperedges whose node set equals the one of an earlier hyperedge."""
     nodes = hg.inc_node.cpu().numpy()
     ptr = hg.edge_ptr.cpu().numpy()
@@ -24,11 +31,11 @@ def duplicate_edges(hg) -> torch.Tensor:
     return torch.tensor(dup, dtype=torch.long, device=hg.device)
 
 
-def _subset(fields: dict, mask: torch.Tensor) -> dict:
+def _subset(fields: Mapping[str, torch.Tensor | None], mask: torch.Tensor) -> dict[str, torch.Tensor | None]:
     return {k: (None if v is None else v[mask]) for k, v in fields.items()}
 
 
-def remove_edges(hg, edge_ids: torch.Tensor):
+def remove_edges(hg: H, edge_ids: torch.Tensor) -> H:
     """Drop the given hyperedges and renumber the rest (order kept)."""
     if edge_ids.numel() == 0:
         return hg._replace()
@@ -44,7 +51,7 @@ def remove_edges(hg, edge_ids: torch.Tensor):
     )
 
 
-def remove_isolated_nodes(hg):
+def remove_isolated_nodes(hg: H) -> tuple[H, torch.Tensor]:
     """Drop nodes of degree 0; returns ``(hg, mapping)`` with ``mapping[new] = old``."""
     keep = hg.node_degree > 0
     mapping = torch.nonzero(keep).flatten()
@@ -54,7 +61,7 @@ def remove_isolated_nodes(hg):
     return new, mapping
 
 
-def add_self_loops(hg):
+def add_self_loops(hg: H) -> H:
     """Append a singleton hyperedge ``{v}`` for each node without one."""
     single = hg.edge_degree[hg.inc_edge] == 1
     has_loop = torch.zeros(hg.num_nodes, dtype=torch.bool, device=hg.device)
@@ -64,7 +71,7 @@ def add_self_loops(hg):
     if k == 0:
         return hg._replace()
     new_edges = torch.arange(hg.num_edges, hg.num_edges + k, device=hg.device)
-    fields = {}
+    fields: dict[str, torch.Tensor | None] = {}
     for name, value in hg._incidence_fields().items():
         fields[name] = None if value is None else torch.cat([value, value.new_zeros((k, *value.shape[1:]))])
     for name, value in hg._edge_fields().items():
@@ -76,7 +83,7 @@ def add_self_loops(hg):
     )
 
 
-def _incidence_matrix(hg, values: torch.Tensor) -> torch.Tensor:
+def _incidence_matrix(hg: Hypergraph, values: torch.Tensor) -> torch.Tensor:
     """Sparse COO ``[V, E]`` with the given per-incidence values."""
     return torch.sparse_coo_tensor(
         hg.hyperedge_index, values, (hg.num_nodes, hg.num_edges), check_invariants=False
@@ -90,7 +97,7 @@ def _offdiag(mat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return idx[:, keep], val[keep]
 
 
-def clique_expansion(hg, normalize: bool):
+def clique_expansion(hg: Hypergraph, normalize: bool) -> tuple[torch.Tensor, torch.Tensor]:
     w = hg.hyperedge_weight.double()
     if normalize:
         w = w / (hg.edge_degree.double() - 1).clamp(min=1)
@@ -100,12 +107,12 @@ def clique_expansion(hg, normalize: bool):
     return idx, val.to(hg.hyperedge_weight.dtype)
 
 
-def star_expansion(hg) -> torch.Tensor:
+def star_expansion(hg: Hypergraph) -> torch.Tensor:
     v, e = hg.inc_node, hg.inc_edge + hg.num_nodes
     return torch.stack([torch.cat([v, e]), torch.cat([e, v])])
 
 
-def line_graph(hg):
+def line_graph(hg: Hypergraph) -> tuple[torch.Tensor, torch.Tensor]:
     ones = torch.ones(hg.nnz, dtype=torch.float64, device=hg.device)
     h = _incidence_matrix(hg, ones)
     idx, val = _offdiag(torch.sparse.mm(h.t(), h))

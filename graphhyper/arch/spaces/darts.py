@@ -81,7 +81,7 @@ def make_op(name: str, C: int, stride: int, dims: int = 2, affine: bool = True, 
     if op == "none":
         return C_.Zero(stride, dims)
     if op == "skip_connect":
-        return nn.Identity() if stride == 1 else C_.FactorizedReduce(C, C, **kw)
+        return nn.Identity() if stride == 1 else C_.FactorizedReduce(C, C, dims=dims, affine=affine, norm=norm)
     if op in ("max_pool", "avg_pool"):
         return C_.pool(dims, op[:3], 3, stride, 1)
     if op.startswith("sep_conv"):

@@ -198,7 +198,7 @@ def numeric_fingerprints(seed: int = 0, C: int = 4, size: int = 5) -> dict:
             for p in module.parameters():
                 p.copy_(torch.randn(p.shape, generator=gen, dtype=p.dtype))
             for m in module.modules():
-                if isinstance(m, nn.BatchNorm2d):
+                if isinstance(m, nn.BatchNorm2d) and m.running_mean is not None and m.running_var is not None:
                     m.running_mean.normal_(generator=gen)
                     m.running_var.uniform_(0.5, 2.0, generator=gen)
         x = torch.randn(1, C, size, size, generator=gen, dtype=torch.float64)
@@ -210,8 +210,8 @@ def _fingerprints(ops: dict, x: torch.Tensor) -> dict:
         return None if v is None or op == "none" else ops[op](v)
 
     def add(*vs):
-        vs = [v for v in vs if v is not None]
-        return None if not vs else sum(vs[1:], vs[0])
+        present = [v for v in vs if v is not None]
+        return None if not present else sum(present[1:], present[0])
 
     ox = {o: apply(o, x) for o in OPS}
     on1 = {(a, o): apply(o, ox[a]) for a in OPS for o in OPS}
@@ -268,10 +268,10 @@ class Cell(nn.Module):
         nodes = [x]
         k = 0
         for i in (1, 2, 3):
-            total = None
-            for j in range(i):
-                y = self.edges[k](nodes[j])
-                total = y if total is None else total + y
+            total = self.edges[k](nodes[0])
+            k += 1
+            for j in range(1, i):
+                total = total + self.edges[k](nodes[j])
                 k += 1
             nodes.append(total)
         return nodes[3]
@@ -300,7 +300,8 @@ class NB201Network(nn.Module):
         super().__init__()
         self.cell = check_cell(cell)
         self.stem = nn.Sequential(nn.Conv2d(in_channels, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
-        layers, c = [], C
+        layers: list[nn.Module] = []
+        c = C
         for stage in range(3):
             if stage:
                 layers.append(ResidualReduction(c, 2 * c))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
+from typing import Any
 
 import torch
 
@@ -21,7 +22,7 @@ from graphhyper.hypergraph.kernels import Layout, transpose
 from graphhyper.hypergraph.kernels import torch_ref as _ref
 
 triton = require("triton", "triton", "the CUDA hypergraph kernels")
-tl = require("triton.language", "triton", "the CUDA hypergraph kernels")
+tl: Any = require("triton.language", "triton", "the CUDA hypergraph kernels")  # tl.constexpr annotates kernel args
 
 _INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
 
