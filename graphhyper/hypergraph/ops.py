@@ -340,7 +340,7 @@ __all__ = [
 
 
 def hypergcn_pairs(
-    hg, first: torch.Tensor, second: torch.Tensor, use_mediator: bool = True
+    hg: Hypergraph, first: torch.Tensor, second: torch.Tensor, use_mediator: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     r"""The node pairs of HyperGCN's graph, from two anchor incidences per hyperedge.
 
