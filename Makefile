@@ -37,4 +37,4 @@ bench: setup
 	for s in scripts/bench/*.py; do echo "== $$s"; $(PY) $$s || exit 1; done
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) demo-output site .pytest_cache .ruff_cache .mypy_cache *.egg-info
