@@ -34,8 +34,9 @@ except DatasetError as exc:
     space = nb201_space(C=8, N=1)  # small cells: the proxy needs one forward/backward per trial
     objective = ZeroCost(args.proxy, synthetic_batch((3, 32, 32), batch_size=32, seed=args.seed))
 
-res = run(space, objective, n_trials=args.trials, storage=storage, study_name="example-nb201", seed=args.seed,
-          progress=False)
+res = run(
+    space, objective, n_trials=args.trials, storage=storage, study_name="example-nb201", seed=args.seed, progress=False
+)
 best = res.best
 print(f"trials: {len(res.trials)}")
 print(f"best cell: {best.user_attrs['arch']}")

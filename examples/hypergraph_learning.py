@@ -32,7 +32,15 @@ print(f"dataset {data.name}: {data.hg.num_nodes} nodes, {data.hg.num_edges} hype
 
 torch.manual_seed(args.seed)
 model = build_model(args.model, data.x.shape[1], data.num_classes)
-res = train_node_classifier(model, data, epochs=args.epochs, patience=50, seed=args.seed, progress=False,
-                            device=args.device, **train_defaults(args.model))
+res = train_node_classifier(
+    model,
+    data,
+    epochs=args.epochs,
+    patience=50,
+    seed=args.seed,
+    progress=False,
+    device=args.device,
+    **train_defaults(args.model),
+)
 print(f"{args.model}: best validation accuracy {100 * res.best_val_acc:.2f}% at epoch {res.best_epoch}")
 print(f"test accuracy: {100 * res.test_acc:.2f}%")

@@ -25,8 +25,10 @@ net = torchvision.models.get_model(args.model)
 t0 = time.perf_counter()
 params = model.apply(net, strict=False, input_shape=(1, 3, 224, 224))  # predict, then write into `net`
 n = sum(p.numel() for p in params.values())
-print(f"{args.model}: predicted {len(params)} tensors ({n:,} parameters) in {time.perf_counter() - t0:.2f} s; "
-      f"unpredicted: {list(params.unpredicted) or 'none'}")
+print(
+    f"{args.model}: predicted {len(params)} tensors ({n:,} parameters) in {time.perf_counter() - t0:.2f} s; "
+    f"unpredicted: {list(params.unpredicted) or 'none'}"
+)
 
 task = get_task("digits")  # scikit-learn's 8x8 digits
 for i, spec in enumerate(arch_specs(task, "id", n=args.archs, seed=0)):  # never seen in GHN training

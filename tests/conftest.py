@@ -80,9 +80,15 @@ def postgres_url():
 
     url, env = _start_test_postgres()
     if not url:
-        pytest.skip("GRAPHHYPER_TEST_POSTGRES_URL is unset and no PostgreSQL server could be started "
-                    "(run `source .ci/postgres.sh && start_postgres`, as .ci/run does)")
+        pytest.skip(
+            "GRAPHHYPER_TEST_POSTGRES_URL is unset and no PostgreSQL server could be started "
+            "(run `source .ci/postgres.sh && start_postgres`, as .ci/run does)"
+        )
     yield url
     if env is not None:
-        subprocess.run(["bash", "-c", f"source {_ROOT / '.ci' / 'postgres.sh'} && stop_postgres"], env=env,
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            ["bash", "-c", f"source {_ROOT / '.ci' / 'postgres.sh'} && stop_postgres"],
+            env=env,
+            capture_output=True,
+            timeout=60,
+        )

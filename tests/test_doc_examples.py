@@ -63,8 +63,8 @@ def extract_blocks(text: str, page: str) -> list[Block]:
         end = next((j for j in range(i + 1, len(lines)) if lines[j].strip() == "```"), None)
         if end is None:
             raise ValueError(f"{page}:{i + 1}: ```python block is never closed")
-        indent = lines[i][:len(lines[i]) - len(lines[i].lstrip())]   # a block inside a list item is indented
-        code, skip = "".join(ln.removeprefix(indent) + "\n" for ln in lines[i + 1:end]), None
+        indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]  # a block inside a list item is indented
+        code, skip = "".join(ln.removeprefix(indent) + "\n" for ln in lines[i + 1 : end]), None
         mark = _mark(lines, i)
         if mark and mark[0] == "skip":
             if not mark[1]:
@@ -103,8 +103,9 @@ def _run(block: Block) -> subprocess.CompletedProcess:
         script = Path(tmp) / "example.py"
         script.write_text(block.code)
         try:
-            return subprocess.run([sys.executable, str(script)], cwd=tmp, env=_env(), capture_output=True, text=True,
-                                  timeout=TIMEOUT_S)
+            return subprocess.run(
+                [sys.executable, str(script)], cwd=tmp, env=_env(), capture_output=True, text=True, timeout=TIMEOUT_S
+            )
         except subprocess.TimeoutExpired as exc:
             return subprocess.CompletedProcess(exc.cmd, -1, "", f"ran past {TIMEOUT_S} s")
 
@@ -112,8 +113,11 @@ def _run(block: Block) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="session")
 def example_runs(request) -> dict[str, Future]:
     """The selected examples, started at once two at a time (one thread each, so both cores work)."""
-    blocks = [item.callspec.params["block"] for item in request.session.items
-              if getattr(item, "originalname", "") == "test_doc_example_runs"]
+    blocks = [
+        item.callspec.params["block"]
+        for item in request.session.items
+        if getattr(item, "originalname", "") == "test_doc_example_runs"
+    ]
     with ThreadPoolExecutor(max_workers=2) as pool:
         yield {b.id: pool.submit(_run, b) for b in blocks if not b.skip}
         pool.shutdown(cancel_futures=True)
@@ -140,14 +144,35 @@ def test_every_page_is_covered():
 
 
 def test_marks_are_applied():
-    text = "\n".join([
-        "```python", "a = 1", "```",
-        "<!-- docs-test: continue -->", "```python", "assert a == 1", "```",
-        "<!-- docs-test: skip: needs a PostgreSQL server -->", "```python", "x", "```",
-        "<!-- docs-test: continue -->", "```python", "y", "```",
-        "```bash", "ls", "```",
-        "1. a step:", "", "   <!-- docs-test: skip: a server -->", "   ```python", "   if x:", "       y", "   ```",
-    ])
+    text = "\n".join(
+        [
+            "```python",
+            "a = 1",
+            "```",
+            "<!-- docs-test: continue -->",
+            "```python",
+            "assert a == 1",
+            "```",
+            "<!-- docs-test: skip: needs a PostgreSQL server -->",
+            "```python",
+            "x",
+            "```",
+            "<!-- docs-test: continue -->",
+            "```python",
+            "y",
+            "```",
+            "```bash",
+            "ls",
+            "```",
+            "1. a step:",
+            "",
+            "   <!-- docs-test: skip: a server -->",
+            "   ```python",
+            "   if x:",
+            "       y",
+            "   ```",
+        ]
+    )
     a, b, c, d, e = extract_blocks(text, "p.md")
     assert (a.line, a.code, a.skip) == (1, "a = 1\n", None)
     assert (b.code, b.skip) == ("a = 1\nassert a == 1\n", None)

@@ -18,8 +18,14 @@ def _run(script: str, *args: str, data: str | None = None, timeout: int = 120) -
     env = dict(os.environ, TQDM_DISABLE="1", OMP_NUM_THREADS="2")
     if data is not None:
         env["GRAPHHYPER_DATA"] = data
-    proc = subprocess.run([sys.executable, str(ROOT / "examples" / script), *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / script), *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert proc.returncode == 0, f"{script} failed:\n{proc.stdout}\n{proc.stderr[-3000:]}"
     return proc.stdout
 
@@ -86,8 +92,15 @@ def test_docs_links_resolve():
     """Every relative link of docs/*.md points at a file of the checkout (anchors are not checked)."""
     pages = sorted((ROOT / "docs").glob("*.md"))
     names = {p.name for p in pages}
-    assert {"index.md", "architectures.md", "ghn.md", "hypergraphs.md", "datasets.md", "search.md",
-            "reliability.md"} <= names
+    assert {
+        "index.md",
+        "architectures.md",
+        "ghn.md",
+        "hypergraphs.md",
+        "datasets.md",
+        "search.md",
+        "reliability.md",
+    } <= names
     for page in pages:
         for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
             if "://" in target:

@@ -19,26 +19,67 @@ report = load_script("reliability_report.py")
 
 DUMP = {
     "rows": [
-        {"nodeid": "tests/reliability/test_a.py::test_pickle", "check": "unpickler: dtype state",
-         "tried": "fields past the item size | negative offsets", "status": "held"},
-        {"nodeid": "tests/reliability/test_a.py::test_alloc", "check": "unpickler: allocation bound",
-         "tried": "43-byte pickle asking for 1 GB", "status": "FAILED"},
-        {"nodeid": "tests/reliability/test_search_hangs.py::test_claim", "check": "claim takeover",
-         "tried": "killed worker", "status": "FAILED"},
-        {"nodeid": "tests/reliability/test_pg.py::test_load", "check": "search: PostgreSQL load",
-         "tried": "4 workers x 100 trials", "status": "skipped"},
+        {
+            "nodeid": "tests/reliability/test_a.py::test_pickle",
+            "check": "unpickler: dtype state",
+            "tried": "fields past the item size | negative offsets",
+            "status": "held",
+        },
+        {
+            "nodeid": "tests/reliability/test_a.py::test_alloc",
+            "check": "unpickler: allocation bound",
+            "tried": "43-byte pickle asking for 1 GB",
+            "status": "FAILED",
+        },
+        {
+            "nodeid": "tests/reliability/test_search_hangs.py::test_claim",
+            "check": "claim takeover",
+            "tried": "killed worker",
+            "status": "FAILED",
+        },
+        {
+            "nodeid": "tests/reliability/test_pg.py::test_load",
+            "check": "search: PostgreSQL load",
+            "tried": "4 workers x 100 trials",
+            "status": "skipped",
+        },
     ],
     "tests": [
-        {"nodeid": "tests/reliability/test_a.py::test_pickle", "outcome": "passed", "duration": 1.0,
-         "hypothesis_examples": 120},
-        {"nodeid": "tests/reliability/test_a.py::test_alloc", "outcome": "failed", "kind": "traceback",
-         "exception": "MemoryError", "duration": 2.0, "hypothesis_examples": None},
-        {"nodeid": "tests/reliability/test_search_hangs.py::test_claim", "outcome": "failed", "kind": "hang",
-         "exception": "Failed", "duration": 30.0, "hypothesis_examples": None},
-        {"nodeid": "tests/reliability/test_pg.py::test_load", "outcome": "skipped", "reason": "no PostgreSQL server",
-         "duration": 0.0, "hypothesis_examples": None},
-        {"nodeid": "tests/reliability/test_a.py::test_no_row", "outcome": "passed", "duration": 0.5,
-         "hypothesis_examples": 30},
+        {
+            "nodeid": "tests/reliability/test_a.py::test_pickle",
+            "outcome": "passed",
+            "duration": 1.0,
+            "hypothesis_examples": 120,
+        },
+        {
+            "nodeid": "tests/reliability/test_a.py::test_alloc",
+            "outcome": "failed",
+            "kind": "traceback",
+            "exception": "MemoryError",
+            "duration": 2.0,
+            "hypothesis_examples": None,
+        },
+        {
+            "nodeid": "tests/reliability/test_search_hangs.py::test_claim",
+            "outcome": "failed",
+            "kind": "hang",
+            "exception": "Failed",
+            "duration": 30.0,
+            "hypothesis_examples": None,
+        },
+        {
+            "nodeid": "tests/reliability/test_pg.py::test_load",
+            "outcome": "skipped",
+            "reason": "no PostgreSQL server",
+            "duration": 0.0,
+            "hypothesis_examples": None,
+        },
+        {
+            "nodeid": "tests/reliability/test_a.py::test_no_row",
+            "outcome": "passed",
+            "duration": 0.5,
+            "hypothesis_examples": 30,
+        },
     ],
 }
 
@@ -102,8 +143,13 @@ def test_conftest_classifies_failures_and_counts_hypothesis_examples():
     assert _failure(_call(InvalidInputError("x"))) == ("graphhyper", "InvalidInputError")
     assert _failure(_call(RuntimeError("x"))) == ("traceback", "RuntimeError")
     case = {"runtime": 0.001, "drawtime": 0.0, "events": []}
-    stats = {"generate-phase": {"test-cases": [dict(case, status="valid")] * 7 + [dict(case, status="invalid")] * 2,
-                                "duration-seconds": 0.1, "distinct-failures": 0},
-             "stopped-because": "settings.max_examples=7"}
+    stats = {
+        "generate-phase": {
+            "test-cases": [dict(case, status="valid")] * 7 + [dict(case, status="invalid")] * 2,
+            "duration-seconds": 0.1,
+            "distinct-failures": 0,
+        },
+        "stopped-because": "settings.max_examples=7",
+    }
     assert _hypothesis_examples(SimpleNamespace(hypothesis_statistics=describe_statistics(stats))) == 9
     assert _hypothesis_examples(SimpleNamespace()) is None

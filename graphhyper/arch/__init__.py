@@ -12,5 +12,14 @@ from graphhyper.arch.graph import ArchGraph, Node, batch_graphs, dedup
 from graphhyper.arch.ops import register_function_op, register_module_op
 from graphhyper.arch.trace import meta_init, trace
 
-__all__ = ["trace", "ArchGraph", "Node", "batch_graphs", "dedup", "ops", "register_module_op",
-           "register_function_op", "meta_init"]
+__all__ = [
+    "trace",
+    "ArchGraph",
+    "Node",
+    "batch_graphs",
+    "dedup",
+    "ops",
+    "register_module_op",
+    "register_function_op",
+    "meta_init",
+]

@@ -65,9 +65,15 @@ class ArchCollection:
 
     # ------------------------------------------------------------------------------------------ creation
     @classmethod
-    def generate(cls, space: str = "darts", n: int | None = None, seed: int = 0,
-                 splits: dict[str, int] | Iterable[str] | None = None, dedup: str = "isomorphic",
-                 **space_kwargs) -> ArchCollection:
+    def generate(
+        cls,
+        space: str = "darts",
+        n: int | None = None,
+        seed: int = 0,
+        splits: dict[str, int] | Iterable[str] | None = None,
+        dedup: str = "isomorphic",
+        **space_kwargs,
+    ) -> ArchCollection:
         """Sample a collection reproducibly from ``seed``.
 
         ``splits`` maps split names to sizes (``{"train": 1000, "id_test": 100, "wide": 100, ...}``) or lists
@@ -151,8 +157,10 @@ class ArchCollection:
         for i in range(len(self)):
             h = self.space.spec_hash(self.spec(i))
             if h != self._hash[i]:
-                raise DatasetError(f"Spec {i} (split {self._split[i]!r}) hashes to {h}, but the file stores "
-                                   f"{self._hash[i]}: it was edited or written by another version. Regenerate it.")
+                raise DatasetError(
+                    f"Spec {i} (split {self._split[i]!r}) hashes to {h}, but the file stores "
+                    f"{self._hash[i]}: it was edited or written by another version. Regenerate it."
+                )
 
     def _check_unique(self) -> None:
         seen: dict[str, int] = {}
@@ -173,8 +181,14 @@ class ArchCollection:
         from .. import __version__
 
         path = Path(path)
-        header = {"format": FORMAT, "version": VERSION, "space": self.space.name, "count": len(self),
-                  "graphhyper": __version__, **{k: v for k, v in self.header.items() if k not in ("format", "count")}}
+        header = {
+            "format": FORMAT,
+            "version": VERSION,
+            "space": self.space.name,
+            "count": len(self),
+            "graphhyper": __version__,
+            **{k: v for k, v in self.header.items() if k not in ("format", "count")},
+        }
         header["splits"] = self.split_sizes()
         lines = [json.dumps(header, sort_keys=True)]
         lines += [f"{s}\t{h}\t{r}" for s, h, r in zip(self._split, self._hash, self._raw)]
@@ -188,14 +202,16 @@ class ArchCollection:
         """Read a collection written by :meth:`save`; specs are parsed lazily on access."""
         path = Path(path)
         if not path.is_file():
-            raise DatasetError(f"No architecture collection at {path}. Create one with ArchCollection.generate(...)"
-                               f".save(path).")
+            raise DatasetError(
+                f"No architecture collection at {path}. Create one with ArchCollection.generate(...).save(path)."
+            )
         raw = path.read_bytes()
         try:
             text = (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode()
         except (OSError, EOFError, UnicodeDecodeError) as exc:
-            raise DatasetError(f"{path} is not a readable collection ({exc}); it may be truncated. Regenerate it.") \
-                from None
+            raise DatasetError(
+                f"{path} is not a readable collection ({exc}); it may be truncated. Regenerate it."
+            ) from None
         lines = text.splitlines()
         header = _parse_header(lines[0] if lines else "", path)
         records: list[tuple[str, str, str]] = []
@@ -205,8 +221,10 @@ class ArchCollection:
                 raise DatasetError(f"{path} line {k} is malformed (expected split<TAB>hash<TAB>spec). Regenerate it.")
             records.append((parts[0], parts[1], parts[2]))
         if len(records) != header.get("count"):
-            raise DatasetError(f"{path} holds {len(records)} specs but its header says {header.get('count')}: the "
-                               f"file is truncated. Regenerate it.")
+            raise DatasetError(
+                f"{path} holds {len(records)} specs but its header says {header.get('count')}: the "
+                f"file is truncated. Regenerate it."
+            )
         return cls(header["space"], records, header)
 
 
@@ -216,11 +234,15 @@ def _parse_header(line: str, path: Path) -> dict:
     except json.JSONDecodeError:
         header = None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise DatasetError(f"{path} is not a graphhyper architecture collection (its first line is no "
-                           f"'{FORMAT}' header). Pass a file written by ArchCollection.save.")
+        raise DatasetError(
+            f"{path} is not a graphhyper architecture collection (its first line is no "
+            f"'{FORMAT}' header). Pass a file written by ArchCollection.save."
+        )
     if header.get("version") != VERSION:
-        raise DatasetError(f"{path} has collection format version {header.get('version')}; this graphhyper reads "
-                           f"version {VERSION}. Regenerate the collection with this version.")
+        raise DatasetError(
+            f"{path} has collection format version {header.get('version')}; this graphhyper reads "
+            f"version {VERSION}. Regenerate the collection with this version."
+        )
     return header
 
 
@@ -229,13 +251,17 @@ def _split_sizes(n, splits) -> dict[str, int]:
         splits = ["train"]
     if not isinstance(splits, dict):
         if n is None:
-            raise InvalidInputError("Give n (specs per split) when splits is a list of names, or pass "
-                                    "splits={'train': 1000, 'id_test': 100, ...}.")
+            raise InvalidInputError(
+                "Give n (specs per split) when splits is a list of names, or pass "
+                "splits={'train': 1000, 'id_test': 100, ...}."
+            )
         splits = {name: n for name in splits}
     for name, count in splits.items():
         if not isinstance(count, int) or count < 0 or "\t" in name or "\n" in name:
-            raise InvalidInputError(f"Split {name!r}: size {count!r} must be a non-negative int and the name "
-                                    f"must not contain tabs or newlines.")
+            raise InvalidInputError(
+                f"Split {name!r}: size {count!r} must be a non-negative int and the name "
+                f"must not contain tabs or newlines."
+            )
     return dict(splits)
 
 
@@ -252,8 +278,9 @@ def _fill_split(sp: Space, name: str, count: int, seed: int, taken: set, kwargs:
             random.Random(_split_seed(seed, name, 0)).shuffle(specs)
             limit = 0
         else:
-            specs = sp.sample_specs(min(count - len(out) + 8, 4096), _split_seed(seed, name, batch), space_split,
-                                    **kwargs)
+            specs = sp.sample_specs(
+                min(count - len(out) + 8, 4096), _split_seed(seed, name, batch), space_split, **kwargs
+            )
         for spec in specs:
             drawn += 1
             h = sp.spec_hash(spec)

@@ -160,8 +160,10 @@ class ArchGraph:
         return len(self.nodes)
 
     def __repr__(self) -> str:
-        return (f"ArchGraph(model={self.meta.get('model')!r}, nodes={len(self.nodes)}, edges={len(self.edges)}, "
-                f"params={self.num_params}, trace_path={self.meta.get('trace_path')!r})")
+        return (
+            f"ArchGraph(model={self.meta.get('model')!r}, nodes={len(self.nodes)}, edges={len(self.edges)}, "
+            f"params={self.num_params}, trace_path={self.meta.get('trace_path')!r})"
+        )
 
     @property
     def num_nodes(self) -> int:
@@ -247,8 +249,16 @@ class ArchGraph:
                 return float(how(max(int(x), 0) for x in v)) if v else 0.0
             return float(max(int(v or 0), 0))
 
-        return [agg(fan_in), agg(fan_out), agg(kernel), agg(stride), agg(a.get("groups", 0)),
-                agg(dilation, max), float(n_params), float(out)]
+        return [
+            agg(fan_in),
+            agg(fan_out),
+            agg(kernel),
+            agg(stride),
+            agg(a.get("groups", 0)),
+            agg(dilation, max),
+            float(n_params),
+            float(out),
+        ]
 
     def shape_features(self) -> torch.Tensor:
         """Continuous shape encoding, ``FloatTensor [N, SHAPE_DIM]``.
@@ -325,8 +335,10 @@ class ArchGraph:
             certificate = ["|".join(palette)]
             n_classes = len(palette)
             for _ in range(len(self.nodes)):
-                sigs = [(colors[i], tuple(sorted(colors[p] for p in preds[i])),
-                         tuple(sorted(colors[s] for s in succ[i]))) for i in range(len(self.nodes))]
+                sigs = [
+                    (colors[i], tuple(sorted(colors[p] for p in preds[i])), tuple(sorted(colors[s] for s in succ[i])))
+                    for i in range(len(self.nodes))
+                ]
                 # colours are ranks of the sorted signatures: canonical, independent of node order
                 order = {sig: k for k, sig in enumerate(sorted(set(sigs)))}
                 colors = [order[sig] for sig in sigs]
@@ -355,8 +367,16 @@ class ArchGraph:
 
         g = nx.DiGraph(**{k: v for k, v in self.meta.items() if isinstance(k, str)})
         for i, node in enumerate(self.nodes):
-            g.add_node(i, name=node.name, op=node.op, target=node.target, attrs=dict(node.attrs),
-                       params=dict(node.params), out_shape=node.out_shape, label=node.label())
+            g.add_node(
+                i,
+                name=node.name,
+                op=node.op,
+                target=node.target,
+                attrs=dict(node.attrs),
+                params=dict(node.params),
+                out_shape=node.out_shape,
+                label=node.label(),
+            )
         g.add_edges_from(self.edges)
         return g
 
@@ -365,8 +385,9 @@ class ArchGraph:
         ``edge_index`` (``[2, E]``) and ``num_nodes``."""
         from torch_geometric.data import Data
 
-        return Data(x=self.op_ids(), shape_features=self.shape_features(), edge_index=self.edge_index,
-                    num_nodes=len(self.nodes))
+        return Data(
+            x=self.op_ids(), shape_features=self.shape_features(), edge_index=self.edge_index, num_nodes=len(self.nodes)
+        )
 
     def to_dgl(self) -> Any:
         """``dgl.DGLGraph`` with ``ndata['op']`` and ``ndata['shape_features']`` (DGL is imported lazily)."""
@@ -384,8 +405,14 @@ class ArchGraph:
             "format_version": _FORMAT_VERSION,
             "vocab_version": ops.VOCAB_VERSION,
             "nodes": [
-                {"name": n.name, "op": n.op, "target": n.target, "attrs": _listify(n.attrs),
-                 "params": _listify(n.params), "out_shape": _listify(n.out_shape)}
+                {
+                    "name": n.name,
+                    "op": n.op,
+                    "target": n.target,
+                    "attrs": _listify(n.attrs),
+                    "params": _listify(n.params),
+                    "out_shape": _listify(n.out_shape),
+                }
                 for n in self.nodes
             ],
             "edges": [list(e) for e in self.edges],
@@ -401,17 +428,23 @@ class ArchGraph:
             InvalidInputError: not a graphhyper ArchGraph dict, or made with a newer op vocabulary.
         """
         if not isinstance(data, dict) or data.get("format") != _FORMAT:
-            raise InvalidInputError("not an ArchGraph dict (missing format='graphhyper.archgraph'); "
-                                    "pass the output of ArchGraph.to_dict()")
+            raise InvalidInputError(
+                "not an ArchGraph dict (missing format='graphhyper.archgraph'); pass the output of ArchGraph.to_dict()"
+            )
         if int(data.get("vocab_version", 0)) > ops.VOCAB_VERSION:
             raise InvalidInputError(
                 f"graph uses op vocabulary v{data['vocab_version']} but this graphhyper has v{ops.VOCAB_VERSION}; "
-                "upgrade graphhyper to read it")
+                "upgrade graphhyper to read it"
+            )
         nodes = [
-            Node(name=d["name"], op=d["op"], target=d.get("target", ""),
-                 attrs={k: _tuplify(v) for k, v in d.get("attrs", {}).items()},
-                 params={k: tuple(v) for k, v in d.get("params", {}).items()},
-                 out_shape=None if d.get("out_shape") is None else tuple(d["out_shape"]))
+            Node(
+                name=d["name"],
+                op=d["op"],
+                target=d.get("target", ""),
+                attrs={k: _tuplify(v) for k, v in d.get("attrs", {}).items()},
+                params={k: tuple(v) for k, v in d.get("params", {}).items()},
+                out_shape=None if d.get("out_shape") is None else tuple(d["out_shape"]),
+            )
             for d in data["nodes"]
         ]
         params = {k: tuple(v) for k, v in data.get("parameters", {}).items()}
@@ -434,8 +467,10 @@ class ArchGraph:
         unknown = self.unknown_ops()
         lines.append(f"  unknown ops: {len(unknown)}" + "".join(f"\n    {n}: {t}" for n, t in unknown[:20]))
         unmapped = self.unmapped_parameters()
-        lines.append(f"  unmapped parameters: {len(unmapped)}" + (
-            f" ({self.meta.get('unmapped_reason', '')})" if unmapped else ""))
+        lines.append(
+            f"  unmapped parameters: {len(unmapped)}"
+            + (f" ({self.meta.get('unmapped_reason', '')})" if unmapped else "")
+        )
         for note in self.meta.get("notes", []) or []:
             lines.append(f"  note: {note}")
         return "\n".join(lines)
@@ -470,4 +505,3 @@ def dedup(graphs: Sequence[ArchGraph], exact: bool = False) -> list[int]:
         reps.append(i)
         keep.append(i)
     return keep
-

@@ -70,7 +70,8 @@ def _shape_tuple(shape: Any) -> tuple[int, ...]:
         dims = tuple(_dim(d) for d in shape)
     except (TypeError, ValueError):
         raise InvalidInputError(
-            f"input_shape must be a tuple of positive ints such as (1, 3, 32, 32), got {shape!r}") from None
+            f"input_shape must be a tuple of positive ints such as (1, 3, 32, 32), got {shape!r}"
+        ) from None
     if not dims or any(d <= 0 for d in dims):
         raise InvalidInputError(f"input_shape must be a non-empty tuple of positive ints, got {shape!r}")
     return dims
@@ -79,8 +80,11 @@ def _shape_tuple(shape: Any) -> tuple[int, ...]:
 def _check_materialised(root: nn.Module, described: Any) -> None:
     """Refuse modules with uninitialised lazy parameters (``nn.LazyLinear``, ``nn.LazyConv2d``, ...): their shapes
     exist only after a real forward pass, which tracing on meta tensors does not make."""
-    lazy = [name or "<root>" for name, m in root.named_modules()
-            if any(is_lazy(t) for t in (*m.parameters(recurse=False), *m.buffers(recurse=False)))]
+    lazy = [
+        name or "<root>"
+        for name, m in root.named_modules()
+        if any(is_lazy(t) for t in (*m.parameters(recurse=False), *m.buffers(recurse=False)))
+    ]
     if not lazy:
         return
     if isinstance(described, tuple) and all(isinstance(d, int) for d in described):
@@ -91,14 +95,16 @@ def _check_materialised(root: nn.Module, described: Any) -> None:
         f"{type(root).__name__} has lazy modules with uninitialised parameters ({', '.join(map(repr, lazy))}); "
         f"their shapes are only known after one real forward pass. Run it once before tracing, e.g. "
         f"`with torch.no_grad(): {call}`, or give the lazy layers their input sizes (nn.Linear instead of "
-        f"nn.LazyLinear).")
+        f"nn.LazyLinear)."
+    )
 
 
 def _make_inputs(input_shape: Any, example_inputs: Any, dtype: torch.dtype) -> tuple[tuple, dict, Any]:
     """Meta ``(args, kwargs, described_shape)`` from ``input_shape`` or ``example_inputs``."""
     if (input_shape is None) == (example_inputs is None):
         raise InvalidInputError(
-            "trace needs exactly one of input_shape=(1, 3, 32, 32) or example_inputs=(tensor, ...) / {name: tensor}")
+            "trace needs exactly one of input_shape=(1, 3, 32, 32) or example_inputs=(tensor, ...) / {name: tensor}"
+        )
     if input_shape is not None:
         if isinstance(input_shape, (list, tuple)) and input_shape and isinstance(input_shape[0], (list, tuple)):
             shapes = [_shape_tuple(s) for s in input_shape]
@@ -113,7 +119,8 @@ def _make_inputs(input_shape: Any, example_inputs: Any, dtype: torch.dtype) -> t
     if not isinstance(example_inputs, (list, tuple)):
         raise InvalidInputError(
             f"example_inputs must be a tensor, a tuple of tensors or a dict of keyword tensors, "
-            f"got {type(example_inputs).__name__}")
+            f"got {type(example_inputs).__name__}"
+        )
     args = tuple(_to_meta(example_inputs))
     shapes = [tuple(a.shape) for a in args if isinstance(a, torch.Tensor)]
     return args, {}, shapes[0] if len(shapes) == 1 else shapes
@@ -211,8 +218,9 @@ class _Builder:
                 out[name] = self.param_shapes[name]
         return out
 
-    def add(self, name: str, op: str, target: str, attrs: dict, params: Iterable[str], preds: set[int],
-            value: Any) -> int:
+    def add(
+        self, name: str, op: str, target: str, attrs: dict, params: Iterable[str], preds: set[int], value: Any
+    ) -> int:
         self.nodes.append(Node(self.unique(name), op, target, attrs, self.claim(params), _first_shape(value)))
         self.preds.append(set(preds))
         return len(self.nodes) - 1
@@ -237,12 +245,14 @@ class _Builder:
             targets = sorted({t for _, t in unknown})
             graph.meta.setdefault("notes", []).append(
                 f"{len(unknown)} node(s) with ops the registry does not know: {', '.join(targets[:8])}; map them with "
-                f"graphhyper.arch.register_function_op / register_module_op")
+                f"graphhyper.arch.register_function_op / register_module_op"
+            )
         unmapped = graph.unmapped_parameters()
         if unmapped:
             graph.meta["unmapped_reason"] = (
                 f"{len(unmapped)} parameter(s) are not used by the traced forward pass for these inputs "
-                f"(unused layers, or a branch not taken), e.g. {unmapped[0]}")
+                f"(unused layers, or a branch not taken), e.g. {unmapped[0]}"
+            )
         return graph
 
 
@@ -279,8 +289,10 @@ class _LeafTracer(fx.Tracer):
         if name not in parameter_proxy_cache:
             factory = None
             if isinstance(attr_val, nn.Parameter):
+
                 def factory(node: fx.Node, name: str = name, value: Any = attr_val) -> Any:
                     return ParameterProxy(self, node, name, value)
+
             parameter_proxy_cache[name] = self.create_proxy("get_attr", name, (), {}, proxy_factory_fn=factory)
         return parameter_proxy_cache[name]
 
@@ -347,7 +359,7 @@ def _rule_batch_norm(m: nn.modules.batchnorm._BatchNorm, args: tuple, kwargs: di
 def _rule_layer_norm(m: nn.LayerNorm, args: tuple, kwargs: dict) -> Any:
     x = _single(args, kwargs)
     ns = tuple(m.normalized_shape)
-    return x if x is not None and tuple(x.shape[x.dim() - len(ns):]) == ns else None
+    return x if x is not None and tuple(x.shape[x.dim() - len(ns) :]) == ns else None
 
 
 def _rule_group_norm(m: nn.GroupNorm, args: tuple, kwargs: dict) -> Any:
@@ -373,8 +385,14 @@ def _window(size: int, k: int, s: int, p: int, d: int, ceil: bool = False) -> in
 def _rule_conv(m: nn.modules.conv._ConvNd, args: tuple, kwargs: dict) -> Any:
     x = _single(args, kwargs)
     nd = len(m.kernel_size)
-    if (x is None or x.dim() != nd + 2 or x.shape[1] != m.in_channels or m.padding_mode != "zeros"
-            or isinstance(m.padding, str) or not x.is_floating_point()):
+    if (
+        x is None
+        or x.dim() != nd + 2
+        or x.shape[1] != m.in_channels
+        or m.padding_mode != "zeros"
+        or isinstance(m.padding, str)
+        or not x.is_floating_point()
+    ):
         return None
     spatial = [_window(x.shape[2 + i], m.kernel_size[i], m.stride[i], m.padding[i], m.dilation[i]) for i in range(nd)]
     return _meta_like(x, (x.shape[0], m.out_channels, *spatial)) if min(spatial) > 0 else None
@@ -403,8 +421,26 @@ def _rule_adaptive_pool2d(m: nn.AdaptiveAvgPool2d, args: tuple, kwargs: dict) ->
 
 
 def _module_rules() -> dict[Callable, Callable]:
-    same = (nn.ReLU, nn.ReLU6, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Hardswish, nn.Hardsigmoid, nn.LeakyReLU,
-            nn.ELU, nn.Mish, nn.Dropout, nn.Dropout2d, nn.Identity, nn.SELU, nn.CELU, nn.Softplus, nn.Hardtanh)
+    same = (
+        nn.ReLU,
+        nn.ReLU6,
+        nn.GELU,
+        nn.SiLU,
+        nn.Sigmoid,
+        nn.Tanh,
+        nn.Hardswish,
+        nn.Hardsigmoid,
+        nn.LeakyReLU,
+        nn.ELU,
+        nn.Mish,
+        nn.Dropout,
+        nn.Dropout2d,
+        nn.Identity,
+        nn.SELU,
+        nn.CELU,
+        nn.Softplus,
+        nn.Hardtanh,
+    )
     rules: dict[Callable, Callable] = {cls.forward: _rule_same for cls in same}
     for norm in (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d):
         rules[norm.forward] = _rule_batch_norm
@@ -420,10 +456,34 @@ def _module_rules() -> dict[Callable, Callable]:
 
 
 _MODULE_RULES = _module_rules()
-_BINARY = {operator.add, operator.iadd, operator.mul, operator.imul, operator.sub, operator.truediv, torch.add,
-           torch.mul, torch.sub}
-_UNARY = {torch.relu, F.relu, F.gelu, F.silu, torch.sigmoid, F.hardswish, F.hardsigmoid, torch.tanh, F.relu6,
-          torch.nn.functional.dropout, "relu", "sigmoid", "tanh", "relu_", "sigmoid_"}
+_BINARY = {
+    operator.add,
+    operator.iadd,
+    operator.mul,
+    operator.imul,
+    operator.sub,
+    operator.truediv,
+    torch.add,
+    torch.mul,
+    torch.sub,
+}
+_UNARY = {
+    torch.relu,
+    F.relu,
+    F.gelu,
+    F.silu,
+    torch.sigmoid,
+    F.hardswish,
+    F.hardsigmoid,
+    torch.tanh,
+    F.relu6,
+    torch.nn.functional.dropout,
+    "relu",
+    "sigmoid",
+    "tanh",
+    "relu_",
+    "sigmoid_",
+}
 
 
 #: functions whose output has the shape, dtype and layout of their first argument
@@ -460,7 +520,6 @@ def _function_rule(target: Any, args: tuple, kwargs: dict) -> Any:
     return None
 
 
-
 _META = torch.device("meta")  # re-entrant context: tensors created without a device land on meta
 
 
@@ -489,8 +548,11 @@ def _fx_run(root: nn.Module, graph: fx.Graph, args: tuple, kwargs: dict, fast: b
             raise
         except Exception as exc:
             where = node.target if node.op == "call_module" else (_module_path(node) or "<root>")
-            raise _ShapeError(where, ops.function_name(node.target) if node.op != "call_module"
-                              else type(modules[node.target]).__name__, exc) from exc
+            raise _ShapeError(
+                where,
+                ops.function_name(node.target) if node.op != "call_module" else type(modules[node.target]).__name__,
+                exc,
+            ) from exc
     return env
 
 
@@ -566,8 +628,9 @@ def _fx_build(root: nn.Module, graph: fx.Graph, env: dict, builder: _Builder) ->
                 continue
             plist = module._parameters.values() if not module._modules else module.parameters()
             params = [builder.param_names[id(p)] for p in plist if id(p) in builder.param_names]
-            src[node] = {builder.add(node.target, op, type(module).__name__, attrs, [*params, *sorted(in_pend)],
-                                     in_src, value)}
+            src[node] = {
+                builder.add(node.target, op, type(module).__name__, attrs, [*params, *sorted(in_pend)], in_src, value)
+            }
             pend[node] = set()
         else:  # call_function / call_method
             if not _is_tensorish(value):
@@ -577,8 +640,7 @@ def _fx_build(root: nn.Module, graph: fx.Graph, env: dict, builder: _Builder) ->
             if _is_passthrough(op, node.target, first, value):
                 src[node] = in_src
                 continue
-            src[node] = {builder.add(node.name, op, ops.function_name(node.target), {}, sorted(in_pend), in_src,
-                                     value)}
+            src[node] = {builder.add(node.name, op, ops.function_name(node.target), {}, sorted(in_pend), in_src, value)}
             pend[node] = set()
 
 
@@ -613,8 +675,9 @@ def _export_leaf(node: fx.Node, modules: dict[str, nn.Module], tracer: _LeafTrac
     return None
 
 
-def _export_groups(graph: fx.Graph, modules: dict[str, nn.Module]) -> tuple[
-        dict[fx.Node, tuple[str, str] | None], dict[str, fx.Node], dict[str, list[fx.Node]]]:
+def _export_groups(
+    graph: fx.Graph, modules: dict[str, nn.Module]
+) -> tuple[dict[fx.Node, tuple[str, str] | None], dict[str, fx.Node], dict[str, list[fx.Node]]]:
     """Group the ATen calls by the leaf-module call that made them: ``(leaf of each call_function node,
     last node of each call key, the nodes of each call key in graph order)``."""
     tracer = _LeafTracer()
@@ -679,8 +742,7 @@ def _trace_export(root: nn.Module, args: tuple, kwargs: dict, builder: _Builder)
             if _is_passthrough(op, node.target, first, value):
                 src[node] = in_src
                 continue
-            src[node] = {builder.add(node.name, op, ops.function_name(node.target), {}, sorted(in_pend), in_src,
-                                     value)}
+            src[node] = {builder.add(node.name, op, ops.function_name(node.target), {}, sorted(in_pend), in_src, value)}
             pend[node] = set()
 
 
@@ -763,8 +825,7 @@ class _Recorder(TorchFunctionMode):
         if _is_passthrough(op, func, first, out):
             self.produce(out, srcs, pend)
         else:
-            idx = self.builder.add(self.node_name(_short_name(func)), op, ops.function_name(func), {}, pend, srcs,
-                                   out)
+            idx = self.builder.add(self.node_name(_short_name(func)), op, ops.function_name(func), {}, pend, srcs, out)
             self.produce(out, {idx})
         return out
 
@@ -809,13 +870,15 @@ def _short_name(func: Any) -> str:
 
 def _trace_autograd(root: nn.Module, args: tuple, kwargs: dict, builder: _Builder) -> None:
     with _MetaSwap(root) as swap:
-        stand_ins = {id(meta): builder.param_names[id(orig)] for orig, meta in swap.pairs()
-                     if id(orig) in builder.param_names}
+        stand_ins = {
+            id(meta): builder.param_names[id(orig)] for orig, meta in swap.pairs() if id(orig) in builder.param_names
+        }
         recorder = _Recorder(root, builder, stand_ins)
         for i, t in enumerate(args):
             if isinstance(t, torch.Tensor):
-                recorder.produce(t, {builder.add(f"input_{i}" if len(args) > 1 else "input", "input", "input", {},
-                                                 (), set(), t)})
+                recorder.produce(
+                    t, {builder.add(f"input_{i}" if len(args) > 1 else "input", "input", "input", {}, (), set(), t)}
+                )
         for key, t in kwargs.items():
             if isinstance(t, torch.Tensor):
                 recorder.produce(t, {builder.add(key, "input", "input", {}, (), set(), t)})
@@ -875,7 +938,10 @@ def meta_init(include_buffers: bool = False) -> Iterator[None]:
 
 
 _PATH_FUNCS: dict[str, Callable[[nn.Module, tuple, dict, _Builder], None]] = {
-    "fx": _trace_fx, "export": _trace_export, "autograd": _trace_autograd}
+    "fx": _trace_fx,
+    "export": _trace_export,
+    "autograd": _trace_autograd,
+}
 
 
 def trace(
@@ -909,7 +975,8 @@ def trace(
     if not isinstance(module, nn.Module):
         raise InvalidInputError(
             f"trace expects a torch.nn.Module, got {type(module).__name__}; wrap plain functions in an nn.Module "
-            f"whose forward calls them")
+            f"whose forward calls them"
+        )
     unknown = [p for p in paths if p not in _PATH_FUNCS and p not in PATHS]
     if unknown or not paths:
         raise InvalidInputError(f"unknown trace paths {unknown or paths}; choose from {PATHS}")
@@ -925,8 +992,9 @@ def trace(
             gc.enable()
 
 
-def _run_paths(module: nn.Module, args: tuple, kwargs: dict, described: Any, name: str | None,
-               paths: Sequence[str], start: float) -> ArchGraph:
+def _run_paths(
+    module: nn.Module, args: tuple, kwargs: dict, described: Any, name: str | None, paths: Sequence[str], start: float
+) -> ArchGraph:
     names, shapes = _param_tables(module)
     notes: list[str] = []
     failures: list[tuple[str, Exception]] = []
@@ -946,9 +1014,14 @@ def _run_paths(module: nn.Module, args: tuple, kwargs: dict, described: Any, nam
             failures.append((path, exc))
             notes.append(f"{path} failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}")
             continue
-        meta = {"trace_path": path, "model": name or type(module).__name__, "input_shape": described,
-                "vocab_version": ops.VOCAB_VERSION, "notes": notes,
-                "trace_seconds": round(time.perf_counter() - start, 4)}
+        meta = {
+            "trace_path": path,
+            "model": name or type(module).__name__,
+            "input_shape": described,
+            "vocab_version": ops.VOCAB_VERSION,
+            "notes": notes,
+            "trace_seconds": round(time.perf_counter() - start, 4),
+        }
         return builder.finish(meta)
     if shape_failure is not None:
         raise _shape_error(module, described, shape_failure) from shape_failure.exc
@@ -959,7 +1032,8 @@ def _shape_error(module: nn.Module, described: Any, exc: _ShapeError) -> Invalid
     return InvalidInputError(
         f"could not propagate input shape {described} through {type(module).__name__}: module "
         f"'{exc.where or '<root>'}' ({exc.what}) failed with {exc}. Check input_shape / example_inputs "
-        f"(channels, spatial size, dtype: integer token ids need example_inputs with dtype=torch.long).")
+        f"(channels, spatial size, dtype: integer token ids need example_inputs with dtype=torch.long)."
+    )
 
 
 def _trace_error(module: nn.Module, failures: list[tuple[str, Exception]]) -> TraceError:
@@ -969,14 +1043,14 @@ def _trace_error(module: nn.Module, failures: list[tuple[str, Exception]]) -> Tr
         if path:
             where = path
             break
-    tried = "; ".join(f"{p}: {type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"
-                      for p, e in failures)
+    tried = "; ".join(f"{p}: {type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}" for p, e in failures)
     return TraceError(
         f"could not trace {type(module).__name__} (failed in module '{where}'). Tried {tried}. "
         f"Try: check that input_shape / example_inputs fit the model (channels, sizes, integer token ids as "
         f"dtype=torch.long), make data-dependent control flow depend on shapes or module attributes only, register the "
         f"offending module as a leaf with graphhyper.arch.register_module_op(cls, op), or pass "
-        f"paths=('autograd',) to record an eager meta-tensor forward pass.")
+        f"paths=('autograd',) to record an eager meta-tensor forward pass."
+    )
 
 
 __all__ = ["trace", "meta_init", "PATHS"]

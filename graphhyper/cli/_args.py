@@ -176,11 +176,13 @@ def json_cache(text: str) -> str:
         try:
             content = json.loads(path.read_text())
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a JSON cache ({exc}); delete it or give a new "
-                                             "path") from None
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a JSON cache ({exc}); delete it or give a new path"
+            ) from None
         if not isinstance(content, dict):
-            raise argparse.ArgumentTypeError(f"{text!r} is not a JSON cache (not an object); delete it or give a "
-                                             "new path")
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a JSON cache (not an object); delete it or give a new path"
+            )
     return text
 
 
@@ -190,7 +192,7 @@ def storage_url(text: str) -> str:
     (neither backend creates folders); server URLs (postgresql://, mysql://) are left to the search to open."""
     path = None
     if text.startswith("sqlite:///"):
-        path = text[len("sqlite:///"):].split("?", 1)[0]
+        path = text[len("sqlite:///") :].split("?", 1)[0]
     elif text.startswith("journal:") or text.endswith((".log", ".journal")):
         path = text.split(":", 1)[1] if text.startswith("journal:") else text
     if path in (None, ":memory:"):

@@ -14,22 +14,32 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("arch", help="architectures as graphs (trace, inspect)")
     sub = parser.add_subparsers(dest="command", metavar="{inspect}")
     inspect_p = sub.add_parser(
-        "inspect", help="trace a model and print its ArchGraph summary",
+        "inspect",
+        help="trace a model and print its ArchGraph summary",
         description="Trace a model into an ArchGraph and print nodes, edges, parameters, the op histogram, the "
-                    "unknown-op report and the trace path. MODEL is 'torchvision:<name>' (any name of "
-                    "torchvision.models.list_models()) or 'package.module:factory' (a callable returning an "
-                    "nn.Module, called without arguments).")
+        "unknown-op report and the trace path. MODEL is 'torchvision:<name>' (any name of "
+        "torchvision.models.list_models()) or 'package.module:factory' (a callable returning an "
+        "nn.Module, called without arguments).",
+    )
     inspect_p.add_argument("model", help="torchvision:resnet18 or package.module:factory")
-    inspect_p.add_argument("--input-shape", default="1,3,224,224",
-                           help="comma-separated input shape; several inputs separated by ';' (default 1,3,224,224)")
-    inspect_p.add_argument("--dtype", default="float32", choices=("float32", "float16", "bfloat16", "long"),
-                           help="dtype of the inputs (long for token ids)")
-    inspect_p.add_argument("--paths", default="fx,export,autograd",
-                           help="trace paths to try, in order (default fx,export,autograd)")
+    inspect_p.add_argument(
+        "--input-shape",
+        default="1,3,224,224",
+        help="comma-separated input shape; several inputs separated by ';' (default 1,3,224,224)",
+    )
+    inspect_p.add_argument(
+        "--dtype",
+        default="float32",
+        choices=("float32", "float16", "bfloat16", "long"),
+        help="dtype of the inputs (long for token ids)",
+    )
+    inspect_p.add_argument(
+        "--paths", default="fx,export,autograd", help="trace paths to try, in order (default fx,export,autograd)"
+    )
     inspect_p.add_argument("--json", action="store_true", help="print a JSON report instead of text")
     inspect_p.add_argument("--graph", action="store_true", help="with --json: include the full graph (to_dict)")
     inspect_p.set_defaults(handler=_inspect)
-    parser.set_defaults(handler=lambda args: (parser.print_help() or 2))
+    parser.set_defaults(handler=lambda args: parser.print_help() or 2)
 
 
 def _parse_shape(text: str):
@@ -39,7 +49,8 @@ def _parse_shape(text: str):
         shapes = [tuple(int(d) for d in part.split(",") if d.strip()) for part in text.split(";") if part.strip()]
     except ValueError:
         raise InvalidInputError(
-            f"--input-shape must look like 1,3,224,224 (or 1,8;1,8 for two inputs), got {text!r}") from None
+            f"--input-shape must look like 1,3,224,224 (or 1,8;1,8 for two inputs), got {text!r}"
+        ) from None
     if not shapes:
         raise InvalidInputError("--input-shape is empty; give e.g. 1,3,224,224")
     return shapes[0] if len(shapes) == 1 else shapes
@@ -64,12 +75,15 @@ def build_model(spec: str):
     try:
         module = importlib.import_module(source)
     except ImportError as exc:
-        raise InvalidInputError(f"cannot import {source!r} for model spec {spec!r} ({exc}); check the module path "
-                                f"and that it is on PYTHONPATH") from exc
+        raise InvalidInputError(
+            f"cannot import {source!r} for model spec {spec!r} ({exc}); check the module path "
+            f"and that it is on PYTHONPATH"
+        ) from exc
     factory = getattr(module, name, None)
     if not callable(factory):
-        raise InvalidInputError(f"{source!r} has no callable {name!r}; give 'module.path:factory' where factory() "
-                                f"returns an nn.Module")
+        raise InvalidInputError(
+            f"{source!r} has no callable {name!r}; give 'module.path:factory' where factory() returns an nn.Module"
+        )
     with meta_init():
         return factory()
 
@@ -79,8 +93,9 @@ def _inspect(args: argparse.Namespace) -> int:
 
     from graphhyper.arch import trace
 
-    dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16,
-             "long": torch.long}[args.dtype]
+    dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16, "long": torch.long}[
+        args.dtype
+    ]
     model = build_model(args.model)
     paths = tuple(p.strip() for p in args.paths.split(",") if p.strip())
     graph = trace(model, input_shape=_parse_shape(args.input_shape), dtype=dtype, name=args.model, paths=paths)

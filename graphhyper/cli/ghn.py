@@ -38,10 +38,12 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mip", action="store_true", help="MIP: constant-norm encodings, theta = theta0 + delta")
     p.add_argument("--rank", type=int_in(1, 4096, "a rank"), default=16)
     p.add_argument("--threads", type=thread_count, default=1)
-    p.add_argument("--max-minutes", type=positive_float, default=None,
-                   help="stop (and checkpoint) after this wall time")
-    p.add_argument("--export", default=None, type=non_empty,
-                   help="bundle as graphhyper/ghn/pretrained/NAME (or a path)")
+    p.add_argument(
+        "--max-minutes", type=positive_float, default=None, help="stop (and checkpoint) after this wall time"
+    )
+    p.add_argument(
+        "--export", default=None, type=non_empty, help="bundle as graphhyper/ghn/pretrained/NAME (or a path)"
+    )
     p.add_argument("--export-only", action="store_true", help="only export OUT/last.pt, do not train")
     p.add_argument("--device", default=None, type=device, help="cpu or cuda (default: cuda when available)")
 
@@ -69,13 +71,28 @@ def _train(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    cfg = TrainConfig(tasks=args.tasks.split(","), steps=args.steps, meta_batch=args.meta_batch,
-                      batch_size=args.batch_size, lr=args.lr, warmup=args.warmup, pool_size=args.pool_size,
-                      seed=args.seed, ckpt_every=args.ckpt_every, device=device)
+    cfg = TrainConfig(
+        tasks=args.tasks.split(","),
+        steps=args.steps,
+        meta_batch=args.meta_batch,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        warmup=args.warmup,
+        pool_size=args.pool_size,
+        seed=args.seed,
+        ckpt_every=args.ckpt_every,
+        device=device,
+    )
     gcfg = GHNConfig(hidden=args.hidden, encoder=args.encoder, decoder=args.decoder, mip=args.mip, rank=args.rank)
-    trainer = run_training(cfg, gcfg, args.out, None if args.max_minutes is None else args.max_minutes * 60,
-                           export=args.export, export_only=args.export_only,
-                           command=_command_line(args))
+    trainer = run_training(
+        cfg,
+        gcfg,
+        args.out,
+        None if args.max_minutes is None else args.max_minutes * 60,
+        export=args.export,
+        export_only=args.export_only,
+        command=_command_line(args),
+    )
     for h in trainer.history[-3:]:
         print(h)
     return 0
@@ -90,8 +107,10 @@ def _check_export(args: argparse.Namespace) -> None:
     if args.export_only and not args.export:
         raise InvalidInputError("--export-only exports OUT/last.pt; also give --export NAME (or a path).")
     if args.export_only and not (Path(args.out) / "last.pt").is_file():
-        raise InvalidInputError(f"--export-only: {Path(args.out) / 'last.pt'} does not exist; train first or point "
-                                "--out at the run directory that holds it.")
+        raise InvalidInputError(
+            f"--export-only: {Path(args.out) / 'last.pt'} does not exist; train first or point "
+            "--out at the run directory that holds it."
+        )
     if args.export:
         target = Path(args.export)
         if target.parent == Path(".") and not target.suffix:  # a bare name goes into the bundled checkpoints
@@ -129,14 +148,16 @@ def _load_model(spec: str):
         try:
             existing_file(name)
         except argparse.ArgumentTypeError as exc:
-            raise InvalidInputError(f"--model {spec!r}: {exc}; give darts:SPEC.json, a file written by "
-                                    "DartsSpec.to_json().") from None
+            raise InvalidInputError(
+                f"--model {spec!r}: {exc}; give darts:SPEC.json, a file written by DartsSpec.to_json()."
+            ) from None
         s = darts.DartsSpec.from_json(Path(name).read_text())
         with torch.device("meta"):
             model = darts.build(s)
         return model, s.input_shape
-    raise InvalidInputError(f"--model {spec!r}: use 'torchvision:NAME' (e.g. torchvision:resnet50) or "
-                            "'darts:SPEC.json'.")
+    raise InvalidInputError(
+        f"--model {spec!r}: use 'torchvision:NAME' (e.g. torchvision:resnet50) or 'darts:SPEC.json'."
+    )
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -155,8 +176,11 @@ def _predict(args: argparse.Namespace) -> int:
     dt = time.perf_counter() - t0
     from safetensors.torch import save_file
 
-    save_file({k: v.contiguous() for k, v in pred.items()}, args.out,
-              metadata={"model": args.model, "ghn": args.ckpt, "unpredicted": ",".join(pred.unpredicted)})
+    save_file(
+        {k: v.contiguous() for k, v in pred.items()},
+        args.out,
+        metadata={"model": args.model, "ghn": args.ckpt, "unpredicted": ",".join(pred.unpredicted)},
+    )
     n = sum(v.numel() for v in pred.values())
     print(f"predicted {len(pred)} tensors ({n:,} values) of {args.model} in {dt:.2f} s -> {args.out}")
     if pred.unpredicted:
@@ -171,8 +195,10 @@ def _list(args: argparse.Namespace) -> int:
     for name in hub.list_pretrained():
         meta = hub.read_meta(hub.PRETRAINED_DIR / name)
         cfg, m = meta["config"], meta.get("meta", {})
-        print(f"{name}: encoder={cfg['encoder']} decoder={cfg['decoder']} hidden={cfg['hidden']} mip={cfg['mip']} "
-              f"steps={m.get('steps_done')} train_seconds={m.get('train_seconds')}")
+        print(
+            f"{name}: encoder={cfg['encoder']} decoder={cfg['decoder']} hidden={cfg['hidden']} mip={cfg['mip']} "
+            f"steps={m.get('steps_done')} train_seconds={m.get('train_seconds')}"
+        )
     return 0
 
 

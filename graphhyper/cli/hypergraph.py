@@ -36,10 +36,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     tr = sub.add_parser("train", help="train a hypergraph model on a benchmark (50/25/25 split, early stopping)")
     _common(tr)
-    tr.add_argument("--model", default="hgnn", type=non_empty,
-                    help="model name (see graphhyper.hypergraph.models.list_models)")
-    tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="model hyper-parameter override, e.g. --set hidden_channels=256 (repeatable)")
+    tr.add_argument(
+        "--model", default="hgnn", type=non_empty, help="model name (see graphhyper.hypergraph.models.list_models)"
+    )
+    tr.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="model hyper-parameter override, e.g. --set hidden_channels=256 (repeatable)",
+    )
     tr.set_defaults(handler=_train)
 
     di = sub.add_parser("distill", help="LightHGNN(+): distil an HGNN teacher into an MLP")
@@ -62,10 +68,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def add_tune_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``graphhyper hypergraph tune`` (also used by ``scripts/tune_hypergraph.py``)."""
     p.add_argument("--dataset", help="dataset to tune on")
-    p.add_argument("--model", default="hgnn", help="model with a search space: hgnn, hgnnp, unigcnii, appnp, "
-                   "allset-transformer, ed-hnn (graphhyper.experiments.tuning.SPACES)")
-    p.add_argument("--trials", type=non_negative_int, default=20,
-                   help="new trials to run (0: only write the best config of the stored study)")
+    p.add_argument(
+        "--model",
+        default="hgnn",
+        help="model with a search space: hgnn, hgnnp, unigcnii, appnp, "
+        "allset-transformer, ed-hnn (graphhyper.experiments.tuning.SPACES)",
+    )
+    p.add_argument(
+        "--trials",
+        type=non_negative_int,
+        default=20,
+        help="new trials to run (0: only write the best config of the stored study)",
+    )
     p.add_argument("--timeout", type=positive_float, default=None, help="stop starting trials after this many seconds")
     p.add_argument("--tune-seeds", type=positive_int, default=2, help="tune splits 1000..1000+N-1 (disjoint from 0..9)")
     p.add_argument("--epochs", type=positive_int, default=300)
@@ -74,27 +88,46 @@ def add_tune_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--space", action="append", default=[], help='replace a search range: key=["cat", [1, 2]]')
     p.add_argument("--enqueue", action="append", default=[], help="JSON params of a trial to run first")
     p.add_argument("--startup", type=non_negative_int, default=10, help="random trials before TPE takes over")
-    p.add_argument("--out", default="results/tuned", type=writable_dir,
-                   help="folder of the best-config JSON and the default storage")
+    p.add_argument(
+        "--out",
+        default="results/tuned",
+        type=writable_dir,
+        help="folder of the best-config JSON and the default storage",
+    )
     p.add_argument("--study", default=None, help="study name (default <dataset>__<model>)")
-    p.add_argument("--storage", default=None, type=storage_url,
-                   help="Optuna storage URL (default: sqlite file in --out, resumable)")
+    p.add_argument(
+        "--storage",
+        default=None,
+        type=storage_url,
+        help="Optuna storage URL (default: sqlite file in --out, resumable)",
+    )
     p.add_argument("--seed", type=random_seed, default=0, help="sampler seed")
-    p.add_argument("--tie-break", default="first", choices=("first", "val_loss"),
-                   help="among trials with the same best validation accuracy, keep the first or the one with the "
-                        "lowest validation loss (for small, saturating validation sets)")
+    p.add_argument(
+        "--tie-break",
+        default="first",
+        choices=("first", "val_loss"),
+        help="among trials with the same best validation accuracy, keep the first or the one with the "
+        "lowest validation loss (for small, saturating validation sets)",
+    )
     p.add_argument("--evaluate", nargs="+", default=None, metavar="CONFIG", help="evaluate tuned config JSON files")
-    p.add_argument("--choose", nargs="+", default=None, metavar="CONFIG",
-                   help="pick, among tuned configs of one dataset (one per model), the highest validation "
-                        "accuracy; ties by --tie-break")
-    p.add_argument("--write", default=None, type=writable_file,
-                   help="with --choose: copy the chosen config to this path")
+    p.add_argument(
+        "--choose",
+        nargs="+",
+        default=None,
+        metavar="CONFIG",
+        help="pick, among tuned configs of one dataset (one per model), the highest validation "
+        "accuracy; ties by --tie-break",
+    )
+    p.add_argument(
+        "--write", default=None, type=writable_file, help="with --choose: copy the chosen config to this path"
+    )
     p.add_argument("--seeds", type=positive_int, default=10, help="evaluation split seeds 0..N-1")
     p.add_argument("--csv", default=None, type=writable_file, help="append per-seed evaluation rows here")
     p.add_argument("--device", default="cpu", type=device)
     p.add_argument("--threads", type=thread_count, default=1)
-    p.add_argument("--root", default=None, type=data_root,
-                   help="data root (default $GRAPHHYPER_DATA or ~/.cache/graphhyper)")
+    p.add_argument(
+        "--root", default=None, type=data_root, help="data root (default $GRAPHHYPER_DATA or ~/.cache/graphhyper)"
+    )
 
 
 def run_tune(args: argparse.Namespace) -> int:
@@ -116,18 +149,33 @@ def run_tune(args: argparse.Namespace) -> int:
         ht.choose_config(args.choose, args.tie_break, write=args.write, log=_print)
         return 0
     if args.evaluate:
-        ht.evaluate_configs(args.evaluate, args.seeds, root=args.root, device=args.device, csv_path=args.csv,
-                            log=_print)
+        ht.evaluate_configs(
+            args.evaluate, args.seeds, root=args.root, device=args.device, csv_path=args.csv, log=_print
+        )
         return 0
     if not args.dataset:
         raise InvalidInputError("--dataset is required for tuning (or pass --evaluate CONFIG.json).")
     _check_fixed(args.model, args.fix)
-    ht.tune(args.dataset, args.model, trials=args.trials, timeout=args.timeout, tune_seeds=args.tune_seeds,
-            epochs=args.epochs, patience=args.patience, fixed=parse_key_values(args.fix, "--fix"),
-            space=ht.parse_space(parse_key_values(args.space, "--space")),
-            enqueue=[_json_object(e, "--enqueue") for e in args.enqueue], startup=args.startup, out=args.out,
-            study=args.study, storage=args.storage, seed=args.seed, root=args.root, tie_break=args.tie_break,
-            log=_print)
+    ht.tune(
+        args.dataset,
+        args.model,
+        trials=args.trials,
+        timeout=args.timeout,
+        tune_seeds=args.tune_seeds,
+        epochs=args.epochs,
+        patience=args.patience,
+        fixed=parse_key_values(args.fix, "--fix"),
+        space=ht.parse_space(parse_key_values(args.space, "--space")),
+        enqueue=[_json_object(e, "--enqueue") for e in args.enqueue],
+        startup=args.startup,
+        out=args.out,
+        study=args.study,
+        storage=args.storage,
+        seed=args.seed,
+        root=args.root,
+        tie_break=args.tie_break,
+        log=_print,
+    )
     return 0
 
 
@@ -141,20 +189,32 @@ def add_table_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", default=None, help=f"comma-separated model names ({DEFAULTS['models']})")
     p.add_argument("--seeds", type=positive_int, default=None, help="number of random splits, seeds 0..N-1 (10)")
     p.add_argument("--epochs", type=positive_int, default=None, help="maximum epochs per run (300)")
-    p.add_argument("--patience", type=non_negative_int, default=None,
-                   help="early stopping: epochs without a better validation accuracy (100; 0 = never stop early)")
-    p.add_argument("--out", default="results/hypergraph_table", type=non_empty,
-                   help="output prefix for .csv and .md")
+    p.add_argument(
+        "--patience",
+        type=non_negative_int,
+        default=None,
+        help="early stopping: epochs without a better validation accuracy (100; 0 = never stop early)",
+    )
+    p.add_argument("--out", default="results/hypergraph_table", type=non_empty, help="output prefix for .csv and .md")
     p.add_argument("--tuned", default=None, help="folder of tuned configs from `graphhyper hypergraph tune`")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override: key=value (model kwarg, lr, weight_decay, label_smoothing, feature_norm, epochs, "
-                        "patience)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override: key=value (model kwarg, lr, weight_decay, label_smoothing, feature_norm, epochs, patience)",
+    )
     p.add_argument("--threads", type=thread_count, default=None, help="torch threads per run (1)")
-    p.add_argument("--workers", type=positive_int, default=None,
-                   help="runs trained in parallel, one process each (1 = in this process)")
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        default=None,
+        help="runs trained in parallel, one process each (1 = in this process)",
+    )
     p.add_argument("--device", default="cpu", type=device)
-    p.add_argument("--root", default=None, type=data_root,
-                   help="data root (default $GRAPHHYPER_DATA or ~/.cache/graphhyper)")
+    p.add_argument(
+        "--root", default=None, type=data_root, help="data root (default $GRAPHHYPER_DATA or ~/.cache/graphhyper)"
+    )
     p.add_argument("--fresh", action="store_true", help="ignore runs already in the CSV")
     p.add_argument("--progress", action="store_true")
 
@@ -179,10 +239,19 @@ def run_table(args: argparse.Namespace) -> int:
     with table.worker_settings(args.threads):
         code = table.run_table(
             [d.strip() for d in args.datasets.split(",") if d.strip()],
-            [m.strip() for m in args.models.split(",") if m.strip()], seeds=args.seeds, out=args.out,
-            tuned=args.tuned, overrides=overrides, workers=args.workers, threads=args.threads, fresh=args.fresh,
-            options=table.RunOptions(epochs=args.epochs, patience=args.patience, root=args.root, device=args.device,
-                                     progress=args.progress), log=_print)
+            [m.strip() for m in args.models.split(",") if m.strip()],
+            seeds=args.seeds,
+            out=args.out,
+            tuned=args.tuned,
+            overrides=overrides,
+            workers=args.workers,
+            threads=args.threads,
+            fresh=args.fresh,
+            options=table.RunOptions(
+                epochs=args.epochs, patience=args.patience, root=args.root, device=args.device, progress=args.progress
+            ),
+            log=_print,
+        )
     out = Path(args.out)
     print(f"wrote {out.with_suffix('.csv')} and {out.with_suffix('.md')}", file=sys.stderr)
     return code
@@ -206,8 +275,9 @@ def _json_object(text: str, option: str) -> dict:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidInputError(f"{option} {text!r} is not JSON ({exc}); give the trial's params as an "
-                                "object.") from None
+        raise InvalidInputError(
+            f"{option} {text!r} is not JSON ({exc}); give the trial's params as an object."
+        ) from None
     if not isinstance(value, dict):
         raise InvalidInputError(f"{option} {text!r}: give the trial's params as a JSON object.")
     return value
@@ -219,16 +289,25 @@ def _print(line: str) -> None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="cora-ca", type=non_empty)
-    p.add_argument("--root", default=None, type=data_root,
-                   help="data root (default $GRAPHHYPER_DATA or ~/.cache/graphhyper)")
+    p.add_argument(
+        "--root", default=None, type=data_root, help="data root (default $GRAPHHYPER_DATA or ~/.cache/graphhyper)"
+    )
     p.add_argument("--split", default="random", choices=("random", "hypergcn"))
     p.add_argument("--seed", type=random_seed, default=0)
     p.add_argument("--epochs", type=positive_int, default=300)
     p.add_argument("--patience", type=positive_int, default=100)
-    p.add_argument("--lr", type=positive_float, default=None,
-                   help="Adam learning rate (default: the model's own, graphhyper.hypergraph.models.train_defaults)")
-    p.add_argument("--weight-decay", type=non_negative_float, default=None,
-                   help="Adam weight decay (default: the model's own, see train_defaults)")
+    p.add_argument(
+        "--lr",
+        type=positive_float,
+        default=None,
+        help="Adam learning rate (default: the model's own, graphhyper.hypergraph.models.train_defaults)",
+    )
+    p.add_argument(
+        "--weight-decay",
+        type=non_negative_float,
+        default=None,
+        help="Adam weight decay (default: the model's own, see train_defaults)",
+    )
     p.add_argument("--device", default="cpu", type=device)
     p.add_argument("--no-self-loops", action="store_true", help="do not add a self-loop hyperedge per node")
     p.add_argument("--threads", type=thread_count, default=None, help="torch CPU threads (default: torch's choice)")
@@ -243,11 +322,19 @@ def _datasets(args: argparse.Namespace) -> int:
         card = get_card(name)
         st = card.statistics
         best = max(card.published, key=lambda r: r["mean"]) if card.published else None
-        rows.append({"name": name, "nodes": st.get("nodes"), "hyperedges": st.get("hyperedges"),
-                     "features": st.get("features"), "classes": st.get("classes"),
-                     "isolated": st.get("isolated_nodes"), "duplicates": st.get("duplicate_hyperedges"),
-                     "best_published": f"{best['model']} {best['mean']:.2f}" if best else "",
-                     "license": card.license.split(" ")[0]})
+        rows.append(
+            {
+                "name": name,
+                "nodes": st.get("nodes"),
+                "hyperedges": st.get("hyperedges"),
+                "features": st.get("features"),
+                "classes": st.get("classes"),
+                "isolated": st.get("isolated_nodes"),
+                "duplicates": st.get("duplicate_hyperedges"),
+                "best_published": f"{best['model']} {best['mean']:.2f}" if best else "",
+                "license": card.license.split(" ")[0],
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -270,8 +357,9 @@ def _load(args: argparse.Namespace):
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    return load_hypergraph(args.dataset, args.root, split=args.split, seed=args.seed,
-                           add_self_loops=not args.no_self_loops)
+    return load_hypergraph(
+        args.dataset, args.root, split=args.split, seed=args.seed, add_self_loops=not args.no_self_loops
+    )
 
 
 def with_train_defaults(args: argparse.Namespace, model: str) -> argparse.Namespace:
@@ -295,8 +383,10 @@ def checked_overrides(model: str, items: list[str], option: str = "--set") -> di
     defaults = model_defaults(model)
     for key, value in overrides.items():
         if key in defaults and not _same_kind(value, defaults[key]):
-            raise InvalidInputError(f"{option} {key}={json.dumps(value)}: model {model!r} expects "
-                                    f"{_kind_name(defaults[key])} like {json.dumps(defaults[key])}.")
+            raise InvalidInputError(
+                f"{option} {key}={json.dumps(value)}: model {model!r} expects "
+                f"{_kind_name(defaults[key])} like {json.dumps(defaults[key])}."
+            )
     return overrides
 
 
@@ -336,8 +426,10 @@ def build_with_overrides(model: str, in_channels: int, num_classes: int, overrid
         raise
     except (TypeError, ValueError, RuntimeError) as exc:
         given = " ".join(f"{k}={json.dumps(v)}" for k, v in overrides.items())
-        raise InvalidInputError(f"{option} {given}: model {model!r} cannot be built with these values ({exc}); "
-                                "see graphhyper.hypergraph.models.model_defaults for sensible ones.") from exc
+        raise InvalidInputError(
+            f"{option} {given}: model {model!r} cannot be built with these values ({exc}); "
+            "see graphhyper.hypergraph.models.model_defaults for sensible ones."
+        ) from exc
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -349,10 +441,21 @@ def _train(args: argparse.Namespace) -> int:
     set_seed(args.seed)
     model = build_with_overrides(args.model, data.num_features, data.num_classes, overrides)
     data = with_sparse_features(model, data)
-    res = train_node_classifier(model, data, epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay,
-                                patience=args.patience, seed=args.seed, progress=not args.quiet, device=args.device)
-    print(f"{data!r}\nmodel {args.model}: best val acc {100 * res.best_val_acc:.2f} (epoch {res.best_epoch}), "
-          f"test acc at that epoch {100 * res.test_acc:.2f}, {res.epochs_run} epochs in {res.train_seconds:.1f}s")
+    res = train_node_classifier(
+        model,
+        data,
+        epochs=args.epochs,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        patience=args.patience,
+        seed=args.seed,
+        progress=not args.quiet,
+        device=args.device,
+    )
+    print(
+        f"{data!r}\nmodel {args.model}: best val acc {100 * res.best_val_acc:.2f} (epoch {res.best_epoch}), "
+        f"test acc at that epoch {100 * res.test_acc:.2f}, {res.epochs_run} epochs in {res.train_seconds:.1f}s"
+    )
     pub = data.card.published_for(args.model) if data.card else None
     if pub:
         std = f" ± {pub['std']:.2f}" if pub.get("std") is not None else ""
@@ -380,16 +483,28 @@ def _distill(args: argparse.Namespace) -> int:
         set_seed(seed)
         teacher = build_with_overrides(args.teacher, data.num_features, data.num_classes, overrides)
         data = with_sparse_features(teacher, data)
-        t = train_node_classifier(teacher, data, epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay,
-                                  patience=args.patience, seed=seed, progress=not args.quiet, device=args.device)
+        t = train_node_classifier(
+            teacher,
+            data,
+            epochs=args.epochs,
+            lr=args.lr,
+            weight_decay=args.weight_decay,
+            patience=args.patience,
+            seed=seed,
+            progress=not args.quiet,
+            device=args.device,
+        )
         scores["teacher"].append(100 * t.test_acc)
         line = [f"seed {seed}: teacher {args.teacher} {100 * t.test_acc:.2f}"]
         for name, plus in variants.items():
-            res = distill(teacher, data, plus=plus, seed=seed, epochs=args.epochs, patience=args.patience,
-                          progress=not args.quiet)
+            res = distill(
+                teacher, data, plus=plus, seed=seed, epochs=args.epochs, patience=args.patience, progress=not args.quiet
+            )
             scores[name].append(100 * res.student_result.test_acc)
-            line.append(f"{name} MLP {100 * res.student_result.test_acc:.2f} (gap {100 * res.test_gap:+.2f}, "
-                        f"deployed in bfloat16 {_bf16_test_acc(res, data):.2f})")
+            line.append(
+                f"{name} MLP {100 * res.student_result.test_acc:.2f} (gap {100 * res.test_gap:+.2f}, "
+                f"deployed in bfloat16 {_bf16_test_acc(res, data):.2f})"
+            )
         print(", ".join(line), flush=True)
     for name, vals in scores.items():
         std = statistics.stdev(vals) if len(vals) > 1 else 0.0

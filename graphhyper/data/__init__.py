@@ -19,8 +19,23 @@ def load_code_dataset(*args, **kwargs):
 
 
 __all__ = [
-    "DatasetCard", "get_card", "list_datasets", "HypergraphDataset", "from_tensors", "hypergraph_statistics",
+    "DatasetCard",
+    "get_card",
+    "list_datasets",
+    "HypergraphDataset",
+    "from_tensors",
+    "hypergraph_statistics",
     "load_hypergraph",
-    "dataset_dir", "default_root", "download_file", "ensure_files", "verify_file", "SafeUnpickler", "safe_load",
-    "safe_loads", "Split", "fixed_split", "random_split", "load_code_dataset",
+    "dataset_dir",
+    "default_root",
+    "download_file",
+    "ensure_files",
+    "verify_file",
+    "SafeUnpickler",
+    "safe_load",
+    "safe_loads",
+    "Split",
+    "fixed_split",
+    "random_split",
+    "load_code_dataset",
 ]

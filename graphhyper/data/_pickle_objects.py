@@ -26,8 +26,9 @@ from graphhyper.errors import DatasetError, UnsafePickleError
 
 _FIX = "Delete the file and load the dataset again to re-download it from the source in its card."
 _PLAIN_DESCR = re.compile(r"[<>|=]?(b1|\?|[iu][1248]|f[248]|c(8|16))")
-_CSR_KEYS = frozenset({"_shape", "maxprint", "data", "indices", "indptr", "format", "_has_sorted_indices",
-                       "_has_canonical_format"})
+_CSR_KEYS = frozenset(
+    {"_shape", "maxprint", "data", "indices", "indptr", "format", "_has_sorted_indices", "_has_canonical_format"}
+)
 MAX_NDIM = 32
 MAX_STR = 4300  # Python's own limit for int <-> str conversion
 
@@ -139,8 +140,9 @@ class DtypeProxy(metaclass=Sealed):
         if subarray is not None or names is not None or fields is not None or any(m is not None for m in meta):
             raise unsafe("a numpy dtype has fields, a sub-array or metadata")
         if flags != 0 or elsize not in (-1, dt.itemsize) or alignment not in (-1, dt.alignment):
-            raise unsafe(f"a numpy dtype {dt} has item size {elsize!r:.20}, alignment {alignment!r:.20} and flags "
-                         f"{flags!r:.20}")
+            raise unsafe(
+                f"a numpy dtype {dt} has item size {elsize!r:.20}, alignment {alignment!r:.20} and flags {flags!r:.20}"
+            )
         if order not in ("<", ">", "|", "="):
             raise unsafe(f"a numpy dtype has byte order {order!r:.20}")
         if order in "<>" and dt.itemsize > 1:
@@ -251,8 +253,9 @@ class CsrProxy(metaclass=Sealed):
         if self.state is None:
             raise corrupt("a CSR matrix is announced but never given its data")
         parts = {k: resolve_item(self.state.get(k)) for k in ("data", "indices", "indptr")}
-        return build_csr(parts["data"], parts["indices"], parts["indptr"], self.state.get("_shape"),
-                         self.state.get("format", "csr"))
+        return build_csr(
+            parts["data"], parts["indices"], parts["indptr"], self.state.get("_shape"), self.state.get("format", "csr")
+        )
 
 
 def build_csr(data: Any, indices: Any, indptr: Any, shape: Any, fmt: Any) -> Any:
@@ -270,8 +273,10 @@ def build_csr(data: Any, indices: Any, indptr: Any, shape: Any, fmt: Any) -> Any
     if indices.dtype.kind not in "iu" or indptr.dtype.kind not in "iu":
         raise corrupt("a CSR matrix's indices or indptr are not integers")
     if indptr.size != rows + 1 or indices.size != data.size:
-        raise corrupt(f"a CSR matrix of shape {shape} has {indptr.size} row pointers, {indices.size} indices and "
-                      f"{data.size} values")
+        raise corrupt(
+            f"a CSR matrix of shape {shape} has {indptr.size} row pointers, {indices.size} indices and "
+            f"{data.size} values"
+        )
     ptr = indptr.astype(np.int64)
     if ptr[0] != 0 or ptr[-1] != data.size or np.any(np.diff(ptr) < 0):
         raise corrupt("a CSR matrix's indptr does not rise from 0 to the number of values")

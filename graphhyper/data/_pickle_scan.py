@@ -22,8 +22,18 @@ BASE = 1 << 20
 MAX_TUPLE_DEPTH = 100
 _FIX = "Delete the file and load the dataset again to re-download it from the source in its card."
 # bytes of objects an opcode builds (beyond its own argument); other opcodes count _DEFAULT_COST
-_COST = {"EMPTY_SET": 216, "FROZENSET": 216, "EMPTY_DICT": 64, "DICT": 64, "EMPTY_LIST": 56, "LIST": 56,
-         "TUPLE": 64, "TUPLE1": 56, "TUPLE2": 64, "TUPLE3": 72}
+_COST = {
+    "EMPTY_SET": 216,
+    "FROZENSET": 216,
+    "EMPTY_DICT": 64,
+    "DICT": 64,
+    "EMPTY_LIST": 56,
+    "LIST": 56,
+    "TUPLE": 64,
+    "TUPLE1": 56,
+    "TUPLE2": 64,
+    "TUPLE3": 72,
+}
 _DEFAULT_COST = 16
 _TUPLES = frozenset({"TUPLE", "TUPLE1", "TUPLE2", "TUPLE3"})
 _MEMO_PUT = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
@@ -55,16 +65,16 @@ class _Model:
         return DatasetError(f"{self.source}: {what}; the file is truncated or corrupt, or was crafted. {_FIX}")
 
     def pop(self, n: int) -> list[_Item]:
-        if n > len(self.stack) or any(item is _MARK for item in self.stack[len(self.stack) - n:]):
+        if n > len(self.stack) or any(item is _MARK for item in self.stack[len(self.stack) - n :]):
             raise self.fail("the pickle takes more objects from its stack than it put there")
-        items = self.stack[len(self.stack) - n:] if n else []
-        del self.stack[len(self.stack) - n:]
+        items = self.stack[len(self.stack) - n :] if n else []
+        del self.stack[len(self.stack) - n :]
         return items
 
     def pop_to_mark(self) -> list[_Item]:
         for k in range(len(self.stack) - 1, -1, -1):
             if self.stack[k] is _MARK:
-                items = self.stack[k + 1:]
+                items = self.stack[k + 1 :]
                 del self.stack[k:]
                 return items
         raise self.fail("the pickle closes a mark it never opened")
@@ -120,11 +130,14 @@ class _Model:
 
     def check(self) -> None:
         if self.built > self.limit:
-            raise self.fail(f"its opcodes build about {self.built} bytes of objects, more than {FACTOR} x its "
-                            f"{self.size} bytes")
+            raise self.fail(
+                f"its opcodes build about {self.built} bytes of objects, more than {FACTOR} x its {self.size} bytes"
+            )
         if self.hashed > self.limit:
-            raise self.fail(f"hashing its set elements and dict keys takes about {self.hashed} steps, more than "
-                            f"{FACTOR} x its {self.size} bytes (tuples shared through the memo)")
+            raise self.fail(
+                f"hashing its set elements and dict keys takes about {self.hashed} steps, more than "
+                f"{FACTOR} x its {self.size} bytes (tuples shared through the memo)"
+            )
 
 
 def scan(data: bytes, source: str) -> None:

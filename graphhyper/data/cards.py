@@ -64,12 +64,24 @@ def _norm(name: str) -> str:
 
 
 _TYPES: dict[str, tuple[type, ...]] = {
-    "name": (str,), "title": (str,), "format": (str,), "dir": (str,), "files": (list,), "statistics": (dict,),
-    "published": (list,), "license": (str,), "params": (dict,), "aliases": (list,),
+    "name": (str,),
+    "title": (str,),
+    "format": (str,),
+    "dir": (str,),
+    "files": (list,),
+    "statistics": (dict,),
+    "published": (list,),
+    "license": (str,),
+    "params": (dict,),
+    "aliases": (list,),
 }
 _FILE_TYPES: dict[str, tuple[type, ...]] = {
-    "path": (str,), "urls": (list,), "bytes": (int, type(None)), "sha256": (str, type(None)),
-    "git_sha1": (str, type(None)), "optional": (bool,),
+    "path": (str,),
+    "urls": (list,),
+    "bytes": (int, type(None)),
+    "sha256": (str, type(None)),
+    "git_sha1": (str, type(None)),
+    "optional": (bool,),
 }
 
 
@@ -99,15 +111,26 @@ def _parse(raw: dict[str, Any], source: Path) -> DatasetCard:
             raise TypeError("every 'published' row needs a 'model' name")
         files = tuple(
             FileEntry(
-                path=f["path"], urls=tuple(f.get("urls", ())), bytes=f.get("bytes"), sha256=f.get("sha256"),
-                git_sha1=f.get("git_sha1"), optional=bool(f.get("optional", False)),
+                path=f["path"],
+                urls=tuple(f.get("urls", ())),
+                bytes=f.get("bytes"),
+                sha256=f.get("sha256"),
+                git_sha1=f.get("git_sha1"),
+                optional=bool(f.get("optional", False)),
             )
             for f in raw["files"]
         )
         return DatasetCard(
-            name=raw["name"], title=raw["title"], format=raw["format"], dir=raw["dir"], files=files,
-            statistics=dict(raw.get("statistics", {})), published=tuple(raw.get("published", ())),
-            license=raw.get("license", "unknown"), params=dict(raw.get("params", {})), raw=raw,
+            name=raw["name"],
+            title=raw["title"],
+            format=raw["format"],
+            dir=raw["dir"],
+            files=files,
+            statistics=dict(raw.get("statistics", {})),
+            published=tuple(raw.get("published", ())),
+            license=raw.get("license", "unknown"),
+            params=dict(raw.get("params", {})),
+            raw=raw,
         )
     except (KeyError, TypeError) as exc:
         raise DatasetError(

@@ -80,8 +80,9 @@ def _token(value: Any) -> int:
     return zlib.crc32(repr(value).encode("utf-8", "replace")) & 0x7FFFFFFF
 
 
-def source_to_hypergraph(source: str, *, include_values: bool = True, max_nodes: int | None = None,
-                         filename: str = "<source>") -> CodeGraph:
+def source_to_hypergraph(
+    source: str, *, include_values: bool = True, max_nodes: int | None = None, filename: str = "<source>"
+) -> CodeGraph:
     """Parse ``source`` and build its heterogeneous directed hypergraph (see the module docstring).
 
     Raises:
@@ -119,8 +120,11 @@ def source_to_hypergraph(source: str, *, include_values: bool = True, max_nodes:
                     stack.append((child, cid))
                     members.append(cid)
                 elif include_values and isinstance(child, _PRIMITIVE):
-                    kind = IDENT if isinstance(child, str) and field in ("id", "name", "arg", "attr", "module") \
+                    kind = (
+                        IDENT
+                        if isinstance(child, str) and field in ("id", "name", "arg", "attr", "module")
                         else LITERAL
+                    )
                     members.append(add(kind, _token(child)))
             if members and field in etype:
                 edges.append((members, [nid]))
@@ -129,8 +133,12 @@ def source_to_hypergraph(source: str, *, include_values: bool = True, max_nodes:
         edges.append(([], [0]))
         edge_types.append(etype.get("body", 0))
     hg = DirectedHypergraph(
-        len(node_types), edges, node_type=torch.tensor(node_types), edge_type=torch.tensor(edge_types),
-        num_node_types=len(ntype), num_edge_types=len(etype),
+        len(node_types),
+        edges,
+        node_type=torch.tensor(node_types),
+        edge_type=torch.tensor(edge_types),
+        num_node_types=len(ntype),
+        num_edge_types=len(etype),
     )
     return CodeGraph(hg, torch.tensor(tokens), len(node_types))
 
@@ -169,9 +177,14 @@ class CodeDataset:
             offs += g.num_nodes
             eoff += g.hg.num_edges
         hg = DirectedHypergraph(
-            offs, hyperedge_index=torch.stack([torch.cat(ev), torch.cat(ee)]), is_head=torch.cat(heads),
-            num_edges=eoff, node_type=torch.cat(nt), edge_type=torch.cat(et),
-            num_node_types=len(node_type_vocab()), num_edge_types=len(edge_type_vocab()),
+            offs,
+            hyperedge_index=torch.stack([torch.cat(ev), torch.cat(ee)]),
+            is_head=torch.cat(heads),
+            num_edges=eoff,
+            node_type=torch.cat(nt),
+            edge_type=torch.cat(et),
+            num_node_types=len(node_type_vocab()),
+            num_edge_types=len(edge_type_vocab()),
         )
         return torch.cat(parts), hg, torch.cat(batch), self.y[index]
 
@@ -210,8 +223,12 @@ def load_code_dataset(
             if taken >= max_files_per_class:
                 break
             try:
-                g = source_to_hypergraph(path.read_text(encoding="utf-8", errors="replace"),
-                                         include_values=include_values, max_nodes=max_nodes, filename=str(path))
+                g = source_to_hypergraph(
+                    path.read_text(encoding="utf-8", errors="replace"),
+                    include_values=include_values,
+                    max_nodes=max_nodes,
+                    filename=str(path),
+                )
             except InvalidInputError:
                 continue
             graphs.append(g)
@@ -224,5 +241,12 @@ def load_code_dataset(
     return CodeDataset(graphs, torch.tensor(labels), tuple(packages), files, split)
 
 
-__all__ = ["CodeDataset", "CodeGraph", "DEFAULT_PACKAGES", "edge_type_vocab", "load_code_dataset",
-           "node_type_vocab", "source_to_hypergraph"]
+__all__ = [
+    "CodeDataset",
+    "CodeGraph",
+    "DEFAULT_PACKAGES",
+    "edge_type_vocab",
+    "load_code_dataset",
+    "node_type_vocab",
+    "source_to_hypergraph",
+]

@@ -89,8 +89,15 @@ class HypergraphDataset:
 
 
 def from_tensors(
-    hg: Any, x: torch.Tensor, y: torch.Tensor, *, name: str = "custom", split: Split | None = None, seed: int = 0,
-    train_ratio: float = 0.5, val_ratio: float = 0.25,
+    hg: Any,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    name: str = "custom",
+    split: Split | None = None,
+    seed: int = 0,
+    train_ratio: float = 0.5,
+    val_ratio: float = 0.25,
 ) -> HypergraphDataset:
     """Wrap your own ``(hg, x [V, F], y [V])`` (e.g. from :func:`~graphhyper.hypergraph.hsbm`) as a dataset."""
     if x.shape[0] != hg.num_nodes or y.shape != (hg.num_nodes,):
@@ -106,7 +113,9 @@ def hypergraph_statistics(hg: Any, x: torch.Tensor | None = None, y: torch.Tenso
     """Counts used on the cards: nodes, hyperedges, nnz, max edge size, isolated nodes, duplicate/singleton edges."""
     deg = hg.edge_degree
     stats = {
-        "nodes": int(hg.num_nodes), "hyperedges": int(hg.num_edges), "nnz": int(hg.nnz),
+        "nodes": int(hg.num_nodes),
+        "hyperedges": int(hg.num_edges),
+        "nnz": int(hg.nnz),
         "max_edge_size": int(deg.max()) if deg.numel() else 0,
         "isolated_nodes": int(hg.isolated_nodes().numel()),
         "duplicate_hyperedges": int(hg.duplicate_edges().numel()),
@@ -119,8 +128,15 @@ def hypergraph_statistics(hg: Any, x: torch.Tensor | None = None, y: torch.Tenso
     return stats
 
 
-def read_raw(card: DatasetCard, root: str | os.PathLike | None = None, *, download: bool = True, verify: bool = True,
-             opener: Opener | None = None, **reader_kwargs: Any) -> RawHypergraph:
+def read_raw(
+    card: DatasetCard,
+    root: str | os.PathLike | None = None,
+    *,
+    download: bool = True,
+    verify: bool = True,
+    opener: Opener | None = None,
+    **reader_kwargs: Any,
+) -> RawHypergraph:
     """Verified raw content of ``card``'s dataset (downloading missing files when ``download``)."""
     folder = ensure_files(card, root, download=download, verify=verify, opener=opener)
     reader = READERS.get(card.format)
@@ -171,9 +187,11 @@ def load_hypergraph(
     card = get_card(name)
     kwargs: dict[str, Any] = {}
     if card.format == "cornell":
-        kwargs = {"feature_noise": card.params.get("feature_noise", 1.0) if feature_noise is None else feature_noise,
-                  "feature_dim": feature_dim if feature_dim is not None else card.params.get("feature_dim"),
-                  "seed": card.params.get("feature_seed", 0)}
+        kwargs = {
+            "feature_noise": card.params.get("feature_noise", 1.0) if feature_noise is None else feature_noise,
+            "feature_dim": feature_dim if feature_dim is not None else card.params.get("feature_dim"),
+            "seed": card.params.get("feature_seed", 0),
+        }
     elif feature_noise is not None or feature_dim is not None:
         raise InvalidInputError(f"feature_noise/feature_dim apply to Cornell datasets only, not '{card.name}'.")
     raw = read_raw(card, root, download=download, verify=verify, opener=opener, **kwargs)
@@ -187,8 +205,9 @@ def load_hypergraph(
     return HypergraphDataset(card.name, hg, raw.x, raw.y, chosen, stats["classes"], card, stats)
 
 
-def _make_split(card: DatasetCard, raw: RawHypergraph, split: str, seed: int, train_ratio: float, val_ratio: float,
-                val_size: int) -> Split:
+def _make_split(
+    card: DatasetCard, raw: RawHypergraph, split: str, seed: int, train_ratio: float, val_ratio: float, val_size: int
+) -> Split:
     if split == "random":
         return random_split(raw.num_nodes, seed, train_ratio, val_ratio)
     if split == "hypergcn":

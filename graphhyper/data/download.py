@@ -98,8 +98,14 @@ def verify_file(path: Path, entry: FileEntry) -> None:
 
 
 def download_file(
-    entry: FileEntry, dest: Path, *, retries: int = 3, timeout: float = 60.0, backoff: float = 2.0,
-    opener: Opener | None = None, progress: bool = True,
+    entry: FileEntry,
+    dest: Path,
+    *,
+    retries: int = 3,
+    timeout: float = 60.0,
+    backoff: float = 2.0,
+    opener: Opener | None = None,
+    progress: bool = True,
 ) -> Path:
     """Download ``entry`` to ``dest`` trying each URL (primary, then mirrors) ``retries`` times.
 
@@ -128,7 +134,8 @@ def download_file(
                 if attempt + 1 < retries:
                     time.sleep(backoff * (attempt + 1))
     raise DatasetError(
-        f"could not download {dest.name}; tried:\n  " + "\n  ".join(errors)
+        f"could not download {dest.name}; tried:\n  "
+        + "\n  ".join(errors)
         + f"\nDownload it by hand from one of those URLs into {dest}."
     )
 
@@ -169,7 +176,11 @@ def _bar(total: int | None, desc: str, enabled: bool):
 
 
 def ensure_files(
-    card: DatasetCard, root: str | os.PathLike | None = None, *, download: bool = True, verify: bool = True,
+    card: DatasetCard,
+    root: str | os.PathLike | None = None,
+    *,
+    download: bool = True,
+    verify: bool = True,
     opener: Opener | None = None,
 ) -> Path:
     """Make sure every non-optional raw file of ``card`` is present (downloading if allowed) and valid.
@@ -204,5 +215,11 @@ def _existing_ancestor(path: Path) -> Path:
 
 
 __all__ = [
-    "default_root", "dataset_dir", "sha256_file", "git_blob_sha1", "verify_file", "download_file", "ensure_files",
+    "default_root",
+    "dataset_dir",
+    "sha256_file",
+    "git_blob_sha1",
+    "verify_file",
+    "download_file",
+    "ensure_files",
 ]

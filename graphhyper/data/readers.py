@@ -84,8 +84,9 @@ def read_hypergcn(folder: Path, card: DatasetCard) -> RawHypergraph:
             raw = safe_load(path)
             if not isinstance(raw, dict) or "train" not in raw or "test" not in raw:
                 raise _bad(path, "expected a dict with 'train' and 'test'")
-            splits.append({key: torch.from_numpy(_ids(path, raw[key], num_nodes, f"{key} node ids"))
-                           for key in ("train", "test")})
+            splits.append(
+                {key: torch.from_numpy(_ids(path, raw[key], num_nodes, f"{key} node ids")) for key in ("train", "test")}
+            )
     return RawHypergraph(num_nodes, hyperedges, x, y, splits)
 
 
@@ -162,7 +163,12 @@ def _loadtxt(path: Path, dtype) -> np.ndarray:
 
 # ---------------------------------------------------------------- Cornell (hyperedges-*.txt, node-labels-*.txt)
 def read_cornell(
-    folder: Path, card: DatasetCard, *, feature_noise: float = 1.0, feature_dim: int | None = None, seed: int = 0,
+    folder: Path,
+    card: DatasetCard,
+    *,
+    feature_noise: float = 1.0,
+    feature_dim: int | None = None,
+    seed: int = 0,
 ) -> RawHypergraph:
     """Read a Cornell hypergraph and make AllSet's synthetic features ``one_hot(label) + N(0, sigma^2)``.
 
@@ -184,8 +190,9 @@ def read_cornell(
     return RawHypergraph(num_nodes, hyperedges, _cornell_features(y, num_classes, feature_noise, feature_dim, seed), y)
 
 
-def _cornell_features(y: torch.Tensor, num_classes: int, noise: float, feature_dim: int | None,
-                      seed: int) -> torch.Tensor:
+def _cornell_features(
+    y: torch.Tensor, num_classes: int, noise: float, feature_dim: int | None, seed: int
+) -> torch.Tensor:
     """``one_hot(y)`` padded to ``feature_dim`` columns, plus seeded Gaussian noise of scale ``noise``."""
     num_nodes, dim = y.numel(), max(num_classes, feature_dim or 0)
     gen = torch.Generator().manual_seed(seed)

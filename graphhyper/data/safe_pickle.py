@@ -37,8 +37,11 @@ def _wrap(fn: Any, name: str) -> Any:
 
 
 _NUMPY: dict[str, Any] = {
-    "_reconstruct": _wrap(P.reconstruct, "numpy._reconstruct"), "scalar": _wrap(P.scalar, "numpy scalar"),
-    "_frombuffer": _wrap(P.frombuffer, "numpy._frombuffer"), "ndarray": P.NdarrayMarker, "dtype": P.DtypeProxy,
+    "_reconstruct": _wrap(P.reconstruct, "numpy._reconstruct"),
+    "scalar": _wrap(P.scalar, "numpy scalar"),
+    "_frombuffer": _wrap(P.frombuffer, "numpy._frombuffer"),
+    "ndarray": P.NdarrayMarker,
+    "dtype": P.DtypeProxy,
 }
 _RECONSTRUCTOR = _wrap(P.reconstructor, "copyreg._reconstructor")
 _ALLOWED: dict[tuple[str, str], Any] = {}
@@ -146,15 +149,30 @@ def safe_loads(data: bytes, source: str = "<bytes>") -> Any:
     memory than :data:`BUDGET_FACTOR` times its size plus :data:`BUDGET_BASE`.
     """
     scan(data, source)
-    token = P.enter(P.LoadContext(source, BUDGET_FACTOR * len(data) + BUDGET_BASE,
-                                  hash_budget=SCAN_FACTOR * len(data) + BUDGET_BASE))
+    token = P.enter(
+        P.LoadContext(
+            source, BUDGET_FACTOR * len(data) + BUDGET_BASE, hash_budget=SCAN_FACTOR * len(data) + BUDGET_BASE
+        )
+    )
     try:
         result = pickle.Unpickler.load(SafeUnpickler(io.BytesIO(data), source))
         return _resolve(result, {}, 0) if P.context().proxies else result
     except (UnsafePickleError, DatasetError):
         raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
-            OverflowError, MemoryError, RecursionError, UnicodeError, SystemError) as exc:
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        OverflowError,
+        MemoryError,
+        RecursionError,
+        UnicodeError,
+        SystemError,
+    ) as exc:
         raise DatasetError(
             f"{source}: not a readable pickle ({type(exc).__name__}: {str(exc)[:200]}); the file is truncated or "
             "corrupt. Delete it and load the dataset again to re-download it."

@@ -27,6 +27,7 @@ class Split:
 
     def masks(self, num_nodes: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Boolean masks ``[V]`` for train, val and test."""
+
         def mask(idx: torch.Tensor) -> torch.Tensor:
             out = torch.zeros(num_nodes, dtype=torch.bool)
             out[idx] = True
@@ -45,8 +46,11 @@ def random_split(num_nodes: int, seed: int = 0, train_ratio: float = 0.5, val_ra
     perm = torch.randperm(num_nodes, generator=gen)
     n_train = int(round(train_ratio * num_nodes))
     n_val = int(round(val_ratio * num_nodes))
-    return Split(perm[:n_train].sort().values, perm[n_train : n_train + n_val].sort().values,
-                 perm[n_train + n_val :].sort().values)
+    return Split(
+        perm[:n_train].sort().values,
+        perm[n_train : n_train + n_val].sort().values,
+        perm[n_train + n_val :].sort().values,
+    )
 
 
 def fixed_split(train: torch.Tensor, test: torch.Tensor, *, seed: int = 0, val_size: int = 500) -> Split:

@@ -16,5 +16,18 @@ from graphhyper.experiments.protocol import DATASET_PROTOCOL, PROTOCOL, config_f
 from graphhyper.experiments.table import RunOptions, run_table
 from graphhyper.experiments.tuning import choose_config, evaluate_configs, run_config, tune
 
-__all__ = ["DATASET_PROTOCOL", "PROTOCOL", "RunConfig", "RunOptions", "TunedConfig", "choose_config", "config_for",
-           "evaluate_configs", "load_config", "parse_key_values", "run_config", "run_table", "tune"]
+__all__ = [
+    "DATASET_PROTOCOL",
+    "PROTOCOL",
+    "RunConfig",
+    "RunOptions",
+    "TunedConfig",
+    "choose_config",
+    "config_for",
+    "evaluate_configs",
+    "load_config",
+    "parse_key_values",
+    "run_config",
+    "run_table",
+    "tune",
+]

@@ -44,8 +44,17 @@ class RunConfig:
     epochs: int | None = None
     patience: int | None = None
 
-    _KINDS = {"model_name": _STR, "model": _DICT, "tuned": _BOOL, "lr": _NUMBER, "weight_decay": _NUMBER,
-              "label_smoothing": _NUMBER, "feature_norm": _STR, "epochs": _INT, "patience": _INT}
+    _KINDS = {
+        "model_name": _STR,
+        "model": _DICT,
+        "tuned": _BOOL,
+        "lr": _NUMBER,
+        "weight_decay": _NUMBER,
+        "label_smoothing": _NUMBER,
+        "feature_norm": _STR,
+        "epochs": _INT,
+        "patience": _INT,
+    }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "config"):
@@ -112,9 +121,19 @@ class TunedConfig(RunConfig):
 
     @classmethod
     def _kinds(cls) -> dict[str, tuple]:
-        return {**RunConfig._KINDS, "dataset": _STR, "val_acc": _NUMBER, "val_loss": _NUMBER, "trial": _INT,
-                "trials": _INT, "study": _STR, "tune_seeds": ("a list", lambda v: isinstance(v, list)),
-                "selection": _STR, "chosen_from": ("a list", lambda v: isinstance(v, list)), "choice": _ANY}
+        return {
+            **RunConfig._KINDS,
+            "dataset": _STR,
+            "val_acc": _NUMBER,
+            "val_loss": _NUMBER,
+            "trial": _INT,
+            "trials": _INT,
+            "study": _STR,
+            "tune_seeds": ("a list", lambda v: isinstance(v, list)),
+            "selection": _STR,
+            "chosen_from": ("a list", lambda v: isinstance(v, list)),
+            "choice": _ANY,
+        }
 
     def run_config(self) -> RunConfig:
         """The training part only."""
@@ -129,8 +148,10 @@ def read_mapping(path: str | Path, what: str = "config") -> dict[str, Any]:
         text = path.read_text()
         data = _toml_loads(text) if path.suffix == ".toml" else json.loads(text)
     except (OSError, ValueError) as exc:  # JSONDecodeError, TOMLDecodeError and UnicodeDecodeError are ValueErrors
-        raise InvalidInputError(f"cannot read the {what} {path}: {exc}. Give a JSON or TOML file "
-                                "(e.g. one written by `graphhyper hypergraph tune`).") from None
+        raise InvalidInputError(
+            f"cannot read the {what} {path}: {exc}. Give a JSON or TOML file "
+            "(e.g. one written by `graphhyper hypergraph tune`)."
+        ) from None
     if not isinstance(data, dict):
         raise InvalidInputError(f"{path} is not a {what}: expected an object of settings at the top level.")
     return data
@@ -145,8 +166,9 @@ def _toml_loads(text: str) -> dict[str, Any]:
         except ModuleNotFoundError:
             continue
         return dict(module.loads(text))
-    raise InvalidInputError("reading a TOML config needs Python 3.11+ or the tomli package (pip install tomli); or "
-                            "give the config as JSON.")
+    raise InvalidInputError(
+        "reading a TOML config needs Python 3.11+ or the tomli package (pip install tomli); or give the config as JSON."
+    )
 
 
 def load_config(path: str | Path) -> TunedConfig:

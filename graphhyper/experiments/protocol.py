@@ -19,8 +19,18 @@ R = RunConfig
 PROTOCOL: dict[str, RunConfig] = {
     "hgnn": R(model={"hidden_channels": 256, "dropout": 0.5}, lr=1e-3, weight_decay=5e-4),
     "hgnnp": R(model={"hidden_channels": 256, "dropout": 0.5}, lr=1e-3, weight_decay=5e-4),
-    "allset-transformer": R(model={"hidden_channels": 128, "heads": 8, "num_layers": 1, "classifier_layers": 1,
-                                   "dropout": 0.5, "input_dropout": 0.2}, lr=1e-3, weight_decay=0.0),
+    "allset-transformer": R(
+        model={
+            "hidden_channels": 128,
+            "heads": 8,
+            "num_layers": 1,
+            "classifier_layers": 1,
+            "dropout": 0.5,
+            "input_dropout": 0.2,
+        },
+        lr=1e-3,
+        weight_decay=0.0,
+    ),
     "allset-deepsets": R(model={"hidden_channels": 128, "dropout": 0.5}, lr=1e-3, weight_decay=0.0),
     "ed-hnn": R(model={"hidden_channels": 256, "dropout": 0.5}, lr=1e-3, weight_decay=0.0),
     "unigcnii": R(model={}, lr=1e-2, weight_decay=5e-4),
@@ -37,8 +47,9 @@ DATASET_PROTOCOL: dict[tuple[str, str], RunConfig] = {
     # Zoo: 1 head and, as in the reference, all 500 epochs: with 1 head, patience 50 ended 39 of 100 runs
     # (seeds 0-99) before epoch 120 at 82.5 on average; 86.6 over those seeds with patience 50, 94.0 with the
     # fixed 500 epochs.
-    ("allset-transformer", "zoo"): R(model={"hidden_channels": 64, "heads": 1}, lr=1e-2, weight_decay=1e-5,
-                                     epochs=500, patience=0),
+    ("allset-transformer", "zoo"): R(
+        model={"hidden_channels": 64, "heads": 1}, lr=1e-2, weight_decay=1e-5, epochs=500, patience=0
+    ),
     ("allset-transformer", "20news"): R(model={"hidden_channels": 256, "heads": 8}),
     # Mushroom: the reference's fixed 500 epochs, no early stopping. Validation accuracy reaches 100% within ~100
     # epochs, and patience then ended 4 of 10 runs one test node (of 2,031) short of the paper's 100.00 ± 0.00;
@@ -62,8 +73,9 @@ TUNED_TRAIN_KEYS = ("label_smoothing", "feature_norm", "epochs", "patience")
 SET_TRAIN_KEYS = frozenset(("lr", "weight_decay", *TUNED_TRAIN_KEYS))
 
 
-def config_for(dataset: str, model: str, tuned: str | Path | None = None,
-               overrides: dict[str, Any] | None = None) -> RunConfig:
+def config_for(
+    dataset: str, model: str, tuned: str | Path | None = None, overrides: dict[str, Any] | None = None
+) -> RunConfig:
     """Protocol config of ``model`` (with the dataset's reference settings), replaced by the tuned file for
     (dataset, model) in the folder ``tuned`` if there is one, then ``overrides`` (``--set`` values, parsed by
     :func:`~graphhyper.experiments.config.parse_key_values`). An override that is neither a training key nor a
@@ -76,8 +88,13 @@ def config_for(dataset: str, model: str, tuned: str | Path | None = None,
     cfg = base.merged(DATASET_PROTOCOL.get((model, dataset), RunConfig()))
     best = tuned_file(tuned, dataset, model)
     if best is not None:
-        cfg = RunConfig(model=dict(best.model), tuned=True, lr=best.lr, weight_decay=best.weight_decay,
-                        **{k: getattr(best, k) for k in TUNED_TRAIN_KEYS})
+        cfg = RunConfig(
+            model=dict(best.model),
+            tuned=True,
+            lr=best.lr,
+            weight_decay=best.weight_decay,
+            **{k: getattr(best, k) for k in TUNED_TRAIN_KEYS},
+        )
     return apply_overrides(cfg, model, overrides or {})
 
 
@@ -99,8 +116,10 @@ def apply_overrides(cfg: RunConfig, model: str, overrides: dict[str, Any]) -> Ru
         elif key in model_keys:
             model_kw[key] = value
         else:
-            raise InvalidInputError(f"--set {key}={value}: {model!r} has no setting {key!r}; accepted: training "
-                                    f"{sorted(SET_TRAIN_KEYS)}, model {sorted(model_keys)}.")
+            raise InvalidInputError(
+                f"--set {key}={value}: {model!r} has no setting {key!r}; accepted: training "
+                f"{sorted(SET_TRAIN_KEYS)}, model {sorted(model_keys)}."
+            )
     checked = RunConfig.from_dict({**train}, source="--set")
     return RunConfig(**{**cfg.__dict__, "model": model_kw}).merged(checked)
 
@@ -118,5 +137,12 @@ def tuned_file(folder: str | Path | None, dataset: str, model: str) -> TunedConf
     return None
 
 
-__all__ = ["DATASET_PROTOCOL", "PROTOCOL", "SET_TRAIN_KEYS", "TUNED_TRAIN_KEYS", "apply_overrides", "config_for",
-           "tuned_file"]
+__all__ = [
+    "DATASET_PROTOCOL",
+    "PROTOCOL",
+    "SET_TRAIN_KEYS",
+    "TUNED_TRAIN_KEYS",
+    "apply_overrides",
+    "config_for",
+    "tuned_file",
+]

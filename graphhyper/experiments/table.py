@@ -36,11 +36,25 @@ from graphhyper.experiments.protocol import config_for
 
 # named bundles of table settings (a setting given explicitly wins over the preset)
 PRESETS: dict[str, dict[str, Any]] = {
-    "issue7": dict(datasets="cora-ca,cora-cc,citeseer-cc,zoo,ntu2012,mushroom,20news",
-                   models="hgnn,allset-transformer,hgnnp", seeds=10, epochs=500, patience=50, threads=1, workers=2),
+    "issue7": dict(
+        datasets="cora-ca,cora-cc,citeseer-cc,zoo,ntu2012,mushroom,20news",
+        models="hgnn,allset-transformer,hgnnp",
+        seeds=10,
+        epochs=500,
+        patience=50,
+        threads=1,
+        workers=2,
+    ),
 }
-DEFAULTS: dict[str, Any] = dict(datasets="cora-ca,cora-cc,citeseer-cc", models="hgnn,allset-transformer,ed-hnn",
-                                seeds=10, epochs=300, patience=100, threads=1, workers=1)
+DEFAULTS: dict[str, Any] = dict(
+    datasets="cora-ca,cora-cc,citeseer-cc",
+    models="hgnn,allset-transformer,ed-hnn",
+    seeds=10,
+    epochs=300,
+    patience=100,
+    threads=1,
+    workers=1,
+)
 Task = tuple[str, str, int, RunConfig]  # (dataset, model, seed, config) of one run
 FIELDS = ["dataset", "model", "seed", "test_acc", "best_val_acc", "best_epoch", "epochs_run", "seconds", "config"]
 
@@ -66,12 +80,28 @@ def run_one(dataset: str, model_name: str, seed: int, cfg: RunConfig, options: R
     """Train one (dataset, model, seed) run; the CSV row (accuracies in %, ``config`` as JSON)."""
     from graphhyper.experiments.tuning import run_config
 
-    res = run_config(dataset, cfg, seed, options.root, options.device, model_name=model_name,
-                     epochs=options.epochs, patience=options.patience, progress=options.progress)
-    return {"dataset": dataset, "model": model_name, "seed": seed, "test_acc": round(100 * res.test_acc, 4),
-            "best_val_acc": round(100 * res.best_val_acc, 4), "best_epoch": res.best_epoch,
-            "epochs_run": res.epochs_run, "seconds": round(res.train_seconds, 2),
-            "config": json.dumps(cfg.to_dict())}
+    res = run_config(
+        dataset,
+        cfg,
+        seed,
+        options.root,
+        options.device,
+        model_name=model_name,
+        epochs=options.epochs,
+        patience=options.patience,
+        progress=options.progress,
+    )
+    return {
+        "dataset": dataset,
+        "model": model_name,
+        "seed": seed,
+        "test_acc": round(100 * res.test_acc, 4),
+        "best_val_acc": round(100 * res.best_val_acc, 4),
+        "best_epoch": res.best_epoch,
+        "epochs_run": res.epochs_run,
+        "seconds": round(res.train_seconds, 2),
+        "config": json.dumps(cfg.to_dict()),
+    }
 
 
 def init_worker(threads: int) -> None:
@@ -123,12 +153,21 @@ def summarize(rows: list[dict], datasets: list[str], models: list[str]) -> list[
                 continue
             mean = statistics.mean(accs)
             best_pub = max(card.published, key=lambda r: r["mean"])
-            row = {"dataset": ds, "model": m, "n": len(accs), "mean": mean,
-                   "std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
-                   "published": None, "published_std": None, "delta": None, "verdict": "no published number",
-                   "best_published": f"{best_pub['model']} {best_pub['mean']:.2f}",
-                   "seconds_per_run": statistics.mean(float(r["seconds"]) for r in rows
-                                                      if r["dataset"] == ds and r["model"] == m)}
+            row = {
+                "dataset": ds,
+                "model": m,
+                "n": len(accs),
+                "mean": mean,
+                "std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+                "published": None,
+                "published_std": None,
+                "delta": None,
+                "verdict": "no published number",
+                "best_published": f"{best_pub['model']} {best_pub['mean']:.2f}",
+                "seconds_per_run": statistics.mean(
+                    float(r["seconds"]) for r in rows if r["dataset"] == ds and r["model"] == m
+                ),
+            }
             row.update(_verdict(mean, card.published_for(m)))
             out.append(row)
     return out
@@ -138,22 +177,35 @@ def _verdict(mean: float, pub: dict | None) -> dict:
     if pub is None:
         return {}
     p_std = pub.get("std") or 0.0
-    return {"published": pub["mean"], "published_std": pub.get("std"), "delta": mean - pub["mean"],
-            "verdict": "above" if mean >= pub["mean"] else "within 1 std" if mean >= pub["mean"] - p_std
-            else "below"}
+    return {
+        "published": pub["mean"],
+        "published_std": pub.get("std"),
+        "delta": mean - pub["mean"],
+        "verdict": "above" if mean >= pub["mean"] else "within 1 std" if mean >= pub["mean"] - p_std else "below",
+    }
 
 
 def markdown(summary: list[dict]) -> str:
     """The summary as a Markdown table."""
-    lines = ["| dataset | model | ours (mean ± std, n) | published (mean ± std) | Δ | verdict | best published "
-             "| s/run |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| dataset | model | ours (mean ± std, n) | published (mean ± std) | Δ | verdict | best published | s/run |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in summary:
-        pub = "—" if r["published"] is None else (
-            f"{r['published']:.2f} ± {r['published_std']:.2f}" if r["published_std"] is not None
-            else f"{r['published']:.2f}")
+        pub = (
+            "—"
+            if r["published"] is None
+            else (
+                f"{r['published']:.2f} ± {r['published_std']:.2f}"
+                if r["published_std"] is not None
+                else f"{r['published']:.2f}"
+            )
+        )
         delta = "—" if r["delta"] is None else f"{r['delta']:+.2f}"
-        lines.append(f"| {r['dataset']} | {r['model']} | {r['mean']:.2f} ± {r['std']:.2f} ({r['n']}) | {pub} | "
-                     f"{delta} | {r['verdict']} | {r['best_published']} | {r['seconds_per_run']:.0f} |")
+        lines.append(
+            f"| {r['dataset']} | {r['model']} | {r['mean']:.2f} ± {r['std']:.2f} ({r['n']}) | {pub} | "
+            f"{delta} | {r['verdict']} | {r['best_published']} | {r['seconds_per_run']:.0f} |"
+        )
     return "\n".join(lines)
 
 
@@ -198,10 +250,20 @@ def _same(config_json: str) -> str:
         return config_json
 
 
-def run_table(datasets: list[str], models: list[str], *, seeds: int = 10, out: str | Path = "results/hypergraph_table",
-              tuned: str | Path | None = None, overrides: dict[str, Any] | None = None,
-              options: RunOptions = RunOptions(), workers: int = 1, threads: int = 1, fresh: bool = False,
-              log: Callable[[str], None] = print) -> int:
+def run_table(
+    datasets: list[str],
+    models: list[str],
+    *,
+    seeds: int = 10,
+    out: str | Path = "results/hypergraph_table",
+    tuned: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    options: RunOptions = RunOptions(),
+    workers: int = 1,
+    threads: int = 1,
+    fresh: bool = False,
+    log: Callable[[str], None] = print,
+) -> int:
     """Train the table (resuming from ``<out>.csv``), write ``<out>.md``; 0 if no run ended in NaN, else 1.
 
     Every (dataset, model) config is built first, so a bad override fails before anything trains. Rows of the
@@ -216,27 +278,50 @@ def run_table(datasets: list[str], models: list[str], *, seeds: int = 10, out: s
     rows = load_done(csv_path)
     done = {(r["dataset"], r["model"], int(r["seed"]), _same(r["config"])) for r in rows}
     current = {key: _same(json.dumps(cfg.to_dict())) for key, cfg in configs.items()}
-    tasks: list[Task] = [(ds, m, seed, configs[(ds, m)]) for ds in datasets for m in models for seed in range(seeds)
-             if (ds, m, seed, current[(ds, m)]) not in done]
-    log(f"{len(tasks)} runs to train ({len(done)} rows already in {csv_path}); {workers} worker(s) x "
-        f"{threads} thread(s), up to {options.epochs} epochs, patience {options.patience}")
+    tasks: list[Task] = [
+        (ds, m, seed, configs[(ds, m)])
+        for ds in datasets
+        for m in models
+        for seed in range(seeds)
+        if (ds, m, seed, current[(ds, m)]) not in done
+    ]
+    log(
+        f"{len(tasks)} runs to train ({len(done)} rows already in {csv_path}); {workers} worker(s) x "
+        f"{threads} thread(s), up to {options.epochs} epochs, patience {options.patience}"
+    )
     start = time.perf_counter()
     for row in _execute(tasks, options, workers, threads):
         rows.append(row)
         _append(csv_path, row)
-        log(f"[{time.perf_counter() - start:7.0f}s] {row['dataset']:12s} {row['model']:20s} seed {row['seed']}: "
+        log(
+            f"[{time.perf_counter() - start:7.0f}s] {row['dataset']:12s} {row['model']:20s} seed {row['seed']}: "
             f"test {row['test_acc']:.2f} (val {row['best_val_acc']:.2f}, best epoch {row['best_epoch']}, "
-            f"{row['seconds']:.0f}s)")
+            f"{row['seconds']:.0f}s)"
+        )
     wall = time.perf_counter() - start
     rows = [r for r in rows if current.get((r["dataset"], r["model"])) == _same(r["config"])]
     table = markdown(summarize(rows, datasets, models))
-    footer = (f"{len(tasks)} runs trained in {wall:.0f} s wall time ({wall / 60:.1f} min) with {workers} "
-              f"worker(s) x {threads} thread(s); {len(rows)} runs in the table")
+    footer = (
+        f"{len(tasks)} runs trained in {wall:.0f} s wall time ({wall / 60:.1f} min) with {workers} "
+        f"worker(s) x {threads} thread(s); {len(rows)} runs in the table"
+    )
     md_path.write_text(table + "\n\n" + footer + "\n")
     log(table)
     log(footer)
     return 0 if all(not math.isnan(float(r["test_acc"])) for r in rows) else 1
 
 
-__all__ = ["DEFAULTS", "FIELDS", "PRESETS", "RunOptions", "init_worker", "load_done", "markdown", "run_one",
-           "run_table", "summarize", "with_preset", "worker_settings"]
+__all__ = [
+    "DEFAULTS",
+    "FIELDS",
+    "PRESETS",
+    "RunOptions",
+    "init_worker",
+    "load_done",
+    "markdown",
+    "run_one",
+    "run_table",
+    "summarize",
+    "with_preset",
+    "worker_settings",
+]

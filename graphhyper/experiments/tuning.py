@@ -34,27 +34,61 @@ from graphhyper.experiments.config import RunConfig, TunedConfig, read_mapping
 
 # model search spaces: name -> {kwarg: (kind, args)}; kinds: cat, float (low, high), logfloat, int
 SPACES: dict[str, dict[str, tuple]] = {
-    "hgnn": {"hidden_channels": ("cat", [64, 128, 256, 512]), "dropout": ("float", 0.2, 0.8),
-             "input_dropout": ("float", 0.0, 0.6), "num_layers": ("cat", [2, 3])},
-    "hgnnp": {"hidden_channels": ("cat", [64, 128, 256, 512]), "dropout": ("float", 0.2, 0.8),
-              "input_dropout": ("float", 0.0, 0.6), "num_layers": ("cat", [2, 3])},
-    "unigcnii": {"hidden_channels": ("cat", [64, 128, 256]), "num_layers": ("cat", [2, 4, 8, 16]),
-                 "alpha": ("float", 0.05, 0.5), "lamda": ("float", 0.1, 1.0), "dropout": ("float", 0.0, 0.7),
-                 "input_dropout": ("float", 0.0, 0.7)},
-    "appnp": {"hidden_channels": ("cat", [64, 128, 256, 512]), "num_layers": ("cat", [1, 2, 3]),
-              "dropout": ("float", 0.2, 0.8), "input_dropout": ("float", 0.0, 0.7),
-              "num_steps": ("cat", [2, 5, 10, 20]), "alpha": ("float", 0.05, 0.5),
-              "operator": ("cat", ["hgnn", "hgnnp"]), "edge_dropout": ("float", 0.0, 0.5)},
-    "allset-transformer": {"hidden_channels": ("cat", [64, 128, 256]), "heads": ("cat", [1, 4, 8]),
-                           "dropout": ("float", 0.0, 0.6), "num_layers": ("cat", [1, 2])},
-    "ed-hnn": {"hidden_channels": ("cat", [128, 256, 512]), "dropout": ("float", 0.0, 0.7),
-               "input_dropout": ("float", 0.0, 0.7), "num_layers": ("cat", [1, 2, 4]),
-               "mlp1_layers": ("cat", [0, 1]), "mlp2_layers": ("cat", [0, 1]), "mlp3_layers": ("cat", [1, 2]),
-               "classifier_layers": ("cat", [1, 2]), "alpha": ("float", 0.0, 0.5)},
+    "hgnn": {
+        "hidden_channels": ("cat", [64, 128, 256, 512]),
+        "dropout": ("float", 0.2, 0.8),
+        "input_dropout": ("float", 0.0, 0.6),
+        "num_layers": ("cat", [2, 3]),
+    },
+    "hgnnp": {
+        "hidden_channels": ("cat", [64, 128, 256, 512]),
+        "dropout": ("float", 0.2, 0.8),
+        "input_dropout": ("float", 0.0, 0.6),
+        "num_layers": ("cat", [2, 3]),
+    },
+    "unigcnii": {
+        "hidden_channels": ("cat", [64, 128, 256]),
+        "num_layers": ("cat", [2, 4, 8, 16]),
+        "alpha": ("float", 0.05, 0.5),
+        "lamda": ("float", 0.1, 1.0),
+        "dropout": ("float", 0.0, 0.7),
+        "input_dropout": ("float", 0.0, 0.7),
+    },
+    "appnp": {
+        "hidden_channels": ("cat", [64, 128, 256, 512]),
+        "num_layers": ("cat", [1, 2, 3]),
+        "dropout": ("float", 0.2, 0.8),
+        "input_dropout": ("float", 0.0, 0.7),
+        "num_steps": ("cat", [2, 5, 10, 20]),
+        "alpha": ("float", 0.05, 0.5),
+        "operator": ("cat", ["hgnn", "hgnnp"]),
+        "edge_dropout": ("float", 0.0, 0.5),
+    },
+    "allset-transformer": {
+        "hidden_channels": ("cat", [64, 128, 256]),
+        "heads": ("cat", [1, 4, 8]),
+        "dropout": ("float", 0.0, 0.6),
+        "num_layers": ("cat", [1, 2]),
+    },
+    "ed-hnn": {
+        "hidden_channels": ("cat", [128, 256, 512]),
+        "dropout": ("float", 0.0, 0.7),
+        "input_dropout": ("float", 0.0, 0.7),
+        "num_layers": ("cat", [1, 2, 4]),
+        "mlp1_layers": ("cat", [0, 1]),
+        "mlp2_layers": ("cat", [0, 1]),
+        "mlp3_layers": ("cat", [1, 2]),
+        "classifier_layers": ("cat", [1, 2]),
+        "alpha": ("float", 0.0, 0.5),
+    },
 }
 # training and data choices searched for every model
-COMMON: dict[str, tuple] = {"lr": ("logfloat", 1e-3, 3e-2), "weight_decay": ("logfloat", 1e-6, 1e-3),
-                            "label_smoothing": ("float", 0.0, 0.3), "feature_norm": ("cat", ["none", "row"])}
+COMMON: dict[str, tuple] = {
+    "lr": ("logfloat", 1e-3, 3e-2),
+    "weight_decay": ("logfloat", 1e-6, 1e-3),
+    "label_smoothing": ("float", 0.0, 0.3),
+    "feature_norm": ("cat", ["none", "row"]),
+}
 TRAIN_KEYS = ("lr", "weight_decay", "label_smoothing", "feature_norm")
 KINDS = ("cat", "float", "logfloat", "int")
 TUNE_SEED0 = 1000
@@ -78,14 +112,26 @@ def parse_space(overrides: dict) -> dict:
     out = {}
     for key, value in overrides.items():
         if not isinstance(value, list) or not value or value[0] not in KINDS:
-            raise InvalidInputError(f"--space {key}: expected a JSON list [kind, ...] with kind one of {KINDS}, "
-                                    f"e.g. --space 'num_layers=[\"cat\", [1, 2]]'.")
+            raise InvalidInputError(
+                f"--space {key}: expected a JSON list [kind, ...] with kind one of {KINDS}, "
+                f"e.g. --space 'num_layers=[\"cat\", [1, 2]]'."
+            )
         out[key] = tuple(value)
     return out
 
 
-def run_config(dataset: str, cfg: RunConfig | Mapping[str, Any], seed: int, root=None, device: str = "cpu", *,
-               model_name: str | None = None, epochs: int = 300, patience: int | None = 100, progress: bool = False):
+def run_config(
+    dataset: str,
+    cfg: RunConfig | Mapping[str, Any],
+    seed: int,
+    root=None,
+    device: str = "cpu",
+    *,
+    model_name: str | None = None,
+    epochs: int = 300,
+    patience: int | None = 100,
+    progress: bool = False,
+):
     """Train ``cfg`` on the random split ``seed`` with the reproduction protocol (self-loop hyperedge per node,
     early stopping on validation); returns the ``TrainResult``.
 
@@ -106,11 +152,18 @@ def run_config(dataset: str, cfg: RunConfig | Mapping[str, Any], seed: int, root
     set_seed(seed)
     model = build_model(name, data.num_features, data.num_classes, **run.model)
     data = with_sparse_features(model, data)  # same math, skips the zeros of bag-of-words features
-    return train_node_classifier(model, data, epochs=run.epochs if run.epochs is not None else epochs, lr=run.lr,
-                                 weight_decay=run.weight_decay,
-                                 patience=(run.patience if run.patience is not None else patience) or None,
-                                 seed=seed, progress=progress, device=device,
-                                 label_smoothing=run.label_smoothing or 0.0)
+    return train_node_classifier(
+        model,
+        data,
+        epochs=run.epochs if run.epochs is not None else epochs,
+        lr=run.lr,
+        weight_decay=run.weight_decay,
+        patience=(run.patience if run.patience is not None else patience) or None,
+        seed=seed,
+        progress=progress,
+        device=device,
+        label_smoothing=run.label_smoothing or 0.0,
+    )
 
 
 def _as_run_config(cfg: RunConfig | Mapping[str, Any]) -> RunConfig:
@@ -126,14 +179,21 @@ def trial_config(trial, model: str, fixed: dict, space: dict, epochs: int, patie
     values = {k: fixed[k] if k in fixed else suggest(trial, k, v) for k, v in space.items()}
     model_kw = {k: v for k, v in values.items() if k not in TRAIN_KEYS}
     model_kw.update({k: v for k, v in fixed.items() if k not in space and k not in TRAIN_KEYS})
-    return {"model_name": model, "model": model_kw, **{k: values[k] for k in TRAIN_KEYS},
-            "epochs": epochs, "patience": patience}
+    return {
+        "model_name": model,
+        "model": model_kw,
+        **{k: values[k] for k in TRAIN_KEYS},
+        "epochs": epochs,
+        "patience": patience,
+    }
 
 
-def make_objective(dataset: str, model: str, *, fixed: dict, space: dict, tune_seeds: int, epochs: int,
-                   patience: int, root=None) -> Callable:
+def make_objective(
+    dataset: str, model: str, *, fixed: dict, space: dict, tune_seeds: int, epochs: int, patience: int, root=None
+) -> Callable:
     """The Optuna objective: mean best validation accuracy over the tune splits (pruning-ready reports). The mean
     validation loss at those epochs is kept as the trial's ``val_loss`` attribute (``tie_break`` of :func:`tune`)."""
+
     def objective(trial) -> float:
         cfg = trial_config(trial, model, fixed, space, epochs, patience)
         trial.set_user_attr("config", cfg)
@@ -149,11 +209,27 @@ def make_objective(dataset: str, model: str, *, fixed: dict, space: dict, tune_s
     return objective
 
 
-def tune(dataset: str, model: str = "hgnn", *, trials: int = 20, timeout: float | None = None, tune_seeds: int = 2,
-         epochs: int = 300, patience: int = 100, fixed: dict | None = None, space: dict | None = None,
-         enqueue: list[dict] | None = None, startup: int = 10, out: str | Path = "results/tuned",
-         study: str | None = None, storage: str | None = None, seed: int = 0, root=None, tie_break: str = "first",
-         log: Callable[[str], None] = print) -> dict:
+def tune(
+    dataset: str,
+    model: str = "hgnn",
+    *,
+    trials: int = 20,
+    timeout: float | None = None,
+    tune_seeds: int = 2,
+    epochs: int = 300,
+    patience: int = 100,
+    fixed: dict | None = None,
+    space: dict | None = None,
+    enqueue: list[dict] | None = None,
+    startup: int = 10,
+    out: str | Path = "results/tuned",
+    study: str | None = None,
+    storage: str | None = None,
+    seed: int = 0,
+    root=None,
+    tie_break: str = "first",
+    log: Callable[[str], None] = print,
+) -> dict:
     """Run (or resume) the Optuna study of ``model`` on ``dataset`` and write the best config as JSON.
 
     Args:
@@ -174,24 +250,33 @@ def tune(dataset: str, model: str = "hgnn", *, trials: int = 20, timeout: float 
     if tie_break not in TIE_BREAKS:
         raise InvalidInputError(f"tie_break={tie_break!r} is unknown; use one of {TIE_BREAKS}.")
     if model not in SPACES:
-        raise InvalidInputError(f"No search space for model {model!r}; choose one of {sorted(SPACES)} (or "
-                                "extend graphhyper.experiments.tuning.SPACES).")
+        raise InvalidInputError(
+            f"No search space for model {model!r}; choose one of {sorted(SPACES)} (or "
+            "extend graphhyper.experiments.tuning.SPACES)."
+        )
     fixed, out = dict(fixed or {}), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     # make_storage retries the schema-creation race of tuners started together on a new SQLite file
     store = make_storage(storage or f"sqlite:///{out / 'studies.db'}")
     name = study or f"{dataset}__{model}"
     sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup)
-    st = optuna.create_study(study_name=name, storage=store, direction="maximize", sampler=sampler,
-                             load_if_exists=True)
+    st = optuna.create_study(study_name=name, storage=store, direction="maximize", sampler=sampler, load_if_exists=True)
     for params in enqueue or []:
         st.enqueue_trial(params, skip_if_exists=True)
     for key, value in (("epochs", epochs), ("patience", patience), ("tune_seeds", tune_seeds)):
         if key not in st.user_attrs:  # the first call's protocol is the study's protocol
             st.set_user_attr(key, value)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    objective = make_objective(dataset, model, fixed=fixed, space={**SPACES[model], **COMMON, **(space or {})},
-                               tune_seeds=tune_seeds, epochs=epochs, patience=patience, root=root)
+    objective = make_objective(
+        dataset,
+        model,
+        fixed=fixed,
+        space={**SPACES[model], **COMMON, **(space or {})},
+        tune_seeds=tune_seeds,
+        epochs=epochs,
+        patience=patience,
+        root=root,
+    )
     start = time.perf_counter()
     st.optimize(objective, n_trials=trials, timeout=timeout, callbacks=[_trial_logger(start, log)])
     return _write_best(st, dataset, model, out, name, start, log, tie_break)
@@ -200,8 +285,10 @@ def tune(dataset: str, model: str = "hgnn", *, trials: int = 20, timeout: float 
 def _trial_logger(start: float, log: Callable[[str], None]):
     def callback(study, trial) -> None:
         if trial.value is not None:
-            log(f"[{time.perf_counter() - start:6.0f}s] trial {trial.number}: val {100 * trial.value:.2f} "
-                f"(best {100 * study.best_value:.2f}) {json.dumps(trial.params)}")
+            log(
+                f"[{time.perf_counter() - start:6.0f}s] trial {trial.number}: val {100 * trial.value:.2f} "
+                f"(best {100 * study.best_value:.2f}) {json.dumps(trial.params)}"
+            )
 
     return callback
 
@@ -232,43 +319,60 @@ def _or_inf(loss) -> float:
     return float("inf") if loss is None else loss
 
 
-def _write_best(st, dataset: str, model: str, out: Path, name: str, start: float, log,
-                tie_break: str = "first") -> dict:
+def _write_best(
+    st, dataset: str, model: str, out: Path, name: str, start: float, log, tie_break: str = "first"
+) -> dict:
     best = select_trial(st.trials, tie_break)
     if best is None:
         raise InvalidInputError(f"study {name!r} has no finished trial yet; run it with trials >= 1.")
     rule = "mean best validation accuracy over the tune seeds"
     if tie_break == "val_loss":
         rule += ", ties broken by the lower mean validation loss"
-    result = {"dataset": dataset, **best.user_attrs["config"], "val_acc": best.value,
-              "val_loss": best.user_attrs.get("val_loss"), "trial": best.number, "trials": len(st.trials),
-              "study": name,
-              "tune_seeds": [TUNE_SEED0 + k for k in range(st.user_attrs["tune_seeds"])],
-              "selection": f"{rule} (test never evaluated)"}
+    result = {
+        "dataset": dataset,
+        **best.user_attrs["config"],
+        "val_acc": best.value,
+        "val_loss": best.user_attrs.get("val_loss"),
+        "trial": best.number,
+        "trials": len(st.trials),
+        "study": name,
+        "tune_seeds": [TUNE_SEED0 + k for k in range(st.user_attrs["tune_seeds"])],
+        "selection": f"{rule} (test never evaluated)",
+    }
     path = out / f"{dataset}__{model}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
-    log(f"best val {100 * best.value:.2f} after {len(st.trials)} trials ({time.perf_counter() - start:.0f}s) "
-        f"-> {path}")
+    log(f"best val {100 * best.value:.2f} after {len(st.trials)} trials ({time.perf_counter() - start:.0f}s) -> {path}")
     return result
 
 
-def choose_config(paths: list[str | Path], tie_break: str = "first", *, write: str | Path | None = None,
-                  log: Callable[[str], None] = print) -> dict:
+def choose_config(
+    paths: list[str | Path],
+    tie_break: str = "first",
+    *,
+    write: str | Path | None = None,
+    log: Callable[[str], None] = print,
+) -> dict:
     """The config, among tuned JSON files of one dataset (one per model family), with the highest validation
     accuracy; equal accuracies go to the first file (``"first"``) or the lowest validation loss (``"val_loss"``).
 
     The files must come from the same tune splits, or their validation accuracies would not be comparable.
     ``write`` copies the winner there, with the ranking it won in ``chosen_from``."""
-    ranked = _ranked(_comparable_configs(paths), lambda pc: pc[1]["val_acc"], lambda pc: pc[1].get("val_loss"),
-                     tie_break)
+    ranked = _ranked(
+        _comparable_configs(paths), lambda pc: pc[1]["val_acc"], lambda pc: pc[1].get("val_loss"), tie_break
+    )
     for rank, (path, c) in enumerate(ranked):
-        log(f"{rank + 1}. {c['model_name']:20s} val {100 * c['val_acc']:.2f}  "
-            f"val loss {_or_inf(c.get('val_loss')):.4f}  [{path}]")
+        log(
+            f"{rank + 1}. {c['model_name']:20s} val {100 * c['val_acc']:.2f}  "
+            f"val loss {_or_inf(c.get('val_loss')):.4f}  [{path}]"
+        )
     winner = dict(ranked[0][1])
-    winner["chosen_from"] = [{"config": path, "model_name": c["model_name"], "val_acc": c["val_acc"],
-                              "val_loss": c.get("val_loss")} for path, c in ranked]
+    winner["chosen_from"] = [
+        {"config": path, "model_name": c["model_name"], "val_acc": c["val_acc"], "val_loss": c.get("val_loss")}
+        for path, c in ranked
+    ]
     winner["choice"] = "highest validation accuracy across families" + (
-        ", ties by the lower validation loss" if tie_break == "val_loss" else ", ties by the order given")
+        ", ties by the lower validation loss" if tie_break == "val_loss" else ", ties by the order given"
+    )
     if write:
         Path(write).parent.mkdir(parents=True, exist_ok=True)
         Path(write).write_text(json.dumps(winner, indent=2) + "\n")
@@ -281,15 +385,24 @@ def _comparable_configs(paths) -> list[tuple[str, dict]]:
     for key in ("dataset", "tune_seeds"):
         values = {json.dumps(c.get(key)) for _, c in cfgs}
         if len(values) > 1:
-            raise InvalidInputError(f"the configs differ in {key} ({', '.join(sorted(values))}); compare configs "
-                                    "tuned on the same dataset and the same tune splits.")
+            raise InvalidInputError(
+                f"the configs differ in {key} ({', '.join(sorted(values))}); compare configs "
+                "tuned on the same dataset and the same tune splits."
+            )
     if any(c.get("val_acc") is None for _, c in cfgs):
         raise InvalidInputError("a config has no val_acc; give JSON files written by `graphhyper hypergraph tune`.")
     return cfgs
 
 
-def evaluate_configs(paths: list[str | Path], seeds: int = 10, *, root=None, device: str = "cpu",
-                     csv_path: str | Path | None = None, log: Callable[[str], None] = print) -> list[dict]:
+def evaluate_configs(
+    paths: list[str | Path],
+    seeds: int = 10,
+    *,
+    root=None,
+    device: str = "cpu",
+    csv_path: str | Path | None = None,
+    log: Callable[[str], None] = print,
+) -> list[dict]:
     """Train each tuned config JSON on the split seeds ``0..seeds-1``; returns the per-seed rows (test %)."""
     rows: list[dict[str, Any]] = []
     for path in paths:
@@ -298,14 +411,27 @@ def evaluate_configs(paths: list[str | Path], seeds: int = 10, *, root=None, dev
         for seed in range(seeds):
             res = run_config(cfg["dataset"], cfg, seed, root, device)
             accs.append(100 * res.test_acc)
-            rows.append({"config": str(path), "dataset": cfg["dataset"], "model": cfg["model_name"], "seed": seed,
-                         "test_acc": round(100 * res.test_acc, 4), "best_val_acc": round(100 * res.best_val_acc, 4),
-                         "best_epoch": res.best_epoch, "seconds": round(res.train_seconds, 2)})
-            log(f"{cfg['dataset']:12s} {cfg['model_name']:12s} seed {seed}: test {accs[-1]:.2f} "
-                f"(val {100 * res.best_val_acc:.2f}, epoch {res.best_epoch}, {res.train_seconds:.0f}s)")
+            rows.append(
+                {
+                    "config": str(path),
+                    "dataset": cfg["dataset"],
+                    "model": cfg["model_name"],
+                    "seed": seed,
+                    "test_acc": round(100 * res.test_acc, 4),
+                    "best_val_acc": round(100 * res.best_val_acc, 4),
+                    "best_epoch": res.best_epoch,
+                    "seconds": round(res.train_seconds, 2),
+                }
+            )
+            log(
+                f"{cfg['dataset']:12s} {cfg['model_name']:12s} seed {seed}: test {accs[-1]:.2f} "
+                f"(val {100 * res.best_val_acc:.2f}, epoch {res.best_epoch}, {res.train_seconds:.0f}s)"
+            )
         std = statistics.stdev(accs) if len(accs) > 1 else 0.0
-        log(f"{cfg['dataset']:12s} {cfg['model_name']:12s} test {statistics.mean(accs):.2f} ± {std:.2f} "
-            f"({len(accs)} seeds) [{path}]")
+        log(
+            f"{cfg['dataset']:12s} {cfg['model_name']:12s} test {statistics.mean(accs):.2f} ± {std:.2f} "
+            f"({len(accs)} seeds) [{path}]"
+        )
     if csv_path and rows:
         _append_csv(Path(csv_path), rows)
     return rows
@@ -331,5 +457,18 @@ def _append_csv(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-__all__ = ["COMMON", "SPACES", "TIE_BREAKS", "TRAIN_KEYS", "choose_config", "evaluate_configs", "make_objective",
-           "parse_space", "run_config", "select_trial", "suggest", "trial_config", "tune"]
+__all__ = [
+    "COMMON",
+    "SPACES",
+    "TIE_BREAKS",
+    "TRAIN_KEYS",
+    "choose_config",
+    "evaluate_configs",
+    "make_objective",
+    "parse_space",
+    "run_config",
+    "select_trial",
+    "suggest",
+    "trial_config",
+    "tune",
+]

@@ -18,8 +18,9 @@ def _bn_modules(module: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
 
 
 @torch.no_grad()
-def recalibrate_bn(module: nn.Module, batches: Iterable[torch.Tensor],
-                   params: Mapping[str, torch.Tensor] | None = None) -> int:
+def recalibrate_bn(
+    module: nn.Module, batches: Iterable[torch.Tensor], params: Mapping[str, torch.Tensor] | None = None
+) -> int:
     """Reset and re-estimate the running statistics of every batch-norm layer of ``module``.
 
     Args:

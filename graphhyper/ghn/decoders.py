@@ -65,7 +65,7 @@ class LowRankDecoder(nn.Module):
     freqs: torch.Tensor  # buffers
     phases: torch.Tensor
 
-    def __init__(self, hidden: int, rank: int = 16, code_dim: int = 64, max_dim: int = 2 ** 17, seed: int = 0):
+    def __init__(self, hidden: int, rank: int = 16, code_dim: int = 64, max_dim: int = 2**17, seed: int = 0):
         super().__init__()
         self.rank, self.code_dim, self.max_dim = rank, code_dim, max_dim
         gen = torch.Generator().manual_seed(seed)
@@ -132,13 +132,20 @@ class TiledDecoder(nn.Module):
     Shapes: ``h [G, hidden]`` -> ``[G, *shape]``.
     """
 
-    def __init__(self, hidden: int, tile: tuple[int, int] = (16, 16), mlp_hidden: int = 64, vec_tile: int = 64,
-                 max_dim: int = 2 ** 17):
+    def __init__(
+        self,
+        hidden: int,
+        tile: tuple[int, int] = (16, 16),
+        mlp_hidden: int = 64,
+        vec_tile: int = 64,
+        max_dim: int = 2**17,
+    ):
         super().__init__()
         self.to_, self.ti = tile
         self.tv, self.max_dim = vec_tile, max_dim
-        self.mlp = nn.Sequential(nn.Linear(hidden, mlp_hidden), nn.ReLU(),
-                                 nn.Linear(mlp_hidden, self.to_ * self.ti * 9))
+        self.mlp = nn.Sequential(
+            nn.Linear(hidden, mlp_hidden), nn.ReLU(), nn.Linear(mlp_hidden, self.to_ * self.ti * 9)
+        )
         self.vec = nn.Linear(hidden, vec_tile)
 
     @staticmethod
@@ -220,8 +227,9 @@ def _weight_scale(role: str, fan_in: torch.Tensor, gain: torch.Tensor) -> torch.
     return scale
 
 
-def normalized_from_factors(a: torch.Tensor, b: torch.Tensor, shape: tuple[int, ...], role: str,
-                            fan_in: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+def normalized_from_factors(
+    a: torch.Tensor, b: torch.Tensor, shape: tuple[int, ...], role: str, fan_in: torch.Tensor, gain: torch.Tensor
+) -> torch.Tensor:
     r""":func:`normalize_output` of ``W = A B^T`` without materialising ``W`` twice.
 
     The RMS comes from the Gram matrices, :math:`\lVert AB^\top\rVert_F^2 = \sum (A^\top A) \circ (B^\top B)`,
@@ -233,7 +241,7 @@ def normalized_from_factors(a: torch.Tensor, b: torch.Tensor, shape: tuple[int, 
     return ((a * coef.view(-1, 1, 1)) @ b.transpose(1, 2)).view(a.shape[0], *shape)
 
 
-def build_decoder(kind: str, hidden: int, mip: bool, rank: int = 16, max_dim: int = 2 ** 17) -> nn.Module:
+def build_decoder(kind: str, hidden: int, mip: bool, rank: int = 16, max_dim: int = 2**17) -> nn.Module:
     """``kind`` in ``{"tiled", "lowrank"}``; ``mip=True`` wraps two of them in :class:`ResidualDecoder`."""
 
     def one() -> nn.Module:

@@ -35,8 +35,9 @@ class ShapeEncoding(nn.Module):
     def __init__(self, hidden: int, num_freqs: int = 6, constant_norm: bool = False):
         super().__init__()
         self.constant_norm = constant_norm
-        self.register_buffer("freqs", math.pi * 2.0 ** torch.arange(num_freqs, dtype=torch.float32) / 17.0,
-                             persistent=False)
+        self.register_buffer(
+            "freqs", math.pi * 2.0 ** torch.arange(num_freqs, dtype=torch.float32) / 17.0, persistent=False
+        )
         in_dim = SHAPE_RAW_DIM * 2 * num_freqs + (0 if constant_norm else SHAPE_RAW_DIM)
         self.proj = nn.Linear(in_dim, hidden)
 
@@ -82,8 +83,9 @@ class GatedGNN(nn.Module):
     def __init__(self, hidden: int, rounds: int = 1):
         super().__init__()
         self.rounds = rounds
-        self.msg = nn.ModuleDict({d: nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden))
-                                  for d in ("fwd", "bwd")})
+        self.msg = nn.ModuleDict(
+            {d: nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden)) for d in ("fwd", "bwd")}
+        )
         self.gru = nn.ModuleDict({d: nn.GRUCell(hidden, hidden) for d in ("fwd", "bwd")})
         self.norm = nn.LayerNorm(hidden)
 
@@ -118,8 +120,9 @@ class GraphTransformerLayer(nn.Module):
     def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         n, d = x.shape
         q, k, v = self.qkv(self.ln1(x)).view(n, 3, self.heads, d // self.heads).permute(1, 2, 0, 3)
-        att = F.scaled_dot_product_attention(q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0),
-                                             attn_mask=bias.unsqueeze(0))
+        att = F.scaled_dot_product_attention(
+            q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0), attn_mask=bias.unsqueeze(0)
+        )
         x = x + self.out(att.squeeze(0).transpose(0, 1).reshape(n, d))
         return x + self.ff(self.ln2(x))
 
@@ -153,13 +156,16 @@ class GraphTransformer(nn.Module):
         nn.init.zeros_(self.spd_bias.weight)
 
     def forward(self, h: torch.Tensor, batch: GraphBatch) -> torch.Tensor:
-        h = h + self.deg_in(batch.in_deg.clamp(max=self.max_degree)) + self.deg_out(
-            batch.out_deg.clamp(max=self.max_degree))
+        h = (
+            h
+            + self.deg_in(batch.in_deg.clamp(max=self.max_degree))
+            + self.deg_out(batch.out_deg.clamp(max=self.max_degree))
+        )
         biases = [self.spd_bias(g.spd(self.cutoff).to(h.device)).permute(2, 0, 1).to(h.dtype) for g in batch.graphs]
         ptr = batch.ptr
         outs = []
         for gi, bias in enumerate(biases):
-            x = h[int(ptr[gi]):int(ptr[gi + 1])]
+            x = h[int(ptr[gi]) : int(ptr[gi + 1])]
             for layer in self.layers:
                 x = layer(x, bias)
             outs.append(x)
@@ -171,6 +177,7 @@ def build_encoder(kind: str, hidden: int, **kw) -> nn.Module:
     if kind == "gatedgnn":
         return GatedGNN(hidden, rounds=kw.get("rounds", 1))
     if kind == "transformer":
-        return GraphTransformer(hidden, layers=kw.get("layers", 3), heads=kw.get("heads", 4),
-                                cutoff=kw.get("cutoff", 8))
+        return GraphTransformer(
+            hidden, layers=kw.get("layers", 3), heads=kw.get("heads", 4), cutoff=kw.get("cutoff", 8)
+        )
     raise ValueError(f"unknown encoder {kind!r}; choose 'gatedgnn' or 'transformer'")

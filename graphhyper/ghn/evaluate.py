@@ -46,17 +46,18 @@ def accuracy(net, task, params=None, recalibrate: bool = True, split: str = "tes
     net.eval()
     correct = 0
     for a in range(0, x_all.shape[0], 500):
-        x = x_all[a:a + 500]
+        x = x_all[a : a + 500]
         out = net(x) if params is None else torch.func.functional_call(net, dict(params), (x,))
-        correct += int((out.argmax(1) == y_all[a:a + 500]).sum())
+        correct += int((out.argmax(1) == y_all[a : a + 500]).sum())
     return correct / x_all.shape[0]
 
 
 def sgd_train(net, task, budget: SGDBudget, seed: int = 0) -> torch.nn.Module:
     """Train ``net`` in place for the fixed ``budget``; returns it."""
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.SGD(net.parameters(), lr=budget.lr, momentum=budget.momentum,
-                          weight_decay=budget.weight_decay, nesterov=True)
+    opt = torch.optim.SGD(
+        net.parameters(), lr=budget.lr, momentum=budget.momentum, weight_decay=budget.weight_decay, nesterov=True
+    )
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, budget.steps)
     net.train()
     for _ in range(budget.steps):
@@ -80,8 +81,15 @@ def build_net(spec, seed: int):
         return darts.build(spec)
 
 
-def evaluate_split(ghn, task, specs, modes=("ghn", "random", "sgd"), budget: SGDBudget | None = None,
-                   init_epochs: float | None = None, split: str = "test") -> dict[str, list[float]]:
+def evaluate_split(
+    ghn,
+    task,
+    specs,
+    modes=("ghn", "random", "sgd"),
+    budget: SGDBudget | None = None,
+    init_epochs: float | None = None,
+    split: str = "test",
+) -> dict[str, list[float]]:
     """Accuracy per architecture for each mode, on the task's ``split`` (``"val"`` to choose, ``"test"`` to report).
 
     Modes: ``"ghn"`` (predicted parameters), ``"random"`` (PyTorch default init), ``"sgd"`` (random init trained
@@ -109,8 +117,13 @@ def evaluate_split(ghn, task, specs, modes=("ghn", "random", "sgd"), budget: SGD
                 if m == "ghn+sgd" and pred is not None:  # pred is made whenever a "ghn" mode is asked for
                     n2.load_state_dict({k: v.detach() for k, v in pred.items()}, strict=False)
                 steps = max(1, int(round((init_epochs or 1.0) * task.x_train.shape[0] / budget.batch_size)))
-                b = SGDBudget(steps=steps, batch_size=budget.batch_size, lr=budget.lr * 0.2,
-                              momentum=budget.momentum, weight_decay=budget.weight_decay)
+                b = SGDBudget(
+                    steps=steps,
+                    batch_size=budget.batch_size,
+                    lr=budget.lr * 0.2,
+                    momentum=budget.momentum,
+                    weight_decay=budget.weight_decay,
+                )
                 res[m].append(accuracy(sgd_train(n2, task, b, seed=i), task, split=split))
             else:
                 raise ValueError(f"unknown mode {m!r}")

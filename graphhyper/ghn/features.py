@@ -37,8 +37,9 @@ def _is_norm(op: str) -> bool:
 def _is_embedding(op: str, pname: str) -> bool:
     op = op.lower()
     last = pname.rsplit(".", 1)[-1].lower()
-    return "embed" in op or any(h in last for h in ("embed", "pos_", "position", "cls_token", "class_token", "wte",
-                                                     "wpe"))
+    return "embed" in op or any(
+        h in last for h in ("embed", "pos_", "position", "cls_token", "class_token", "wte", "wpe")
+    )
 
 
 def param_role(op: str, pname: str, shape: tuple[int, ...]) -> str:
@@ -115,8 +116,15 @@ def shape_descriptors(node) -> list[float]:
     stride = _attr_int(attrs, "stride", default=1) or 1
     lg = math.log2
     return [
-        lg(1 + out_c), lg(1 + in_c), lg(1 + kh), lg(1 + kw), lg(max(groups, 1)), lg(max(stride, 1)),
-        lg(1 + numel) / 2.0, float(prim is not None), float(len(prim[1]) if prim else 0) / 2.0,
+        lg(1 + out_c),
+        lg(1 + in_c),
+        lg(1 + kh),
+        lg(1 + kw),
+        lg(max(groups, 1)),
+        lg(max(stride, 1)),
+        lg(1 + numel) / 2.0,
+        float(prim is not None),
+        float(len(prim[1]) if prim else 0) / 2.0,
     ]
 
 

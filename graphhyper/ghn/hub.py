@@ -26,10 +26,16 @@ PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 
 
 #: Largest config JSON read (the bundled ones are a few KB); bounds the memory a wrong file can take.
-MAX_CONFIG_BYTES = 16 * 2 ** 20
+MAX_CONFIG_BYTES = 16 * 2**20
 #: safetensors dtype names of the torch dtypes a GHN holds.
-_ST_DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.float64: "F64",
-              torch.int64: "I64", torch.int32: "I32"}
+_ST_DTYPES = {
+    torch.float32: "F32",
+    torch.float16: "F16",
+    torch.bfloat16: "BF16",
+    torch.float64: "F64",
+    torch.int64: "I64",
+    torch.int32: "I32",
+}
 
 
 def _paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
@@ -37,14 +43,21 @@ def _paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
     if p.suffix in (".safetensors", ".json"):
         p = p.with_suffix("")
     if not p.name or p.name in (".", ".."):
-        raise CheckpointError(f"{str(path)!r} does not name a checkpoint; pass NAME, NAME.json or NAME.safetensors "
-                              "as written by graphhyper.ghn.save().")
+        raise CheckpointError(
+            f"{str(path)!r} does not name a checkpoint; pass NAME, NAME.json or NAME.safetensors "
+            "as written by graphhyper.ghn.save()."
+        )
     return p.with_suffix(".safetensors"), p.with_suffix(".json")
 
 
 def _file_kind(mode: int) -> str:
-    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a device"),
-             (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a device"),
+        (stat.S_ISBLK, "a device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
     return next((kind for test, kind in kinds if test(mode)), "not a regular file")
 
 
@@ -54,16 +67,21 @@ def _open_regular(path: Path, what: str) -> int:
     try:
         fd = os.open(path, flags)
     except FileNotFoundError:
-        raise CheckpointError(f"Checkpoint {what} {path} is missing; a GHN checkpoint is NAME.safetensors plus "
-                              "NAME.json written by graphhyper.ghn.save().") from None
+        raise CheckpointError(
+            f"Checkpoint {what} {path} is missing; a GHN checkpoint is NAME.safetensors plus "
+            "NAME.json written by graphhyper.ghn.save()."
+        ) from None
     except OSError as exc:
-        raise CheckpointError(f"Checkpoint {what} {path} cannot be opened ({exc.strerror}); check the path and "
-                              "its permissions.") from None
+        raise CheckpointError(
+            f"Checkpoint {what} {path} cannot be opened ({exc.strerror}); check the path and its permissions."
+        ) from None
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
-        raise CheckpointError(f"Checkpoint {what} {path} is {_file_kind(mode)}, not a regular file; point to the "
-                              "files written by graphhyper.ghn.save().")
+        raise CheckpointError(
+            f"Checkpoint {what} {path} is {_file_kind(mode)}, not a regular file; point to the "
+            "files written by graphhyper.ghn.save()."
+        )
     return fd
 
 
@@ -72,8 +90,10 @@ def _read_config_text(js_path: Path) -> bytes:
     try:
         size = os.fstat(fd).st_size
         if size > MAX_CONFIG_BYTES:
-            raise CheckpointError(f"Checkpoint config {js_path} is {size} bytes; a GHN config is at most "
-                                  f"{MAX_CONFIG_BYTES} bytes. Is this the JSON written by graphhyper.ghn.save()?")
+            raise CheckpointError(
+                f"Checkpoint config {js_path} is {size} bytes; a GHN config is at most "
+                f"{MAX_CONFIG_BYTES} bytes. Is this the JSON written by graphhyper.ghn.save()?"
+            )
         chunks, total = [], 0
         while total <= MAX_CONFIG_BYTES and (chunk := os.read(fd, MAX_CONFIG_BYTES + 1 - total)):
             chunks.append(chunk)
@@ -93,8 +113,7 @@ def save(ghn: GHN, path: str | os.PathLike[str], meta: dict[str, Any] | None = N
     st_path.parent.mkdir(parents=True, exist_ok=True)
     cfg = json.dumps(ghn.config.to_dict(), sort_keys=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in ghn.state_dict().items()}
-    save_file(tensors, str(st_path), metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION),
-                                               "config": cfg})
+    save_file(tensors, str(st_path), metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION), "config": cfg})
     doc = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": ghn.config.to_dict(), "meta": meta or {}}
     js_path.write_text(json.dumps(doc, indent=1, sort_keys=True))
     os.chmod(st_path, 0o644)  # safetensors writes 0600; checkpoints are data to share
@@ -108,17 +127,20 @@ def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         doc = json.loads(text)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, int digit limit, nesting
-        raise CheckpointError(f"Checkpoint config {js_path} is not valid JSON ({str(exc)[:200]}); re-save the GHN."
-                              ) from None
+        raise CheckpointError(
+            f"Checkpoint config {js_path} is not valid JSON ({str(exc)[:200]}); re-save the GHN."
+        ) from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or "config" not in doc:
         raise CheckpointError(f"{js_path} is not a graphhyper GHN config (format '{FORMAT}' expected).")
     version = doc.get("format_version", 0)
     if not isinstance(version, int) or isinstance(version, bool) or version < 0:
-        raise CheckpointError(f"{js_path} has format_version {str(version)[:50]!r}; expected an integer. Re-save "
-                              "the GHN.")
+        raise CheckpointError(
+            f"{js_path} has format_version {str(version)[:50]!r}; expected an integer. Re-save the GHN."
+        )
     if version > FORMAT_VERSION:
-        raise CheckpointError(f"{js_path} has format version {version}; this graphhyper reads up to "
-                              f"{FORMAT_VERSION}. Upgrade graphhyper.")
+        raise CheckpointError(
+            f"{js_path} has format version {version}; this graphhyper reads up to {FORMAT_VERSION}. Upgrade graphhyper."
+        )
     if not isinstance(doc.get("meta", {}), dict):
         raise CheckpointError(f"{js_path}: 'meta' must be a JSON object; re-save the GHN.")
     return doc
@@ -132,7 +154,7 @@ def _config(doc: dict[str, Any], js_path: Path) -> GHNConfig:
 
 
 _SIZED_FACTORIES = (torch.empty, torch.zeros, torch.ones, torch.rand, torch.randn, torch.full)
-_REAL_NUMEL = 2 ** 12  # tensors up to this size are built for real (constructors compute with the small ones)
+_REAL_NUMEL = 2**12  # tensors up to this size are built for real (constructors compute with the small ones)
 
 
 class _ShapesOnly(TorchFunctionMode):
@@ -144,8 +166,13 @@ class _ShapesOnly(TorchFunctionMode):
     first use imports the compiler (seconds of CPU on each process's first load).
     """
 
-    def __torch_function__(self, func: Callable[..., Any], types: Iterable[type], args: Sequence[Any] = (),
-                           kwargs: dict[str, Any] | None = None) -> Any:
+    def __torch_function__(
+        self,
+        func: Callable[..., Any],
+        types: Iterable[type],
+        args: Sequence[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
         kwargs = kwargs or {}
         if func in _SIZED_FACTORIES:
             size = args[0] if func is torch.full or (len(args) == 1 and not isinstance(args[0], int)) else args
@@ -174,16 +201,21 @@ def _check_header(f: Any, config: GHNConfig, st_path: Path, js_path: Path, size:
         except (ValueError, RecursionError):
             same = False
         if not same:
-            raise CheckpointError(f"{st_path} was saved with a different config than {js_path}; pair each weights "
-                                  "file with the JSON written beside it.")
+            raise CheckpointError(
+                f"{st_path} was saved with a different config than {js_path}; pair each weights "
+                "file with the JSON written beside it."
+            )
     expected = _expected_state(config)
     found = {k: (tuple(sl.get_shape()), sl.get_dtype()) for k in f.keys() for sl in (f.get_slice(k),)}
     missing = sorted(set(expected) - set(found))
     unexpected = sorted(set(found) - set(expected))
     both = sorted(set(expected) & set(found))
     wrong = [(k, found[k][0], expected[k][0]) for k in both if found[k][0] != expected[k][0]]
-    dtypes = [(k, found[k][1], _ST_DTYPES.get(expected[k][1], str(expected[k][1]))) for k in both
-              if found[k][1] != _ST_DTYPES.get(expected[k][1])]
+    dtypes = [
+        (k, found[k][1], _ST_DTYPES.get(expected[k][1], str(expected[k][1])))
+        for k in both
+        if found[k][1] != _ST_DTYPES.get(expected[k][1])
+    ]
     if missing or unexpected or wrong or dtypes:
         raise CheckpointError(
             f"{st_path} does not match its config {js_path}: missing {missing[:5]}, unexpected {unexpected[:5]}, "
@@ -192,8 +224,10 @@ def _check_header(f: Any, config: GHNConfig, st_path: Path, js_path: Path, size:
         )
     need = sum(math.prod(s) * d.itemsize for s, d in expected.values())
     if need > size:  # safetensors checks this too; every allocation below is bounded by the file's size
-        raise CheckpointError(f"{st_path} is {size} bytes but its header claims {need} bytes of weights; the file "
-                              "is truncated. Re-download or re-save it.")
+        raise CheckpointError(
+            f"{st_path} is {size} bytes but its header claims {need} bytes of weights; the file "
+            "is truncated. Re-download or re-save it."
+        )
 
 
 def load(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> GHN:
@@ -225,8 +259,9 @@ def load(path: str | os.PathLike[str], map_location: str | torch.device = "cpu")
     except CheckpointError:
         raise
     except Exception as exc:  # noqa: BLE001 - safetensors raises several types on corrupt input
-        raise CheckpointError(f"Checkpoint weights {st_path} are corrupt or truncated ({exc}). "
-                              "Re-download or re-save them.") from None
+        raise CheckpointError(
+            f"Checkpoint weights {st_path} are corrupt or truncated ({exc}). Re-download or re-save them."
+        ) from None
     bad = [k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
         raise CheckpointError(f"{st_path} holds non-finite values in {bad[:5]}; the checkpoint is corrupt.")
@@ -248,8 +283,9 @@ def from_pretrained(name: str | os.PathLike[str] = "ghn-tiny", map_location: str
     """
     names = list_pretrained()
     if not isinstance(name, (str, os.PathLike)) or not str(name).strip():
-        raise CheckpointError(f"from_pretrained needs the name of a bundled GHN or a checkpoint path, got {name!r}; "
-                              f"bundled: {names}.")
+        raise CheckpointError(
+            f"from_pretrained needs the name of a bundled GHN or a checkpoint path, got {name!r}; bundled: {names}."
+        )
     if name not in names:
         local = Path(name)
         if local.suffix in (".json", ".safetensors") or (local.name and local.with_suffix(".json").exists()):

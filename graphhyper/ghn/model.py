@@ -40,9 +40,16 @@ _ENCODERS = ("gatedgnn", "transformer")
 _DECODERS = ("lowrank", "tiled")
 #: Allowed ranges of the integer fields: wide enough for any GHN one would train, narrow enough that the shapes a
 #: config implies can be computed (on the meta device) without overflow and in well under a second.
-_INT_RANGES = {"hidden": (1, 2 ** 16), "rank": (1, 2 ** 12), "layers": (0, 64), "heads": (1, 2 ** 16),
-               "cutoff": (0, 2 ** 12), "rounds": (0, 64), "max_dim": (1, 2 ** 31 - 1)}
-_MAX_VOCAB = 2 ** 16
+_INT_RANGES = {
+    "hidden": (1, 2**16),
+    "rank": (1, 2**12),
+    "layers": (0, 64),
+    "heads": (1, 2**16),
+    "cutoff": (0, 2**12),
+    "rounds": (0, 64),
+    "max_dim": (1, 2**31 - 1),
+}
+_MAX_VOCAB = 2**16
 
 
 def _short(value: Any, limit: int = 80) -> str:
@@ -75,7 +82,7 @@ class GHNConfig:
     heads: int = 4
     cutoff: int = 8
     rounds: int = 1
-    max_dim: int = 2 ** 17
+    max_dim: int = 2**17
     vocab: list[str] = field(default_factory=_default_vocab)
 
     def to_dict(self) -> dict[str, Any]:
@@ -103,17 +110,21 @@ class GHNConfig:
         for name, (low, high) in _INT_RANGES.items():
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-                raise InvalidInputError(f"GHN config '{name}' is {_short(value)}; it must be an integer in "
-                                        f"[{low}, {high}].")
+                raise InvalidInputError(
+                    f"GHN config '{name}' is {_short(value)}; it must be an integer in [{low}, {high}]."
+                )
         for name, choices in (("encoder", _ENCODERS), ("decoder", _DECODERS)):
             if getattr(self, name) not in choices:
-                raise InvalidInputError(f"GHN config '{name}' is {_short(getattr(self, name))}; choose one of "
-                                        f"{choices}.")
+                raise InvalidInputError(
+                    f"GHN config '{name}' is {_short(getattr(self, name))}; choose one of {choices}."
+                )
         if not isinstance(self.mip, bool):
             raise InvalidInputError(f"GHN config 'mip' is {_short(self.mip)}; it must be true or false.")
         if self.encoder == "transformer" and self.hidden % self.heads:
-            raise InvalidInputError(f"GHN config 'hidden' ({self.hidden}) must be divisible by 'heads' "
-                                    f"({self.heads}) for the transformer encoder.")
+            raise InvalidInputError(
+                f"GHN config 'hidden' ({self.hidden}) must be divisible by 'heads' "
+                f"({self.heads}) for the transformer encoder."
+            )
         self._validate_vocab()
 
     def _validate_vocab(self) -> None:
@@ -126,8 +137,9 @@ class GHNConfig:
             raise InvalidInputError(f"GHN config 'vocab' holds entries that are not op names: {_short(bad[:5])}.")
         dup = sorted(op for op, n in Counter(vocab).items() if n > 1)
         if dup:
-            raise InvalidInputError(f"GHN config 'vocab' lists {_short(dup[:5])} more than once; each op needs one "
-                                    "row.")
+            raise InvalidInputError(
+                f"GHN config 'vocab' lists {_short(dup[:5])} more than once; each op needs one row."
+            )
 
 
 class Prediction(dict):
@@ -150,21 +162,28 @@ def _checked_state(module: nn.Module, prediction: Prediction, strict: bool) -> d
     if strict and missing:
         raise InvalidInputError(
             f"The GHN did not predict {len(missing)} parameter(s): {missing[:8]}. "
-            "Pass strict=False to write the others anyway, or register the missing ops.")
+            "Pass strict=False to write the others anyway, or register the missing ops."
+        )
     own = module.state_dict()
     unexpected = sorted(prediction.keys() - own.keys())
     if unexpected:
-        raise InvalidInputError(f"Predicted names not in the module: {unexpected[:8]}; was the prediction made for "
-                                "another architecture? Predict this module with predict(module, ...).")
-    wrong = [f"{k}: predicted {tuple(v.shape)}, module {tuple(own[k].shape)}"
-             for k, v in prediction.items() if tuple(v.shape) != tuple(own[k].shape)]
+        raise InvalidInputError(
+            f"Predicted names not in the module: {unexpected[:8]}; was the prediction made for "
+            "another architecture? Predict this module with predict(module, ...)."
+        )
+    wrong = [
+        f"{k}: predicted {tuple(v.shape)}, module {tuple(own[k].shape)}"
+        for k, v in prediction.items()
+        if tuple(v.shape) != tuple(own[k].shape)
+    ]
     if wrong:
-        raise InvalidInputError(f"Predicted shapes differ from the module's: {wrong[:4]}; predict this module with "
-                                "predict(module, ...).")
+        raise InvalidInputError(
+            f"Predicted shapes differ from the module's: {wrong[:4]}; predict this module with predict(module, ...)."
+        )
     return {k: v.detach() for k, v in prediction.items()}
 
 
-_CHUNK_NUMEL = 2 ** 25  # elements decoded at once, bounds the transient memory for very large targets
+_CHUNK_NUMEL = 2**25  # elements decoded at once, bounds the transient memory for very large targets
 
 
 class GHN(nn.Module):
@@ -183,13 +202,20 @@ class GHN(nn.Module):
         self.op_index = {op: i for i, op in enumerate(config.vocab)}
         self.unknown_index = self.op_index.get("unknown", 0)
         self.embed = NodeEmbedding(len(config.vocab), config.hidden, constant_norm=config.mip)
-        self.encoder = build_encoder(config.encoder, config.hidden, rounds=config.rounds, layers=config.layers,
-                                     heads=config.heads, cutoff=config.cutoff)
+        self.encoder = build_encoder(
+            config.encoder,
+            config.hidden,
+            rounds=config.rounds,
+            layers=config.layers,
+            heads=config.heads,
+            cutoff=config.cutoff,
+        )
         self.role = nn.Embedding(len(ROLES), config.hidden)
         self.slot = nn.Embedding(8, config.hidden)
         self.gain = nn.Linear(config.hidden, 1)
-        self.decoder = build_decoder(config.decoder, config.hidden, config.mip, rank=config.rank,
-                                     max_dim=config.max_dim)
+        self.decoder = build_decoder(
+            config.decoder, config.hidden, config.mip, rank=config.rank, max_dim=config.max_dim
+        )
         nn.init.zeros_(self.gain.weight)
         nn.init.constant_(self.gain.bias, -1.1)  # gain 0.5 + 1.5 * sigmoid(-1.1) ~ 0.87
 
@@ -220,8 +246,9 @@ class GHN(nn.Module):
                 groups[(spec.shape, spec.role)].append((gi, spec, off + spec.node))
         out: list[dict[str, torch.Tensor]] = [{} for _ in packed]
         factors: Any = getattr(self.decoder, "factors", None)
-        fast = factors is not None and (not isinstance(self.decoder, ResidualDecoder)
-                                        or hasattr(self.decoder.base, "factors"))
+        fast = factors is not None and (
+            not isinstance(self.decoder, ResidualDecoder) or hasattr(self.decoder.base, "factors")
+        )
         for (shape, role), items in groups.items():
             node = torch.tensor([it[2] for it in items], device=dev)
             slot = torch.tensor([it[1].slot for it in items], device=dev)
@@ -267,9 +294,11 @@ class GHN(nn.Module):
         for it in items:
             pg, _ = self.pack(it, **trace_kwargs)
             if pg.unknown_ops:
-                msg = (f"{len(pg.unknown_ops)} op(s) outside the op vocabulary: {pg.unknown_ops[:5]}. They were "
-                       "embedded as 'unknown'; register them with graphhyper.arch.ops.register_module_op / "
-                       "register_function_op for a faithful prediction.")
+                msg = (
+                    f"{len(pg.unknown_ops)} op(s) outside the op vocabulary: {pg.unknown_ops[:5]}. They were "
+                    "embedded as 'unknown'; register them with graphhyper.arch.ops.register_module_op / "
+                    "register_function_op for a faithful prediction."
+                )
                 if on_unknown == "error":
                     raise UnknownOpError(msg)
                 warnings.warn(msg, stacklevel=2)
@@ -306,12 +335,14 @@ class GHN(nn.Module):
             if not {"input_shape", "example_inputs"} & trace_kwargs.keys():
                 raise InvalidInputError(
                     "apply needs the prediction to write, apply(module, ghn.predict(module, input_shape=...)), or "
-                    "the module's input to predict it, apply(module, input_shape=(1, 3, 224, 224)).")
+                    "the module's input to predict it, apply(module, input_shape=(1, 3, 224, 224))."
+                )
             prediction = self.predict(module, **trace_kwargs)
         elif trace_kwargs:
             raise InvalidInputError(
                 f"apply got a prediction and trace options {sorted(trace_kwargs)}: the options only serve to "
-                "predict the module; pass one or the other.")
+                "predict the module; pass one or the other."
+            )
         state = _checked_state(module, prediction, strict)
         module.load_state_dict(state, strict=False, assign=any(p.is_meta for p in module.parameters()))
         return prediction

@@ -61,8 +61,9 @@ class Task:
         return (1, self.in_channels) + (self.image_size,) * self.dims
 
     def darts_kwargs(self) -> dict:
-        return dict(in_channels=self.in_channels, num_classes=self.num_classes, image_size=self.image_size,
-                    dims=self.dims)
+        return dict(
+            in_channels=self.in_channels, num_classes=self.num_classes, image_size=self.image_size, dims=self.dims
+        )
 
     def split(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
         """``(x, y)`` of the split ``name``: ``"train"``, ``"val"`` or ``"test"``."""
@@ -76,8 +77,9 @@ class Task:
         return self.x_train[idx], self.y_train[idx]
 
 
-def _carve_validation(x: torch.Tensor, y: torch.Tensor, size: int, seed: int
-                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def _carve_validation(
+    x: torch.Tensor, y: torch.Tensor, size: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(x_train, y_train, x_val, y_val)``: ``size`` examples of the pool ``(x, y)``, drawn with ``seed``, become
     the validation split; the rest stay for training."""
     perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
@@ -97,8 +99,9 @@ def load_digits_task(seed: int = 0, test_size: int = 497, val_size: int = 300) -
     y = torch.tensor(d.target, dtype=torch.long)
     perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
     te, pool = perm[:test_size], perm[test_size:]
-    return Task("digits", *_carve_validation(x[pool], y[pool], val_size, seed + _VAL_SEED), x[te], y[te], dims=2,
-                image_size=8)
+    return Task(
+        "digits", *_carve_validation(x[pool], y[pool], val_size, seed + _VAL_SEED), x[te], y[te], dims=2, image_size=8
+    )
 
 
 def load_mnist1d_task(seed: int = 42, val_size: int = 500) -> Task:
@@ -114,8 +117,7 @@ def load_mnist1d_task(seed: int = 42, val_size: int = 500) -> Task:
     xt = torch.tensor(np.asarray(ds["x_test"]), dtype=torch.float32).unsqueeze(1)
     mu, sd = x.mean(), x.std()
     parts = _carve_validation((x - mu) / sd, torch.tensor(ds["y"], dtype=torch.long), val_size, seed + _VAL_SEED)
-    return Task("mnist1d", *parts, (xt - mu) / sd, torch.tensor(ds["y_test"], dtype=torch.long), dims=1,
-                image_size=40)
+    return Task("mnist1d", *parts, (xt - mu) / sd, torch.tensor(ds["y_test"], dtype=torch.long), dims=1, image_size=40)
 
 
 TASKS: dict[str, Callable[[], Task]] = {"digits": load_digits_task, "mnist1d": load_mnist1d_task}
@@ -143,5 +145,7 @@ def arch_specs(task: Task, split: str, n: int, seed: int = 0, role: str = "test"
         raise InvalidInputError(f"Unknown architecture role {role!r}; choose 'train', 'val' or 'test'.")
     base = "deep" if split == "deep" else "id"
     offset = _SPLIT_SEED["train" if role == "train" else split] + (_VAL_ARCH_OFFSET if role == "val" else 0)
-    return [darts.sample_spec(offset + seed * 100_003 + j, base, **task.darts_kwargs(), **SPLIT_OVERRIDES[split])
-            for j in range(n)]
+    return [
+        darts.sample_spec(offset + seed * 100_003 + j, base, **task.darts_kwargs(), **SPLIT_OVERRIDES[split])
+        for j in range(n)
+    ]

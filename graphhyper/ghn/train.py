@@ -91,8 +91,13 @@ class Trainer:
         out_dir: where ``last.pt`` (resumable checkpoint) and ``history.json`` go; ``None``: no checkpoints.
     """
 
-    def __init__(self, ghn: GHN | None, config: TrainConfig, out_dir: str | os.PathLike | None = None,
-                 ghn_config: GHNConfig | None = None):
+    def __init__(
+        self,
+        ghn: GHN | None,
+        config: TrainConfig,
+        out_dir: str | os.PathLike | None = None,
+        ghn_config: GHNConfig | None = None,
+    ):
         from graphhyper.ghn.tasks import get_task
 
         self.config = config
@@ -142,7 +147,8 @@ class Trainer:
 
     def _all_finite(self, loss: torch.Tensor) -> bool:
         ok = bool(torch.isfinite(loss).item()) and all(
-            torch.isfinite(p.grad).all().item() for p in self.ghn.parameters() if p.grad is not None)
+            torch.isfinite(p.grad).all().item() for p in self.ghn.parameters() if p.grad is not None
+        )
         if self.dist is not None:
             flag = torch.tensor([0.0 if ok else 1.0])
             self.dist.all_reduce(flag)
@@ -159,7 +165,7 @@ class Trainer:
         off = 0
         for p in params:
             n = p.numel()
-            p.grad = flat[off:off + n].view_as(p).clone()
+            p.grad = flat[off : off + n].view_as(p).clone()
             off += n
 
     def train_step(self) -> dict:
@@ -169,8 +175,12 @@ class Trainer:
         if torch.isfinite(loss):
             loss.backward()
         self._sync_grads()
-        rec = {"step": self.step, "loss": float(loss.item()), "acc": acc,
-               "task": self.config.tasks[self.step % len(self.tasks)]}
+        rec = {
+            "step": self.step,
+            "loss": float(loss.item()),
+            "acc": acc,
+            "task": self.config.tasks[self.step % len(self.tasks)],
+        }
         if not self._all_finite(loss):
             self.skipped.append(self.step)
             log.warning("step %d skipped: non-finite loss or gradient (loss=%s)", self.step, rec["loss"])
@@ -184,15 +194,18 @@ class Trainer:
         return rec
 
     # ------------------------------------------------------------------ loop
-    def fit(self, steps: int | None = None, stop_at: int | None = None,
-            max_seconds: float | None = None) -> list[dict]:
+    def fit(self, steps: int | None = None, stop_at: int | None = None, max_seconds: float | None = None) -> list[dict]:
         """Train until ``config.steps`` (or ``stop_at``, to simulate a kill, or until ``max_seconds`` of wall
         time have passed in this call); checkpoints on the way and at the end."""
         from tqdm.auto import tqdm
 
         end = min(steps or self.config.steps, stop_at if stop_at is not None else 1 << 62)
-        bar = tqdm(total=end, initial=self.step, disable=self.rank != 0 or os.environ.get("TQDM_DISABLE") == "1",
-                   desc="ghn train")
+        bar = tqdm(
+            total=end,
+            initial=self.step,
+            disable=self.rank != 0 or os.environ.get("TQDM_DISABLE") == "1",
+            desc="ghn train",
+        )
         window: list[dict] = []
         t_start = time.perf_counter()
         while self.step < end:
@@ -208,9 +221,14 @@ class Trainer:
             if self.step % self.config.log_every == 0 or self.step == self.config.steps:
                 ok = [r for r in window if not r.get("skipped")]
                 if ok:
-                    self.history.append({"step": self.step, "loss": sum(r["loss"] for r in ok) / len(ok),
-                                         "acc": sum(r["acc"] for r in ok) / len(ok),
-                                         "seconds": round(self.train_seconds, 2)})
+                    self.history.append(
+                        {
+                            "step": self.step,
+                            "loss": sum(r["loss"] for r in ok) / len(ok),
+                            "acc": sum(r["acc"] for r in ok) / len(ok),
+                            "seconds": round(self.train_seconds, 2),
+                        }
+                    )
                     bar.set_postfix(loss=f"{self.history[-1]['loss']:.3f}", acc=f"{self.history[-1]['acc']:.3f}")
                 window = []
             if self.out_dir is not None and (self.step % self.config.ckpt_every == 0 or self.step == end):
@@ -223,10 +241,17 @@ class Trainer:
     # ------------------------------------------------------------------ checkpoints
     def state(self) -> dict:
         return {
-            "ghn": self.ghn.state_dict(), "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
-            "step": self.step, "gen": self.gen.get_state(), "torch_rng": torch.get_rng_state(),
-            "history": self.history, "skipped": self.skipped, "train_seconds": self.train_seconds,
-            "train_config": json.dumps(asdict(self.config)), "ghn_config": json.dumps(self.ghn.config.to_dict()),
+            "ghn": self.ghn.state_dict(),
+            "opt": self.opt.state_dict(),
+            "sched": self.sched.state_dict(),
+            "step": self.step,
+            "gen": self.gen.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "history": self.history,
+            "skipped": self.skipped,
+            "train_seconds": self.train_seconds,
+            "train_config": json.dumps(asdict(self.config)),
+            "ghn_config": json.dumps(self.ghn.config.to_dict()),
         }
 
     def save_checkpoint(self, path: str | os.PathLike | None = None) -> Path | None:
@@ -253,8 +278,10 @@ class Trainer:
         except Exception as exc:  # noqa: BLE001 - any unreadable file is a checkpoint problem
             raise CheckpointError(f"Cannot read training checkpoint {path}: {exc}. Delete it to start over.") from exc
         if json.loads(st["ghn_config"]) != self.ghn.config.to_dict():
-            raise CheckpointError(f"Training checkpoint {path} was made with another GHN config; "
-                                  "resume with the same config or use a new out_dir.")
+            raise CheckpointError(
+                f"Training checkpoint {path} was made with another GHN config; "
+                "resume with the same config or use a new out_dir."
+            )
         self.ghn.load_state_dict(st["ghn"])
         self.opt.load_state_dict(st["opt"])
         self.sched.load_state_dict(st["sched"])
@@ -296,16 +323,25 @@ def export_trainer(trainer: Trainer, name_or_path: str, command: str) -> Path:
     return st
 
 
-def run_training(train_config: TrainConfig, ghn_config: GHNConfig, out_dir: str | os.PathLike,
-                 max_seconds: float | None = None, export: str | None = None, export_only: bool = False,
-                 command: str = "") -> Trainer:
+def run_training(
+    train_config: TrainConfig,
+    ghn_config: GHNConfig,
+    out_dir: str | os.PathLike,
+    max_seconds: float | None = None,
+    export: str | None = None,
+    export_only: bool = False,
+    command: str = "",
+) -> Trainer:
     """Resume from ``out_dir/last.pt`` when present, train, and optionally export (what the CLI and
     ``scripts/train_ghn.py`` run)."""
     torch.manual_seed(train_config.seed)
     trainer = Trainer(None, train_config, out_dir, ghn_config=ghn_config)
     resumed = trainer.resume_if_possible()
-    log.info("%s; GHN has %s parameters", f"resumed at step {trainer.step}" if resumed else "new run",
-             f"{trainer.ghn.num_parameters():,}")
+    log.info(
+        "%s; GHN has %s parameters",
+        f"resumed at step {trainer.step}" if resumed else "new run",
+        f"{trainer.ghn.num_parameters():,}",
+    )
     if not export_only:
         trainer.fit(max_seconds=max_seconds)
     if export:

@@ -43,7 +43,10 @@ def to_dhg(hg: Hypergraph) -> Any:
     if bool((hg.edge_degree == 0).any()):
         raise InvalidHypergraphError("DHG has no empty hyperedges; call hg.drop_empty_edges() before to_dhg().")
     return dhg.Hypergraph(
-        hg.num_nodes, hg.hyperedges(), e_weight=hg.hyperedge_weight.tolist(), v_weight=hg.node_weight.tolist(),
+        hg.num_nodes,
+        hg.hyperedges(),
+        e_weight=hg.hyperedge_weight.tolist(),
+        v_weight=hg.node_weight.tolist(),
     )
 
 
@@ -87,9 +90,13 @@ def from_dgl(cls: type[H], g: Any) -> H:
     v, e = g.edges(etype=REL_IN)
     feats = g.edges[REL_IN].data.get("feat")
     return cls(
-        g.num_nodes(NODE), hyperedge_index=torch.stack([v.long(), e.long()]), num_edges=g.num_nodes(EDGE),
-        hyperedge_weight=g.nodes[EDGE].data.get("weight"), node_weight=g.nodes[NODE].data.get("weight"),
-        incidence_features=feats, allow_empty_edges=True,
+        g.num_nodes(NODE),
+        hyperedge_index=torch.stack([v.long(), e.long()]),
+        num_edges=g.num_nodes(EDGE),
+        hyperedge_weight=g.nodes[EDGE].data.get("weight"),
+        node_weight=g.nodes[NODE].data.get("weight"),
+        incidence_features=feats,
+        allow_empty_edges=True,
     )
 
 
@@ -142,7 +149,11 @@ def from_networkx(cls: type[H], g: Any) -> H:
     for n, j in es.items():
         edge_w[j] = float(g.nodes[n].get("weight", 1.0))
     return cls(
-        num_nodes, hyperedge_index=index, num_edges=num_edges, hyperedge_weight=edge_w, node_weight=node_w,
+        num_nodes,
+        hyperedge_index=index,
+        num_edges=num_edges,
+        hyperedge_weight=edge_w,
+        node_weight=node_w,
         allow_empty_edges=True,
     )
 

@@ -56,8 +56,15 @@ class DistillResult:
 
 
 @torch.no_grad()
-def hyperedge_reliability(teacher: torch.nn.Module, data: Any, *, tau: float = 1.0, noise_std: float = 1.0,
-                          num_samples: int = 5, seed: int = 0) -> torch.Tensor:
+def hyperedge_reliability(
+    teacher: torch.nn.Module,
+    data: Any,
+    *,
+    tau: float = 1.0,
+    noise_std: float = 1.0,
+    num_samples: int = 5,
+    seed: int = 0,
+) -> torch.Tensor:
     """Reliability ``rho_e`` in ``[0, 1]`` of every hyperedge of ``data.hg`` under feature noise (1 = most stable).
 
     The noise is ``noise_std`` times the per-feature standard deviation of ``data.x``.
@@ -86,8 +93,15 @@ def _kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return (p * (p.clamp_min(1e-8).log() - q.clamp_min(1e-8).log())).sum(-1)
 
 
-def make_distill_loss(teacher_logits: torch.Tensor, *, tau: float = 1.0, lam: float = 0.0,
-                      edge_weight: float = 0.0, reliability: torch.Tensor | None = None, seed: int = 0):
+def make_distill_loss(
+    teacher_logits: torch.Tensor,
+    *,
+    tau: float = 1.0,
+    lam: float = 0.0,
+    edge_weight: float = 0.0,
+    reliability: torch.Tensor | None = None,
+    seed: int = 0,
+):
     """The LightHGNN(+) loss as a ``loss_fn(logits, data, epoch)`` for :func:`train_node_classifier`."""
     soft = F.softmax(teacher_logits / tau, -1)
     gen = torch.Generator(device="cpu").manual_seed(seed)
@@ -153,18 +167,35 @@ def distill(
     t_val, t_test = accuracy(t_logits, data.y, data.split.val), accuracy(t_logits, data.y, data.split.test)
     reliability = None
     if plus:
-        reliability = hyperedge_reliability(teacher, data, tau=tau, noise_std=noise_std,
-                                            num_samples=num_noise_samples, seed=seed)
+        reliability = hyperedge_reliability(
+            teacher, data, tau=tau, noise_std=noise_std, num_samples=num_noise_samples, seed=seed
+        )
     if student is None:
         from graphhyper.hypergraph.models import build_model
 
         set_seed(seed)
-        student = build_model("mlp", data.num_features, data.num_classes, hidden_channels=hidden_channels,
-                              num_layers=num_layers, dropout=dropout)
-    loss_fn = make_distill_loss(t_logits, tau=tau, lam=lam, edge_weight=edge_weight if plus else 0.0,
-                                reliability=reliability, seed=seed)
-    result = train_node_classifier(student, data, epochs=epochs, lr=lr, weight_decay=weight_decay,
-                                   patience=patience, seed=seed, progress=progress, loss_fn=loss_fn)
+        student = build_model(
+            "mlp",
+            data.num_features,
+            data.num_classes,
+            hidden_channels=hidden_channels,
+            num_layers=num_layers,
+            dropout=dropout,
+        )
+    loss_fn = make_distill_loss(
+        t_logits, tau=tau, lam=lam, edge_weight=edge_weight if plus else 0.0, reliability=reliability, seed=seed
+    )
+    result = train_node_classifier(
+        student,
+        data,
+        epochs=epochs,
+        lr=lr,
+        weight_decay=weight_decay,
+        patience=patience,
+        seed=seed,
+        progress=progress,
+        loss_fn=loss_fn,
+    )
     return DistillResult(student, result, t_val, t_test, plus, reliability)
 
 
@@ -181,6 +212,7 @@ def lighthgnn_plus(teacher: torch.nn.Module, data: Any, **kwargs) -> DistillResu
 # ---------------------------------------------------------------------------------------------- lean inference
 # dtypes of the fused oneDNN Linear+ReLU path (bfloat16 runs on AVX512-BF16/AMX units where the CPU has them)
 _FUSED_DTYPES = (torch.float32, torch.bfloat16)
+
 
 def _fused_linear_available() -> bool:
     return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
@@ -249,7 +281,8 @@ class InferenceMLP(nn.Module):
         if not isinstance(mlp, MLP):
             raise InvalidInputError(
                 f"InferenceMLP needs an MLP student (build_model('mlp', ...) or graphhyper.hypergraph.nn.MLP), got "
-                f"{type(module).__name__}; run a custom student with its own forward under torch.inference_mode.")
+                f"{type(module).__name__}; run a custom student with its own forward under torch.inference_mode."
+            )
         act = "relu" if isinstance(mlp.act, nn.ReLU) else mlp.act
         lins = [_as_linear(lin) for lin in mlp.lins]
         layers: list[dict[str, Any]] = [dict(weight=lin.weight.detach(), bias=_bias(lin), act=act) for lin in lins]
@@ -336,8 +369,10 @@ def _ln_params(norm: nn.LayerNorm) -> tuple[Tensor, Tensor, float]:
 def _fold_bn(bn: nn.BatchNorm1d, layer: dict) -> None:
     """Fold eval-mode ``bn`` (applied to the layer's input) into ``layer``'s weight and bias."""
     if bn.running_mean is None or bn.running_var is None:
-        raise InvalidInputError("InferenceMLP cannot fold a BatchNorm without running statistics; "
-                                "build the student with track_running_stats=True or norm='ln'/'none'.")
+        raise InvalidInputError(
+            "InferenceMLP cannot fold a BatchNorm without running statistics; "
+            "build the student with track_running_stats=True or norm='ln'/'none'."
+        )
     scale = torch.rsqrt(bn.running_var + bn.eps)
     if bn.weight is not None:
         scale = scale * bn.weight.detach()
@@ -350,6 +385,11 @@ def _fold_bn(bn: nn.BatchNorm1d, layer: dict) -> None:
 
 
 __all__ = [
-    "DistillResult", "InferenceMLP", "distill", "hyperedge_reliability", "lighthgnn", "lighthgnn_plus",
+    "DistillResult",
+    "InferenceMLP",
+    "distill",
+    "hyperedge_reliability",
+    "lighthgnn",
+    "lighthgnn_plus",
     "make_distill_loss",
 ]

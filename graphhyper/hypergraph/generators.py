@@ -60,8 +60,9 @@ def hsbm(
     return hg, torch.from_numpy(x.astype(np.float32)), torch.from_numpy(y.astype(np.int64))
 
 
-def random_hypergraph(num_nodes: int, num_edges: int, mean_edge_size: float = 3.0, seed: int = 0,
-                      weighted: bool = False) -> Hypergraph:
+def random_hypergraph(
+    num_nodes: int, num_edges: int, mean_edge_size: float = 3.0, seed: int = 0, weighted: bool = False
+) -> Hypergraph:
     """Uniform random hypergraph (sizes ``1 + Poisson(mean_edge_size - 1)``), optional random weights in (0.5, 2)."""
     hg, _, _ = hsbm(num_nodes, num_edges, 1, 1, mean_edge_size, p_in=0.0, min_edge_size=1, seed=seed)
     if weighted:
@@ -72,8 +73,13 @@ def random_hypergraph(num_nodes: int, num_edges: int, mean_edge_size: float = 3.
 
 
 def _check(num_nodes, num_edges, num_classes, feature_dim, mean_edge_size, p_in, min_edge_size) -> None:
-    for name, value in (("num_nodes", num_nodes), ("num_edges", num_edges), ("num_classes", num_classes),
-                        ("feature_dim", feature_dim), ("min_edge_size", min_edge_size)):
+    for name, value in (
+        ("num_nodes", num_nodes),
+        ("num_edges", num_edges),
+        ("num_classes", num_classes),
+        ("feature_dim", feature_dim),
+        ("min_edge_size", min_edge_size),
+    ):
         if not isinstance(value, (int, np.integer)) or value < 0:
             raise InvalidInputError(f"{name} must be a non-negative int, got {value!r}.")
     if num_nodes == 0 and num_edges > 0:

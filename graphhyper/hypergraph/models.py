@@ -55,8 +55,14 @@ class HypergraphClassifier(nn.Module):
     """A stack of hypergraph convolutions: input dropout, then ``conv -> activation -> dropout`` per layer, the
     last conv producing the logits. ``self_loops`` adds a singleton hyperedge per node first (cached on ``hg``)."""
 
-    def __init__(self, convs: list[nn.Module], act: str = "relu", dropout: float = 0.5, input_dropout: float = 0.0,
-                 self_loops: bool = False) -> None:
+    def __init__(
+        self,
+        convs: list[nn.Module],
+        act: str = "relu",
+        dropout: float = 0.5,
+        input_dropout: float = 0.0,
+        self_loops: bool = False,
+    ) -> None:
         super().__init__()
         self.convs = nn.ModuleList(convs)
         self.act_name, self.act = act, _act(act)
@@ -103,8 +109,17 @@ class UniGCNII(nn.Module):
     """UniGCNII: ``Linear -> ReLU`` (the initial representation ``x0``), ``L`` :class:`UniGCNIIConv` layers with
     ReLU and dropout, then a ``Linear`` head. Self-loop hyperedges are added as in the paper."""
 
-    def __init__(self, in_channels: int, num_classes: int, hidden_channels: int, num_layers: int, alpha: float,
-                 lamda: float, dropout: float, input_dropout: float) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        hidden_channels: int,
+        num_layers: int,
+        alpha: float,
+        lamda: float,
+        dropout: float,
+        input_dropout: float,
+    ) -> None:
         super().__init__()
         self.lin_in = nn.Linear(in_channels, hidden_channels)
         self.convs = nn.ModuleList(
@@ -130,9 +145,17 @@ class SetModel(nn.Module):
     layers each preceded by dropout (AllSet: not the first, whose input only gets the input dropout) and followed
     by the activation, then dropout and an MLP classifier."""
 
-    def __init__(self, convs: Sequence[nn.Module], classifier: nn.Module, lin_in: nn.Module | None = None,
-                 dropout: float = 0.5, input_dropout: float = 0.0, act: str = "relu", pass_x0: bool = False,
-                 dropout_first: bool = True) -> None:
+    def __init__(
+        self,
+        convs: Sequence[nn.Module],
+        classifier: nn.Module,
+        lin_in: nn.Module | None = None,
+        dropout: float = 0.5,
+        input_dropout: float = 0.0,
+        act: str = "relu",
+        pass_x0: bool = False,
+        dropout_first: bool = True,
+    ) -> None:
         super().__init__()
         self.lin_in, self.convs, self.classifier = lin_in, nn.ModuleList(convs), classifier
         self.dropout, self.input_dropout, self.act_name, self.pass_x0 = dropout, input_dropout, act, pass_x0
@@ -166,8 +189,17 @@ class CoNHD(nn.Module):
 
     per_incidence = True
 
-    def __init__(self, in_channels: int, num_classes: int, hidden_channels: int, num_layers: int, dropout: float,
-                 input_dropout: float, share_weights: bool, **conv_kw) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        hidden_channels: int,
+        num_layers: int,
+        dropout: float,
+        input_dropout: float,
+        share_weights: bool,
+        **conv_kw,
+    ) -> None:
         super().__init__()
         self.lin_in = nn.Linear(in_channels, hidden_channels)
         n_convs = 1 if share_weights else num_layers
@@ -197,8 +229,18 @@ class HDHGN(nn.Module):
     """HDHGN: ``Linear`` input projection, ``L`` :class:`HDHGNConv` layers with dropout, and a linear head on the
     nodes, or on the per-graph mean when ``batch [V]`` (graph id of each node) is given."""
 
-    def __init__(self, in_channels: int, num_classes: int, hidden_channels: int, num_layers: int, heads: int,
-                 num_node_types: int, num_edge_types: int, dropout: float, input_dropout: float) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        hidden_channels: int,
+        num_layers: int,
+        heads: int,
+        num_node_types: int,
+        num_edge_types: int,
+        dropout: float,
+        input_dropout: float,
+    ) -> None:
         super().__init__()
         self.lin_in = nn.Linear(in_channels, hidden_channels)
         self.convs = nn.ModuleList(
@@ -230,8 +272,16 @@ class HDHGN(nn.Module):
 class MLPClassifier(nn.Module):
     """Structure-free baseline (and the distillation student): input dropout + :class:`MLP`. ``hg`` is ignored."""
 
-    def __init__(self, in_channels: int, num_classes: int, hidden_channels: int, num_layers: int, dropout: float,
-                 input_dropout: float, norm: str) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        hidden_channels: int,
+        num_layers: int,
+        dropout: float,
+        input_dropout: float,
+        norm: str,
+    ) -> None:
         super().__init__()
         self.mlp = hnn.MLP(in_channels, hidden_channels, num_classes, num_layers, dropout, norm)
         self.input_dropout = input_dropout
@@ -248,9 +298,20 @@ class APPNPClassifier(nn.Module):
     """Predict then propagate: input dropout, an :class:`MLP` to class logits, then :class:`HypergraphAPPNP`
     (``num_steps`` personalised-PageRank steps with teleport ``alpha`` over the HGNN or HGNN+ operator)."""
 
-    def __init__(self, in_channels: int, num_classes: int, hidden_channels: int, num_layers: int, dropout: float,
-                 input_dropout: float, norm: str, num_steps: int, alpha: float, operator: str,
-                 edge_dropout: float) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        hidden_channels: int,
+        num_layers: int,
+        dropout: float,
+        input_dropout: float,
+        norm: str,
+        num_steps: int,
+        alpha: float,
+        operator: str,
+        edge_dropout: float,
+    ) -> None:
         super().__init__()
         self.mlp = hnn.MLP(in_channels, hidden_channels, num_classes, num_layers, dropout, norm)
         self.prop = hnn.HypergraphAPPNP(num_steps, alpha, operator, edge_dropout)
@@ -325,32 +386,67 @@ def _allset(transformer: bool) -> Callable[[int, int, dict], nn.Module]:
         for i in range(c["num_layers"]):
             src = in_c if i == 0 else h
             if transformer:
-                convs.append(hnn.AllSetTransformerConv(src, h, c["heads"], c["mlp_layers"], c["dropout"],
-                                                       attention_dropout=c["attention_dropout"]))
+                convs.append(
+                    hnn.AllSetTransformerConv(
+                        src, h, c["heads"], c["mlp_layers"], c["dropout"], attention_dropout=c["attention_dropout"]
+                    )
+                )
             else:
-                convs.append(hnn.AllDeepSetsConv(src, h, h, c["mlp_layers"], c["aggr"], c["dropout"], c["norm"],
-                                                 mlp_dropout=c["mlp_dropout"]))
-        return SetModel(convs, _set_classifier(c, n_cls), dropout=c["dropout"], input_dropout=c["input_dropout"],
-                        act=c["act"], dropout_first=False)
+                convs.append(
+                    hnn.AllDeepSetsConv(
+                        src, h, h, c["mlp_layers"], c["aggr"], c["dropout"], c["norm"], mlp_dropout=c["mlp_dropout"]
+                    )
+                )
+        return SetModel(
+            convs,
+            _set_classifier(c, n_cls),
+            dropout=c["dropout"],
+            input_dropout=c["input_dropout"],
+            act=c["act"],
+            dropout_first=False,
+        )
 
     return build
 
 
 def _edhnn(in_c: int, n_cls: int, c: dict) -> nn.Module:
     h = c["hidden_channels"]
-    kw = dict(mlp1_layers=c["mlp1_layers"], mlp2_layers=c["mlp2_layers"], mlp3_layers=c["mlp3_layers"],
-              aggr=c["aggr"], alpha=c["alpha"], dropout=c["dropout"], norm=c["norm"])
+    kw = dict(
+        mlp1_layers=c["mlp1_layers"],
+        mlp2_layers=c["mlp2_layers"],
+        mlp3_layers=c["mlp3_layers"],
+        aggr=c["aggr"],
+        alpha=c["alpha"],
+        dropout=c["dropout"],
+        norm=c["norm"],
+    )
     if c["share_weights"]:
         convs = [hnn.EDHNNConv(h, h, **kw)] * c["num_layers"]  # one module applied num_layers times
     else:
         convs = [hnn.EDHNNConv(h, h, **kw) for _ in range(c["num_layers"])]
-    return SetModel(convs, _set_classifier(c, n_cls), lin_in=nn.Linear(in_c, h), dropout=c["dropout"],
-                    input_dropout=c["input_dropout"], act=c["act"], pass_x0=True)
+    return SetModel(
+        convs,
+        _set_classifier(c, n_cls),
+        lin_in=nn.Linear(in_c, h),
+        dropout=c["dropout"],
+        input_dropout=c["input_dropout"],
+        act=c["act"],
+        pass_x0=True,
+    )
 
 
 def _conhd(in_c: int, n_cls: int, c: dict) -> nn.Module:
-    keys = ("hidden_channels", "num_layers", "dropout", "input_dropout", "share_weights", "num_blocks", "operator",
-            "heads", "num_inducing")
+    keys = (
+        "hidden_channels",
+        "num_layers",
+        "dropout",
+        "input_dropout",
+        "share_weights",
+        "num_blocks",
+        "operator",
+        "heads",
+        "num_inducing",
+    )
     return CoNHD(in_c, n_cls, **{k: c[k] for k in keys})
 
 
@@ -360,8 +456,17 @@ def _hdhgn(in_c: int, n_cls: int, c: dict) -> nn.Module:
 
 
 def _appnp(in_c: int, n_cls: int, c: dict) -> nn.Module:
-    keys = ("hidden_channels", "num_layers", "dropout", "input_dropout", "norm", "num_steps", "alpha", "operator",
-            "edge_dropout")
+    keys = (
+        "hidden_channels",
+        "num_layers",
+        "dropout",
+        "input_dropout",
+        "norm",
+        "num_steps",
+        "alpha",
+        "operator",
+        "edge_dropout",
+    )
     return APPNPClassifier(in_c, n_cls, **{k: c[k] for k in keys})
 
 
@@ -436,36 +541,79 @@ _REGISTRY: dict[str, ModelSpec] = {
         # the reference scripts (jianhao2016/AllSet src/run_AllSetTransformer.sh): one V->E->V block, 2-layer
         # PMA feed-forward, a linear classifier, hidden 128 and 8 heads on Cora-CA (per-dataset sizes and heads
         # in graphhyper.experiments.protocol), dropout 0.5, input dropout 0.2, Adam lr 1e-3, no decay
-        dict(_SET, hidden_channels=128, num_layers=1, mlp_layers=2, heads=8, classifier_layers=1, classifier_hidden=128,
-             input_dropout=0.2, attention_dropout=0.0),
+        dict(
+            _SET,
+            hidden_channels=128,
+            num_layers=1,
+            mlp_layers=2,
+            heads=8,
+            classifier_layers=1,
+            classifier_hidden=128,
+            input_dropout=0.2,
+            attention_dropout=0.0,
+        ),
         "AllSetTransformer (Chien et al. 2022)",
         _SLOW,
     ),
     "ed-hnn": ModelSpec(
         _edhnn,
-        dict(_SET, hidden_channels=256, mlp1_layers=1, mlp2_layers=1, mlp3_layers=1, aggr="mean", alpha=0.5,
-             share_weights=False, norm="ln"),
+        dict(
+            _SET,
+            hidden_channels=256,
+            mlp1_layers=1,
+            mlp2_layers=1,
+            mlp3_layers=1,
+            aggr="mean",
+            alpha=0.5,
+            share_weights=False,
+            norm="ln",
+        ),
         "ED-HNN (Wang et al. 2023)",
         _SLOW,
     ),
     "conhd": ModelSpec(
         _conhd,
-        dict(hidden_channels=64, num_layers=2, dropout=0.6, input_dropout=0.0, share_weights=True, num_blocks=2,
-             operator="unp", heads=4, num_inducing=4),
+        dict(
+            hidden_channels=64,
+            num_layers=2,
+            dropout=0.6,
+            input_dropout=0.0,
+            share_weights=True,
+            num_blocks=2,
+            operator="unp",
+            heads=4,
+            num_inducing=4,
+        ),
         "CoNHD (Zheng and Worring 2025), per-incidence logits",
         _SLOW,
     ),
     "hdhgn": ModelSpec(
         _hdhgn,
-        dict(hidden_channels=128, num_layers=4, heads=8, num_node_types=1, num_edge_types=1, dropout=0.2,
-             input_dropout=0.0),
+        dict(
+            hidden_channels=128,
+            num_layers=4,
+            heads=8,
+            num_node_types=1,
+            num_edge_types=1,
+            dropout=0.2,
+            input_dropout=0.0,
+        ),
         "HDHGN (Yang et al. 2023), heterogeneous directed hypergraphs",
         _SLOW,
     ),
     "appnp": ModelSpec(
         _appnp,
-        dict(hidden_channels=128, num_layers=2, dropout=0.5, input_dropout=0.0, norm="none", num_steps=10,
-             alpha=0.1, operator="hgnn", edge_dropout=0.0),
+        dict(
+            hidden_channels=128,
+            num_layers=2,
+            dropout=0.5,
+            input_dropout=0.0,
+            norm="none",
+            num_steps=10,
+            alpha=0.1,
+            operator="hgnn",
+            edge_dropout=0.0,
+        ),
         "APPNP on a hypergraph operator (predict then propagate; Gasteiger et al. 2019)",
     ),
     "mlp": ModelSpec(
@@ -491,8 +639,14 @@ def train_defaults(name: str) -> dict:
     return dict(_spec(name).optim)
 
 
-def register_model(name: str, builder: Callable[[int, int, dict], nn.Module], defaults: dict, summary: str = "",
-                   overwrite: bool = False, optim: dict | None = None) -> None:
+def register_model(
+    name: str,
+    builder: Callable[[int, int, dict], nn.Module],
+    defaults: dict,
+    summary: str = "",
+    overwrite: bool = False,
+    optim: dict | None = None,
+) -> None:
     """Add a model: ``builder(in_channels, num_classes, config) -> nn.Module`` with ``config = defaults |
     overrides``. Refuses to replace an existing name unless ``overwrite``."""
     if name in _REGISTRY and not overwrite:
@@ -524,14 +678,27 @@ def build_model(name: str, in_channels: int, num_classes: int, **overrides) -> n
     config = {**spec.defaults, **overrides}
     hidden = config.get("hidden_channels", 1)
     if isinstance(hidden, bool) or not isinstance(hidden, numbers.Integral) or hidden < 1:
-        raise InvalidInputError(f"Model {name!r}: hidden_channels must be a positive int, got {hidden!r}; e.g. "
-                                f"hidden_channels={spec.defaults.get('hidden_channels', 64)}.")
+        raise InvalidInputError(
+            f"Model {name!r}: hidden_channels must be a positive int, got {hidden!r}; e.g. "
+            f"hidden_channels={spec.defaults.get('hidden_channels', 64)}."
+        )
     if config.get("num_layers", 1) < 1:
         raise InvalidInputError(f"num_layers must be >= 1, got {config['num_layers']}.")
     return spec.builder(in_channels, num_classes, config)
 
 
 __all__ = [
-    "build_model", "list_models", "model_defaults", "train_defaults", "register_model", "ModelSpec",
-    "HypergraphClassifier", "HyperGCN", "UniGCNII", "SetModel", "CoNHD", "HDHGN", "MLPClassifier",
+    "build_model",
+    "list_models",
+    "model_defaults",
+    "train_defaults",
+    "register_model",
+    "ModelSpec",
+    "HypergraphClassifier",
+    "HyperGCN",
+    "UniGCNII",
+    "SetModel",
+    "CoNHD",
+    "HDHGN",
+    "MLPClassifier",
 ]

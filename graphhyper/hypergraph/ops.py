@@ -178,6 +178,7 @@ def _mul(a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:
 def _mean_weight(hg: Hypergraph, layout: Layout, weight: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor:
     """Per-incidence ``a_k / sum_{j in seg(k)} a_j`` (0 where the sum is 0)."""
     if weight is None:
+
         def make() -> torch.Tensor:
             count = torch.bincount(layout.seg_inc, minlength=layout.num_segments).to(dtype)
             return (1.0 / count.clamp(min=1))[layout.seg_inc].contiguous()
@@ -188,8 +189,9 @@ def _mean_weight(hg: Hypergraph, layout: Layout, weight: torch.Tensor | None, dt
     return torch.where(total != 0, weight / torch.where(total != 0, total, torch.ones_like(total)), 0.0)
 
 
-def _aggregate(src: torch.Tensor, hg: Hypergraph, layout: Layout, aggr: str,
-               weight: torch.Tensor | None) -> torch.Tensor:
+def _aggregate(
+    src: torch.Tensor, hg: Hypergraph, layout: Layout, aggr: str, weight: torch.Tensor | None
+) -> torch.Tensor:
     k = _kernels(src)
     out: torch.Tensor
     if aggr == "sum":
@@ -212,8 +214,9 @@ def _edge_w(hg: Hypergraph, dtype: torch.dtype) -> torch.Tensor | None:
     return hg.cache(f"edge_w_inc_{dtype}", lambda: hg.hyperedge_weight.to(dtype)[hg.inc_edge].contiguous())
 
 
-def v2e(x: torch.Tensor, hg: Hypergraph, aggr: str = "mean", weight: torch.Tensor | None = None,
-        node_weight: bool = False) -> torch.Tensor:
+def v2e(
+    x: torch.Tensor, hg: Hypergraph, aggr: str = "mean", weight: torch.Tensor | None = None, node_weight: bool = False
+) -> torch.Tensor:
     r"""Aggregate node features into hyperedges: ``[V, F] -> [E, F]``.
 
     Args:
@@ -232,8 +235,9 @@ def v2e(x: torch.Tensor, hg: Hypergraph, aggr: str = "mean", weight: torch.Tenso
     return _unflat(_aggregate(src, hg, edge_layout(hg), aggr, weight), rest)
 
 
-def e2v(y: torch.Tensor, hg: Hypergraph, aggr: str = "mean", weight: torch.Tensor | None = None,
-        edge_weight: bool = True) -> torch.Tensor:
+def e2v(
+    y: torch.Tensor, hg: Hypergraph, aggr: str = "mean", weight: torch.Tensor | None = None, edge_weight: bool = True
+) -> torch.Tensor:
     r"""Aggregate hyperedge features into nodes: ``[E, F] -> [V, F]``.
 
     With ``edge_weight`` (default) each hyperedge also counts with its weight ``w_e``: ``mean`` is then
@@ -248,9 +252,15 @@ def e2v(y: torch.Tensor, hg: Hypergraph, aggr: str = "mean", weight: torch.Tenso
     return _unflat(_aggregate(src, hg, node_layout(hg), aggr, weight), rest)
 
 
-def v2v(x: torch.Tensor, hg: Hypergraph, v2e_aggr: str = "mean", e2v_aggr: str = "mean",
-        v2e_weight: torch.Tensor | None = None, e2v_weight: torch.Tensor | None = None,
-        edge_weight: bool = True) -> torch.Tensor:
+def v2v(
+    x: torch.Tensor,
+    hg: Hypergraph,
+    v2e_aggr: str = "mean",
+    e2v_aggr: str = "mean",
+    v2e_weight: torch.Tensor | None = None,
+    e2v_weight: torch.Tensor | None = None,
+    edge_weight: bool = True,
+) -> torch.Tensor:
     """Node → hyperedge → node: ``e2v(v2e(x))``."""
     return e2v(v2e(x, hg, v2e_aggr, v2e_weight), hg, e2v_aggr, e2v_weight, edge_weight)
 
@@ -269,16 +279,19 @@ def gather_edges(y: torch.Tensor, hg: Hypergraph) -> torch.Tensor:
     return y[hg.inc_edge]
 
 
-def _reduce(msg: torch.Tensor, hg: Hypergraph, layout: Layout, aggr: str,
-            weight: torch.Tensor | None) -> torch.Tensor:
+def _reduce(msg: torch.Tensor, hg: Hypergraph, layout: Layout, aggr: str, weight: torch.Tensor | None) -> torch.Tensor:
     _check_hg(hg)
     aggr = _check_aggr(aggr)
     flat, rest = _flat(msg, hg.nnz, "msg", hg)
     weight = _check_weight(weight, hg, flat.shape[1])
     k = _kernels(flat)
     if aggr == "max":
-        out = k.segment_max(_ref.gather_weighted(flat, torch.arange(hg.nnz, device=flat.device), weight)
-                            if weight is not None else flat, layout)
+        out = k.segment_max(
+            _ref.gather_weighted(flat, torch.arange(hg.nnz, device=flat.device), weight)
+            if weight is not None
+            else flat,
+            layout,
+        )
     elif aggr == "sum":
         out = k.segment_sum(flat, layout, weight)
     elif aggr == "mean":
@@ -290,14 +303,16 @@ def _reduce(msg: torch.Tensor, hg: Hypergraph, layout: Layout, aggr: str,
     return _unflat(out, rest)
 
 
-def reduce_to_edges(msg: torch.Tensor, hg: Hypergraph, aggr: str = "sum",
-                    weight: torch.Tensor | None = None) -> torch.Tensor:
+def reduce_to_edges(
+    msg: torch.Tensor, hg: Hypergraph, aggr: str = "sum", weight: torch.Tensor | None = None
+) -> torch.Tensor:
     """Reduce per-incidence messages ``[nnz, F]`` (CSR order) into their hyperedges ``[E, F]``."""
     return _reduce(msg, hg, edge_layout(hg), aggr, weight)
 
 
-def reduce_to_nodes(msg: torch.Tensor, hg: Hypergraph, aggr: str = "sum",
-                    weight: torch.Tensor | None = None) -> torch.Tensor:
+def reduce_to_nodes(
+    msg: torch.Tensor, hg: Hypergraph, aggr: str = "sum", weight: torch.Tensor | None = None
+) -> torch.Tensor:
     """Reduce per-incidence messages ``[nnz, F]`` (CSR order) into their nodes ``[V, F]``."""
     return _reduce(msg, hg, node_layout(hg), aggr, weight)
 
@@ -333,9 +348,22 @@ def hgnn_propagate(x: torch.Tensor, hg: Hypergraph, deterministic: bool = False)
 
 
 __all__ = [
-    "v2e", "e2v", "v2v", "gather_nodes", "gather_edges", "reduce_to_edges", "reduce_to_nodes",
-    "softmax_over_edges", "softmax_over_nodes", "hgnn_propagate", "use_backend", "set_backend", "get_backend",
-    "set_input_checks", "AGGRS", "BACKENDS",
+    "v2e",
+    "e2v",
+    "v2v",
+    "gather_nodes",
+    "gather_edges",
+    "reduce_to_edges",
+    "reduce_to_nodes",
+    "softmax_over_edges",
+    "softmax_over_nodes",
+    "hgnn_propagate",
+    "use_backend",
+    "set_backend",
+    "get_backend",
+    "set_input_checks",
+    "AGGRS",
+    "BACKENDS",
 ]
 
 

@@ -104,10 +104,16 @@ class Hypergraph:
         if not allow_empty_edges:
             V.check_no_empty(self.edge_degree)
         self._allow_empty = allow_empty_edges
-        self._hyperedge_weight = _allocate(lambda: V.check_weight(
-            hyperedge_weight, num_edges, "hyperedge_weight", device, positive=True), "num_edges", num_edges)
-        self._node_weight = (None if node_weight is None
-                             else V.check_weight(node_weight, num_nodes, "node_weight", device, positive=False))
+        self._hyperedge_weight = _allocate(
+            lambda: V.check_weight(hyperedge_weight, num_edges, "hyperedge_weight", device, positive=True),
+            "num_edges",
+            num_edges,
+        )
+        self._node_weight = (
+            None
+            if node_weight is None
+            else V.check_weight(node_weight, num_nodes, "node_weight", device, positive=False)
+        )
 
     # ------------------------------------------------------------------ sizes and raw arrays
     @property
@@ -153,8 +159,10 @@ class Hypergraph:
     def node_weight(self) -> torch.Tensor:
         """``[V]`` float node weights (ones unless given, made on first use: a large ``V`` costs nothing up front)."""
         if self._node_weight is None:
-            return self._cached("node_weight", lambda: self._per_node(
-                lambda: torch.ones(self._num_nodes, dtype=torch.float32, device=self.device)))
+            return self._cached(
+                "node_weight",
+                lambda: self._per_node(lambda: torch.ones(self._num_nodes, dtype=torch.float32, device=self.device)),
+            )
         return self._node_weight
 
     @property
@@ -176,22 +184,28 @@ class Hypergraph:
     @property
     def edge_degree(self) -> torch.Tensor:
         """``[E]`` long: number of nodes in each hyperedge ``|e|``."""
-        return self._cached("edge_degree", lambda: _allocate(
-            lambda: torch.bincount(self._inc_edge, minlength=self._num_edges), "num_edges", self._num_edges))
+        return self._cached(
+            "edge_degree",
+            lambda: _allocate(
+                lambda: torch.bincount(self._inc_edge, minlength=self._num_edges), "num_edges", self._num_edges
+            ),
+        )
 
     @property
     def node_degree(self) -> torch.Tensor:
         """``[V]`` long: number of hyperedges containing each node."""
-        return self._cached("node_degree", lambda: self._per_node(
-            lambda: torch.bincount(self._inc_node, minlength=self._num_nodes)))
+        return self._cached(
+            "node_degree", lambda: self._per_node(lambda: torch.bincount(self._inc_node, minlength=self._num_nodes))
+        )
 
     @property
     def weighted_node_degree(self) -> torch.Tensor:
         """``[V]`` float: ``d(v) = sum_{e ∋ v} w_e``."""
 
         def compute() -> torch.Tensor:
-            out = self._per_node(lambda: torch.zeros(self._num_nodes, dtype=self._hyperedge_weight.dtype,
-                                                     device=self.device))
+            out = self._per_node(
+                lambda: torch.zeros(self._num_nodes, dtype=self._hyperedge_weight.dtype, device=self.device)
+            )
             return out.index_add_(0, self._inc_node, self._hyperedge_weight[self._inc_edge])
 
         return self._cached("weighted_node_degree", compute)
@@ -358,8 +372,10 @@ class Hypergraph:
             and torch.equal(self._inc_node.cpu(), other._inc_node.cpu())
             and torch.equal(self._inc_edge.cpu(), other._inc_edge.cpu())
             and torch.equal(self._hyperedge_weight.cpu(), other._hyperedge_weight.cpu())
-            and (self._node_weight is other._node_weight is None
-                 or torch.equal(self.node_weight.cpu(), other.node_weight.cpu()))
+            and (
+                self._node_weight is other._node_weight is None
+                or torch.equal(self.node_weight.cpu(), other.node_weight.cpu())
+            )
         )
 
     __hash__ = None  # type: ignore[assignment]

@@ -35,8 +35,13 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"best_val_acc": self.best_val_acc, "test_acc": self.test_acc, "best_epoch": self.best_epoch,
-                "epochs_run": self.epochs_run, "train_seconds": self.train_seconds}
+        return {
+            "best_val_acc": self.best_val_acc,
+            "test_acc": self.test_acc,
+            "best_epoch": self.best_epoch,
+            "epochs_run": self.epochs_run,
+            "train_seconds": self.train_seconds,
+        }
 
 
 def set_seed(seed: int) -> None:
@@ -76,7 +81,8 @@ def node_logits(model: torch.nn.Module, x: torch.Tensor, hg: Any) -> torch.Tenso
         raise InvalidInputError(
             f"{type(model).__name__} returned logits of shape {tuple(out.shape)}, but node classification needs "
             f"one row per node [{x.shape[0]}, C] (expected rows for its {what}). Give a node classifier, or set "
-            "per_incidence = True on a model whose rows are the incidences of hg in CSR order.")
+            "per_incidence = True on a model whose rows are the incidences of hg in CSR order."
+        )
     return out
 
 
@@ -168,8 +174,10 @@ def _check_args(data: Any, epochs: int, label_smoothing: float) -> None:
     if not 0.0 <= label_smoothing < 1.0:
         raise InvalidInputError(f"label_smoothing={label_smoothing}: use a value in [0, 1).")
     if data.split.val.numel() == 0:
-        raise InvalidInputError("the split has no validation nodes; early stopping needs a validation set "
-                                "(use split='random' or val_size > 0).")
+        raise InvalidInputError(
+            "the split has no validation nodes; early stopping needs a validation set "
+            "(use split='random' or val_size > 0)."
+        )
 
 
 def _place(model: torch.nn.Module, data: Any, device: str | torch.device | None) -> tuple[torch.nn.Module, Any]:
@@ -182,16 +190,17 @@ def _place(model: torch.nn.Module, data: Any, device: str | torch.device | None)
     return model, data
 
 
-def _train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, data: Any, loss_fn: LossFn,
-                 epoch: int) -> float:
+def _train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, data: Any, loss_fn: LossFn, epoch: int) -> float:
     """One full-batch optimisation step; returns the training loss (a non-finite loss is refused)."""
     model.train()
     opt.zero_grad()
     logits = node_logits(model, data.x, data.hg)
     loss = loss_fn(logits, data, torch.tensor(epoch))
     if not torch.isfinite(loss):
-        raise InvalidInputError(f"the training loss became {float(loss)} at epoch {epoch}; lower the learning "
-                                "rate or check the features for NaN/inf.")
+        raise InvalidInputError(
+            f"the training loss became {float(loss)} at epoch {epoch}; lower the learning "
+            "rate or check the features for NaN/inf."
+        )
     loss.backward()
     opt.step()
     return float(loss.detach())
@@ -231,7 +240,8 @@ def _evaluate(model: torch.nn.Module, data: Any) -> dict[str, float]:
     logits = node_logits(model, data.x, data.hg)
     s = data.split
     return {
-        "train_acc": accuracy(logits, data.y, s.train), "val_acc": accuracy(logits, data.y, s.val),
+        "train_acc": accuracy(logits, data.y, s.train),
+        "val_acc": accuracy(logits, data.y, s.val),
         "test_acc": accuracy(logits, data.y, s.test),
         "val_loss": float(F.cross_entropy(logits[s.val], data.y[s.val])),
     }
@@ -297,5 +307,13 @@ def _progress(total: int, enabled: bool):
     return tqdm(total=total, desc="train", leave=False)
 
 
-__all__ = ["TrainResult", "accuracy", "node_logits", "normalize_features", "predict", "set_seed",
-           "train_node_classifier", "with_sparse_features"]
+__all__ = [
+    "TrainResult",
+    "accuracy",
+    "node_logits",
+    "normalize_features",
+    "predict",
+    "set_seed",
+    "train_node_classifier",
+    "with_sparse_features",
+]

@@ -46,8 +46,10 @@ def remove_edges(hg: H, edge_ids: torch.Tensor) -> H:
     fields = _subset(hg._incidence_fields(), keep_inc)
     fields.update(_subset(hg._edge_fields(), keep_edge))
     return hg._replace(
-        inc_node=hg.inc_node[keep_inc], inc_edge=new_id[hg.inc_edge[keep_inc]],
-        num_edges=int(keep_edge.sum()), **fields,
+        inc_node=hg.inc_node[keep_inc],
+        inc_edge=new_id[hg.inc_edge[keep_inc]],
+        num_edges=int(keep_edge.sum()),
+        **fields,
     )
 
 
@@ -78,8 +80,10 @@ def add_self_loops(hg: H) -> H:
         fill = value.new_ones(k) if name == "hyperedge_weight" else value.new_zeros((k, *value.shape[1:]))
         fields[name] = torch.cat([value, fill])
     return hg._replace(
-        inc_node=torch.cat([hg.inc_node, loops]), inc_edge=torch.cat([hg.inc_edge, new_edges]),
-        num_edges=hg.num_edges + k, **fields,
+        inc_node=torch.cat([hg.inc_node, loops]),
+        inc_edge=torch.cat([hg.inc_edge, new_edges]),
+        num_edges=hg.num_edges + k,
+        **fields,
     )
 
 

@@ -97,12 +97,18 @@ def test_bad_files_and_arguments(col, tmp_path):
     cases = {
         "trunc.jsonl": "\n".join(lines[:-3]) + "\n",
         "header.jsonl": "\n".join(["{}"] + lines[1:]) + "\n",
-        "dup.jsonl": "\n".join([lines[0].replace(f'"count": {len(col)}', f'"count": {len(col) + 1}')]
-                               + lines[1:] + [lines[1]]) + "\n",
+        "dup.jsonl": "\n".join(
+            [lines[0].replace(f'"count": {len(col)}', f'"count": {len(col) + 1}')] + lines[1:] + [lines[1]]
+        )
+        + "\n",
         "fields.jsonl": "\n".join(lines[:2] + ["garbage"] + lines[3:]) + "\n",
     }
-    words = {"trunc.jsonl": "truncated", "header.jsonl": "ArchCollection.save", "dup.jsonl": "leaks",
-             "fields.jsonl": "malformed"}
+    words = {
+        "trunc.jsonl": "truncated",
+        "header.jsonl": "ArchCollection.save",
+        "dup.jsonl": "leaks",
+        "fields.jsonl": "malformed",
+    }
     for name, text in cases.items():
         (tmp_path / name).write_text(text)
         with pytest.raises(DatasetError, match=words[name]):

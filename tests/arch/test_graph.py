@@ -67,8 +67,12 @@ def test_hash_differs_for_different_architectures(small):
     other_kernel = trace(_cnn(kernel=5), input_shape=(2, 3, 16, 16))
     no_residual = trace(_cnn(residual=False), input_shape=(2, 3, 16, 16))
     wider = trace(_cnn(width=16), input_shape=(2, 3, 16, 16))
-    hashes = {small.structural_hash(), other_kernel.structural_hash(), no_residual.structural_hash(),
-              wider.structural_hash()}
+    hashes = {
+        small.structural_hash(),
+        other_kernel.structural_hash(),
+        no_residual.structural_hash(),
+        wider.structural_hash(),
+    }
     assert len(hashes) == 4
     assert not small.isomorphic(no_residual)
     assert dedup([small, other_kernel, _shuffled(small, 0), no_residual, _shuffled(no_residual, 5)]) == [0, 1, 3]
@@ -151,7 +155,7 @@ def test_batching(small):
     assert batch.num_graphs == 2
     assert batch.x.shape[0] == len(small.nodes) + len(other.nodes)
     assert batch.edge_index.shape[1] == len(small.edges) + len(other.edges)
-    assert int(batch.edge_index[:, len(small.edges):].min()) >= len(small.nodes)  # offsets applied
+    assert int(batch.edge_index[:, len(small.edges) :].min()) >= len(small.nodes)  # offsets applied
     assert batch.batch.bincount().tolist() == [len(small.nodes), len(other.nodes)]
     with pytest.raises(InvalidInputError):
         batch_graphs([])

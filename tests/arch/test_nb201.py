@@ -33,8 +33,14 @@ def test_all_cells_and_string_round_trip():
     assert len(set(strings)) == 15_625
     assert all(nb201.parse(s) == c for s, c in zip(strings, CELLS))
     assert all(nb201.index(c) == i for i, c in enumerate(CELLS[::97]) for i in [CELLS.index(c)])
-    assert nb201.parse(EXAMPLE) == ("nor_conv_3x3", "nor_conv_3x3", "avg_pool_3x3", "skip_connect", "nor_conv_3x3",
-                                    "skip_connect")
+    assert nb201.parse(EXAMPLE) == (
+        "nor_conv_3x3",
+        "nor_conv_3x3",
+        "avg_pool_3x3",
+        "skip_connect",
+        "nor_conv_3x3",
+        "skip_connect",
+    )
     assert nb201.to_str(nb201.parse(EXAMPLE)) == EXAMPLE
 
 
@@ -71,8 +77,13 @@ def test_real_parameter_counts_for_every_count_class():
 def test_per_op_deltas_and_fixed_part():
     for c in (16, 32, 64):
         counts = {op: _count(nb201.make_op(op, c)) for op in nb201.OPS}
-        assert counts == {"none": 0, "skip_connect": 0, "avg_pool_3x3": 0,
-                          "nor_conv_1x1": c * c + 2 * c, "nor_conv_3x3": 9 * c * c + 2 * c}
+        assert counts == {
+            "none": 0,
+            "skip_connect": 0,
+            "avg_pool_3x3": 0,
+            "nor_conv_1x1": c * c + 2 * c,
+            "nor_conv_3x3": 9 * c * c + 2 * c,
+        }
     assert sum(9 * c * c + 2 * c for c in (16, 32, 64)) == 48_608
     assert sum(c * c + 2 * c for c in (16, 32, 64)) == 5_600
     with torch.device("meta"):
@@ -132,10 +143,21 @@ def test_hash_examples():
         assert h((zero, zero, zero, skip, zero, op), "nb201") != h(identity, "nb201")
     # unread node 1 / conv of a zero node: still the identity; different functions stay apart
     assert h((conv,) + identity[1:]) == h((zero, zero, zero, skip, conv, zero)) == h(identity)
-    assert len({h(identity), h((zero, zero, zero, conv, zero, zero)), h((zero, zero, zero, pool, zero, zero)),
-                h((zero, zero, zero, skip, skip, zero)), h((skip, zero, zero, skip, skip, zero))}) == 4
-    assert h((zero, zero, zero, pool, skip, zero), "functional") == h((pool, zero, zero, zero, skip, zero),
-                                                                      "functional")
+    assert (
+        len(
+            {
+                h(identity),
+                h((zero, zero, zero, conv, zero, zero)),
+                h((zero, zero, zero, pool, zero, zero)),
+                h((zero, zero, zero, skip, skip, zero)),
+                h((skip, zero, zero, skip, skip, zero)),
+            }
+        )
+        == 4
+    )
+    assert h((zero, zero, zero, pool, skip, zero), "functional") == h(
+        (pool, zero, zero, zero, skip, zero), "functional"
+    )
     with pytest.raises(InvalidInputError, match="mode"):
         h(identity, "graph")
 
@@ -155,15 +177,18 @@ def test_sampling():
         nb201.sample_specs(5, split="wide")
 
 
-@pytest.mark.parametrize("bad,exc,words", [
-    ("|nor_conv_3x3~0|+|none~0|none~1|", InvalidInputError, ["2 node groups", "|op~0|"]),
-    (EXAMPLE.replace("avg_pool_3x3", "max_pool_3x3"), UnknownOpError, ["max_pool_3x3", "avg_pool_3x3"]),
-    (EXAMPLE.replace("skip_connect~2", "skip_connect~1"), InvalidInputError, ["op~2"]),
-    ("|none~0|+|none~0|+|none~0|none~1|none~2|", InvalidInputError, ["expected 2"]),
-    (EXAMPLE.strip("|"), InvalidInputError, ["'|'"]),
-    (("none",) * 5, InvalidInputError, ["6 edges"]),
-    (42, InvalidInputError, ["6-tuple"]),
-])
+@pytest.mark.parametrize(
+    "bad,exc,words",
+    [
+        ("|nor_conv_3x3~0|+|none~0|none~1|", InvalidInputError, ["2 node groups", "|op~0|"]),
+        (EXAMPLE.replace("avg_pool_3x3", "max_pool_3x3"), UnknownOpError, ["max_pool_3x3", "avg_pool_3x3"]),
+        (EXAMPLE.replace("skip_connect~2", "skip_connect~1"), InvalidInputError, ["op~2"]),
+        ("|none~0|+|none~0|+|none~0|none~1|none~2|", InvalidInputError, ["expected 2"]),
+        (EXAMPLE.strip("|"), InvalidInputError, ["'|'"]),
+        (("none",) * 5, InvalidInputError, ["6 edges"]),
+        (42, InvalidInputError, ["6-tuple"]),
+    ],
+)
 def test_bad_arch_strings(bad, exc, words):
     with pytest.raises(exc) as info:
         nb201.check_cell(bad)

@@ -22,13 +22,27 @@ def test_vocab_is_versioned_and_indexable():
         ops.op_index("sep_conv_9x9")
 
 
-@pytest.mark.parametrize("target, op", [
-    (torch.add, "add"), (operator.add, "add"), ("add_", "add"), ("__iadd__", "add"), ("__radd__", "add"),
-    (torch.ops.aten.add.Tensor, "add"), (torch.nn.functional.conv2d, "conv"), (torch.cat, "concat"),
-    (torch.nn.functional.scaled_dot_product_attention, "attention"), ("view", "reshape"),
-    (torch.flatten, "flatten"), (operator.mul, "mul"), (torch.nn.functional.gelu, "gelu"),
-    (torch.ops.aten.convolution.default, "conv"), ("permute", "permute"), ("contiguous", ops.PASSTHROUGH),
-])
+@pytest.mark.parametrize(
+    "target, op",
+    [
+        (torch.add, "add"),
+        (operator.add, "add"),
+        ("add_", "add"),
+        ("__iadd__", "add"),
+        ("__radd__", "add"),
+        (torch.ops.aten.add.Tensor, "add"),
+        (torch.nn.functional.conv2d, "conv"),
+        (torch.cat, "concat"),
+        (torch.nn.functional.scaled_dot_product_attention, "attention"),
+        ("view", "reshape"),
+        (torch.flatten, "flatten"),
+        (operator.mul, "mul"),
+        (torch.nn.functional.gelu, "gelu"),
+        (torch.ops.aten.convolution.default, "conv"),
+        ("permute", "permute"),
+        ("contiguous", ops.PASSTHROUGH),
+    ],
+)
 def test_function_lookup(target, op):
     assert ops.function_op(target) == op
 

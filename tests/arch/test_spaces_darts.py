@@ -26,8 +26,18 @@ ALL_OPS_GENOTYPE = darts.Genotype(
 
 
 def _all_ops_spec(**kw) -> darts.DartsSpec:
-    base = dict(genotype=ALL_OPS_GENOTYPE, num_cells=3, width=8, reductions=(1,), stem="conv2", head="mlp",
-                head_hidden=16, in_channels=1, num_classes=7, image_size=8)
+    base = dict(
+        genotype=ALL_OPS_GENOTYPE,
+        num_cells=3,
+        width=8,
+        reductions=(1,),
+        stem="conv2",
+        head="mlp",
+        head_hidden=16,
+        in_channels=1,
+        num_classes=7,
+        image_size=8,
+    )
     return darts.DartsSpec(**{**base, **kw})
 
 
@@ -70,8 +80,10 @@ def test_every_op_keeps_width_and_halves_size(dims, stride, norm):
     for op in darts.PRIMITIVES:
         y = darts.make_op(op, 8, stride, dims=dims, norm=norm)(x)
         assert y.shape == (2, 8, *([size // stride] * dims)), op
-        has_bn = any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) for m in darts.make_op(op, 8, stride, dims,
-                                                                                               norm=norm).modules())
+        has_bn = any(
+            isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))
+            for m in darts.make_op(op, 8, stride, dims, norm=norm).modules()
+        )
         assert not (has_bn and norm == "none"), op
 
 
@@ -129,20 +141,35 @@ def test_reductions_respect_spatial_size(size, expected):
     s0 = s1 = feats
     for cell in net.cells:
         s0, s1 = s1, cell(s0, s1)
-    assert s1.shape[-1] == size // 2 ** expected >= 1
+    assert s1.shape[-1] == size // 2**expected >= 1
     assert net(torch.randn(2, 2, size, size)).shape == (2, 3)
 
 
 def test_hash_is_isomorphism_aware_and_matches_archgraph():
-    spec = _all_ops_spec(genotype=darts.Genotype(
-        normal=[[("sep_conv_3", 0), ("conv_1x1", 1)], [("max_pool", 0), ("se", 1)]], normal_concat=(2, 3),
-        reduce=[[("conv_3", 0), ("avg_pool", 1)]], reduce_concat=(2,)))
-    swapped = _all_ops_spec(genotype=darts.Genotype(  # edges reordered, nodes renumbered, concat reordered
-        normal=[[("se", 1), ("max_pool", 0)], [("conv_1x1", 1), ("sep_conv_3", 0)]], normal_concat=(3, 2),
-        reduce=[[("avg_pool", 1), ("conv_3", 0)]], reduce_concat=(2,)))
-    other = _all_ops_spec(genotype=darts.Genotype(
-        normal=[[("sep_conv_5", 0), ("conv_1x1", 1)], [("max_pool", 0), ("se", 1)]], normal_concat=(2, 3),
-        reduce=[[("conv_3", 0), ("avg_pool", 1)]], reduce_concat=(2,)))
+    spec = _all_ops_spec(
+        genotype=darts.Genotype(
+            normal=[[("sep_conv_3", 0), ("conv_1x1", 1)], [("max_pool", 0), ("se", 1)]],
+            normal_concat=(2, 3),
+            reduce=[[("conv_3", 0), ("avg_pool", 1)]],
+            reduce_concat=(2,),
+        )
+    )
+    swapped = _all_ops_spec(
+        genotype=darts.Genotype(  # edges reordered, nodes renumbered, concat reordered
+            normal=[[("se", 1), ("max_pool", 0)], [("conv_1x1", 1), ("sep_conv_3", 0)]],
+            normal_concat=(3, 2),
+            reduce=[[("avg_pool", 1), ("conv_3", 0)]],
+            reduce_concat=(2,),
+        )
+    )
+    other = _all_ops_spec(
+        genotype=darts.Genotype(
+            normal=[[("sep_conv_5", 0), ("conv_1x1", 1)], [("max_pool", 0), ("se", 1)]],
+            normal_concat=(2, 3),
+            reduce=[[("conv_3", 0), ("avg_pool", 1)]],
+            reduce_concat=(2,),
+        )
+    )
     assert spec != swapped and spec.hash() == swapped.hash() != other.hash()
     g1, g2, g3 = (darts.spec_to_graph(s) for s in (spec, swapped, other))
     assert g1.structural_hash() == g2.structural_hash() != g3.structural_hash()
@@ -150,27 +177,53 @@ def test_hash_is_isomorphism_aware_and_matches_archgraph():
 
 def test_darts_v2_genotype_in_flat_format():
     geno = darts.Genotype.from_darts(
-        [("sep_conv_3x3", 0), ("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("sep_conv_3x3", 1),
-         ("sep_conv_3x3", 1), ("skip_connect", 0), ("skip_connect", 0), ("dil_conv_3x3", 2)], range(2, 6),
-        [("max_pool_3x3", 0), ("max_pool_3x3", 1), ("skip_connect", 2), ("max_pool_3x3", 1),
-         ("max_pool_3x3", 0), ("skip_connect", 2), ("skip_connect", 2), ("max_pool_3x3", 1)], range(2, 6))
+        [
+            ("sep_conv_3x3", 0),
+            ("sep_conv_3x3", 1),
+            ("sep_conv_3x3", 0),
+            ("sep_conv_3x3", 1),
+            ("sep_conv_3x3", 1),
+            ("skip_connect", 0),
+            ("skip_connect", 0),
+            ("dil_conv_3x3", 2),
+        ],
+        range(2, 6),
+        [
+            ("max_pool_3x3", 0),
+            ("max_pool_3x3", 1),
+            ("skip_connect", 2),
+            ("max_pool_3x3", 1),
+            ("max_pool_3x3", 0),
+            ("skip_connect", 2),
+            ("skip_connect", 2),
+            ("max_pool_3x3", 1),
+        ],
+        range(2, 6),
+    )
     assert geno.normal[0] == (("sep_conv_3", 0), ("sep_conv_3", 1))
     spec = darts.DartsSpec(geno, num_cells=5, width=8, reductions=darts.reduction_positions(5, 32))
     assert darts.build(spec)(torch.randn(1, 3, 32, 32)).shape == (1, 10)
 
 
 def _geno(normal=None, concat=(2,)):
-    return dict(normal=normal or [[("conv_3", 0), ("skip_connect", 1)]], normal_concat=concat,
-                reduce=[[("conv_3", 0)]], reduce_concat=(2,))
+    return dict(
+        normal=normal or [[("conv_3", 0), ("skip_connect", 1)]],
+        normal_concat=concat,
+        reduce=[[("conv_3", 0)]],
+        reduce_concat=(2,),
+    )
 
 
-@pytest.mark.parametrize("kwargs,exc,words", [
-    (_geno([[("conv_9", 0)]]), UnknownOpError, ["conv_9", "sep_conv_3"]),
-    (_geno([[("conv_3", 2)]]), InvalidInputError, ["reads node 2", "input index"]),
-    (_geno([[]]), InvalidInputError, ["no input edges"]),
-    (_geno(concat=(1,)), InvalidInputError, ["normal_concat", "loose ends"]),
-    (_geno([["conv_3"]]), InvalidInputError, ["malformed", "(op, input)"]),
-])
+@pytest.mark.parametrize(
+    "kwargs,exc,words",
+    [
+        (_geno([[("conv_9", 0)]]), UnknownOpError, ["conv_9", "sep_conv_3"]),
+        (_geno([[("conv_3", 2)]]), InvalidInputError, ["reads node 2", "input index"]),
+        (_geno([[]]), InvalidInputError, ["no input edges"]),
+        (_geno(concat=(1,)), InvalidInputError, ["normal_concat", "loose ends"]),
+        (_geno([["conv_3"]]), InvalidInputError, ["malformed", "(op, input)"]),
+    ],
+)
 def test_bad_genotypes_name_problem_and_fix(kwargs, exc, words):
     with pytest.raises(exc) as info:
         darts.Genotype(**kwargs)
@@ -186,8 +239,10 @@ def test_bad_specs_and_options():
         darts.DartsSpec(geno, num_cells=4, width=7)
     with pytest.raises(InvalidInputError, match="positive integer"):
         darts.DartsSpec(geno, num_cells=0, width=8)
-    assert darts.DartsSpec(geno, num_cells=np.int64(4), width=np.int64(8)).to_json() == darts.DartsSpec(
-        geno, num_cells=4, width=8).to_json()
+    assert (
+        darts.DartsSpec(geno, num_cells=np.int64(4), width=np.int64(8)).to_json()
+        == darts.DartsSpec(geno, num_cells=4, width=8).to_json()
+    )
     with pytest.raises(InvalidInputError, match="stem"):
         darts.DartsSpec(geno, num_cells=4, width=8, stem="resnet")
     with pytest.raises(InvalidInputError, match="head_hidden"):

@@ -50,12 +50,22 @@ def _hf_models():
     tf = pytest.importorskip("transformers")
     small = dict(hidden_size=32, num_attention_heads=4, intermediate_size=64, num_hidden_layers=2)
     return {
-        "gpt2": (lambda: tf.GPT2Model(tf.GPT2Config(n_layer=2, n_embd=32, n_head=4, vocab_size=97, n_positions=16,
-                                                     bos_token_id=0, eos_token_id=0)), "ids"),
+        "gpt2": (
+            lambda: tf.GPT2Model(
+                tf.GPT2Config(
+                    n_layer=2, n_embd=32, n_head=4, vocab_size=97, n_positions=16, bos_token_id=0, eos_token_id=0
+                )
+            ),
+            "ids",
+        ),
         "bert": (lambda: tf.BertModel(tf.BertConfig(vocab_size=97, max_position_embeddings=16, **small)), "ids"),
         "vit": (lambda: tf.ViTModel(tf.ViTConfig(image_size=16, patch_size=4, **small)), "pixels"),
-        "llama": (lambda: tf.LlamaModel(tf.LlamaConfig(vocab_size=97, max_position_embeddings=16,
-                                                       num_key_value_heads=2, **small)), "ids"),
+        "llama": (
+            lambda: tf.LlamaModel(
+                tf.LlamaConfig(vocab_size=97, max_position_embeddings=16, num_key_value_heads=2, **small)
+            ),
+            "ids",
+        ),
     }
 
 
@@ -66,8 +76,11 @@ def test_trace_huggingface(name):
         warnings.simplefilter("ignore")
         with meta_init():
             model = factory()
-    inputs = ({"input_ids": torch.zeros(1, 8, dtype=torch.long)} if kind == "ids"
-              else {"pixel_values": torch.zeros(1, 3, 16, 16)})
+    inputs = (
+        {"input_ids": torch.zeros(1, 8, dtype=torch.long)}
+        if kind == "ids"
+        else {"pixel_values": torch.zeros(1, 3, 16, 16)}
+    )
     graph = trace(model, example_inputs=inputs, name=name)
     assert graph.meta["trace_path"] in ("fx", "export", "autograd")
     _check_complete(graph, model)

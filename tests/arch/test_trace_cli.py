@@ -26,13 +26,16 @@ def test_inspect_factory_json(capsys):
     assert len(report["graph"]["nodes"]) == report["nodes"]
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["torchvision:not_a_model"], "has no model"),
-    (["no_such_pkg_xyz:f"], "cannot import"),
-    (["resnet18"], "must be"),
-    (["torchvision:resnet18", "--input-shape", "1,x"], "--input-shape"),
-    (["torchvision:resnet18", "--input-shape", "1,1,32,32"], "conv1"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["torchvision:not_a_model"], "has no model"),
+        (["no_such_pkg_xyz:f"], "cannot import"),
+        (["resnet18"], "must be"),
+        (["torchvision:resnet18", "--input-shape", "1,x"], "--input-shape"),
+        (["torchvision:resnet18", "--input-shape", "1,1,32,32"], "conv1"),
+    ],
+)
 def test_inspect_bad_input(capsys, argv, message):
     assert main(["arch", "inspect", *argv]) == 1
     assert message in capsys.readouterr().err

@@ -10,8 +10,22 @@ from graphhyper.data.cards import CARD_DIR
 from graphhyper.errors import DatasetError
 
 ROOT = Path(__file__).resolve().parents[2]
-EXPECTED = {"cora-ca", "cora-cc", "citeseer-cc", "pubmed-cc", "dblp-ca", "zoo", "ntu2012", "mushroom", "20news",
-            "modelnet40", "house", "walmart", "senate", "congress"}
+EXPECTED = {
+    "cora-ca",
+    "cora-cc",
+    "citeseer-cc",
+    "pubmed-cc",
+    "dblp-ca",
+    "zoo",
+    "ntu2012",
+    "mushroom",
+    "20news",
+    "modelnet40",
+    "house",
+    "walmart",
+    "senate",
+    "congress",
+}
 
 
 def test_every_dataset_has_a_card():
@@ -24,8 +38,9 @@ def test_cards_are_package_data():
     cfg = configparser.ConfigParser()
     cfg.read(ROOT / "setup.cfg")
     patterns = cfg["options.package_data"]["graphhyper.data"].split(",")
-    shipped = [p for p in CARD_DIR.glob("*")
-               if any(fnmatch.fnmatch(f"cards/{p.name}", pat.strip()) for pat in patterns)]
+    shipped = [
+        p for p in CARD_DIR.glob("*") if any(fnmatch.fnmatch(f"cards/{p.name}", pat.strip()) for pat in patterns)
+    ]
     assert len(shipped) == len(EXPECTED)
 
 

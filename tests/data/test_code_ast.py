@@ -25,7 +25,7 @@ def test_builder_types_and_direction():
     for e, (heads, tails) in enumerate(zip(hg.heads(), hg.tails())):
         edges.setdefault(edge_type_vocab()[int(hg.edge_type[e])], []).append((heads, tails))
     # FunctionDef.args -> arguments; arguments.args -> the two `arg` nodes in one hyperedge, parent as head
-    (heads, tails), = edges["defaults"]
+    ((heads, tails),) = edges["defaults"]
     assert kinds[heads[0]] == "arguments" and kinds[tails[0]] == "Constant"
     arg_edges = [(h, t) for h, t in edges["args"] if kinds[h[0]] == "arguments"]
     assert len(arg_edges) == 1 and [kinds[i] for i in arg_edges[0][1]] == ["arg", "arg"]
@@ -59,7 +59,15 @@ def test_stdlib_dataset_and_batching():
     assert y.tolist() == [0, 1]
     from graphhyper.hypergraph.models import build_model
 
-    model = build_model("hdhgn", x.shape[1], 2, hidden_channels=16, num_layers=1, heads=2,
-                        num_node_types=hg.num_node_types, num_edge_types=hg.num_edge_types)
+    model = build_model(
+        "hdhgn",
+        x.shape[1],
+        2,
+        hidden_channels=16,
+        num_layers=1,
+        heads=2,
+        num_node_types=hg.num_node_types,
+        num_edge_types=hg.num_edge_types,
+    )
     assert model(x, hg, batch=batch).shape == (2, 2)
     assert torch.isfinite(model(x, hg, batch=batch)).all()

@@ -8,9 +8,12 @@ from graphhyper.data import get_card, load_hypergraph
 SHIPPED = ["cora-ca", "cora-cc", "citeseer-cc", "zoo", "ntu2012", "mushroom", "20news"]
 # counts measured on the raw files (SOURCES.md); the cards must agree with both the files and this table
 SOURCES_MD = {
-    "cora-ca": (2708, 1072, 1433, 7, 320, 102), "cora-cc": (2708, 1579, 1433, 7, 1274, 96),
-    "citeseer-cc": (3312, 1079, 3703, 6, 1854, 75), "zoo": (101, 43, 16, 7, 0, 2),
-    "ntu2012": (2012, 2012, 100, 67, 0, 377), "mushroom": (8124, 298, 22, 2, 0, 5),
+    "cora-ca": (2708, 1072, 1433, 7, 320, 102),
+    "cora-cc": (2708, 1579, 1433, 7, 1274, 96),
+    "citeseer-cc": (3312, 1079, 3703, 6, 1854, 75),
+    "zoo": (101, 43, 16, 7, 0, 2),
+    "ntu2012": (2012, 2012, 100, 67, 0, 377),
+    "mushroom": (8124, 298, 22, 2, 0, 5),
     "20news": (16242, 100, 100, 4, 0, 0),
 }
 KEYS = ("nodes", "hyperedges", "features", "classes", "isolated_nodes", "duplicate_hyperedges")

@@ -18,8 +18,15 @@ def _write_cornell(folder, stem, labels, hyperedges):
     (folder / f"hyperedges-{stem}.txt").write_text("".join(",".join(map(str, e)) + "\n" for e in hyperedges))
 
 
-@pytest.mark.parametrize("name,stem", [("house", "house-committees"), ("senate", "senate-committees"),
-                                       ("walmart", "walmart-trips"), ("congress", "congress-bills")])
+@pytest.mark.parametrize(
+    "name,stem",
+    [
+        ("house", "house-committees"),
+        ("senate", "senate-committees"),
+        ("walmart", "walmart-trips"),
+        ("congress", "congress-bills"),
+    ],
+)
 def test_cornell_format_and_synthetic_features(tmp_path, name, stem):
     labels = [1, 2, 2, 1, 2, 1]
     _write_cornell(tmp_path / "hypergraph" / name, stem, labels, [[1, 2, 3], [3, 4], [4, 5, 6], [2, 6]])
@@ -77,11 +84,18 @@ def test_hypergcn_format_pubmed(tmp_path):
     folder = tmp_path / "hypergraph" / "pubmed-cc"
     (folder / "splits").mkdir(parents=True)
     x = sp.csr_matrix(np.eye(6, 3, dtype=np.float32))
-    dump = {"features.pickle": x, "labels.pickle": [0, 1, 2, 0, 1, 2],
-            "hypergraph.pickle": {np.int32(0): {np.int32(1), np.int32(2)}, np.int32(3): {np.int32(4), np.int32(5),
-                                                                                         np.int32(0)}},
-            **{f"splits/{k}.pickle": {"train": [np.int64(0), np.int64(1)], "test": [np.int64(i) for i in range(2, 6)]}
-               for k in range(1, 11)}}
+    dump = {
+        "features.pickle": x,
+        "labels.pickle": [0, 1, 2, 0, 1, 2],
+        "hypergraph.pickle": {
+            np.int32(0): {np.int32(1), np.int32(2)},
+            np.int32(3): {np.int32(4), np.int32(5), np.int32(0)},
+        },
+        **{
+            f"splits/{k}.pickle": {"train": [np.int64(0), np.int64(1)], "test": [np.int64(i) for i in range(2, 6)]}
+            for k in range(1, 11)
+        },
+    }
     for path, obj in dump.items():
         (folder / path).write_bytes(pickle.dumps(obj, protocol=2))
     ds = load_hypergraph("pubmed-cc", root=tmp_path, download=False, verify=False, split="hypergcn", val_size=1)

@@ -21,10 +21,14 @@ def test_shipped_tuned_configs_load_unchanged(path):
 
 
 def test_toml_and_json_give_the_same_config(tmp_path):
-    (tmp_path / "c.toml").write_text('model_name = "hgnn"\nlr = 0.01\nweight_decay = 0.0\nepochs = 40\n'
-                                     "[model]\nhidden_channels = 32\n")
-    (tmp_path / "c.json").write_text(json.dumps({"model_name": "hgnn", "lr": 0.01, "weight_decay": 0.0,
-                                                 "epochs": 40, "model": {"hidden_channels": 32}}))
+    (tmp_path / "c.toml").write_text(
+        'model_name = "hgnn"\nlr = 0.01\nweight_decay = 0.0\nepochs = 40\n[model]\nhidden_channels = 32\n'
+    )
+    (tmp_path / "c.json").write_text(
+        json.dumps(
+            {"model_name": "hgnn", "lr": 0.01, "weight_decay": 0.0, "epochs": 40, "model": {"hidden_channels": 32}}
+        )
+    )
     assert load_config(tmp_path / "c.toml") == load_config(tmp_path / "c.json")
 
 
@@ -54,11 +58,25 @@ def test_protocol_entries_are_run_configs_and_round_trip():
 def test_config_for_keeps_the_stored_form():
     """The table's CSV stores ``json.dumps(cfg.to_dict())``; the key order is the one the resume matched before."""
     assert json.dumps(config_for("zoo", "hgnn").to_dict()) == (
-        '{"model": {"hidden_channels": 256, "dropout": 0.5}, "lr": 0.01, "weight_decay": 1e-05}')
+        '{"model": {"hidden_channels": 256, "dropout": 0.5}, "lr": 0.01, "weight_decay": 1e-05}'
+    )
     assert list(config_for("zoo", "allset-transformer").to_dict()) == [
-        "model", "lr", "weight_decay", "epochs", "patience"]
+        "model",
+        "lr",
+        "weight_decay",
+        "epochs",
+        "patience",
+    ]
     assert list(config_for("zoo", "allset-transformer", TUNED, {"lr": 0.5}).to_dict()) == [
-        "model", "tuned", "lr", "weight_decay", "label_smoothing", "feature_norm", "epochs", "patience"]
+        "model",
+        "tuned",
+        "lr",
+        "weight_decay",
+        "label_smoothing",
+        "feature_norm",
+        "epochs",
+        "patience",
+    ]
 
 
 def test_overrides_are_checked():

@@ -99,8 +99,12 @@ class Mystery(nn.Module):
 def _unknown_graph():
     from graphhyper.arch import ArchGraph, Node
 
-    nodes = [Node("input", "input"), Node("c", "conv", params={"c.weight": (4, 1, 3, 3)}),
-             Node("weird", "unknown", target="my.lib.Weird", params={"weird.scale": (4,)}), Node("output", "output")]
+    nodes = [
+        Node("input", "input"),
+        Node("c", "conv", params={"c.weight": (4, 1, 3, 3)}),
+        Node("weird", "unknown", target="my.lib.Weird", params={"weird.scale": (4,)}),
+        Node("output", "output"),
+    ]
     return ArchGraph(nodes, [(0, 1), (1, 2), (2, 3)])
 
 
@@ -141,8 +145,11 @@ class WithOrphan(nn.Module):
 def test_too_large_shape_is_a_clear_error():
     from graphhyper.arch import ArchGraph, Node
 
-    nodes = [Node("input", "input"), Node("emb", "embedding", params={"emb.weight": (5000, 8)}),
-             Node("output", "output")]
+    nodes = [
+        Node("input", "input"),
+        Node("emb", "embedding", params={"emb.weight": (5000, 8)}),
+        Node("output", "output"),
+    ]
     g = ArchGraph(nodes, [(0, 1), (1, 2)])
     ghn = GHN(GHNConfig(hidden=16, layers=1, max_dim=4096))
     with pytest.raises(InvalidInputError, match="max_dim"):

@@ -18,8 +18,7 @@ GCFG = dict(hidden=16, layers=1, rank=4)
 
 
 def _cfg(**kw):
-    base = dict(tasks=["digits"], steps=4, meta_batch=1, batch_size=8, pool_size=2, ckpt_every=2,
-                warmup=2, seed=3)
+    base = dict(tasks=["digits"], steps=4, meta_batch=1, batch_size=8, pool_size=2, ckpt_every=2, warmup=2, seed=3)
     base.update(kw)
     return TrainConfig(**base)
 
@@ -100,8 +99,15 @@ def test_gloo_two_process_data_parallel(tmp_path):
     script.write_text(_WORKER)
     init = f"file://{tmp_path / 'rendezvous'}"
     env = dict(os.environ, TQDM_DISABLE="1")
-    procs = [subprocess.Popen([sys.executable, str(script), str(r), "2", init, str(tmp_path / f"w{r}.pt")],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for r in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(r), "2", init, str(tmp_path / f"w{r}.pt")],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for r in range(2)
+    ]
     outs = [p.communicate(timeout=240)[0].decode() for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     w0 = torch.load(tmp_path / "w0.pt", weights_only=True)

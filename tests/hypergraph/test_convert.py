@@ -19,10 +19,13 @@ SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[Healt
 def hypergraphs(draw, allow_empty: bool = False, allow_duplicates: bool = True):
     num_nodes = draw(st.integers(1, 12))
     min_size = 0 if allow_empty else 1
-    edges = draw(st.lists(
-        st.lists(st.integers(0, num_nodes - 1), min_size=min_size, max_size=num_nodes, unique=True),
-        min_size=0, max_size=8,
-    ))
+    edges = draw(
+        st.lists(
+            st.lists(st.integers(0, num_nodes - 1), min_size=min_size, max_size=num_nodes, unique=True),
+            min_size=0,
+            max_size=8,
+        )
+    )
     if not allow_duplicates:
         seen, unique = set(), []
         for e in edges:
@@ -38,12 +41,22 @@ def hypergraphs(draw, allow_empty: bool = False, allow_duplicates: bool = True):
 @SETTINGS
 @given(hypergraphs(allow_empty=True))
 def test_pyg_roundtrip(hg):
-    back = Hypergraph.from_pyg(hg.to_pyg(), hg.num_nodes, num_edges=hg.num_edges, allow_empty_edges=True,
-                               hyperedge_weight=hg.hyperedge_weight, node_weight=hg.node_weight)
+    back = Hypergraph.from_pyg(
+        hg.to_pyg(),
+        hg.num_nodes,
+        num_edges=hg.num_edges,
+        allow_empty_edges=True,
+        hyperedge_weight=hg.hyperedge_weight,
+        node_weight=hg.node_weight,
+    )
     assert back == hg
     # the index alone keeps the structure
-    assert Hypergraph(hg.num_nodes, hyperedge_index=hg.hyperedge_index, num_edges=hg.num_edges,
-                      allow_empty_edges=True).hyperedges() == hg.hyperedges()
+    assert (
+        Hypergraph(
+            hg.num_nodes, hyperedge_index=hg.hyperedge_index, num_edges=hg.num_edges, allow_empty_edges=True
+        ).hyperedges()
+        == hg.hyperedges()
+    )
 
 
 @SETTINGS
@@ -118,8 +131,11 @@ def test_from_networkx_generic_bipartite():
 @st.composite
 def invalid_inputs(draw):
     num_nodes = draw(st.integers(1, 6))
-    kind = draw(st.sampled_from(["range", "negative", "nan_weight", "weight_len", "shape", "dtype", "repeat",
-                                 "empty", "num_edges"]))
+    kind = draw(
+        st.sampled_from(
+            ["range", "negative", "nan_weight", "weight_len", "shape", "dtype", "repeat", "empty", "num_edges"]
+        )
+    )
     nnz = draw(st.integers(1, 6))
     nodes = draw(st.lists(st.integers(0, num_nodes - 1), min_size=nnz, max_size=nnz))
     edges = list(range(nnz))
@@ -156,8 +172,7 @@ def test_invalid_incidences_raise_documented_error(case):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.one_of(st.integers(-3, 10), st.floats(allow_nan=True), st.text(max_size=2), st.none()),
-                max_size=5))
+@given(st.lists(st.one_of(st.integers(-3, 10), st.floats(allow_nan=True), st.text(max_size=2), st.none()), max_size=5))
 def test_garbage_hyperedge_lists_never_crash_inside_torch(items):
     try:
         Hypergraph(5, [items])

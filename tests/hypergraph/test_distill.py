@@ -48,14 +48,16 @@ def test_hyperedge_term_adds_to_loss_and_gradient(teacher_and_data):
     student_logits = torch.randn_like(t_logits, requires_grad=True)
     base = make_distill_loss(t_logits, tau=2.0)(student_logits, data, torch.tensor(0))
     ones = torch.ones(data.hg.num_edges)
-    plus = make_distill_loss(t_logits, tau=2.0, edge_weight=1.0, reliability=ones)(student_logits, data,
-                                                                                  torch.tensor(0))
+    plus = make_distill_loss(t_logits, tau=2.0, edge_weight=1.0, reliability=ones)(
+        student_logits, data, torch.tensor(0)
+    )
     assert plus.item() > base.item() > 0
     plus.backward()
     assert student_logits.grad.abs().sum() > 0
     zero = make_distill_loss(t_logits, edge_weight=1.0, reliability=torch.zeros(data.hg.num_edges))
     assert zero(student_logits, data, torch.tensor(0)).item() == pytest.approx(
-        make_distill_loss(t_logits)(student_logits, data, torch.tensor(0)).item())
+        make_distill_loss(t_logits)(student_logits, data, torch.tensor(0)).item()
+    )
     # matching the teacher exactly gives zero distillation loss (lam=0)
     assert float(make_distill_loss(t_logits, edge_weight=1.0, reliability=ones)(t_logits, data, 0)) < 1e-5
 

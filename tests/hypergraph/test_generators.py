@@ -53,8 +53,7 @@ def test_random_hypergraph_weighted():
     assert int(hg.edge_degree.min()) >= 1
 
 
-@pytest.mark.parametrize("kwargs", [dict(p_in=1.5), dict(mean_edge_size=0.5), dict(num_classes=0),
-                                    dict(num_nodes=-1)])
+@pytest.mark.parametrize("kwargs", [dict(p_in=1.5), dict(mean_edge_size=0.5), dict(num_classes=0), dict(num_nodes=-1)])
 def test_hsbm_rejects_bad_arguments(kwargs):
     args = dict(num_nodes=10, num_edges=5, num_classes=2, feature_dim=3)
     args.update(kwargs)

@@ -55,8 +55,14 @@ def run_both(fn, *inputs):
 
 @pytest.mark.parametrize(
     "dtype, aggr",
-    [(torch.float32, "sum"), (torch.float64, "sum"), (torch.float32, "max"), (torch.float64, "max"),
-     (torch.float32, "mean"), (torch.float32, "softmax")],
+    [
+        (torch.float32, "sum"),
+        (torch.float64, "sum"),
+        (torch.float32, "max"),
+        (torch.float64, "max"),
+        (torch.float32, "mean"),
+        (torch.float32, "softmax"),
+    ],
 )
 def test_v2e_e2v_match_reference(dtype, aggr):
     hg = medium_hg()
@@ -152,14 +158,14 @@ def test_two_pass_matches_fused():
 
     hg = medium_hg(seed=5)
     x = torch.randn(hg.num_nodes, 16, device=DEVICE)
-    torch.testing.assert_close(triton_kernels.hgnn_two_pass(x, hg), triton_kernels.hgnn_apply(x, hg),
-                               rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(
+        triton_kernels.hgnn_two_pass(x, hg), triton_kernels.hgnn_apply(x, hg), rtol=1e-4, atol=1e-5
+    )
     xd = x.double().requires_grad_()
     with ops.use_backend("triton"):
         first = ops.hgnn_propagate(xd, hg, deterministic=True)
         assert torch.equal(first, ops.hgnn_propagate(xd, hg, deterministic=True))  # bitwise reproducible
-        assert torch.autograd.gradcheck(lambda t: ops.hgnn_propagate(t, hg, deterministic=True), (xd,),
-                                        fast_mode=True)
+        assert torch.autograd.gradcheck(lambda t: ops.hgnn_propagate(t, hg, deterministic=True), (xd,), fast_mode=True)
 
 
 @pytest.mark.skipif(DEVICE != "cuda", reason="needs a CUDA GPU (run scripts/bench/gpu_check.sh)")

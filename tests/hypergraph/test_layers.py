@@ -42,7 +42,6 @@ NAMES = sorted(LAYERS)
 PARAMETER_FREE = {"appnp", "appnp-hgnnp"}  # propagation only: gradients reach the input, there are no weights
 
 
-
 def _make(name: str) -> tuple[torch.nn.Module, int, bool]:
     torch.manual_seed(0)
     factory, width, per_incidence = LAYERS[name]

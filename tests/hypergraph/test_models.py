@@ -21,15 +21,29 @@ SMALL = {
 }
 
 
-
 @pytest.fixture(scope="module")
 def data():
     return hsbm(48, 24, num_classes=3, feature_dim=8, mean_edge_size=4.0, p_in=0.9, seed=0)
 
 
 def test_registry_lists_every_paper_model():
-    expected = {"hgnn", "hgnnp", "hnhn", "hypergcn", "unigcn", "unigat", "unigin", "unigcnii", "hcha",
-                "allset-deepsets", "allset-transformer", "ed-hnn", "conhd", "hdhgn", "mlp"}
+    expected = {
+        "hgnn",
+        "hgnnp",
+        "hnhn",
+        "hypergcn",
+        "unigcn",
+        "unigat",
+        "unigin",
+        "unigcnii",
+        "hcha",
+        "allset-deepsets",
+        "allset-transformer",
+        "ed-hnn",
+        "conhd",
+        "hdhgn",
+        "mlp",
+    }
     assert expected <= set(list_models())
     assert list_models() == sorted(list_models())
 
@@ -73,8 +87,9 @@ def test_output_shapes_of_special_models(data):
     hg, x, _ = data
     assert build_model("conhd", 8, 5, hidden_channels=8)(x, hg).shape == (hg.nnz, 5)
     hdhgn = build_model("hdhgn", 8, 4, hidden_channels=8, num_layers=1, heads=2, num_node_types=2, num_edge_types=2)
-    dh = DirectedHypergraph(5, [([0, 1], [2]), ([2, 3], [4])], node_type=torch.tensor([0, 1, 0, 1, 1]),
-                            edge_type=torch.tensor([0, 1]))
+    dh = DirectedHypergraph(
+        5, [([0, 1], [2]), ([2, 3], [4])], node_type=torch.tensor([0, 1, 0, 1, 1]), edge_type=torch.tensor([0, 1])
+    )
     xs = torch.randn(5, 8)
     assert hdhgn(xs, dh).shape == (5, 4)
     assert hdhgn(xs, dh, batch=torch.tensor([0, 0, 0, 1, 1])).shape == (2, 4)

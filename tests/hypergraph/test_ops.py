@@ -118,12 +118,13 @@ def test_gather_and_reduce_match_v2e_e2v(hg):
     y = torch.randn(hg.num_edges, 3, dtype=torch.float64)
     w = torch.rand(hg.nnz, dtype=torch.float64)
     for aggr in ("sum", "mean", "max"):
-        torch.testing.assert_close(ops.reduce_to_edges(ops.gather_nodes(x, hg), hg, aggr, w),
-                                   ops.v2e(x, hg, aggr, w))
-        torch.testing.assert_close(ops.reduce_to_nodes(ops.gather_edges(y, hg), hg, aggr, w),
-                                   ops.e2v(y, hg, aggr, w, edge_weight=False))
-    torch.testing.assert_close(ops.reduce_to_edges(ops.gather_nodes(x, hg), hg, "softmax", w),
-                               ops.v2e(x, hg, "softmax", w))
+        torch.testing.assert_close(ops.reduce_to_edges(ops.gather_nodes(x, hg), hg, aggr, w), ops.v2e(x, hg, aggr, w))
+        torch.testing.assert_close(
+            ops.reduce_to_nodes(ops.gather_edges(y, hg), hg, aggr, w), ops.e2v(y, hg, aggr, w, edge_weight=False)
+        )
+    torch.testing.assert_close(
+        ops.reduce_to_edges(ops.gather_nodes(x, hg), hg, "softmax", w), ops.v2e(x, hg, "softmax", w)
+    )
     torch.testing.assert_close(ops.v2v(x, hg, "sum", "mean"), ops.e2v(ops.v2e(x, hg, "sum"), hg, "mean"))
 
 
@@ -142,8 +143,10 @@ def dense_hgnn(hg: Hypergraph, x: torch.Tensor) -> torch.Tensor:
 def test_hgnn_propagate_equals_dense_formula(seed):
     gen = torch.Generator().manual_seed(seed)
     num_nodes, num_edges = 20, 12
-    edges = [torch.randperm(num_nodes, generator=gen)[: int(torch.randint(1, 8, (1,), generator=gen))].tolist()
-             for _ in range(num_edges)]
+    edges = [
+        torch.randperm(num_nodes, generator=gen)[: int(torch.randint(1, 8, (1,), generator=gen))].tolist()
+        for _ in range(num_edges)
+    ]
     w = 0.2 + 2 * torch.rand(num_edges, generator=gen)
     hg = Hypergraph(num_nodes, edges, hyperedge_weight=w)
     theta = torch.randn(5, 4, dtype=torch.float64, generator=gen)

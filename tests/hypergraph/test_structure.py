@@ -93,8 +93,11 @@ def test_errors_are_graphhyper_and_value_errors():
 def test_transforms_are_explicit_and_carry_fields():
     feats = torch.arange(8.0).unsqueeze(1)
     hg = Hypergraph(
-        6, [[0, 1], [1, 0], [2], [3, 4, 1]], hyperedge_weight=[1.0, 2.0, 3.0, 4.0],
-        node_weight=torch.arange(6.0), incidence_features=feats,
+        6,
+        [[0, 1], [1, 0], [2], [3, 4, 1]],
+        hyperedge_weight=[1.0, 2.0, 3.0, 4.0],
+        node_weight=torch.arange(6.0),
+        incidence_features=feats,
     )
     assert hg.duplicate_edges().tolist() == [1]
     dedup = hg.remove_duplicate_edges()

@@ -147,8 +147,26 @@ def tune_main(argv):
 
 
 def test_tune_then_evaluate_on_zoo(tmp_path, shared_data, capsys):
-    argv = ["--dataset", "zoo", "--model", "hgnn", "--trials", "2", "--tune-seeds", "1", "--epochs", "15",
-            "--patience", "5", "--out", str(tmp_path), "--fix", "feature_norm=row", "--fix", "num_layers=2"]
+    argv = [
+        "--dataset",
+        "zoo",
+        "--model",
+        "hgnn",
+        "--trials",
+        "2",
+        "--tune-seeds",
+        "1",
+        "--epochs",
+        "15",
+        "--patience",
+        "5",
+        "--out",
+        str(tmp_path),
+        "--fix",
+        "feature_norm=row",
+        "--fix",
+        "num_layers=2",
+    ]
     assert tune_main(argv) == 0
     cfg = json.loads((tmp_path / "zoo__hgnn.json").read_text())
     assert cfg["model_name"] == "hgnn" and cfg["feature_norm"] == "row" and cfg["model"]["num_layers"] == 2
@@ -169,8 +187,20 @@ def test_tuner_opens_its_storage_through_make_storage(tmp_path, shared_data, mon
     opened = []
     real = study_mod.make_storage
     monkeypatch.setattr(study_mod, "make_storage", lambda url, **kw: opened.append(url) or real(url, **kw))
-    argv = ["--dataset", "zoo", "--model", "hgnn", "--trials", "1", "--tune-seeds", "1", "--epochs", "3",
-            "--out", str(tmp_path)]
+    argv = [
+        "--dataset",
+        "zoo",
+        "--model",
+        "hgnn",
+        "--trials",
+        "1",
+        "--tune-seeds",
+        "1",
+        "--epochs",
+        "3",
+        "--out",
+        str(tmp_path),
+    ]
     assert tune_main(argv) == 0
     assert opened == [f"sqlite:///{tmp_path / 'studies.db'}"]
 
@@ -178,7 +208,6 @@ def test_tuner_opens_its_storage_through_make_storage(tmp_path, shared_data, mon
 def test_fix_parses_values():
     from graphhyper.experiments.config import parse_key_values
 
-    assert parse_key_values(["a=1", "b=0.5", "c=row", "d=true"], "--fix") == {"a": 1, "b": 0.5, "c": "row",
-                                                                              "d": True}
+    assert parse_key_values(["a=1", "b=0.5", "c=row", "d=true"], "--fix") == {"a": 1, "b": 0.5, "c": "row", "d": True}
     with pytest.raises(InvalidInputError, match="--fix 'oops': use KEY=VALUE"):
         parse_key_values(["oops"], "--fix")

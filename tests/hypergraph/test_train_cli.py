@@ -11,8 +11,23 @@ def test_datasets_lists_every_card(capsys):
 
 
 def test_train_on_zoo(capsys, shared_data):
-    code = main(["hypergraph", "train", "--dataset", "zoo", "--model", "mlp", "--epochs", "30", "--lr", "0.01",
-                 "--quiet", "--set", "hidden_channels=32"])
+    code = main(
+        [
+            "hypergraph",
+            "train",
+            "--dataset",
+            "zoo",
+            "--model",
+            "mlp",
+            "--epochs",
+            "30",
+            "--lr",
+            "0.01",
+            "--quiet",
+            "--set",
+            "hidden_channels=32",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "model mlp: best val acc" in out and "test acc at that epoch" in out
@@ -26,8 +41,21 @@ def test_errors_are_reported_not_raised(capsys):
 
 
 def test_distill_reports_teacher_and_both_students(capsys, shared_data):
-    code = main(["hypergraph", "distill", "--dataset", "zoo", "--epochs", "30", "--lr", "0.01", "--quiet",
-                 "--set", "hidden_channels=32"])
+    code = main(
+        [
+            "hypergraph",
+            "distill",
+            "--dataset",
+            "zoo",
+            "--epochs",
+            "30",
+            "--lr",
+            "0.01",
+            "--quiet",
+            "--set",
+            "hidden_channels=32",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     for name in ("teacher", "LightHGNN ", "LightHGNN+"):
@@ -42,10 +70,30 @@ def test_distill_reports_teacher_and_both_students(capsys, shared_data):
 
 
 def test_tune_then_evaluate_through_the_cli(capsys, shared_data, tmp_path):
-    argv = ["hypergraph", "tune", "--dataset", "zoo", "--model", "appnp", "--trials", "2", "--tune-seeds", "1",
-            "--epochs", "10", "--patience", "5", "--out", str(tmp_path), "--fix", "num_steps=2",
-            "--space", 'hidden_channels=["cat", [16, 32]]',
-            "--enqueue", '{"hidden_channels": 16, "lr": 0.01}']
+    argv = [
+        "hypergraph",
+        "tune",
+        "--dataset",
+        "zoo",
+        "--model",
+        "appnp",
+        "--trials",
+        "2",
+        "--tune-seeds",
+        "1",
+        "--epochs",
+        "10",
+        "--patience",
+        "5",
+        "--out",
+        str(tmp_path),
+        "--fix",
+        "num_steps=2",
+        "--space",
+        'hidden_channels=["cat", [16, 32]]',
+        "--enqueue",
+        '{"hidden_channels": 16, "lr": 0.01}',
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "trial 0: val" in out and "trial 1: val" in out and "best val" in out
@@ -57,8 +105,21 @@ def test_tune_then_evaluate_through_the_cli(capsys, shared_data, tmp_path):
     study = optuna.load_study(study_name="zoo__appnp", storage=f"sqlite:///{tmp_path / 'studies.db'}")
     assert study.trials[0].params["hidden_channels"] == 16 and study.trials[0].params["lr"] == 0.01  # enqueued
     csv_path = tmp_path / "eval.csv"
-    assert main(["hypergraph", "tune", "--evaluate", str(tmp_path / "zoo__appnp.json"), "--seeds", "2",
-                 "--csv", str(csv_path)]) == 0
+    assert (
+        main(
+            [
+                "hypergraph",
+                "tune",
+                "--evaluate",
+                str(tmp_path / "zoo__appnp.json"),
+                "--seeds",
+                "2",
+                "--csv",
+                str(csv_path),
+            ]
+        )
+        == 0
+    )
     assert "(2 seeds)" in capsys.readouterr().out
     assert len(csv_path.read_text().splitlines()) == 3
 
@@ -95,10 +156,15 @@ def test_select_trial_breaks_ties_by_validation_loss():
         t.number = number
         return t
 
-    trials = [trial(0, 0.9, val_loss=0.1), trial(1, 1.0, val_loss=0.5), trial(2, 1.0), trial(3, 1.0, val_loss=0.2),
-              trial(4, 1.0, val_loss=0.2)]
+    trials = [
+        trial(0, 0.9, val_loss=0.1),
+        trial(1, 1.0, val_loss=0.5),
+        trial(2, 1.0),
+        trial(3, 1.0, val_loss=0.2),
+        trial(4, 1.0, val_loss=0.2),
+    ]
     assert select_trial(trials, "first").number == 1
-    assert select_trial(trials, "val_loss").number == 3       # lowest loss among the tied; the earlier of equal losses
+    assert select_trial(trials, "val_loss").number == 3  # lowest loss among the tied; the earlier of equal losses
     assert select_trial(trials[:1] + trials[2:3], "val_loss").number == 2  # no loss recorded: still the best value
     assert select_trial([], "val_loss") is None
     with pytest.raises(InvalidInputError, match="tie_break='loss' is unknown"):
@@ -106,8 +172,26 @@ def test_select_trial_breaks_ties_by_validation_loss():
 
 
 def test_tune_records_validation_loss_and_the_tie_break(capsys, shared_data, tmp_path):
-    argv = ["hypergraph", "tune", "--dataset", "zoo", "--model", "hgnn", "--trials", "2", "--tune-seeds", "1",
-            "--epochs", "5", "--patience", "5", "--out", str(tmp_path), "--tie-break", "val_loss"]
+    argv = [
+        "hypergraph",
+        "tune",
+        "--dataset",
+        "zoo",
+        "--model",
+        "hgnn",
+        "--trials",
+        "2",
+        "--tune-seeds",
+        "1",
+        "--epochs",
+        "5",
+        "--patience",
+        "5",
+        "--out",
+        str(tmp_path),
+        "--tie-break",
+        "val_loss",
+    ]
     assert main(argv) == 0
     cfg = json.loads((tmp_path / "zoo__hgnn.json").read_text())
     assert "ties broken by the lower mean validation loss" in cfg["selection"]
@@ -119,8 +203,16 @@ def test_tune_records_validation_loss_and_the_tie_break(capsys, shared_data, tmp
 
 
 def _tuned(path, model, val_acc, val_loss, tune_seeds=(1000, 1001), dataset="zoo"):
-    cfg = {"dataset": dataset, "model_name": model, "model": {"hidden_channels": 8}, "lr": 0.01,
-           "weight_decay": 0.0, "val_acc": val_acc, "val_loss": val_loss, "tune_seeds": list(tune_seeds)}
+    cfg = {
+        "dataset": dataset,
+        "model_name": model,
+        "model": {"hidden_channels": 8},
+        "lr": 0.01,
+        "weight_decay": 0.0,
+        "val_acc": val_acc,
+        "val_loss": val_loss,
+        "tune_seeds": list(tune_seeds),
+    }
     path.write_text(json.dumps(cfg))
     return str(path)
 
@@ -131,9 +223,9 @@ def test_choose_picks_the_family_by_validation_then_loss(capsys, tmp_path):
     c = _tuned(tmp_path / "c.json", "allset-transformer", 1.0, 0.04)
     out = tmp_path / "sub" / "zoo.json"
     argv = ["hypergraph", "tune", "--choose", a, b, c, "--write", str(out)]
-    assert main(argv) == 0                                       # ties by the order given
+    assert main(argv) == 0  # ties by the order given
     assert json.loads(out.read_text())["model_name"] == "hgnn"
-    assert main(argv + ["--tie-break", "val_loss"]) == 0         # ties by the lower validation loss
+    assert main(argv + ["--tie-break", "val_loss"]) == 0  # ties by the lower validation loss
     chosen = json.loads(out.read_text())
     assert chosen["model_name"] == "allset-transformer" and chosen["lr"] == 0.01
     assert [r["model_name"] for r in chosen["chosen_from"]] == ["allset-transformer", "hgnn", "appnp"]

@@ -21,8 +21,24 @@ def parse_args(argv):
 
 def test_harness_writes_csv_and_markdown_and_resumes(tmp_path, shared_data, capsys):
     out = tmp_path / "table"
-    argv = ["hypergraph", "table", "--datasets", "zoo", "--models", "hgnn,mlp", "--seeds", "2", "--epochs", "20",
-            "--patience", "5", "--out", str(out), "--set", "lr=0.01"]
+    argv = [
+        "hypergraph",
+        "table",
+        "--datasets",
+        "zoo",
+        "--models",
+        "hgnn,mlp",
+        "--seeds",
+        "2",
+        "--epochs",
+        "20",
+        "--patience",
+        "5",
+        "--out",
+        str(out),
+        "--set",
+        "lr=0.01",
+    ]
     assert main(argv) == 0
     rows = list(csv.DictReader(open(out.with_suffix(".csv"))))
     assert [(r["model"], r["seed"]) for r in rows] == [("hgnn", "0"), ("hgnn", "1"), ("mlp", "0"), ("mlp", "1")]
@@ -38,8 +54,15 @@ def test_preset_fills_only_missing_flags():
     args = parse_args(["--preset", "issue7", "--seeds", "3"])
     assert args.seeds == 3  # the flag wins
     assert args.workers == 2 and args.threads == 1 and args.patience == 50
-    assert set(args.datasets.split(",")) == {"cora-ca", "cora-cc", "citeseer-cc", "zoo", "ntu2012", "mushroom",
-                                             "20news"}
+    assert set(args.datasets.split(",")) == {
+        "cora-ca",
+        "cora-cc",
+        "citeseer-cc",
+        "zoo",
+        "ntu2012",
+        "mushroom",
+        "20news",
+    }
     assert args.models.split(",")[:2] == ["hgnn", "allset-transformer"] and len(args.models.split(",")) == 3
     plain = parse_args([])
     assert plain.workers == 1 and plain.epochs == 300 and plain.patience == 100
@@ -67,21 +90,38 @@ def test_reference_settings_per_dataset():
 def test_tuned_config_carries_every_training_choice(tmp_path):
     """A tuned JSON (either file name) sets the model, the optimiser and the other training choices it was tuned
     with; a JSON for another model of the same dataset is ignored."""
-    tuned = {"model_name": "hgnn", "model": {"hidden_channels": 32, "dropout": 0.7}, "lr": 0.002,
-             "weight_decay": 1e-5, "label_smoothing": 0.05, "feature_norm": "row", "epochs": 40, "patience": 7}
+    tuned = {
+        "model_name": "hgnn",
+        "model": {"hidden_channels": 32, "dropout": 0.7},
+        "lr": 0.002,
+        "weight_decay": 1e-5,
+        "label_smoothing": 0.05,
+        "feature_norm": "row",
+        "epochs": 40,
+        "patience": 7,
+    }
     (tmp_path / "zoo.json").write_text(json.dumps(tuned))
     cfg = config_for("zoo", "hgnn", str(tmp_path), {}).to_dict()
     assert cfg["model"] == tuned["model"] and cfg["tuned"] is True
     assert {k: cfg[k] for k in ("lr", "weight_decay", "label_smoothing", "feature_norm", "epochs", "patience")} == {
-        k: tuned[k] for k in ("lr", "weight_decay", "label_smoothing", "feature_norm", "epochs", "patience")}
+        k: tuned[k] for k in ("lr", "weight_decay", "label_smoothing", "feature_norm", "epochs", "patience")
+    }
     assert "tuned" not in config_for("zoo", "allset-transformer", str(tmp_path), {}).to_dict()
     (tmp_path / "zoo__hgnn.json").write_text(json.dumps({**tuned, "lr": 0.5}))
     assert config_for("zoo", "hgnn", str(tmp_path), {}).lr == 0.5  # the study's own file wins
 
 
 def test_tuned_run_applies_label_smoothing_and_patience(tmp_path, shared_data):
-    tuned = {"model_name": "hgnn", "model": {"hidden_channels": 16}, "lr": 0.01, "weight_decay": 0.0,
-             "label_smoothing": 0.1, "feature_norm": "row", "epochs": 12, "patience": 3}
+    tuned = {
+        "model_name": "hgnn",
+        "model": {"hidden_channels": 16},
+        "lr": 0.01,
+        "weight_decay": 0.0,
+        "label_smoothing": 0.1,
+        "feature_norm": "row",
+        "epochs": 12,
+        "patience": 3,
+    }
     (tmp_path / "zoo.json").write_text(json.dumps(tuned))
     row = run_one("zoo", "hgnn", 0, config_for("zoo", "hgnn", str(tmp_path), {}), RunOptions(epochs=500, patience=100))
     assert row["epochs_run"] <= 12 and json.loads(row["config"])["label_smoothing"] == 0.1
@@ -91,8 +131,24 @@ def test_resume_ignores_the_key_order_of_stored_configs(tmp_path, shared_data, c
     """A row whose config JSON has the same settings in another key order (as `--set` wrote them before the
     configs became RunConfig) is reused, not retrained."""
     out = tmp_path / "t"
-    argv = ["hypergraph", "table", "--datasets", "zoo", "--models", "hgnn", "--seeds", "1", "--epochs", "3",
-            "--set", "patience=2", "--set", "label_smoothing=0.1", "--out", str(out)]
+    argv = [
+        "hypergraph",
+        "table",
+        "--datasets",
+        "zoo",
+        "--models",
+        "hgnn",
+        "--seeds",
+        "1",
+        "--epochs",
+        "3",
+        "--set",
+        "patience=2",
+        "--set",
+        "label_smoothing=0.1",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     rows = list(csv.DictReader(open(out.with_suffix(".csv"))))
     stored = json.loads(rows[0]["config"])

@@ -48,10 +48,12 @@ DTYPE_ATTACKS = {
     "field past the item size": array(field_dtype(np.dtype("i8"), 1 << 16), (2,), bytes(16)),
     "negative field offset": array(field_dtype(np.dtype("i8"), -(1 << 16)), (2,), bytes(16)),
     "object field, flags cleared": array(field_dtype(np.dtype("O"), 0), (2,), struct.pack("<QQ", 0x41414141, 8)),
-    "sub-array larger than the item": array(dtype("V8", (3, "|", (np.dtype("i8"), (1 << 16,)), None, None, 8, 1, 0)),
-                                            (2,), bytes(16)),
-    "plain f8 given fields in its state": array(dtype("f8", (3, "<", None, ("a",), {"a": (np.dtype("i8"), 64)}, 8, 8,
-                                                              0)), (2,), bytes(16)),
+    "sub-array larger than the item": array(
+        dtype("V8", (3, "|", (np.dtype("i8"), (1 << 16,)), None, None, 8, 1, 0)), (2,), bytes(16)
+    ),
+    "plain f8 given fields in its state": array(
+        dtype("f8", (3, "<", None, ("a",), {"a": (np.dtype("i8"), 64)}, 8, 8, 0)), (2,), bytes(16)
+    ),
     "plain f8 given item size 65536": array(dtype("f8", (3, "<", None, None, None, 1 << 16, 8, 0)), (2,), bytes(16)),
     "plain f8 given the object flags": array(dtype("f8", (3, "<", None, None, None, -1, -1, 63)), (2,), bytes(16)),
     "object dtype": Reduce(_reconstruct, (np.ndarray, (0,), b"b"), (1, (1,), np.dtype("O"), False, [1])),
@@ -123,8 +125,13 @@ def run_cases(tmp: Path, cases: dict[str, str], extra_bytes: int, timeout: float
     spec = tmp / "cases.json"
     spec.write_text(json.dumps(cases))
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-c", _RUNNER, str(spec), str(extra_bytes)], capture_output=True,
-                          text=True, timeout=timeout, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-c", _RUNNER, str(spec), str(extra_bytes)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
     results = {}
     for line in proc.stdout.splitlines():
         if line.startswith("{"):

@@ -24,7 +24,7 @@ def read_st(path: Path) -> tuple[dict, bytes]:
     """Header (as JSON) and data section of a safetensors file."""
     raw = path.read_bytes()
     (n,) = struct.unpack("<Q", raw[:8])
-    return json.loads(raw[8:8 + n]), raw[8 + n:]
+    return json.loads(raw[8 : 8 + n]), raw[8 + n :]
 
 
 def encode_st(header: dict, data: bytes) -> bytes:
@@ -70,7 +70,7 @@ print("LOADED")
 """
 
 
-def _load_in_child(path: Path, headroom: int = 2 ** 29) -> tuple[float, str]:
+def _load_in_child(path: Path, headroom: int = 2**29) -> tuple[float, str]:
     """Load ``path`` in a child limited to ``headroom`` bytes of address space beyond its imports.
 
     Returns (seconds the load took, message of the clean error); fails the test on anything else.
@@ -79,8 +79,13 @@ def _load_in_child(path: Path, headroom: int = 2 ** 29) -> tuple[float, str]:
         pytest.skip("needs /proc and RLIMIT_AS")
     env = dict(os.environ, OMP_NUM_THREADS="1")
     try:
-        proc = subprocess.run([sys.executable, "-c", _CHILD, str(path), str(headroom)], capture_output=True,
-                              text=True, timeout=60, env=env)
+        proc = subprocess.run(
+            [sys.executable, "-c", _CHILD, str(path), str(headroom)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail(f"loading {path} did not end within 60 s")
     assert proc.returncode == 3, f"rc={proc.returncode}\n{proc.stdout}\n{proc.stderr[-3000:]}"
@@ -118,8 +123,10 @@ def test_one_relabelled_tensor_is_named(ckpt, record):
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("which", ["json", "safetensors"])
 def test_fifo_does_not_hang(ckpt, which, record):
-    record(f"GHN {which} file is a FIFO", "load() with no writer on the pipe, in a child killed after 60 s "
-           "-> CheckpointError within seconds")
+    record(
+        f"GHN {which} file is a FIFO",
+        "load() with no writer on the pipe, in a child killed after 60 s -> CheckpointError within seconds",
+    )
     path = ckpt[0] if which == "safetensors" else ckpt[1]
     path.unlink()
     os.mkfifo(path)
@@ -164,8 +171,11 @@ def test_from_pretrained_without_a_name(name, record):
 
 @pytest.mark.timeout(120)
 def test_tiny_checkpoint_with_a_big_config(ckpt, record):
-    record("tiny GHN pair, config hidden=4096", "weights of hidden=8 under a hidden=4096 config (JSON and header), "
-           "child under RLIMIT_AS +512 MiB -> CheckpointError before the GHN is built")
+    record(
+        "tiny GHN pair, config hidden=4096",
+        "weights of hidden=8 under a hidden=4096 config (JSON and header), "
+        "child under RLIMIT_AS +512 MiB -> CheckpointError before the GHN is built",
+    )
     st, js = ckpt
     set_config(st, js, hidden=4096)
     seconds, msg = _load_in_child(st)
@@ -174,35 +184,43 @@ def test_tiny_checkpoint_with_a_big_config(ckpt, record):
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("hidden", [10 ** 7, 2 ** 16])
+@pytest.mark.parametrize("hidden", [10**7, 2**16])
 def test_huge_hidden(ckpt, hidden, record):
-    record(f"GHN config hidden={hidden}", "JSON and header claim a huge hidden size, child under RLIMIT_AS +512 MiB "
-           "-> CheckpointError (out of range, or shapes compared on the meta device)")
+    record(
+        f"GHN config hidden={hidden}",
+        "JSON and header claim a huge hidden size, child under RLIMIT_AS +512 MiB "
+        "-> CheckpointError (out of range, or shapes compared on the meta device)",
+    )
     st, js = ckpt
     set_config(st, js, hidden=hidden, heads=1)
     seconds, msg = _load_in_child(st)
-    assert ("'hidden'" in msg) if hidden > 2 ** 16 else ("does not match its config" in msg)
+    assert ("'hidden'" in msg) if hidden > 2**16 else ("does not match its config" in msg)
     assert seconds < 10
 
 
-@pytest.mark.parametrize(("key", "value", "expect"), [
-    ("hidden", "64", "'hidden'"),
-    ("hidden", 0, "'hidden'"),
-    ("hidden", -8, "'hidden'"),
-    ("hidden", 8.0, "'hidden'"),
-    ("layers", float("nan"), "'layers'"),
-    ("mip", 1, "'mip'"),
-    ("heads", 3, "divisible by 'heads'"),
-    ("encoder", "rnn", "'encoder'"),
-    ("decoder", None, "'decoder'"),
-    ("vocab", ["conv", "conv"], "more than once"),
-    ("vocab", [], "'vocab'"),
-    ("vocab", "conv", "'vocab'"),
-    ("colour", "blue", "Unknown GHN config keys"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "expect"),
+    [
+        ("hidden", "64", "'hidden'"),
+        ("hidden", 0, "'hidden'"),
+        ("hidden", -8, "'hidden'"),
+        ("hidden", 8.0, "'hidden'"),
+        ("layers", float("nan"), "'layers'"),
+        ("mip", 1, "'mip'"),
+        ("heads", 3, "divisible by 'heads'"),
+        ("encoder", "rnn", "'encoder'"),
+        ("decoder", None, "'decoder'"),
+        ("vocab", ["conv", "conv"], "more than once"),
+        ("vocab", [], "'vocab'"),
+        ("vocab", "conv", "'vocab'"),
+        ("colour", "blue", "Unknown GHN config keys"),
+    ],
+)
 def test_invalid_config_values(ckpt, key, value, expect, record):
-    record(f"GHN config {key}={value!r}", "a config field of the wrong type or range (JSON and header) "
-           "-> CheckpointError naming the field")
+    record(
+        f"GHN config {key}={value!r}",
+        "a config field of the wrong type or range (JSON and header) -> CheckpointError naming the field",
+    )
     st, js = ckpt
     set_config(st, js, **{key: value})
     with pytest.raises(CheckpointError, match="invalid GHN config") as exc:

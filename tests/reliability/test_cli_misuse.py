@@ -48,20 +48,28 @@ CASES = [
     (["ghn", "train", "--out", "/dev/null/run", "--steps", "1"], USAGE, "'/dev/null' is not a directory"),
     (["search", "generate", "--n", "2", "--out", "/dev/null/x"], USAGE, "argument --out"),
     (["ghn", "predict", "--model", "torchvision:resnet18", "--out", "{tmp}"], USAGE, "is a directory"),
-    (["ghn", "predict", "--model", "torchvision:resnet18", "--out", "{tmp}/p.st", "--threads", "0"], USAGE,
-     "argument --threads: must be a thread count"),
-    (["hypergraph", "train", "--dataset", "zoo", "--set", "hidden_channels=abc", "--epochs", "1"], OURS,
-     "expects an integer"),
-    (["hypergraph", "train", "--dataset", "zoo", "--root", "/dev/null", "--epochs", "1"], USAGE,
-     "argument --root"),
+    (
+        ["ghn", "predict", "--model", "torchvision:resnet18", "--out", "{tmp}/p.st", "--threads", "0"],
+        USAGE,
+        "argument --threads: must be a thread count",
+    ),
+    (
+        ["hypergraph", "train", "--dataset", "zoo", "--set", "hidden_channels=abc", "--epochs", "1"],
+        OURS,
+        "expects an integer",
+    ),
+    (["hypergraph", "train", "--dataset", "zoo", "--root", "/dev/null", "--epochs", "1"], USAGE, "argument --root"),
     (["search", "nb201", "--table", "{tmp}/missing.csv", "--seeds", "1"], USAGE, "does not exist"),
     (["ghn", "train", "--hidden", "-8", "--steps", "1", "--out", "{tmp}/run"], USAGE, "argument --hidden"),
     (["search", "nb201", "--seeds", "-1", "--budget", "5"], USAGE, "argument --seeds"),
     # found by trying every sub-command
     (["search", "nb201", "--seeds", "1", "--budget", "0"], USAGE, "argument --budget"),
     (["search", "nb201", "--table", "{tmp}", "--seeds", "1"], USAGE, "not a regular file"),
-    (["search", "nb201", "--searcher", "proxy", "--prior-cache", "/dev/null", "--seeds", "1"], USAGE,
-     "argument --prior-cache"),
+    (
+        ["search", "nb201", "--searcher", "proxy", "--prior-cache", "/dev/null", "--seeds", "1"],
+        USAGE,
+        "argument --prior-cache",
+    ),
     (["search", "generate", "--n", "2", "--out", "{tmp}"], USAGE, "is a directory"),
     (["search", "generate", "--n", "2", "--target", "abc"], USAGE, "argument --target"),
     (["search", "generate", "--n", "2", "--target", "max", "--labels", "-1"], USAGE, "argument --labels"),
@@ -73,8 +81,11 @@ CASES = [
     (["hypergraph", "train", "--dataset", "zoo", "--threads", "-1"], USAGE, "argument --threads"),
     (["hypergraph", "train", "--dataset", "zoo", "--device", "abc"], USAGE, "unknown device 'abc'"),
     (["hypergraph", "train", "--dataset", "zoo", "--set", "num_layers=abc"], OURS, "num_layers"),
-    (["hypergraph", "train", "--dataset", "zoo", "--set", "hidden_channels=-3", "--epochs", "1"], OURS,
-     "hidden_channels must be a positive int"),
+    (
+        ["hypergraph", "train", "--dataset", "zoo", "--set", "hidden_channels=-3", "--epochs", "1"],
+        OURS,
+        "hidden_channels must be a positive int",
+    ),
     (["hypergraph", "train", "--dataset", "zoo", "--model", "nope"], OURS, "Unknown model 'nope'"),
     (["hypergraph", "distill", "--dataset", "zoo", "--seeds", "0"], USAGE, "argument --seeds"),
     (["hypergraph", "tune", "--dataset", "zoo", "--tune-seeds", "0", "--out", "{tmp}"], USAGE, "--tune-seeds"),
@@ -82,10 +93,16 @@ CASES = [
     (["hypergraph", "tune", "--dataset", "zoo", "--csv", "{tmp}", "--out", "{tmp}"], USAGE, "argument --csv"),
     (["ghn", "predict", "--model", "darts:{tmp}/missing.json", "--out", "{tmp}/p.st"], OURS, "does not exist"),
     (["ghn", "predict", "--model", "darts:{tmp}", "--out", "{tmp}/p.st"], OURS, "not a regular file"),
-    (["ghn", "predict", "--model", "torchvision:resnet18", "--out", "{tmp}/p.st", "--input-shape", "abc"], USAGE,
-     "argument --input-shape"),
-    (["ghn", "predict", "--model", "torchvision:resnet18", "--out", "{tmp}/p.st", "--ckpt", ""], USAGE,
-     "argument --ckpt"),
+    (
+        ["ghn", "predict", "--model", "torchvision:resnet18", "--out", "{tmp}/p.st", "--input-shape", "abc"],
+        USAGE,
+        "argument --input-shape",
+    ),
+    (
+        ["ghn", "predict", "--model", "torchvision:resnet18", "--out", "{tmp}/p.st", "--ckpt", ""],
+        USAGE,
+        "argument --ckpt",
+    ),
     (["ghn", "train", "--steps", "-1", "--out", "{tmp}/run"], USAGE, "argument --steps"),
     (["ghn", "train", "--meta-batch", "0", "--out", "{tmp}/run"], USAGE, "argument --meta-batch"),
     (["ghn", "train", "--rank", "0", "--out", "{tmp}/run"], USAGE, "argument --rank"),
@@ -94,27 +111,51 @@ CASES = [
     (["ghn", "train", "--batch-size", "0", "--out", "{tmp}/run"], USAGE, "argument --batch-size"),
     (["ghn", "train", "--device", "cuda:99", "--out", "{tmp}/run"], USAGE, "argument --device"),
     (["ghn", "train", "--export-only", "--out", "{tmp}/run"], OURS, "also give --export"),
-    (["ghn", "train", "--export-only", "--export", "x.safetensors", "--out", "{tmp}/run"], OURS,
-     "last.pt does not exist"),
+    (
+        ["ghn", "train", "--export-only", "--export", "x.safetensors", "--out", "{tmp}/run"],
+        OURS,
+        "last.pt does not exist",
+    ),
     (["ghn", "train", "--steps", "1", "--export", "/dev/null/x", "--out", "{tmp}/run"], OURS, "--export"),
     (["ghn", "train", "--hidden", "100000000", "--out", "{tmp}/run"], USAGE, "a hidden size between 1 and 4096"),
     (["hypergraph", "train", "--dataset", "zoo", "--seed", "99999999999999999999"], USAGE, "argument --seed"),
-    (["ghn", "predict", "--model", "torchvision:resnet18", "--out", "{tmp}/p.st", "--threads", "99999999999"], USAGE,
-     "argument --threads"),
-    (["hypergraph", "tune", "--dataset", "zoo", "--fix", "hidden_channels=abc", "--out", "{tmp}"], OURS,
-     "--fix hidden_channels"),
-    (["hypergraph", "tune", "--dataset", "zoo", "--fix", "hidden_channels=-3", "--out", "{tmp}"], OURS,
-     "hidden_channels must be a positive int"),
-    (["hypergraph", "tune", "--dataset", "zoo", "--storage", "sqlite:////dev/null/x.db", "--out", "{tmp}"], USAGE,
-     "argument --storage"),
+    (
+        ["ghn", "predict", "--model", "torchvision:resnet18", "--out", "{tmp}/p.st", "--threads", "99999999999"],
+        USAGE,
+        "argument --threads",
+    ),
+    (
+        ["hypergraph", "tune", "--dataset", "zoo", "--fix", "hidden_channels=abc", "--out", "{tmp}"],
+        OURS,
+        "--fix hidden_channels",
+    ),
+    (
+        ["hypergraph", "tune", "--dataset", "zoo", "--fix", "hidden_channels=-3", "--out", "{tmp}"],
+        OURS,
+        "hidden_channels must be a positive int",
+    ),
+    (
+        ["hypergraph", "tune", "--dataset", "zoo", "--storage", "sqlite:////dev/null/x.db", "--out", "{tmp}"],
+        USAGE,
+        "argument --storage",
+    ),
     (["search", "darts", "--n-trials", "1", "--storage", "journal:{tmp}", "--out", "{tmp}"], USAGE, "is a directory"),
-    (["search", "darts", "--n-trials", "1", "--storage", "sqlite:///{tmp}/no/dir.db", "--out", "{tmp}"], USAGE,
-     "does not exist"),
-    (["hypergraph", "tune", "--dataset", "zoo", "--csv", "{tmp}/rows.csv", "--out", "{tmp}"], OURS,
-     "--csv goes with --evaluate"),
+    (
+        ["search", "darts", "--n-trials", "1", "--storage", "sqlite:///{tmp}/no/dir.db", "--out", "{tmp}"],
+        USAGE,
+        "does not exist",
+    ),
+    (
+        ["hypergraph", "tune", "--dataset", "zoo", "--csv", "{tmp}/rows.csv", "--out", "{tmp}"],
+        OURS,
+        "--csv goes with --evaluate",
+    ),
     (["search", "generate", "--n", "2", "--params", "1e300"], USAGE, "argument --params"),
-    (["search", "generate", "--n", "2", "--target", "max", "--labels", "5", "--scale", "1e308"], USAGE,
-     "argument --scale"),
+    (
+        ["search", "generate", "--n", "2", "--target", "max", "--labels", "5", "--scale", "1e308"],
+        USAGE,
+        "argument --scale",
+    ),
 ]
 
 
@@ -131,14 +172,24 @@ def test_misuse_gives_one_error_line(argv, expected, needle, tmp_path, capsys, s
 @pytest.mark.timeout(120)
 def test_misuse_in_a_real_process(tmp_path, record):
     """The installed entry point: exit status and stderr as a shell sees them."""
-    record("cli: misuse in a subprocess", "python -m graphhyper.cli ghn train --out /dev/null/run; --seeds -1; "
-           "--set hidden_channels=abc")
+    record(
+        "cli: misuse in a subprocess",
+        "python -m graphhyper.cli ghn train --out /dev/null/run; --seeds -1; --set hidden_channels=abc",
+    )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]))
-    for argv, expected in ((["ghn", "train", "--out", "/dev/null/run", "--steps", "1"], USAGE),
-                           (["search", "nb201", "--seeds", "-1"], USAGE),
-                           (["hypergraph", "train", "--dataset", "zoo", "--set", "hidden_channels=abc"], OURS)):
-        proc = subprocess.run([sys.executable, "-m", "graphhyper.cli", *argv], capture_output=True, text=True,
-                              timeout=60, env=env, cwd=tmp_path)
+    for argv, expected in (
+        (["ghn", "train", "--out", "/dev/null/run", "--steps", "1"], USAGE),
+        (["search", "nb201", "--seeds", "-1"], USAGE),
+        (["hypergraph", "train", "--dataset", "zoo", "--set", "hidden_channels=abc"], OURS),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "graphhyper.cli", *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            cwd=tmp_path,
+        )
         assert_one_error(proc.returncode, proc.stderr, expected, "error:")
         assert not (tmp_path / "runs").exists()
 
@@ -165,9 +216,14 @@ def test_a_real_bug_keeps_its_traceback(monkeypatch, record):
         main(["hypergraph", "datasets"])
 
 
-@pytest.mark.parametrize("exc", [PermissionError(13, "Permission denied", "/x/y"),
-                                 IsADirectoryError(21, "Is a directory", "/tmp"),
-                                 NotADirectoryError(20, "Not a directory", "/dev/null/x")])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        PermissionError(13, "Permission denied", "/x/y"),
+        IsADirectoryError(21, "Is a directory", "/tmp"),
+        NotADirectoryError(20, "Not a directory", "/dev/null/x"),
+    ],
+)
 def test_os_errors_while_running_are_one_line(exc, monkeypatch, capsys, record):
     record("cli: OSError while running", f"handler raises {type(exc).__name__} -> one line naming the path")
     import graphhyper.cli.hypergraph as hcli
@@ -210,8 +266,10 @@ def test_explicit_optimiser_options_win(record):
 @pytest.mark.timeout(60)
 def test_train_command_passes_hgnns_lr_to_training(monkeypatch, capsys, shared_data, record):
     """The handler itself uses the filled defaults: HGNN trains with 1e-2, not train_node_classifier's 1e-3."""
-    record("cli: hypergraph train per-model defaults", "graphhyper hypergraph train --model hgnn: lr reaching "
-           "train_node_classifier")
+    record(
+        "cli: hypergraph train per-model defaults",
+        "graphhyper hypergraph train --model hgnn: lr reaching train_node_classifier",
+    )
     import graphhyper.hypergraph.train as train_mod
     from graphhyper.errors import InvalidInputError
     from graphhyper.hypergraph.models import train_defaults

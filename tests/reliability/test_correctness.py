@@ -27,7 +27,7 @@ def test_ghn_task_has_a_validation_split_carved_from_training(record):
     d = datasets.load_digits()
     x = (torch.tensor(d.images, dtype=torch.float32).unsqueeze(1) / 16.0 - 0.3) / 0.4
     perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(0))
-    assert torch.equal(t.x_test, x[perm[:497]])                   # the test split is the one reported before
+    assert torch.equal(t.x_test, x[perm[:497]])  # the test split is the one reported before
     assert len(t.x_val) >= 256 and len(t.x_train) + len(t.x_val) == x.shape[0] - 497
     assert _rows(torch.cat([t.x_train, t.x_val])) == _rows(x[perm[497:]])  # validation comes from the training pool
     again = load_digits_task(seed=0)
@@ -69,9 +69,16 @@ def test_training_objective_in_a_multi_objective_search(tmp_path, record):
     acc = TrainEval(t.x_train[:64], t.y_train[:64], t.x_val[:64], t.y_val[:64], epochs=2, batch_size=32)
     space = darts_space(**t.darts_kwargs(), cells=(3, 3), widths=(8,))
     db = f"sqlite:///{tmp_path / 'search.db'}"
-    res = run(space, MultiObjective([acc, num_params]), 1, storage=db, directions=["maximize", "minimize"],
-              progress=False, study_name="multi")
-    assert len(res.trials) == 1 and 0.0 <= res.trials[0].values[0] <= 1.0   # Trial.report hidden
+    res = run(
+        space,
+        MultiObjective([acc, num_params]),
+        1,
+        storage=db,
+        directions=["maximize", "minimize"],
+        progress=False,
+        study_name="multi",
+    )
+    assert len(res.trials) == 1 and 0.0 <= res.trials[0].values[0] <= 1.0  # Trial.report hidden
     single = run(space, acc, 1, storage=db, progress=False, study_name="single")  # one objective still reports
     assert single.trials[0].intermediate_values.keys() == {0, 1}
 
@@ -94,12 +101,12 @@ def test_conhd_node_classification_pools_incidences_to_nodes(planted, record):
 
     set_seed(0)
     model = build_model("conhd", 6, 2, hidden_channels=8, num_layers=1, dropout=0.0)
-    assert model(planted.x, planted.hg).shape[0] == planted.hg.nnz   # the model itself stays per incidence
+    assert model(planted.x, planted.hg).shape[0] == planted.hg.nnz  # the model itself stays per incidence
     before = predict(model, planted)
-    assert before.shape == (planted.hg.num_nodes, 2)                  # one row per node
+    assert before.shape == (planted.hg.num_nodes, 2)  # one row per node
     res = train_node_classifier(model, planted, epochs=60, lr=1e-2, seed=0, progress=False)
-    assert res.history[-1]["loss"] < 0.1 * res.history[0]["loss"]          # it learns (seeds 0-2: 0.66 -> <0.003)
-    assert res.history[-1]["train_acc"] == 1.0 and res.test_acc > 0.75     # seeds 0-2: test 0.85-0.95
+    assert res.history[-1]["loss"] < 0.1 * res.history[0]["loss"]  # it learns (seeds 0-2: 0.66 -> <0.003)
+    assert res.history[-1]["train_acc"] == 1.0 and res.test_acc > 0.75  # seeds 0-2: test 0.85-0.95
     # the pooled row of a node is the mean of its incidences' logits
     per_inc = model.eval()(planted.x, planted.hg).detach()
     node = int(planted.hg.inc_node[0])
@@ -141,11 +148,27 @@ def test_harness_set_parses_strings_and_refuses_unknown_keys(tmp_path, capsys, r
     with pytest.raises(InvalidInputError, match="KEY=VALUE"):
         parse_key_values(["act"], "--set")
     out = tmp_path / "t"
-    code = main(["hypergraph", "table", "--datasets", "zoo", "--models", "hgnn", "--seeds", "1", "--epochs", "1",
-                 "--set", "hiden_channels=64", "--out", str(out)])
+    code = main(
+        [
+            "hypergraph",
+            "table",
+            "--datasets",
+            "zoo",
+            "--models",
+            "hgnn",
+            "--seeds",
+            "1",
+            "--epochs",
+            "1",
+            "--set",
+            "hiden_channels=64",
+            "--out",
+            str(out),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and "graphhyper: error:" in err and "hiden_channels" in err and "Traceback" not in err
-    assert not out.with_suffix(".csv").exists()                      # nothing trained
+    assert not out.with_suffix(".csv").exists()  # nothing trained
 
 
 # ------------------------------------------------------------------------------- tracing inputs
@@ -179,7 +202,7 @@ def test_trace_of_lazy_module_names_the_fix(record):
     with pytest.raises(InvalidInputError, match=r"lazy.*'0'.*'3'.*forward") as info:
         trace(lazy, input_shape=(1, 3, 8, 8))
     assert "torch.zeros(1, 3, 8, 8)" in str(info.value)
-    lazy(torch.zeros(1, 3, 8, 8))                                     # the fix the message names
+    lazy(torch.zeros(1, 3, 8, 8))  # the fix the message names
     graph = trace(lazy, input_shape=(1, 3, 8, 8))
     assert graph.parameters["3.weight"] == (5, 4 * 6 * 6)
 

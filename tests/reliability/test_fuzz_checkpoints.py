@@ -25,8 +25,12 @@ from graphhyper.ghn import GHN, GHNConfig, load, save
 
 from .test_checkpoint_safety import encode_st, read_st
 
-FUZZ = settings(max_examples=200, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=200,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 _SIZES = {"F32": 4, "I32": 4, "U32": 4, "F16": 2, "BF16": 2, "I16": 2, "F64": 8, "I64": 8, "U8": 1, "BOOL": 1}
 
 
@@ -44,8 +48,9 @@ class Pristine(NamedTuple):
 @pytest.fixture(scope="module")
 def pristine() -> Pristine:
     with tempfile.TemporaryDirectory() as tmp:
-        st_path, js_path = save(GHN(GHNConfig(hidden=8, layers=1, rank=2, vocab=["unknown", "conv", "linear"])),
-                                Path(tmp) / "g")
+        st_path, js_path = save(
+            GHN(GHNConfig(hidden=8, layers=1, rank=2, vocab=["unknown", "conv", "linear"])), Path(tmp) / "g"
+        )
         header, data = read_st(st_path)
         meta = header.pop("__metadata__")
         tensors = {k: [v["dtype"], v["shape"], data[slice(*v["data_offsets"])]] for k, v in header.items()}
@@ -65,13 +70,20 @@ def _pack(tensors: dict, meta, edits) -> bytes:
     return encode_st(header, data)
 
 
-huge = st.sampled_from([2 ** 31, 2 ** 32, 2 ** 53 + 1, 2 ** 63 - 1, 2 ** 64 - 1, 2 ** 64, 10 ** 30])
-numbers = st.one_of(st.integers(-3, 70), huge, st.integers(-(2 ** 64), -1))
+huge = st.sampled_from([2**31, 2**32, 2**53 + 1, 2**63 - 1, 2**64 - 1, 2**64, 10**30])
+numbers = st.one_of(st.integers(-3, 70), huge, st.integers(-(2**64), -1))
 json_values = st.recursive(
-    st.one_of(st.none(), st.booleans(), numbers, st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
-              st.sampled_from(["F32", "I32", "transformer", "gatedgnn", "lowrank", "tiled", "conv"])),
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        numbers,
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.text(max_size=8),
+        st.sampled_from(["F32", "I32", "transformer", "gatedgnn", "lowrank", "tiled", "conv"]),
+    ),
     lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=3)),
-    max_leaves=8)
+    max_leaves=8,
+)
 index = st.integers(0, 999)
 small_shape = st.lists(st.integers(0, 40), max_size=3)
 
@@ -82,18 +94,21 @@ structured = st.one_of(
     st.tuples(st.just("resize"), index, small_shape),
     st.tuples(st.just("drop"), index, st.none()),
     st.tuples(st.just("extra"), index, st.tuples(st.text(max_size=10), small_shape)),
-    st.tuples(st.just("config"), index, st.tuples(st.sampled_from(["hidden", "rank", "vocab", "mip", "x"]),
-                                                  json_values)),
+    st.tuples(
+        st.just("config"), index, st.tuples(st.sampled_from(["hidden", "rank", "vocab", "mip", "x"]), json_values)
+    ),
     st.tuples(st.just("metadata"), index, json_values),
 )
 # raw edits of one header field, leaving the data as it is
-raw_edit = st.tuples(index, st.sampled_from(["dtype", "shape", "data_offsets"]),
-                     st.one_of(st.sampled_from(sorted(_SIZES) + ["Q9", ""]), st.lists(numbers, max_size=3),
-                               json_values))
+raw_edit = st.tuples(
+    index,
+    st.sampled_from(["dtype", "shape", "data_offsets"]),
+    st.one_of(st.sampled_from(sorted(_SIZES) + ["Q9", ""]), st.lists(numbers, max_size=3), json_values),
+)
 byte_edit = st.one_of(
-    st.tuples(st.just("truncate"), st.integers(0, 10 ** 6)),
-    st.tuples(st.just("length"), st.one_of(st.integers(0, 4096), huge.filter(lambda n: n < 2 ** 64))),
-    st.tuples(st.just("flip"), st.integers(0, 10 ** 6), st.integers(1, 255)),
+    st.tuples(st.just("truncate"), st.integers(0, 10**6)),
+    st.tuples(st.just("length"), st.one_of(st.integers(0, 4096), huge.filter(lambda n: n < 2**64))),
+    st.tuples(st.just("flip"), st.integers(0, 10**6), st.integers(1, 255)),
 )
 
 
@@ -122,11 +137,11 @@ def _apply(tensors: dict, meta, change) -> dict:
 
 def _edit_bytes(raw: bytes, edit) -> bytes:
     if edit[0] == "truncate":
-        return raw[:edit[1] % (len(raw) + 1)]
+        return raw[: edit[1] % (len(raw) + 1)]
     if edit[0] == "length":
         return struct.pack("<Q", edit[1]) + raw[8:]
     pos = edit[1] % len(raw)
-    return raw[:pos] + bytes([raw[pos] ^ edit[2]]) + raw[pos + 1:]
+    return raw[:pos] + bytes([raw[pos] ^ edit[2]]) + raw[pos + 1 :]
 
 
 def _load_and_check(path: Path) -> None:
@@ -169,32 +184,45 @@ def _mutated_weights(pristine: Pristine, changes, edits=(), byte_edits=()) -> by
 @FUZZ
 @given(changes=st.lists(structured, min_size=1, max_size=3))
 def test_consistent_safetensors_with_other_tensors(pristine, changes, record):
-    record("GHN safetensors fuzz, valid files", "relabelled dtypes, reshaped / resized / missing / extra tensors, "
-           "header config and metadata -> only GraphhyperError, or a GHN equal to the header")
+    record(
+        "GHN safetensors fuzz, valid files",
+        "relabelled dtypes, reshaped / resized / missing / extra tensors, "
+        "header config and metadata -> only GraphhyperError, or a GHN equal to the header",
+    )
     _write_and_load(json.dumps(pristine.doc).encode(), _mutated_weights(pristine, changes))
 
 
 @FUZZ
-@given(changes=st.lists(st.tuples(st.just("relabel"), index, st.sampled_from(sorted(_SIZES))), min_size=1,
-                        max_size=3))
+@given(changes=st.lists(st.tuples(st.just("relabel"), index, st.sampled_from(sorted(_SIZES))), min_size=1, max_size=3))
 def test_relabelled_tensors(pristine, changes, record):
-    record("GHN safetensors fuzz, relabelled dtypes", "1-3 tensors relabelled (same bytes, any dtype) "
-           "-> only CheckpointError naming the dtype, never garbage weights")
+    record(
+        "GHN safetensors fuzz, relabelled dtypes",
+        "1-3 tensors relabelled (same bytes, any dtype) "
+        "-> only CheckpointError naming the dtype, never garbage weights",
+    )
     _write_and_load(json.dumps(pristine.doc).encode(), _mutated_weights(pristine, changes))
 
 
 @FUZZ
-@given(changes=st.lists(structured, max_size=2), edits=st.lists(raw_edit, max_size=2),
-       byte_edits=st.lists(byte_edit, max_size=2))
+@given(
+    changes=st.lists(structured, max_size=2),
+    edits=st.lists(raw_edit, max_size=2),
+    byte_edits=st.lists(byte_edit, max_size=2),
+)
 def test_corrupt_safetensors(pristine, changes, edits, byte_edits, record):
-    record("GHN safetensors fuzz, corrupt files", "raw dtype / shape / offset edits (huge, negative, wrong types), "
-           "truncation, header length, byte flips -> only GraphhyperError, or a GHN equal to the header")
+    record(
+        "GHN safetensors fuzz, corrupt files",
+        "raw dtype / shape / offset edits (huge, negative, wrong types), "
+        "truncation, header length, byte flips -> only GraphhyperError, or a GHN equal to the header",
+    )
     _write_and_load(json.dumps(pristine.doc).encode(), _mutated_weights(pristine, changes, edits, byte_edits))
 
 
 config_change = st.one_of(
-    st.tuples(st.sampled_from(["hidden", "rank", "layers", "heads", "cutoff", "rounds", "max_dim"]),
-              st.one_of(numbers, st.integers(0, 2 ** 17), json_values)),
+    st.tuples(
+        st.sampled_from(["hidden", "rank", "layers", "heads", "cutoff", "rounds", "max_dim"]),
+        st.one_of(numbers, st.integers(0, 2**17), json_values),
+    ),
     st.tuples(st.sampled_from(["encoder", "decoder", "mip", "vocab", "colour", ""]), json_values),
     st.tuples(st.just("vocab"), st.lists(st.sampled_from(["unknown", "conv", "linear", "", "relu"]), max_size=5)),
     st.tuples(st.just("<delete>"), st.sampled_from(["hidden", "vocab", "encoder", "mip"])),
@@ -204,8 +232,11 @@ config_change = st.one_of(
 @FUZZ
 @given(changes=st.lists(config_change, min_size=1, max_size=3), same_in_header=st.booleans())
 def test_mutated_config(pristine, changes, same_in_header, record):
-    record("GHN config JSON fuzz", "wrong types, huge / negative / zero ints, NaN, unknown and deleted keys, in the "
-           "JSON alone or also in the weights' header -> only GraphhyperError, or a GHN equal to the header")
+    record(
+        "GHN config JSON fuzz",
+        "wrong types, huge / negative / zero ints, NaN, unknown and deleted keys, in the "
+        "JSON alone or also in the weights' header -> only GraphhyperError, or a GHN equal to the header",
+    )
     meta, doc = pristine.meta, json.loads(json.dumps(pristine.doc))
     for key, value in changes:
         if key == "<delete>":
@@ -218,12 +249,18 @@ def test_mutated_config(pristine, changes, same_in_header, record):
 
 
 @FUZZ
-@given(changes=st.lists(st.tuples(st.sampled_from(["format", "format_version", "meta", "config", "<replace>"]),
-                                  json_values), max_size=2),
-       text=st.one_of(st.none(), st.binary(max_size=40), st.text(max_size=40)))
+@given(
+    changes=st.lists(
+        st.tuples(st.sampled_from(["format", "format_version", "meta", "config", "<replace>"]), json_values), max_size=2
+    ),
+    text=st.one_of(st.none(), st.binary(max_size=40), st.text(max_size=40)),
+)
 def test_mutated_config_document(pristine, changes, text, record):
-    record("GHN config document fuzz", "format, format_version, meta or the whole document replaced; random bytes "
-           "and text as the JSON -> only GraphhyperError")
+    record(
+        "GHN config document fuzz",
+        "format, format_version, meta or the whole document replaced; random bytes "
+        "and text as the JSON -> only GraphhyperError",
+    )
     doc = json.loads(json.dumps(pristine.doc))
     for key, value in changes:
         doc = value if key == "<replace>" else ({**doc, key: value} if isinstance(doc, dict) else doc)

@@ -20,39 +20,152 @@ from hypothesis import strategies as st
 
 from graphhyper.cli import main
 
-GARBAGE = ["", " ", "-1", "0", "-0", "1", "1.5", "nan", "inf", "-inf", "1e999", "abc", "/dev/null/x", "{dir}",
-           "{dir}/new/file", "4294967296", "99999999999999999999", "a=b", "hidden_channels=abc", "{x", "[1, 2]",
-           "cuda:7", "\u00e9\u00e8", "x" * 300, "1e300", "sqlite:////dev/null/x.db", "journal:{dir}"]
+GARBAGE = [
+    "",
+    " ",
+    "-1",
+    "0",
+    "-0",
+    "1",
+    "1.5",
+    "nan",
+    "inf",
+    "-inf",
+    "1e999",
+    "abc",
+    "/dev/null/x",
+    "{dir}",
+    "{dir}/new/file",
+    "4294967296",
+    "99999999999999999999",
+    "a=b",
+    "hidden_channels=abc",
+    "{x",
+    "[1, 2]",
+    "cuda:7",
+    "\u00e9\u00e8",
+    "x" * 300,
+    "1e300",
+    "sqlite:////dev/null/x.db",
+    "journal:{dir}",
+]
 
-TUNE_OPTS = ["--trials", "--timeout", "--tune-seeds", "--epochs", "--patience", "--fix", "--space", "--enqueue",
-             "--startup", "--out", "--study", "--storage", "--seed", "--evaluate", "--choose", "--write", "--seeds",
-             "--csv", "--device", "--threads", "--root", "--model", "--tie-break", "--dataset"]
-COMMON = ["--dataset", "--root", "--split", "--seed", "--epochs", "--patience", "--lr", "--weight-decay", "--device",
-          "--threads", "--set"]
+TUNE_OPTS = [
+    "--trials",
+    "--timeout",
+    "--tune-seeds",
+    "--epochs",
+    "--patience",
+    "--fix",
+    "--space",
+    "--enqueue",
+    "--startup",
+    "--out",
+    "--study",
+    "--storage",
+    "--seed",
+    "--evaluate",
+    "--choose",
+    "--write",
+    "--seeds",
+    "--csv",
+    "--device",
+    "--threads",
+    "--root",
+    "--model",
+    "--tie-break",
+    "--dataset",
+]
+COMMON = [
+    "--dataset",
+    "--root",
+    "--split",
+    "--seed",
+    "--epochs",
+    "--patience",
+    "--lr",
+    "--weight-decay",
+    "--device",
+    "--threads",
+    "--set",
+]
 # (base argv, options to fuzz; None = the positional argument). "{dir}" is an existing directory.
 COMMANDS = {
     "hypergraph train": (["hypergraph", "train", "--dataset", "zoo", "--quiet"], COMMON + ["--model", None]),
-    "hypergraph distill": (["hypergraph", "distill", "--dataset", "zoo", "--quiet"],
-                           COMMON + ["--seeds", "--teacher", "--only"]),
+    "hypergraph distill": (
+        ["hypergraph", "distill", "--dataset", "zoo", "--quiet"],
+        COMMON + ["--seeds", "--teacher", "--only"],
+    ),
     "hypergraph tune": (["hypergraph", "tune", "--dataset", "zoo", "--out", "{dir}"], TUNE_OPTS),
-    "hypergraph table": (["hypergraph", "table", "--datasets", "zoo", "--models", "hgnn", "--out", "{dir}/t"],
-                         ["--preset", "--datasets", "--models", "--seeds", "--epochs", "--patience", "--out",
-                          "--tuned", "--set", "--threads", "--workers", "--device", "--root"]),
+    "hypergraph table": (
+        ["hypergraph", "table", "--datasets", "zoo", "--models", "hgnn", "--out", "{dir}/t"],
+        [
+            "--preset",
+            "--datasets",
+            "--models",
+            "--seeds",
+            "--epochs",
+            "--patience",
+            "--out",
+            "--tuned",
+            "--set",
+            "--threads",
+            "--workers",
+            "--device",
+            "--root",
+        ],
+    ),
     "hypergraph datasets": (["hypergraph", "datasets"], ["--json", None]),
-    "ghn train": (["ghn", "train", "--out", "{dir}/run", "--steps", "1"],
-                  ["--out", "--tasks", "--steps", "--meta-batch", "--batch-size", "--lr", "--warmup", "--pool-size",
-                   "--seed", "--ckpt-every", "--hidden", "--encoder", "--decoder", "--rank", "--threads",
-                   "--max-minutes", "--export", "--device"]),
-    "ghn predict": (["ghn", "predict", "--model", "torchvision:resnet18", "--out", "{dir}/p.safetensors"],
-                    ["--model", "--ckpt", "--out", "--input-shape", "--threads"]),
+    "ghn train": (
+        ["ghn", "train", "--out", "{dir}/run", "--steps", "1"],
+        [
+            "--out",
+            "--tasks",
+            "--steps",
+            "--meta-batch",
+            "--batch-size",
+            "--lr",
+            "--warmup",
+            "--pool-size",
+            "--seed",
+            "--ckpt-every",
+            "--hidden",
+            "--encoder",
+            "--decoder",
+            "--rank",
+            "--threads",
+            "--max-minutes",
+            "--export",
+            "--device",
+        ],
+    ),
+    "ghn predict": (
+        ["ghn", "predict", "--model", "torchvision:resnet18", "--out", "{dir}/p.safetensors"],
+        ["--model", "--ckpt", "--out", "--input-shape", "--threads"],
+    ),
     "ghn list": (["ghn", "list"], [None]),
-    "search nb201": (["search", "nb201", "--seeds", "1", "--budget", "5", "--no-progress"],
-                     ["--searcher", "--budget", "--seeds", "--table", "--prior-cache"]),
-    "search darts": (["search", "darts", "--n-trials", "1", "--out", "{dir}", "--no-progress"],
-                     ["--task", "--n-trials", "--storage", "--study-name", "--objective", "--ghn", "--max-params",
-                      "--out", "--seed"]),
-    "search generate": (["search", "generate", "--n", "2"],
-                        ["--space", "--n", "--target", "--params", "--labels", "--scale", "--seed", "--out"]),
+    "search nb201": (
+        ["search", "nb201", "--seeds", "1", "--budget", "5", "--no-progress"],
+        ["--searcher", "--budget", "--seeds", "--table", "--prior-cache"],
+    ),
+    "search darts": (
+        ["search", "darts", "--n-trials", "1", "--out", "{dir}", "--no-progress"],
+        [
+            "--task",
+            "--n-trials",
+            "--storage",
+            "--study-name",
+            "--objective",
+            "--ghn",
+            "--max-params",
+            "--out",
+            "--seed",
+        ],
+    ),
+    "search generate": (
+        ["search", "generate", "--n", "2"],
+        ["--space", "--n", "--target", "--params", "--labels", "--scale", "--seed", "--out"],
+    ),
     "arch inspect": (["arch", "inspect", "torchvision:resnet18"], ["--input-shape", "--dtype", "--paths"]),
     "arch inspect MODEL": (["arch", "inspect"], [None]),
 }
@@ -128,12 +241,19 @@ def invocations(draw):
 
 
 @pytest.mark.timeout(120)
-@settings(max_examples=150, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(case=invocations())
 def test_no_traceback_escapes(case, tmp_path_factory, long_work_stubbed, capsys, record):
-    record("cli fuzz: sub-command x option x garbage", "150 hypothesis draws over 12 sub-commands, their options and "
-           "27 garbage values ('', -1, 0, nan, 1e999, abc, /dev/null/x, a directory, 2**32, 10**20, ...)")
+    record(
+        "cli fuzz: sub-command x option x garbage",
+        "150 hypothesis draws over 12 sub-commands, their options and "
+        "27 garbage values ('', -1, 0, nan, 1e999, abc, /dev/null/x, a directory, 2**32, 10**20, ...)",
+    )
     command, option, value = case
     tmp = str(tmp_path_factory.mktemp("fuzz"))
     argv = _argv(command, option, value.replace("{dir}", tmp), tmp)
@@ -150,8 +270,7 @@ def test_no_traceback_escapes(case, tmp_path_factory, long_work_stubbed, capsys,
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("command", sorted(COMMANDS))
-def test_every_option_of_every_command_with_nan_and_a_bad_path(command, tmp_path, long_work_stubbed, capsys,
-                                                               record):
+def test_every_option_of_every_command_with_nan_and_a_bad_path(command, tmp_path, long_work_stubbed, capsys, record):
     """A deterministic sweep beside the random one: every option of ``command`` with 'nan' and '/dev/null/x'."""
     record("cli fuzz: every option x {nan, /dev/null/x}", command)
     for option in COMMANDS[command][1]:

@@ -11,14 +11,18 @@ from hypothesis import strategies as st
 
 from graphhyper.errors import GraphhyperError, InvalidHypergraphError, InvalidInputError
 
-FUZZ = settings(max_examples=60, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 ints = st.integers(min_value=-5, max_value=40)
 
 
 @FUZZ
-@given(num_nodes=st.integers(-2, 30), pairs=st.lists(st.tuples(ints, ints), max_size=40),
-       weight=st.one_of(st.none(), st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=12)))
+@given(
+    num_nodes=st.integers(-2, 30),
+    pairs=st.lists(st.tuples(ints, ints), max_size=40),
+    weight=st.one_of(st.none(), st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=12)),
+)
 def test_hypergraph_from_index(num_nodes, pairs, weight, record):
     record("Hypergraph(hyperedge_index=random)", "random ids (negative, out of range), NaN/inf weights")
     from graphhyper.hypergraph import Hypergraph

@@ -22,8 +22,9 @@ from hypothesis import strategies as st
 from graphhyper.data.cards import CARD_DIR, DatasetCard, get_card
 from graphhyper.errors import GraphhyperError
 
-FUZZ = settings(max_examples=150, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 
 # ---------------------------------------------------------------- pickles
 _HYPERGCN_LIKE = [
@@ -35,8 +36,11 @@ _HYPERGCN_LIKE = [
 ]
 SEEDS = [pickle.dumps(obj, protocol=p) for obj in _HYPERGCN_LIKE for p in (0, 2, 4, 5)]
 
-_edit = st.tuples(st.sampled_from(["flip", "insert", "delete", "truncate", "splice", "big"]),
-                  st.integers(0, 1 << 20), st.binary(min_size=1, max_size=6))
+_edit = st.tuples(
+    st.sampled_from(["flip", "insert", "delete", "truncate", "splice", "big"]),
+    st.integers(0, 1 << 20),
+    st.binary(min_size=1, max_size=6),
+)
 
 
 def _mutate(data: bytes, edits) -> bytes:
@@ -44,19 +48,19 @@ def _mutate(data: bytes, edits) -> bytes:
         pos = where % (len(data) + 1)
         if kind == "flip" and data:
             pos %= len(data)
-            data = data[:pos] + bytes([data[pos] ^ (chunk[0] or 1)]) + data[pos + 1:]
+            data = data[:pos] + bytes([data[pos] ^ (chunk[0] or 1)]) + data[pos + 1 :]
         elif kind == "insert":
             data = data[:pos] + chunk + data[pos:]
         elif kind == "delete":
-            data = data[:pos] + data[pos + len(chunk):]
+            data = data[:pos] + data[pos + len(chunk) :]
         elif kind == "truncate":
             data = data[:pos]
         elif kind == "splice":
             other = SEEDS[where % len(SEEDS)]
             start = (where >> 8) % len(other)
-            data = data[:pos] + other[start:start + 4 * len(chunk)] + data[pos:]
+            data = data[:pos] + other[start : start + 4 * len(chunk)] + data[pos:]
         else:  # a 4-byte little-endian field set to a large value
-            data = data[:pos] + (0x7FFFFFF0 - chunk[0]).to_bytes(4, "little") + data[pos + 4:]
+            data = data[:pos] + (0x7FFFFFF0 - chunk[0]).to_bytes(4, "little") + data[pos + 4 :]
     return data
 
 
@@ -86,8 +90,11 @@ def _touch(obj, depth: int = 0) -> None:
 def test_mutated_pickles(seed, edits, record):
     from graphhyper.data import safe_loads
 
-    record("fuzz: safe_loads(mutated HyperGCN-style pickle)", "byte flips, inserts, deletes, splices, large length "
-           "fields in protocol 0/2/4/5 pickles; only GraphhyperError; peak memory <= 72 x size + 2 MiB")
+    record(
+        "fuzz: safe_loads(mutated HyperGCN-style pickle)",
+        "byte flips, inserts, deletes, splices, large length "
+        "fields in protocol 0/2/4/5 pickles; only GraphhyperError; peak memory <= 72 x size + 2 MiB",
+    )
     data = _mutate(SEEDS[seed], edits)
     tracemalloc.start()
     try:
@@ -108,8 +115,11 @@ _FILES = ("features.pickle", "labels.pickle", "hypergraph.pickle")
 @pytest.fixture(scope="module")
 def hypergcn_files():
     feats = sp.csr_matrix(np.eye(4, 6, dtype=np.float32))
-    return {"features.pickle": pickle.dumps(feats, protocol=4), "labels.pickle": pickle.dumps([0, 1, 1, 0]),
-            "hypergraph.pickle": pickle.dumps({"e0": {np.int32(0), np.int32(1)}, "e1": [2, 3]}, protocol=4)}
+    return {
+        "features.pickle": pickle.dumps(feats, protocol=4),
+        "labels.pickle": pickle.dumps([0, 1, 1, 0]),
+        "hypergraph.pickle": pickle.dumps({"e0": {np.int32(0), np.int32(1)}, "e1": [2, 3]}, protocol=4),
+    }
 
 
 @FUZZ
@@ -117,8 +127,11 @@ def hypergcn_files():
 def test_read_hypergcn_mutated_folder(which, edits, hypergcn_files, tmp_path_factory, record):
     from graphhyper.data.readers import read_hypergcn
 
-    record("fuzz: read_hypergcn(one file mutated)", "features/labels/hypergraph pickle mutated; only "
-           "GraphhyperError, and what loads has labels and hyperedges within the node count")
+    record(
+        "fuzz: read_hypergcn(one file mutated)",
+        "features/labels/hypergraph pickle mutated; only "
+        "GraphhyperError, and what loads has labels and hyperedges within the node count",
+    )
     folder = tmp_path_factory.mktemp("hypergcn")
     for name, data in hypergcn_files.items():
         (folder / name).write_bytes(_mutate(data, edits) if name == which else data)
@@ -137,9 +150,28 @@ def _check_raw(raw) -> None:
 
 
 # ---------------------------------------------------------------- text formats
-_TOKENS = st.one_of(st.integers(-3, 12).map(str), st.sampled_from(
-    ["0.5", "-0", "nan", "inf", "-inf", "1e400", "99999999999999999999", "1e15", "abc", "", "0x1f", "1,2", "\x00",
-     "é", "\t"]))
+_TOKENS = st.one_of(
+    st.integers(-3, 12).map(str),
+    st.sampled_from(
+        [
+            "0.5",
+            "-0",
+            "nan",
+            "inf",
+            "-inf",
+            "1e400",
+            "99999999999999999999",
+            "1e15",
+            "abc",
+            "",
+            "0x1f",
+            "1,2",
+            "\x00",
+            "é",
+            "\t",
+        ]
+    ),
+)
 _LINES = st.lists(st.lists(_TOKENS, min_size=0, max_size=6), max_size=12)
 
 
@@ -156,8 +188,11 @@ def _card(fmt: str, stem: str) -> DatasetCard:
 def test_content_edges_text(content, edges, junk, tmp_path_factory, record):
     from graphhyper.data.readers import read_content_edges
 
-    record("fuzz: read_content_edges(random rows)", "ids/features/labels/edge rows of ints, floats, nan, inf, "
-           "huge numbers, junk bytes; only GraphhyperError, consistent when accepted")
+    record(
+        "fuzz: read_content_edges(random rows)",
+        "ids/features/labels/edge rows of ints, floats, nan, inf, "
+        "huge numbers, junk bytes; only GraphhyperError, consistent when accepted",
+    )
     folder = tmp_path_factory.mktemp("content")
     (folder / "f.content").write_bytes(_text(content, " ") + (junk or b""))
     (folder / "f.edges").write_bytes(_text(edges, " "))
@@ -174,8 +209,10 @@ def test_content_edges_text(content, edges, junk, tmp_path_factory, record):
 def test_cornell_text(labels, edges, junk, tmp_path_factory, record):
     from graphhyper.data.readers import read_cornell
 
-    record("fuzz: read_cornell(random labels and hyperedges)", "label lines and comma-separated hyperedge lines "
-           "with junk; only GraphhyperError, consistent when accepted")
+    record(
+        "fuzz: read_cornell(random labels and hyperedges)",
+        "label lines and comma-separated hyperedge lines with junk; only GraphhyperError, consistent when accepted",
+    )
     folder = tmp_path_factory.mktemp("cornell")
     (folder / "node-labels-f.txt").write_bytes("\n".join(labels).encode("utf-8", "surrogatepass"))
     (folder / "hyperedges-f.txt").write_bytes(_text(edges, ",") + junk)
@@ -188,10 +225,11 @@ def test_cornell_text(labels, edges, junk, tmp_path_factory, record):
 
 
 # ---------------------------------------------------------------- dataset cards
-_JSON = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=False),
-                               st.text(max_size=12)),
-                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                                  max_size=4), max_leaves=12)
+_JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=False), st.text(max_size=12)),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
 
 
 @pytest.fixture(scope="module")
@@ -200,19 +238,31 @@ def valid_card() -> dict:
 
 
 @FUZZ
-@given(path=st.lists(st.sampled_from(["name", "files", 0, "path", "urls", "bytes", "optional", "published",
-                                      "model", "params"]), min_size=1, max_size=3),
-       value=_JSON, raw=st.one_of(st.none(), st.binary(max_size=30)))
+@given(
+    path=st.lists(
+        st.sampled_from(["name", "files", 0, "path", "urls", "bytes", "optional", "published", "model", "params"]),
+        min_size=1,
+        max_size=3,
+    ),
+    value=_JSON,
+    raw=st.one_of(st.none(), st.binary(max_size=30)),
+)
 def test_dataset_card_json(path, value, raw, valid_card, tmp_path_factory, record):
     from graphhyper.data.cards import read_card
 
-    record("fuzz: read_card(mutated JSON card)", "one field of zoo.json replaced by random JSON, or the file by "
-           "random bytes; only DatasetError, and what parses has typed fields")
+    record(
+        "fuzz: read_card(mutated JSON card)",
+        "one field of zoo.json replaced by random JSON, or the file by "
+        "random bytes; only DatasetError, and what parses has typed fields",
+    )
     card = json.loads(json.dumps(valid_card))
     node = card
     for key in path[:-1]:
-        node = node[key] if isinstance(node, dict) and key in node else (
-            node[0] if isinstance(node, list) and node else None)
+        node = (
+            node[key]
+            if isinstance(node, dict) and key in node
+            else (node[0] if isinstance(node, list) and node else None)
+        )
         if node is None:
             break
     if isinstance(node, dict):

@@ -29,8 +29,11 @@ def _same(net: nn.Module, before: dict[str, torch.Tensor]) -> bool:
 
 @pytest.mark.timeout(60)
 def test_apply_writes_the_prediction_it_is_given(ghn, record, monkeypatch):
-    record("docs: README's GHN example", "predict(net, input_shape=...), then apply(net, params) as the README "
-           "writes it: the prediction is written as made, with no second trace or forward pass")
+    record(
+        "docs: README's GHN example",
+        "predict(net, input_shape=...), then apply(net, params) as the README "
+        "writes it: the prediction is written as made, with no second trace or forward pass",
+    )
     net = _net()
     params = ghn.predict(net, input_shape=SHAPE)
     monkeypatch.setattr(ghn, "predict", lambda *a, **k: pytest.fail("apply predicted again"))
@@ -41,8 +44,11 @@ def test_apply_writes_the_prediction_it_is_given(ghn, record, monkeypatch):
 
 @pytest.mark.timeout(60)
 def test_apply_without_input_names_both_ways(ghn, record):
-    record("docs: GHN.apply without input", "apply(net) with neither a prediction nor input_shape: the error names "
-           "apply(net, params) and apply(net, input_shape=...); nothing written")
+    record(
+        "docs: GHN.apply without input",
+        "apply(net) with neither a prediction nor input_shape: the error names "
+        "apply(net, params) and apply(net, input_shape=...); nothing written",
+    )
     net = _net()
     before = {k: v.clone() for k, v in net.state_dict().items()}
     with pytest.raises(InvalidInputError, match=r"apply\(module, ghn\.predict.*input_shape=\(1, 3, 224, 224\)"):
@@ -52,9 +58,12 @@ def test_apply_without_input_names_both_ways(ghn, record):
 
 @pytest.mark.timeout(60)
 def test_apply_refuses_a_prediction_for_another_architecture(ghn, record):
-    record("docs: GHN.apply of a foreign prediction", "apply(net, prediction of a wider net), and a prediction "
-           "together with input_shape: InvalidInputError naming the difference, not torch's RuntimeError; nothing "
-           "written")
+    record(
+        "docs: GHN.apply of a foreign prediction",
+        "apply(net, prediction of a wider net), and a prediction "
+        "together with input_shape: InvalidInputError naming the difference, not torch's RuntimeError; nothing "
+        "written",
+    )
     net = _net()
     before = {k: v.clone() for k, v in net.state_dict().items()}
     wider = ghn.predict(_net(width=12), input_shape=SHAPE)

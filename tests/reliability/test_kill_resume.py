@@ -52,7 +52,7 @@ def test_ghn_training_killed_mid_run_resumes_to_same_weights(tmp_path, record):
     assert ckpt.exists(), victim.communicate()[0].decode()[-2000:]
     victim.send_signal(signal.SIGKILL)
     victim.wait()
-    assert not (tmp_path / "victim" / "final.pt").exists()      # it really died before the end
+    assert not (tmp_path / "victim" / "final.pt").exists()  # it really died before the end
     resumed = _train(tmp_path / "victim")
     for p in (straight, resumed):
         out, _ = p.communicate(timeout=600)
@@ -85,12 +85,15 @@ def test_optuna_study_killed_mid_run_loses_no_trial(tmp_path, record):
     assert done >= 5, victim.communicate()[0].decode()[-2000:]
     victim.send_signal(signal.SIGKILL)
     victim.wait()
-    before = {t.number: t.value for t in optuna.load_study(study_name="kill", storage=url).trials
-              if t.state == TrialState.COMPLETE}
+    before = {
+        t.number: t.value
+        for t in optuna.load_study(study_name="kill", storage=url).trials
+        if t.state == TrialState.COMPLETE
+    }
     out = subprocess.run(cmd, env=env, capture_output=True, timeout=600)
     assert out.returncode == 0, out.stdout.decode()[-2000:]
     trials = optuna.load_study(study_name="kill", storage=url).trials
     after = {t.number: t.value for t in trials if t.state == TrialState.COMPLETE}
-    assert all(after.get(k) == v for k, v in before.items())      # no completed trial lost or changed
+    assert all(after.get(k) == v for k, v in before.items())  # no completed trial lost or changed
     assert len(after) >= 30
     assert not [t for t in trials if t.state == TrialState.RUNNING]

@@ -56,15 +56,16 @@ def storage(request, tmp_path):
     url = request.getfixturevalue("postgres_url")
     before = set(optuna.get_all_study_names(make_storage(url, heartbeat_interval=None)))
     yield url
-    store = make_storage(url, heartbeat_interval=None)                # the server is shared: leave it as found
+    store = make_storage(url, heartbeat_interval=None)  # the server is shared: leave it as found
     for name in set(optuna.get_all_study_names(store)) - before:
         optuna.delete_study(study_name=name, storage=store)
 
 
 def _worker(url: str, study: str, log: pathlib.Path) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-    return subprocess.Popen([sys.executable, "-c", WORKER, url, study, str(log)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-c", WORKER, url, study, str(log)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
 
 
 def _load(url: str, study: str):
@@ -94,16 +95,19 @@ def test_a_waiter_takes_over_the_claim_of_a_killed_worker(storage, tmp_path, rec
     study, log = f"hang-{uuid.uuid4().hex[:8]}", tmp_path / "evals.log"
     workers = [_worker(storage, study, log) for _ in range(2)]
     try:
-        _wait_for(lambda: _waiting_trials(storage, study) == 2 and log.exists() and log.read_text(),
-                  "one worker evaluates and the other waits for it", workers)
+        _wait_for(
+            lambda: _waiting_trials(storage, study) == 2 and log.exists() and log.read_text(),
+            "one worker evaluates and the other waits for it",
+            workers,
+        )
         time.sleep(0.5)
         holder, waiter = sorted(workers, key=lambda p: str(p.pid) not in log.read_text().split())
-        assert log.read_text().split() == [str(holder.pid)]       # the waiter is still waiting
+        assert log.read_text().split() == [str(holder.pid)]  # the waiter is still waiting
         holder.send_signal(signal.SIGKILL)
         holder.wait()
         killed = time.monotonic()
         try:
-            out, _ = waiter.communicate(timeout=30)               # a few heartbeats, not the 6 h wait bound
+            out, _ = waiter.communicate(timeout=30)  # a few heartbeats, not the 6 h wait bound
         except subprocess.TimeoutExpired:
             pytest.fail("the waiting worker is still blocked 30 s after the claim holder was killed")
         took = time.monotonic() - killed
@@ -113,13 +117,16 @@ def test_a_waiter_takes_over_the_claim_of_a_killed_worker(storage, tmp_path, rec
             if p.poll() is None:
                 p.kill()
                 p.wait()
-    assert log.read_text().split() == [str(holder.pid), str(waiter.pid)]   # evaluated once by the survivor
+    assert log.read_text().split() == [str(holder.pid), str(waiter.pid)]  # evaluated once by the survivor
     st = _load(storage, study)
     states = [t.state for t in st.get_trials(deepcopy=False)]
     assert states.count(TrialState.COMPLETE) == 1 and TrialState.RUNNING not in states, states
     assert optuna.get_all_study_names(make_storage(storage, heartbeat_interval=None)).count(study) == 1
-    assert not [n for n in optuna.get_all_study_names(make_storage(storage, heartbeat_interval=None))
-                if n.startswith(study + "::claim::")]                 # no claim left behind
+    assert not [
+        n
+        for n in optuna.get_all_study_names(make_storage(storage, heartbeat_interval=None))
+        if n.startswith(study + "::claim::")
+    ]  # no claim left behind
     assert took < 20, f"takeover took {took:.1f} s"
 
 
@@ -136,8 +143,17 @@ def test_a_search_whose_trials_all_fail_stops_with_a_clear_error(storage, failur
 
     start = time.monotonic()
     with pytest.raises(SearchError) as err:
-        run(nb201_space(), objective, n_trials=3, storage=storage, study_name=study, progress=False,
-            catch=(ValueError,), heartbeat_interval=1, timeout=20)  # timeout: a run blind to failures ends
+        run(
+            nb201_space(),
+            objective,
+            n_trials=3,
+            storage=storage,
+            study_name=study,
+            progress=False,
+            catch=(ValueError,),
+            heartbeat_interval=1,
+            timeout=20,
+        )  # timeout: a run blind to failures ends
     msg = str(err.value)
     assert "10 trials failed" in msg and "max_failures" in msg, msg
     assert ("nan" in msg) if failure == "nan" else ("ValueError: no accuracy for this cell" in msg), msg
@@ -151,8 +167,16 @@ def test_the_failure_budget_is_a_parameter_and_occasional_failures_pass(tmp_path
     record("search: failure budget", "max_failures=2 with a failing objective; 3 NaNs among 5 good trials")
     url = f"sqlite:///{tmp_path / 'b.db'}"
     with pytest.raises(SearchError, match="2 trials failed"):
-        run(nb201_space(), lambda c: math.nan, n_trials=3, storage=url, study_name="b", progress=False,
-            max_failures=2, timeout=20)
+        run(
+            nb201_space(),
+            lambda c: math.nan,
+            n_trials=3,
+            storage=url,
+            study_name="b",
+            progress=False,
+            max_failures=2,
+            timeout=20,
+        )
     calls = []
 
     def flaky(c):
@@ -175,9 +199,12 @@ CORRUPT = {
     "journal-random": ("s.log", b"\xc1\x80" + os.urandom(4096)),
     "journal-json-not-a-log": ("s.log", b'{"a": 1}\n{"b": 2}\n'),
     "journal-text-line": ("s.log", b"epoch 1 loss 0.3\n"),
-    "journal-garbage-inside": ("s.log", b'{"op_code":0,"worker_id":"w","study_name":"x","directions":[1]}\n'
-                                        b"\xff\xfe\x00garbage\n"
-                                        b'{"op_code":0,"worker_id":"w","study_name":"y","directions":[1]}\n'),
+    "journal-garbage-inside": (
+        "s.log",
+        b'{"op_code":0,"worker_id":"w","study_name":"x","directions":[1]}\n'
+        b"\xff\xfe\x00garbage\n"
+        b'{"op_code":0,"worker_id":"w","study_name":"y","directions":[1]}\n',
+    ),
 }
 
 
@@ -194,18 +221,20 @@ def test_a_corrupt_storage_file_is_refused_and_left_unchanged(case, tmp_path, re
         run(nb201_space(), lambda c: 1.0, n_trials=1, storage=url, progress=False)
     msg = str(err.value)
     assert str(path) in msg and "unchanged" in msg and "storage=" in msg, msg
-    assert _sha(path) == before                                     # nothing overwritten, nothing deleted
+    assert _sha(path) == before  # nothing overwritten, nothing deleted
 
 
 @pytest.mark.timeout(60)
 def test_a_storage_path_that_cannot_be_a_file_is_refused(tmp_path, record):
     record("search: unusable storage path", "a directory, a FIFO, a missing folder as SQLite / journal storage")
-    os.mkfifo(tmp_path / "pipe.log")                                # reading it would block forever
+    os.mkfifo(tmp_path / "pipe.log")  # reading it would block forever
     (tmp_path / "dir.db").mkdir()
-    for url, says in [(f"journal:{tmp_path / 'pipe.log'}", "not a regular file"),
-                      (f"sqlite:///{tmp_path / 'dir.db'}", "not a regular file"),
-                      (f"sqlite:///{tmp_path / 'no' / 'such' / 's.db'}", "does not exist"),
-                      (f"journal:{tmp_path / 'no' / 'such' / 's.log'}", "cannot be opened")]:
+    for url, says in [
+        (f"journal:{tmp_path / 'pipe.log'}", "not a regular file"),
+        (f"sqlite:///{tmp_path / 'dir.db'}", "not a regular file"),
+        (f"sqlite:///{tmp_path / 'no' / 'such' / 's.db'}", "does not exist"),
+        (f"journal:{tmp_path / 'no' / 'such' / 's.log'}", "cannot be opened"),
+    ]:
         with pytest.raises(SearchError, match=says):
             make_storage(url)
 
@@ -219,7 +248,7 @@ def test_the_cli_takes_the_failure_budget_and_refuses_a_bad_one_first(tmp_path, 
     def cli(*args: str) -> int:
         try:
             return main(["search", "darts", *args, "--out", str(tmp_path), "--no-progress"])
-        except SystemExit as e:                                     # argparse refuses a bad value itself
+        except SystemExit as e:  # argparse refuses a bad value itself
             return int(e.code)
 
     assert cli("--max-failures", "0") != 0

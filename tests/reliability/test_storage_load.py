@@ -24,21 +24,27 @@ def test_four_workers_hundred_trials_each(postgres_url, tmp_path, record):
     log = tmp_path / "evals.log"
     total = WORKERS * PER_WORKER
     env = dict(os.environ, PYTHONPATH=str(WORKER.parents[2]))
-    procs = [subprocess.Popen([sys.executable, str(WORKER), postgres_url, study_name, str(total), str(seed), "0",
-                               "--log", str(log)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-             for seed in range(WORKERS)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(WORKER), postgres_url, study_name, str(total), str(seed), "0", "--log", str(log)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        for seed in range(WORKERS)
+    ]
     for p in procs:
         out, _ = p.communicate(timeout=600)
         assert p.returncode == 0, out.decode()[-2000:]
     study = optuna.load_study(study_name=study_name, storage=postgres_url)
     trials = study.get_trials(deepcopy=False)
     numbers = [t.number for t in trials]
-    assert len(numbers) == len(set(numbers))                       # every trial recorded exactly once
+    assert len(numbers) == len(set(numbers))  # every trial recorded exactly once
     states = {t.state for t in trials}
-    assert states <= {TrialState.COMPLETE}, states                 # nothing left RUNNING or FAILED
+    assert states <= {TrialState.COMPLETE}, states  # nothing left RUNNING or FAILED
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    assert total <= len(complete) <= total + WORKERS - 1           # the target, plus at most in-flight stragglers
+    assert total <= len(complete) <= total + WORKERS - 1  # the target, plus at most in-flight stragglers
     assert study.best_value == max(t.value for t in complete)
     evaluated = log.read_text().splitlines()
-    assert len(evaluated) <= len(complete)                         # duplicates answered from storage, not re-run
+    assert len(evaluated) <= len(complete)  # duplicates answered from storage, not re-run
     assert len({line.split()[1] for line in evaluated}) == WORKERS  # every worker really evaluated trials

@@ -30,9 +30,11 @@ def _safe_load_code(path) -> str:
 
 
 def _read_hypergcn_code(folder) -> str:
-    return ("from pathlib import Path\nfrom graphhyper.data.cards import get_card\n"
-            "from graphhyper.data.readers import read_hypergcn\n"
-            f"touch(read_hypergcn(Path({str(folder)!r}), get_card('cora-ca')).x.numpy())")
+    return (
+        "from pathlib import Path\nfrom graphhyper.data.cards import get_card\n"
+        "from graphhyper.data.readers import read_hypergcn\n"
+        f"touch(read_hypergcn(Path({str(folder)!r}), get_card('cora-ca')).x.numpy())"
+    )
 
 
 _DEEP = "a tuple nested 10**6 deep as a set element"
@@ -55,9 +57,11 @@ def memory_cases(tmp_path_factory):
         cases[name] = _safe_load_code(path)
     oob = P.csr_bytes(indices=(0, 1 << 28))
     cases["CSR with its own check_format, read_hypergcn"] = _read_hypergcn_code(
-        P.hypergcn_folder(tmp / "own_check", P.csr_bytes(indices=(0, 1 << 28), own_check_format=True)))
+        P.hypergcn_folder(tmp / "own_check", P.csr_bytes(indices=(0, 1 << 28), own_check_format=True))
+    )
     cases["CSR column index 2**28 in a 2 x 2 matrix, read_hypergcn"] = _read_hypergcn_code(
-        P.hypergcn_folder(tmp / "oob", oob))
+        P.hypergcn_folder(tmp / "oob", oob)
+    )
     cases["CSR column index 2**28 in a 2 x 2 matrix, safe_load"] = _safe_load_code(tmp / "oob" / "features.pickle")
     (tmp / "deep.pickle").write_bytes(_DEEP_TUPLE)
     cases[_DEEP] = _safe_load_code(tmp / "deep.pickle")
@@ -73,8 +77,11 @@ def _outcome(results, case):
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("case", list(P.DTYPE_ATTACKS))
 def test_crafted_dtype_state_is_refused(memory_cases, case, record):
-    record(f"unpickler: numpy.dtype state, {case}", "safe_load of an array whose allowed dtype has a crafted "
-           "__setstate__, then every byte of it read (child process)")
+    record(
+        f"unpickler: numpy.dtype state, {case}",
+        "safe_load of an array whose allowed dtype has a crafted "
+        "__setstate__, then every byte of it read (child process)",
+    )
     outcome = _outcome(memory_cases, case)
     assert outcome.startswith("UnsafePickleError:"), outcome
     assert ".pickle" in outcome and "re-download" in outcome
@@ -105,8 +112,10 @@ def _doubling_tuple(levels: int) -> bytes:
 
 @pytest.mark.timeout(120)
 def test_tuple_doubling_through_the_memo_does_not_hang(tmp_path, record):
-    record("unpickler: 60 tuples doubling through the memo, added to a set", "370-byte pickle, 2**60 hashing steps "
-           "(child process, 60 s limit)")
+    record(
+        "unpickler: 60 tuples doubling through the memo, added to a set",
+        "370-byte pickle, 2**60 hashing steps (child process, 60 s limit)",
+    )
     (tmp_path / "double.pickle").write_bytes(_doubling_tuple(60))
     try:
         rows, returncode = P.run_cases(tmp_path, {"double": _safe_load_code(tmp_path / "double.pickle")}, 0, 60)
@@ -162,16 +171,19 @@ def alloc_cases(tmp_path_factory):
     cases = {
         "list(bytes(10**8)) in a 41-byte pickle": _safe_load_code(tmp / "list_bytes.pickle"),
         "3000 latin-1 copies of one 1 MiB string": _safe_load_code(tmp / "encode.pickle"),
-        "Cornell labels file of 16 bytes with label 300000000":
-            f"from graphhyper.data import load_hypergraph\nload_hypergraph('house', root={str(root)!r}, "
-            "download=False, verify=False)",
+        "Cornell labels file of 16 bytes with label 300000000": (
+            "from graphhyper.data import load_hypergraph\n"
+            f"load_hypergraph('house', root={str(root)!r}, download=False, verify=False)"
+        ),
         "HyperGCN features 100000 x 100000 without values": _read_hypergcn_code(huge),
         "Hypergraph(4*10**8, ...)": "from graphhyper.hypergraph import Hypergraph\nHypergraph(4 * 10**8, [[0, 1]])",
-        "Hypergraph(10**12, ...) then hg.node_weight":
-            "from graphhyper.hypergraph import Hypergraph\nHypergraph(10**12, [[0, 1]]).node_weight",
-        "Hypergraph with hyperedge id 10**12 (allow_empty_edges)":
+        "Hypergraph(10**12, ...) then hg.node_weight": (
+            "from graphhyper.hypergraph import Hypergraph\nHypergraph(10**12, [[0, 1]]).node_weight"
+        ),
+        "Hypergraph with hyperedge id 10**12 (allow_empty_edges)": (
             "import torch\nfrom graphhyper.hypergraph import Hypergraph\n"
-            "Hypergraph(3, hyperedge_index=torch.tensor([[0], [10**12]]), allow_empty_edges=True)",
+            "Hypergraph(3, hyperedge_index=torch.tensor([[0], [10**12]]), allow_empty_edges=True)"
+        ),
         "LONG_BINPUT memo index 2**32-1 in 9 bytes": _safe_load_code(tmp / "memo.pickle"),
         "BINBYTES8 announcing 2**40 bytes": _safe_load_code(tmp / "bytes8.pickle"),
         "2 * 10**6 EMPTY_SET opcodes (432 MB of sets from 2 MB)": _safe_load_code(tmp / "sets.pickle"),
@@ -192,8 +204,10 @@ def test_small_input_cannot_allocate_gigabytes(alloc_cases, case, record):
 
 @pytest.mark.timeout(180)
 def test_hypergraph_with_many_nodes_allocates_nothing_up_front(alloc_cases, record):
-    record("allocation: Hypergraph(4*10**8, [[0, 1]])", "child under RLIMIT_AS +1.5 GiB: built without allocating "
-           "per-node arrays (peak growth < 200 MB)")
+    record(
+        "allocation: Hypergraph(4*10**8, [[0, 1]])",
+        "child under RLIMIT_AS +1.5 GiB: built without allocating per-node arrays (peak growth < 200 MB)",
+    )
     row = alloc_cases[0].get("Hypergraph(4*10**8, ...)")
     assert row is not None, P.describe_missing("Hypergraph(4*10**8, ...)", alloc_cases[1])
     assert row["outcome"] == "ok" and row["peak_growth_mb"] < 200, row
@@ -204,8 +218,10 @@ def test_hypergraph_sizes_beyond_int64_and_overflowing_keys(record):
 
     from graphhyper.hypergraph import Hypergraph
 
-    record("Hypergraph: num_nodes 2**63 / V*E >= 2**63", "refused with InvalidHypergraphError; order still "
-           "(hyperedge, node) when edges*V overflows int64")
+    record(
+        "Hypergraph: num_nodes 2**63 / V*E >= 2**63",
+        "refused with InvalidHypergraphError; order still (hyperedge, node) when edges*V overflows int64",
+    )
     with pytest.raises(InvalidHypergraphError, match="int64"):
         Hypergraph(2**63, [[0]])
     hg = Hypergraph(2**62, hyperedge_index=torch.tensor([[7, 2**62 - 1, 3, 5], [2, 0, 2, 1]]))
@@ -221,7 +237,7 @@ _REFUSED_CALLS = {
     "set(b'ab')": b"cbuiltins\nset\nC\x02ab\x85R.",
     "_codecs.encode(text, 'utf-16')": b"c_codecs\nencode\nX\x01\x00\x00\x00aX\x06\x00\x00\x00utf-16\x86R.",
     "copyreg._reconstructor(list, list, text)": b"ccopyreg\n_reconstructor\ncbuiltins\nlist\ncbuiltins\nlist\n"
-                                                b"X\x03\x00\x00\x00abc\x87R.",
+    b"X\x03\x00\x00\x00abc\x87R.",
     "numpy.ndarray(shape) called directly": b"cnumpy\nndarray\nJ\x00\xe1\xf5\x05\x85R.",
 }
 
@@ -230,8 +246,10 @@ _REFUSED_CALLS = {
 def test_builtin_calls_that_could_blow_up_are_refused(name, record):
     from graphhyper.data import safe_loads
 
-    record(f"unpickler: {name}", "an allowed callable with arguments that allocate or execute more than the pickle "
-           "holds -> UnsafePickleError")
+    record(
+        f"unpickler: {name}",
+        "an allowed callable with arguments that allocate or execute more than the pickle holds -> UnsafePickleError",
+    )
     start = time.perf_counter()
     with pytest.raises(UnsafePickleError) as exc:
         safe_loads(_REFUSED_CALLS[name], source="crafted.pickle")
@@ -255,11 +273,17 @@ def _build_slotstate(global_line: bytes, attribute: bytes, value_global: bytes) 
 
 
 _POISON = {
-    "setattr(csr_matrix, 'check_format', dict)": (b"scipy.sparse\ncsr_matrix\n", b"check_format",
-                                                  lambda: sp.csr_matrix.check_format.__name__ == "check_format"),
+    "setattr(csr_matrix, 'check_format', dict)": (
+        b"scipy.sparse\ncsr_matrix\n",
+        b"check_format",
+        lambda: sp.csr_matrix.check_format.__name__ == "check_format",
+    ),
     "setattr(numpy.ndarray, '__new__', list)": (b"numpy\nndarray\n", b"__new__", lambda: np.zeros(2).shape == (2,)),
-    "setattr(_codecs.encode, '__defaults__', ...)": (b"_codecs\nencode\n", b"__defaults__",
-                                                     lambda: pickle.loads(pickle.dumps(b"x", 2)) == b"x"),
+    "setattr(_codecs.encode, '__defaults__', ...)": (
+        b"_codecs\nencode\n",
+        b"__defaults__",
+        lambda: pickle.loads(pickle.dumps(b"x", 2)) == b"x",
+    ),
 }
 
 
@@ -267,8 +291,10 @@ _POISON = {
 def test_build_cannot_set_attributes_of_what_the_pickle_is_handed(name, record):
     from graphhyper.data import safe_loads
 
-    record(f"unpickler: BUILD {name}", "BUILD with a slot state on an allowed class or function: refused, nothing "
-           "changed for the next load")
+    record(
+        f"unpickler: BUILD {name}",
+        "BUILD with a slot state on an allowed class or function: refused, nothing changed for the next load",
+    )
     global_line, attribute, still_fine = _POISON[name]
     with pytest.raises((UnsafePickleError, DatasetError)):
         safe_loads(_build_slotstate(global_line, attribute, b"builtins\ndict\n"), source="poison.pickle")
@@ -281,12 +307,21 @@ def test_build_cannot_set_attributes_of_what_the_pickle_is_handed(name, record):
 def test_every_protocol_of_arrays_dtypes_and_csr_loads(record):
     from graphhyper.data import safe_loads
 
-    record("unpickler: protocols 0-5", "float/int/bool/complex, big-endian and Fortran arrays, CSR, dtypes; each "
-           "equal to the original")
+    record(
+        "unpickler: protocols 0-5",
+        "float/int/bool/complex, big-endian and Fortran arrays, CSR, dtypes; each equal to the original",
+    )
     arr = np.arange(12, dtype=">f8").reshape(3, 4)
-    obj = {"a": arr, "f": np.asfortranarray(arr.astype(np.int16)), "b": np.array([True, False]),
-           "c": np.array([1 + 2j], dtype=np.complex64), "m": sp.csr_matrix(arr.astype("<f8")), "dt": np.dtype("<u4"),
-           "s": np.float32(2.5), "e": np.zeros((0, 3), dtype=np.int64)}
+    obj = {
+        "a": arr,
+        "f": np.asfortranarray(arr.astype(np.int16)),
+        "b": np.array([True, False]),
+        "c": np.array([1 + 2j], dtype=np.complex64),
+        "m": sp.csr_matrix(arr.astype("<f8")),
+        "dt": np.dtype("<u4"),
+        "s": np.float32(2.5),
+        "e": np.zeros((0, 3), dtype=np.int64),
+    }
     for protocol in range(6):
         out = safe_loads(pickle.dumps(obj, protocol=protocol))
         for key in ("a", "f", "b", "c", "e"):
@@ -299,11 +334,19 @@ def test_every_protocol_of_arrays_dtypes_and_csr_loads(record):
 def test_upstream_hypergcn_pickles_load_as_the_stock_unpickler_reads_them(shared_data, record):
     from graphhyper.data import safe_load
 
-    record("unpickler: shipped HyperGCN pickles", "cora-ca, cora-cc, citeseer-cc features/labels/hypergraph/split 1 "
-           "equal to pickle.load of the same trusted files")
-    files = [p for name in ("cora-ca", "cora-cc", "citeseer-cc") for p in
-             [*(shared_data / "hypergraph" / name).glob("*.pickle"), shared_data / "hypergraph" / name / "splits" /
-              "1.pickle"]]
+    record(
+        "unpickler: shipped HyperGCN pickles",
+        "cora-ca, cora-cc, citeseer-cc features/labels/hypergraph/split 1 "
+        "equal to pickle.load of the same trusted files",
+    )
+    files = [
+        p
+        for name in ("cora-ca", "cora-cc", "citeseer-cc")
+        for p in [
+            *(shared_data / "hypergraph" / name).glob("*.pickle"),
+            shared_data / "hypergraph" / name / "splits" / "1.pickle",
+        ]
+    ]
     assert len(files) == 12
     for path in files:
         ours, stock = safe_load(path), pickle.loads(path.read_bytes())
@@ -318,13 +361,20 @@ def test_hypergcn_values_out_of_range_name_the_file(tmp_path, record):
     from graphhyper.data.cards import get_card
     from graphhyper.data.readers import read_hypergcn
 
-    record("reader: HyperGCN ids and labels", "labels as text, label 7 for 2 nodes, hyperedge member 5, 1.5, or a "
-           "member that is an int -> DatasetError naming the file")
+    record(
+        "reader: HyperGCN ids and labels",
+        "labels as text, label 7 for 2 nodes, hyperedge member 5, 1.5, or a "
+        "member that is an int -> DatasetError naming the file",
+    )
     feats = P.csr_bytes()
     card = get_card("cora-ca")
-    bad = [("labels.pickle", dict(labels=("a", "b"))), ("labels.pickle", dict(labels=(0, 7))),
-           ("hypergraph.pickle", dict(hyperedges={"e": [0, 5]})), ("hypergraph.pickle", dict(hyperedges={"e": 3})),
-           ("hypergraph.pickle", dict(hyperedges={"e": [0, 1.5]}))]
+    bad = [
+        ("labels.pickle", dict(labels=("a", "b"))),
+        ("labels.pickle", dict(labels=(0, 7))),
+        ("hypergraph.pickle", dict(hyperedges={"e": [0, 5]})),
+        ("hypergraph.pickle", dict(hyperedges={"e": 3})),
+        ("hypergraph.pickle", dict(hyperedges={"e": [0, 1.5]})),
+    ]
     for k, (name, kwargs) in enumerate(bad):
         folder = P.hypergcn_folder(tmp_path / str(k), feats, **kwargs)
         with pytest.raises(DatasetError, match=name):
@@ -345,8 +395,10 @@ def test_safe_unpickler_used_directly_is_as_safe(record):
 def test_content_labels_beyond_the_node_count(tmp_path, shared_data, record):
     from graphhyper.data import load_hypergraph
 
-    record("reader: .content label 10**12", "zoo.content with one label set to 10**12 (verify=False) -> "
-           "DatasetError, not a dataset with 10**12 classes")
+    record(
+        "reader: .content label 10**12",
+        "zoo.content with one label set to 10**12 (verify=False) -> DatasetError, not a dataset with 10**12 classes",
+    )
     root = tmp_path / "root"
     shutil.copytree(shared_data / "hypergraph" / "zoo", root / "hypergraph" / "zoo")
     content = root / "hypergraph" / "zoo" / "zoo.content"
@@ -357,4 +409,3 @@ def test_content_labels_beyond_the_node_count(tmp_path, shared_data, record):
     content.write_text("\n".join(lines) + "\n")
     with pytest.raises(DatasetError, match="zoo.content"):
         load_hypergraph("zoo", root=root, download=False, verify=False)
-

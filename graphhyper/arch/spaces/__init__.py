@@ -41,12 +41,24 @@ def _nb201_sample(n, seed=0, split="id", **kw):
 
 SPACES = {
     "darts": Space(
-        "darts", darts.SPLITS, darts.sample_specs, darts.build, darts.spec_to_graph,
-        lambda s: s.hash(), lambda s: s.to_json(), darts.DartsSpec.from_json,
+        "darts",
+        darts.SPLITS,
+        darts.sample_specs,
+        darts.build,
+        darts.spec_to_graph,
+        lambda s: s.hash(),
+        lambda s: s.to_json(),
+        darts.DartsSpec.from_json,
     ),
     "nb201": Space(
-        "nb201", ("id",), _nb201_sample, nb201.build, nb201.spec_to_graph,
-        nb201.cell_hash, lambda c: json.dumps(nb201.to_str(c)), lambda s: nb201.parse(json.loads(s)),
+        "nb201",
+        ("id",),
+        _nb201_sample,
+        nb201.build,
+        nb201.spec_to_graph,
+        nb201.cell_hash,
+        lambda c: json.dumps(nb201.to_str(c)),
+        lambda s: nb201.parse(json.loads(s)),
         nb201.all_cells,
     ),
 }

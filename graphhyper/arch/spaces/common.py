@@ -44,8 +44,9 @@ def pool(dims: int, kind: str, kernel: int = 3, stride: int = 1, padding: int = 
     _check_dims(dims)
     if kind == "max":
         return (nn.MaxPool1d if dims == 1 else nn.MaxPool2d)(kernel, stride=stride, padding=padding)
-    return (nn.AvgPool1d if dims == 1 else nn.AvgPool2d)(kernel, stride=stride, padding=padding,
-                                                          count_include_pad=False)
+    return (nn.AvgPool1d if dims == 1 else nn.AvgPool2d)(
+        kernel, stride=stride, padding=padding, count_include_pad=False
+    )
 
 
 def global_pool(dims: int) -> nn.Module:
@@ -61,8 +62,11 @@ class ReLUConvBN(nn.Sequential):
     """
 
     def __init__(self, c_in, c_out, kernel, stride=1, padding=0, dilation=1, dims=2, affine=True, norm="bn"):
-        super().__init__(nn.ReLU(inplace=False), conv(dims, c_in, c_out, kernel, stride, padding, dilation),
-                         *norm_layer(dims, c_out, norm, affine))
+        super().__init__(
+            nn.ReLU(inplace=False),
+            conv(dims, c_in, c_out, kernel, stride, padding, dilation),
+            *norm_layer(dims, c_out, norm, affine),
+        )
 
 
 class SepConv(nn.Sequential):
@@ -74,10 +78,14 @@ class SepConv(nn.Sequential):
     def __init__(self, c_in, c_out, kernel, stride, dims=2, affine=True, norm="bn"):
         pad = kernel // 2
         super().__init__(
-            nn.ReLU(inplace=False), conv(dims, c_in, c_in, kernel, stride, pad, groups=c_in),
-            conv(dims, c_in, c_in, 1), *norm_layer(dims, c_in, norm, affine),
-            nn.ReLU(inplace=False), conv(dims, c_in, c_in, kernel, 1, pad, groups=c_in),
-            conv(dims, c_in, c_out, 1), *norm_layer(dims, c_out, norm, affine),
+            nn.ReLU(inplace=False),
+            conv(dims, c_in, c_in, kernel, stride, pad, groups=c_in),
+            conv(dims, c_in, c_in, 1),
+            *norm_layer(dims, c_in, norm, affine),
+            nn.ReLU(inplace=False),
+            conv(dims, c_in, c_in, kernel, 1, pad, groups=c_in),
+            conv(dims, c_in, c_out, 1),
+            *norm_layer(dims, c_out, norm, affine),
         )
 
 
@@ -87,8 +95,10 @@ class DilConv(nn.Sequential):
     def __init__(self, c_in, c_out, kernel, stride, dilation=2, dims=2, affine=True, norm="bn"):
         pad = dilation * (kernel - 1) // 2
         super().__init__(
-            nn.ReLU(inplace=False), conv(dims, c_in, c_in, kernel, stride, pad, dilation, groups=c_in),
-            conv(dims, c_in, c_out, 1), *norm_layer(dims, c_out, norm, affine),
+            nn.ReLU(inplace=False),
+            conv(dims, c_in, c_in, kernel, stride, pad, dilation, groups=c_in),
+            conv(dims, c_in, c_out, 1),
+            *norm_layer(dims, c_out, norm, affine),
         )
 
 
@@ -188,8 +198,10 @@ class SqueezeExcite(nn.Module):
         self.down = _downsample(dims, stride)
         self.gate = nn.Sequential(
             (nn.AdaptiveAvgPool1d if dims == 1 else nn.AdaptiveAvgPool2d)(1),
-            conv(dims, channels, hidden, 1, bias=True), nn.ReLU(inplace=False),
-            conv(dims, hidden, channels, 1, bias=True), nn.Sigmoid(),
+            conv(dims, channels, hidden, 1, bias=True),
+            nn.ReLU(inplace=False),
+            conv(dims, hidden, channels, 1, bias=True),
+            nn.Sigmoid(),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

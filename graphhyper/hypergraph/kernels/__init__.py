@@ -49,8 +49,9 @@ def node_layout(hg) -> Layout:
     """Segments = nodes (reduce hyperedges into nodes)."""
 
     def make():
-        return Layout(hg.node_ptr, hg.csc_perm, hg.csc_edge, hg.inc_node, hg.inc_edge, hg.num_nodes, hg.num_edges,
-                      False)
+        return Layout(
+            hg.node_ptr, hg.csc_perm, hg.csc_edge, hg.inc_node, hg.inc_edge, hg.num_nodes, hg.num_edges, False
+        )
 
     return hg.cache("layout_node", make)
 

@@ -28,8 +28,20 @@ _INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
 
 
 @triton.jit
-def _seg_sum_kernel(src, ptr, idx, w, out, F, stride_src, stride_out,
-                    HAS_W: tl.constexpr, ACC: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_F: tl.constexpr):
+def _seg_sum_kernel(
+    src,
+    ptr,
+    idx,
+    w,
+    out,
+    F,
+    stride_src,
+    stride_out,
+    HAS_W: tl.constexpr,
+    ACC: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+    BLOCK_F: tl.constexpr,
+):
     seg = tl.program_id(0)
     fb = tl.program_id(1)
     cols = fb * BLOCK_F + tl.arange(0, BLOCK_F)
@@ -41,8 +53,9 @@ def _seg_sum_kernel(src, ptr, idx, w, out, F, stride_src, stride_out,
         ks = k0 + tl.arange(0, BLOCK_K)
         kmask = ks < end
         rows = tl.load(idx + ks, mask=kmask, other=0)
-        vals = tl.load(src + rows[:, None] * stride_src + cols[None, :], mask=kmask[:, None] & fmask[None, :],
-                       other=0.0).to(ACC)
+        vals = tl.load(
+            src + rows[:, None] * stride_src + cols[None, :], mask=kmask[:, None] & fmask[None, :], other=0.0
+        ).to(ACC)
         if HAS_W:
             wk = tl.load(w + ks, mask=kmask, other=0.0).to(ACC)
             vals = vals * wk[:, None]
@@ -51,8 +64,9 @@ def _seg_sum_kernel(src, ptr, idx, w, out, F, stride_src, stride_out,
 
 
 @triton.jit
-def _seg_max_kernel(src, ptr, idx, out, arg, F, stride_src, stride_out,
-                    ACC: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_F: tl.constexpr):
+def _seg_max_kernel(
+    src, ptr, idx, out, arg, F, stride_src, stride_out, ACC: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_F: tl.constexpr
+):
     seg = tl.program_id(0)
     fb = tl.program_id(1)
     cols = fb * BLOCK_F + tl.arange(0, BLOCK_F)
@@ -65,8 +79,9 @@ def _seg_max_kernel(src, ptr, idx, out, arg, F, stride_src, stride_out,
         ks = k0 + tl.arange(0, BLOCK_K)
         kmask = ks < end
         rows = tl.load(idx + ks, mask=kmask, other=0)
-        vals = tl.load(src + rows[:, None] * stride_src + cols[None, :], mask=kmask[:, None] & fmask[None, :],
-                       other=float("-inf")).to(ACC)
+        vals = tl.load(
+            src + rows[:, None] * stride_src + cols[None, :], mask=kmask[:, None] & fmask[None, :], other=float("-inf")
+        ).to(ACC)
         chunk_best = tl.max(vals, axis=0)
         is_best = (vals == chunk_best[None, :]) & kmask[:, None]
         pos = tl.where(is_best, ks[:, None].to(tl.int64), 2**62)
@@ -80,8 +95,9 @@ def _seg_max_kernel(src, ptr, idx, out, arg, F, stride_src, stride_out,
 
 
 @triton.jit
-def _hgnn_fused_kernel(x, ptr, idx, q, out, F, stride_x, stride_out,
-                       ACC: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_F: tl.constexpr):
+def _hgnn_fused_kernel(
+    x, ptr, idx, q, out, F, stride_x, stride_out, ACC: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_F: tl.constexpr
+):
     e = tl.program_id(0)
     fb = tl.program_id(1)
     cols = fb * BLOCK_F + tl.arange(0, BLOCK_F)
@@ -94,8 +110,9 @@ def _hgnn_fused_kernel(x, ptr, idx, q, out, F, stride_x, stride_out,
         kmask = ks < end
         rows = tl.load(idx + ks, mask=kmask, other=0)
         qk = tl.load(q + ks, mask=kmask, other=0.0).to(ACC)
-        vals = tl.load(x + rows[:, None] * stride_x + cols[None, :], mask=kmask[:, None] & fmask[None, :],
-                       other=0.0).to(ACC)
+        vals = tl.load(
+            x + rows[:, None] * stride_x + cols[None, :], mask=kmask[:, None] & fmask[None, :], other=0.0
+        ).to(ACC)
         acc += tl.sum(vals * qk[:, None], axis=0)
     for k0 in range(start, end, BLOCK_K):  # e2v: out[v_k] += q_k t_e
         ks = k0 + tl.arange(0, BLOCK_K)
@@ -103,8 +120,12 @@ def _hgnn_fused_kernel(x, ptr, idx, q, out, F, stride_x, stride_out,
         rows = tl.load(idx + ks, mask=kmask, other=0)
         qk = tl.load(q + ks, mask=kmask, other=0.0).to(ACC)
         contrib = (qk[:, None] * acc[None, :]).to(out.dtype.element_ty)
-        tl.atomic_add(out + rows[:, None] * stride_out + cols[None, :], contrib, mask=kmask[:, None] & fmask[None, :],
-                      sem="relaxed")  # plain sums: no ordering needed, and acq_rel fences cost
+        tl.atomic_add(
+            out + rows[:, None] * stride_out + cols[None, :],
+            contrib,
+            mask=kmask[:, None] & fmask[None, :],
+            sem="relaxed",
+        )  # plain sums: no ordering needed, and acq_rel fences cost
 
 
 # ---------------------------------------------------------------------------------------------- launch helpers
@@ -154,9 +175,17 @@ def _grid(segments: int, features: int):
     return (segments, triton.cdiv(features, _block_f(features)))
 
 
-def seg_sum(src: torch.Tensor, ptr: torch.Tensor, idx: torch.Tensor, w_pos: torch.Tensor | None,
-            segments: int, *, block_k: int | None = None, block_f: int | None = None,
-            num_warps: int | None = None) -> torch.Tensor:
+def seg_sum(
+    src: torch.Tensor,
+    ptr: torch.Tensor,
+    idx: torch.Tensor,
+    w_pos: torch.Tensor | None,
+    segments: int,
+    *,
+    block_k: int | None = None,
+    block_f: int | None = None,
+    num_warps: int | None = None,
+) -> torch.Tensor:
     """``out[s] = sum_{p in ptr[s]:ptr[s+1]} w_pos[p] * src[idx[p]]`` (launch overrides as in :func:`hgnn_apply`)."""
     src = src.contiguous()
     features = src.shape[1]
@@ -167,9 +196,19 @@ def seg_sum(src: torch.Tensor, ptr: torch.Tensor, idx: torch.Tensor, w_pos: torc
     bf = block_f or _block_f(features)
     extra = {"num_warps": num_warps or _NUM_WARPS}
     _seg_sum_kernel[(segments, triton.cdiv(features, bf))](
-        src, ptr, idx, w_arg, out, features, src.stride(0), out.stride(0),
-        HAS_W=w_pos is not None, ACC=_acc(src.dtype), BLOCK_K=block_k or _block_k(idx.numel(), segments),
-        BLOCK_F=bf, **extra,
+        src,
+        ptr,
+        idx,
+        w_arg,
+        out,
+        features,
+        src.stride(0),
+        out.stride(0),
+        HAS_W=w_pos is not None,
+        ACC=_acc(src.dtype),
+        BLOCK_K=block_k or _block_k(idx.numel(), segments),
+        BLOCK_F=bf,
+        **extra,
     )
     return out
 
@@ -183,8 +222,17 @@ def seg_max(src: torch.Tensor, ptr: torch.Tensor, idx: torch.Tensor, segments: i
     if segments == 0 or features == 0:
         return out, arg
     _seg_max_kernel[_grid(segments, features)](
-        src, ptr, idx, out, arg, features, src.stride(0), out.stride(0),
-        ACC=_acc(src.dtype), BLOCK_K=_block_k(idx.numel(), segments), BLOCK_F=_block_f(features),
+        src,
+        ptr,
+        idx,
+        out,
+        arg,
+        features,
+        src.stride(0),
+        out.stride(0),
+        ACC=_acc(src.dtype),
+        BLOCK_K=_block_k(idx.numel(), segments),
+        BLOCK_F=_block_f(features),
     )
     return out, arg
 
@@ -256,8 +304,9 @@ class _SegSum(torch.autograd.Function):
         return grad_msg, grad_w, None
 
 
-def hgnn_apply(x: torch.Tensor, hg, *, block_k: int | None = None, block_f: int | None = None,
-               num_warps: int | None = None) -> torch.Tensor:
+def hgnn_apply(
+    x: torch.Tensor, hg, *, block_k: int | None = None, block_f: int | None = None, num_warps: int | None = None
+) -> torch.Tensor:
     """One fused kernel for ``D_v^-1/2 H W D_e^-1 H^T D_v^-1/2 x`` (atomic scatter into a zeroed output).
 
     ``block_k``, ``block_f`` and ``num_warps`` override the launch heuristics (for tuning benchmarks)."""
@@ -270,8 +319,18 @@ def hgnn_apply(x: torch.Tensor, hg, *, block_k: int | None = None, block_f: int 
     bf = block_f or _fused_block_f(features)
     extra = {"num_warps": num_warps or _NUM_WARPS}
     _hgnn_fused_kernel[(hg.num_edges, triton.cdiv(features, bf))](
-        x, hg.edge_ptr, hg.inc_node, q, out, features, x.stride(0), out.stride(0),
-        ACC=_acc(x.dtype), BLOCK_K=block_k or _block_k(hg.nnz, hg.num_edges), BLOCK_F=bf, **extra,
+        x,
+        hg.edge_ptr,
+        hg.inc_node,
+        q,
+        out,
+        features,
+        x.stride(0),
+        out.stride(0),
+        ACC=_acc(x.dtype),
+        BLOCK_K=block_k or _block_k(hg.nnz, hg.num_edges),
+        BLOCK_F=bf,
+        **extra,
     )
     return out
 

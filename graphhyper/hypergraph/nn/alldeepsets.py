@@ -75,9 +75,7 @@ class AllDeepSetsConv(HypergraphLayer):
         hid = self.hidden_channels
         return MLP(in_ch, hid, out_ch, num_layers=layers, dropout=self.mlp_dropout, norm=norm, input_norm=input_norm)
 
-    def forward(
-        self, x: Tensor, hg: Hypergraph | Tensor, return_edges: bool = False
-    ) -> Tensor | tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, hg: Hypergraph | Tensor, return_edges: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         hg = self.prepare(x, hg)
         h = dropout(F.relu(self.v2e_enc(x)), self.dropout, self.training)
         y = F.relu(self.v2e_dec(ops.v2e(h, hg, aggr=self.aggr)))

@@ -53,9 +53,7 @@ class AllSetTransformerConv(HypergraphLayer):
         self.v2e = PMA(in_channels, out_channels, heads, mlp_layers, attention_dropout, layer_norm)
         self.e2v = PMA(out_channels, out_channels, heads, mlp_layers, attention_dropout, layer_norm)
 
-    def forward(
-        self, x: Tensor, hg: Hypergraph | Tensor, return_edges: bool = False
-    ) -> Tensor | tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, hg: Hypergraph | Tensor, return_edges: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         hg = self.prepare(x, hg)
         y = F.relu(self.v2e(x, hg, "v2e"))
         out = self.e2v(dropout(y, self.dropout, self.training), hg, "e2v")

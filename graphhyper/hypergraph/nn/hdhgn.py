@@ -23,8 +23,10 @@ def _typing(hg: Hypergraph) -> tuple[Tensor, Tensor, Tensor]:
         return hg.is_head, hg.node_type, hg.edge_type
     dev = hg.inc_node.device
     zeros = torch.zeros
-    return zeros(hg.nnz, dtype=torch.bool, device=dev), zeros(hg.num_nodes, dtype=torch.long, device=dev), zeros(
-        hg.num_edges, dtype=torch.long, device=dev
+    return (
+        zeros(hg.nnz, dtype=torch.bool, device=dev),
+        zeros(hg.num_nodes, dtype=torch.long, device=dev),
+        zeros(hg.num_edges, dtype=torch.long, device=dev),
     )
 
 

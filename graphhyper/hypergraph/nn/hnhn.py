@@ -60,9 +60,7 @@ class HNHNConv(HypergraphLayer):
         reset_linear(self.lin_v2e)
         reset_linear(self.lin_e2v)
 
-    def forward(
-        self, x: Tensor, hg: Hypergraph | Tensor, return_edges: bool = False
-    ) -> Tensor | tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, hg: Hypergraph | Tensor, return_edges: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         hg = self.prepare(x, hg)
         w_v2e = w_e2v = None
         if self.beta != 0.0:

@@ -87,11 +87,14 @@ class PMA(HypergraphLayer):
         alpha = dropout(alpha, self.dropout, self.training)
         value = self.lin_v(x)
         if direction == "v2e":
+
             def pool(v, a):
                 return ops.v2e(v, hg, aggr="sum", weight=a)
         else:
+
             def pool(v, a):
                 return ops.e2v(v, hg, aggr="sum", weight=a, edge_weight=False)
+
         # one weighted sparse product per head (no [nnz, F'] message tensor)
         if H == 1:
             out = pool(value, alpha[:, 0])
