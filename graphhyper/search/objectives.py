@@ -214,6 +214,7 @@ class TrainEval:
         torch.manual_seed(self.seed)
         module = _module(candidate)
         xt, yt, xv, yv = self.data
+        opt: torch.optim.Optimizer
         if self.adam:
             opt = torch.optim.AdamW(module.parameters(), lr=self.lr, weight_decay=self.wd)
         else:

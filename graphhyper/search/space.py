@@ -272,7 +272,8 @@ class SearchSpace:
         """Every architecture of a finite space (depth-first over decisions); raises past ``limit``."""
         if self._enum is not None:
             return self._enum
-        out, stack = [], [{}]
+        out: list = []
+        stack: list[dict] = [{}]
         while stack:
             prefix = stack.pop()
             rec = _Replay(prefix)

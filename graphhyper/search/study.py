@@ -240,7 +240,7 @@ def _as_values(values, n_objectives: int):
     return values[0] if n_objectives == 1 else values
 
 
-def _make_sampler(sampler, seed: int, n_objectives: int, n_existing: int):
+def _make_sampler(sampler, seed: int | None, n_objectives: int, n_existing: int):
     import optuna
 
     seed = None if seed is None else seed * 1_000_003 + n_existing  # a resumed run does not replay its draws
@@ -455,7 +455,8 @@ class _Failures:
 
     def __init__(self, limit: int, n_trials: int):
         self.limit, self.n_trials = limit, n_trials
-        self.count, self.last = 0, None
+        self.count = 0
+        self.last: Any = None  # the last failed optuna FrozenTrial (set before error() is called)
 
     @property
     def exhausted(self) -> bool:

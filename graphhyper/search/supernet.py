@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any, Sequence, cast
 
 import numpy as np
 import torch
@@ -228,6 +229,7 @@ def arch_step(model: Supernet, train_batch, val_batch, arch_opt: torch.optim.Opt
     """One update of the architecture weights (first order, or unrolled second order); returns the val loss."""
     arch_opt.zero_grad()
     alphas = model.arch_parameters()
+    grads: Sequence[torch.Tensor | None]
     if order == 1:
         loss = _loss(model, val_batch)
         grads = torch.autograd.grad(loss, alphas, allow_unused=True)
@@ -237,10 +239,10 @@ def arch_step(model: Supernet, train_batch, val_batch, arch_opt: torch.optim.Opt
         g_train = torch.autograd.grad(_loss(model, train_batch), weights)
         unrolled = {n: (w - xi * g).detach().requires_grad_(True) for n, w, g in zip(names, weights, g_train)}
         loss = _loss(model, val_batch, unrolled)
-        g_all = torch.autograd.grad(loss, alphas + list(unrolled.values()), allow_unused=True)
-        g_all = [torch.zeros_like(p) if g is None else g for p, g in zip(alphas + list(unrolled.values()), g_all)]
+        g_raw = torch.autograd.grad(loss, alphas + list(unrolled.values()), allow_unused=True)
+        g_all = [torch.zeros_like(p) if g is None else g for p, g in zip(alphas + list(unrolled.values()), g_raw)]
         d_alpha, d_w = g_all[:len(alphas)], g_all[len(alphas):]
-        eps = 0.01 / (torch.sqrt(sum((g ** 2).sum() for g in d_w)) + 1e-12)
+        eps = 0.01 / (torch.sqrt(cast(torch.Tensor, sum((g ** 2).sum() for g in d_w))) + 1e-12)
         hv = []
         for sign in (1.0, -1.0):
             shifted = {n: (w + sign * eps * d).detach() for n, w, d in zip(names, weights, d_w)}
@@ -280,7 +282,7 @@ def darts_search(x_train: torch.Tensor, y_train: torch.Tensor, config: DartsConf
                                 f"{tuple(x_train.shape)} and {tuple(y_train.shape)}.")
     torch.manual_seed(cfg.seed)
     dims = x_train.ndim - 2
-    kw = dict(in_channels=x_train.shape[1], image_size=x_train.shape[-1], dims=dims,
+    kw: dict[str, Any] = dict(in_channels=x_train.shape[1], image_size=x_train.shape[-1], dims=dims,
               num_classes=int(y_train.max()) + 1, max_w=cfg.max_w)
     kw.update(supernet_kw or {})
     model = Supernet(**kw)
