@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from graphhyper.arch.spaces import darts as _darts_ops
 from graphhyper.errors import InvalidInputError, SearchError
 
 Guidance = Callable[[torch.Tensor], torch.Tensor]  # relaxed one-hot [B, S, K] -> score [B] (higher is better)
@@ -155,8 +156,8 @@ def nb201_categorical() -> CategoricalSpace:
     )
 
 
-#: The operations of the original DARTS cell space (without ``none``), spelled as in ``darts.PRIMITIVES``.
-DARTS_OPS = ("skip_connect", "max_pool", "avg_pool", "sep_conv_3", "sep_conv_5", "dil_conv_3", "dil_conv_5")
+#: The operations of the original DARTS cell space (without ``none``): :data:`graphhyper.arch.spaces.darts.DARTS_OPS`.
+DARTS_OPS = _darts_ops.DARTS_OPS
 
 
 def darts_categorical(nodes: int = 4, ops: tuple | None = None) -> CategoricalSpace:

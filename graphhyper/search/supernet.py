@@ -40,11 +40,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+from graphhyper.arch.spaces import darts as _darts_ops
 from graphhyper.errors import InvalidInputError, SearchError
 
-#: The original DARTS operation set (``none`` included, as in the DARTS supernet).
-DARTS_SEARCH_OPS = ("none", "skip_connect", "max_pool", "avg_pool", "sep_conv_3", "sep_conv_5", "dil_conv_3",
-                    "dil_conv_5")
+#: The original DARTS operation set (``none`` included, as in the DARTS supernet):
+#: :data:`graphhyper.arch.spaces.darts.DARTS_SEARCH_OPS`.
+DARTS_SEARCH_OPS = _darts_ops.DARTS_SEARCH_OPS
 
 
 def cosine_power_annealing(step: int, total: int, lr_max: float, lr_min: float = 0.0, power: float = 10.0) -> float:
