@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from graphhyper.errors import SearchError, require
+from graphhyper.search import _optuna
 from graphhyper.search.claims import Claims
 from graphhyper.search.storage_checks import check_sqlite_url, open_journal, sqlite_or_rdb_error
 
@@ -264,7 +265,7 @@ def _reclaim_running(study) -> int:
 
     n = 0
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+        _optuna.fail_trial(study, _optuna.trial_id(t))
         study.enqueue_trial(t.params, user_attrs={"retry_of": t.number}, skip_if_exists=False)
         n += 1
     return n
