@@ -21,6 +21,10 @@ from typing import Callable
 from graphhyper.search import _optuna
 from graphhyper.search.liveness import Liveness, liveness_for
 
+__all__ = [
+    "CLAIM_WAIT_S", "claim_name", "is_claim", "Claims",
+]
+
 #: Longest wait for another worker's evaluation of the same architecture before evaluating it here as well.
 CLAIM_WAIT_S = 6 * 3600.0
 _SEP = "::claim::"

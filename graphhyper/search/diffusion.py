@@ -43,6 +43,11 @@ from torch import nn
 from graphhyper.arch.spaces import darts as _darts_ops
 from graphhyper.errors import InvalidInputError, SearchError
 
+__all__ = [
+    "Guidance", "CategoricalSpace", "nb201_categorical", "DARTS_OPS", "darts_categorical", "training_set",
+    "SlotTransformer", "DiscreteDiffusion", "guidance_gradient", "train_diffusion", "metrics",
+]
+
 Guidance = Callable[[torch.Tensor], torch.Tensor]  # relaxed one-hot [B, S, K] -> score [B] (higher is better)
 
 

@@ -34,6 +34,11 @@ from graphhyper.errors import CheckpointError, InvalidInputError, SearchError
 from graphhyper.search import diffusion as D
 from graphhyper.search.searchers import Searcher
 
+__all__ = [
+    "categorical_space", "pretrained", "training_archs", "GPSurrogate", "make_guidance", "generate",
+    "DiffusionSearcher",
+]
+
 _SPACES = {"nb201": D.nb201_categorical, "darts": D.darts_categorical}
 _MODELS: dict = {}
 

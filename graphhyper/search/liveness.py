@@ -21,6 +21,10 @@ from typing import Callable, Hashable
 
 from graphhyper.search import _optuna
 
+__all__ = [
+    "BEAT_ATTR", "Liveness", "TrialHeartbeat", "ClaimHeartbeat", "liveness_for",
+]
+
 BEAT_ATTR = "beat"
 
 

@@ -32,6 +32,10 @@ from torch import nn
 
 from graphhyper.errors import InvalidInputError, SearchError
 
+__all__ = [
+    "GHNProxy", "ZeroCost", "PredictorScore", "num_params", "flops", "latency", "TrainEval", "MultiObjective",
+]
+
 
 def _module(candidate) -> nn.Module:
     if isinstance(candidate, nn.Module):

@@ -38,6 +38,11 @@ from torch import nn
 
 from graphhyper.errors import InvalidInputError, SearchError
 
+__all__ = [
+    "Batch", "synthetic_batch", "snip", "grad_norm", "synflow", "jacob_cov", "naswot", "params", "flops",
+    "PROXIES", "DATA_FREE", "get", "compute", "score_space", "nb201_prior",
+]
+
 Batch = tuple  # (inputs [B, ...], targets [B])
 _WEIGHTED = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
 

@@ -33,6 +33,11 @@ import numpy as np
 
 from graphhyper.errors import SearchError
 
+__all__ = [
+    "Searcher", "RandomSearch", "RegularizedEvolution", "OptunaSearcher", "PredictorGuided", "ProxyGuided",
+    "SEARCHERS", "simulate",
+]
+
 _MAX_TRIES = 1000
 
 

@@ -43,6 +43,10 @@ from typing import Any, Callable
 
 from graphhyper.errors import SearchError
 
+__all__ = [
+    "Choice", "Int", "Float", "Optional", "Repeat", "Shared", "walk", "SearchSpace", "nb201_space", "darts_space",
+]
+
 
 # ----------------------------------------------------------------------------------------------- grammar
 @dataclass(frozen=True)

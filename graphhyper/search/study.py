@@ -38,6 +38,10 @@ from graphhyper.search import _optuna
 from graphhyper.search.claims import Claims
 from graphhyper.search.storage_checks import check_sqlite_url, open_journal, sqlite_or_rdb_error
 
+__all__ = [
+    "DEFAULT_STORAGE", "make_storage", "storage_url", "Candidate", "SearchResult", "run", "check_max_failures",
+]
+
 DEFAULT_STORAGE = "sqlite:///graphhyper-search.db"
 _RDB_PREFIXES = ("sqlite:", "postgresql", "postgres:", "mysql")
 

@@ -43,6 +43,11 @@ from torch.func import functional_call
 from graphhyper.arch.spaces import darts as _darts_ops
 from graphhyper.errors import InvalidInputError, SearchError
 
+__all__ = [
+    "DARTS_SEARCH_OPS", "cosine_power_annealing", "mix_weights", "MixedOp", "SearchCell", "Supernet",
+    "DartsConfig", "DartsResult", "arch_step", "weight_step", "darts_search", "SupernetSearcher",
+]
+
 #: The original DARTS operation set (``none`` included, as in the DARTS supernet):
 #: :data:`graphhyper.arch.spaces.darts.DARTS_SEARCH_OPS`.
 DARTS_SEARCH_OPS = _darts_ops.DARTS_SEARCH_OPS
