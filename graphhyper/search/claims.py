@@ -18,7 +18,12 @@ from __future__ import annotations
 import time
 from typing import Callable
 
+from graphhyper.search import _optuna
 from graphhyper.search.liveness import Liveness, liveness_for
+
+__all__ = [
+    "CLAIM_WAIT_S", "claim_name", "is_claim", "Claims",
+]
 
 #: Longest wait for another worker's evaluation of the same architecture before evaluating it here as well.
 CLAIM_WAIT_S = 6 * 3600.0
@@ -43,7 +48,7 @@ class Claims:
     def __init__(self, study, lookup: Callable[[str], object], wait_s: float | None = None,
                  heartbeat_interval: float | None = None, grace_period: float | None = None):
         self.study = study
-        self.storage = study._storage
+        self.storage = _optuna.storage_of(study)
         self.lookup = lookup
         self.wait_s = CLAIM_WAIT_S if wait_s is None else wait_s
         self.liveness: Liveness = liveness_for(study, heartbeat_interval, grace_period)
@@ -61,7 +66,7 @@ class Claims:
         while True:
             cid = self._create(h)
             if cid is not None:
-                self.storage.set_study_system_attr(cid, "trial_id", trial._trial_id)
+                self.storage.set_study_system_attr(cid, "trial_id", _optuna.trial_id(trial))
                 self.held[trial.number] = cid
                 self._beats[trial.number] = self.liveness.start(self.storage, cid)
                 prev = self.lookup(h)  # an evaluation may have finished, and released its claim, just before

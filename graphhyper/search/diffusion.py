@@ -40,7 +40,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from graphhyper.arch.spaces import darts as _darts_ops
 from graphhyper.errors import InvalidInputError, SearchError
+
+__all__ = [
+    "Guidance", "CategoricalSpace", "nb201_categorical", "DARTS_OPS", "darts_categorical", "training_set",
+    "SlotTransformer", "DiscreteDiffusion", "guidance_gradient", "train_diffusion", "metrics",
+]
 
 Guidance = Callable[[torch.Tensor], torch.Tensor]  # relaxed one-hot [B, S, K] -> score [B] (higher is better)
 
@@ -155,19 +161,36 @@ def nb201_categorical() -> CategoricalSpace:
     )
 
 
-#: The operations of the original DARTS cell space (without ``none``), spelled as in ``darts.PRIMITIVES``.
-DARTS_OPS = ("skip_connect", "max_pool", "avg_pool", "sep_conv_3", "sep_conv_5", "dil_conv_3", "dil_conv_5")
+#: The operations of the original DARTS cell space (without ``none``): :data:`graphhyper.arch.spaces.darts.DARTS_OPS`.
+DARTS_OPS = _darts_ops.DARTS_OPS
 
 
 def darts_categorical(nodes: int = 4, ops: tuple | None = None) -> CategoricalSpace:
     """DARTS genotypes (normal + reduction cell): per cell and node, two (op, input) pairs. Slots are
     ``[op, input]`` per edge, ``4 * nodes * 2`` in all; an input slot of node ``i`` allows ``0 .. i+1``.
     Valid = the two inputs of every node differ (the DARTS derivation rule)."""
-    from graphhyper.arch.spaces import darts
+    op_list = list(ops or DARTS_OPS)
+    allowed, adj = _darts_slots(nodes, op_list)
 
-    ops = list(ops or DARTS_OPS)
-    n_in = nodes + 1
-    K = max(len(ops), n_in)
+    def encode(geno) -> list[int]:
+        return _darts_encode(geno, nodes, op_list)
+
+    def decode(toks):
+        return _darts_decode(toks, nodes, op_list)
+
+    def is_valid(geno) -> bool:
+        return _darts_is_valid(geno, nodes)
+
+    def key(geno):
+        return (tuple(geno.normal), tuple(geno.reduce))
+
+    return CategoricalSpace(name="darts", allowed=allowed, encode=encode, decode=decode, is_valid=is_valid,
+                            adjacency=adj, key=key)
+
+
+def _darts_slots(nodes: int, ops: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The allowed-token mask and slot adjacency of :func:`darts_categorical` (slots ``(cell, node, edge, kind)``)."""
+    K = max(len(ops), nodes + 1)
     slots = []  # (cell, node, edge, kind)
     for cell in range(2):
         for node in range(nodes):
@@ -177,44 +200,46 @@ def darts_categorical(nodes: int = 4, ops: tuple | None = None) -> CategoricalSp
     for s, (_, node, _, kind) in enumerate(slots):
         allowed[s, :len(ops) if kind == "op" else node + 2] = True
     adj = torch.tensor([[a != b and a[:2] == b[:2] for b in slots] for a in slots])
+    return allowed, adj
 
-    def encode(geno) -> list[int]:
-        out = []
-        for cell in (geno.normal, geno.reduce):
-            if len(cell) != nodes or any(len(node) != 2 for node in cell):
-                raise InvalidInputError(f"This DARTS categorical space has {nodes} nodes of 2 edges per cell; got "
-                                        f"{cell!r}. Build it with darts_categorical(nodes={len(cell)}).")
-            for node in cell:
-                for op, inp in node:
-                    op = darts.canonical_op(op)
-                    if op not in ops:
-                        raise InvalidInputError(f"Op {op!r} is not in this space's ops {ops}; pass ops=.")
-                    out += [ops.index(op), int(inp)]
-        return out
 
-    def decode(toks):
-        toks = [int(t) for t in toks]
-        half = len(toks) // 2
-        cells = []
-        for c in range(2):
-            part = toks[c * half:(c + 1) * half]
-            edges = [(ops[min(part[i], len(ops) - 1)], part[i + 1]) for i in range(0, half, 2)]
-            cells.append(tuple(tuple(edges[2 * n: 2 * n + 2]) for n in range(nodes)))
-        concat = tuple(range(2, 2 + nodes))
-        return darts.Genotype(normal=cells[0], normal_concat=concat, reduce=cells[1], reduce_concat=concat)
+def _darts_encode(geno, nodes: int, ops: list[str]) -> list[int]:
+    from graphhyper.arch.spaces import darts
 
-    def is_valid(geno) -> bool:
-        try:
-            cells = (geno.normal, geno.reduce)
-            return all(len(c) == nodes and all(len(n) == 2 and n[0][1] != n[1][1] for n in c) for c in cells)
-        except Exception:  # noqa: BLE001
-            return False
+    out = []
+    for cell in (geno.normal, geno.reduce):
+        if len(cell) != nodes or any(len(node) != 2 for node in cell):
+            raise InvalidInputError(f"This DARTS categorical space has {nodes} nodes of 2 edges per cell; got "
+                                    f"{cell!r}. Build it with darts_categorical(nodes={len(cell)}).")
+        for node in cell:
+            for op, inp in node:
+                op = darts.canonical_op(op)
+                if op not in ops:
+                    raise InvalidInputError(f"Op {op!r} is not in this space's ops {ops}; pass ops=.")
+                out += [ops.index(op), int(inp)]
+    return out
 
-    def key(geno):
-        return (tuple(geno.normal), tuple(geno.reduce))
 
-    return CategoricalSpace(name="darts", allowed=allowed, encode=encode, decode=decode, is_valid=is_valid,
-                            adjacency=adj, key=key)
+def _darts_decode(toks, nodes: int, ops: list[str]):
+    from graphhyper.arch.spaces import darts
+
+    toks = [int(t) for t in toks]
+    half = len(toks) // 2
+    cells = []
+    for c in range(2):
+        part = toks[c * half:(c + 1) * half]
+        edges = [(ops[min(part[i], len(ops) - 1)], part[i + 1]) for i in range(0, half, 2)]
+        cells.append(tuple(tuple(edges[2 * n: 2 * n + 2]) for n in range(nodes)))
+    concat = tuple(range(2, 2 + nodes))
+    return darts.Genotype(normal=cells[0], normal_concat=concat, reduce=cells[1], reduce_concat=concat)
+
+
+def _darts_is_valid(geno, nodes: int) -> bool:
+    try:
+        cells = (geno.normal, geno.reduce)
+        return all(len(c) == nodes and all(len(n) == 2 and n[0][1] != n[1][1] for n in c) for c in cells)
+    except Exception:  # noqa: BLE001
+        return False
 
 
 def training_set(space: CategoricalSpace, seed: int = 0, fraction: float = 0.5, n: int | None = None) -> list:
@@ -227,7 +252,7 @@ def training_set(space: CategoricalSpace, seed: int = 0, fraction: float = 0.5, 
         return archs[:max(1, int(round(fraction * len(archs))))] if n is None else archs[:n]
     if n is None:
         raise SearchError(f"Space {space.name!r} cannot be enumerated; pass n= to training_set.")
-    out = []
+    out: list = []
     allowed = space.allowed.numpy()
     while len(out) < n:
         toks = [rng.choice(np.flatnonzero(row).tolist()) for row in allowed]
@@ -266,6 +291,9 @@ class SlotTransformer(nn.Module):
 
     Shapes: tokens ``[B, S]`` long, ``t`` ``[B]`` long -> logits ``[B, S, K]`` (``-inf`` where not allowed).
     """
+
+    allowed: torch.Tensor  # buffers (registered in __init__)
+    adjacency: torch.Tensor
 
     def __init__(self, allowed: torch.Tensor, adjacency: torch.Tensor, hidden: int = 64, layers: int = 2,
                  heads: int = 4):
@@ -320,6 +348,10 @@ class DiscreteDiffusion(nn.Module):
         transition: ``"uniform"`` or ``"marginal"`` (set from data by :func:`train_diffusion`).
         hidden, layers: denoiser size.
     """
+
+    prior: torch.Tensor  # buffers (registered in __init__)
+    abar: torch.Tensor
+    alpha: torch.Tensor
 
     def __init__(self, space: CategoricalSpace, steps: int = 32, transition: str = "uniform", hidden: int = 64,
                  layers: int = 2):

@@ -25,6 +25,7 @@ import math
 import os
 from collections import deque
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -32,6 +33,11 @@ import torch
 from graphhyper.errors import CheckpointError, InvalidInputError, SearchError
 from graphhyper.search import diffusion as D
 from graphhyper.search.searchers import Searcher
+
+__all__ = [
+    "categorical_space", "pretrained", "training_archs", "GPSurrogate", "make_guidance", "generate",
+    "DiffusionSearcher",
+]
 
 _SPACES = {"nb201": D.nb201_categorical, "darts": D.darts_categorical}
 _MODELS: dict = {}
@@ -87,8 +93,8 @@ def pretrained(space="nb201", seed: int = 0, train_steps: int = 2000, fraction: 
 
 def training_archs(cspace: D.CategoricalSpace, seed: int = 0, fraction: float = 0.5, n_train: int = 20000) -> list:
     """The unlabelled training architectures :func:`pretrained` uses (for novelty)."""
-    return D.training_set(cspace, seed, fraction if cspace.enumerate is not None else None,
-                          None if cspace.enumerate is not None else n_train)
+    # fraction only applies to an enumerable space (training_set ignores it otherwise)
+    return D.training_set(cspace, seed, fraction, None if cspace.enumerate is not None else n_train)
 
 
 # ---------------------------------------------------------------------------------------------- surrogate
@@ -190,12 +196,14 @@ def make_guidance(space, surrogate: GPSurrogate | None = None, target: float | s
     def score(P: torch.Tensor) -> torch.Tensor:
         out = torch.zeros(P.shape[0], dtype=torch.float64)
         if target is not None:
+            assert surrogate is not None  # checked above: a target needs a surrogate
             m, s = surrogate.mean_std(P)
             if target == "max":
                 out = out + m + kappa * s
             else:
                 out = out - ((m * surrogate.sd + surrogate.mu - float(target)) / surrogate.sd) ** 2
         if params is not None:
+            assert cspace.params is not None  # checked above
             out = out - ((cspace.params(P).double() - float(params)) / params_scale) ** 2
         return out
 
@@ -258,7 +266,8 @@ class DiffusionSearcher(Searcher):
         if isinstance(space, str):
             from graphhyper.search import space as S
 
-            space = {"nb201": S.nb201_space, "darts": S.darts_space}[space]()
+            makers: dict[str, Callable[[], S.SearchSpace]] = {"nb201": S.nb201_space, "darts": S.darts_space}
+            space = makers[space]()
         super().__init__(space, seed)
         self.cspace = categorical_space(space)
         self.model = model or pretrained(self.cspace.name, seed=0)

@@ -17,8 +17,13 @@ from __future__ import annotations
 
 import threading
 import time
-import warnings
 from typing import Callable, Hashable
+
+from graphhyper.search import _optuna
+
+__all__ = [
+    "BEAT_ATTR", "Liveness", "TrialHeartbeat", "ClaimHeartbeat", "liveness_for",
+]
 
 BEAT_ATTR = "beat"
 
@@ -57,11 +62,7 @@ class TrialHeartbeat(Liveness):
     """Optuna's heartbeat (RDB storages): fail the study's stale trials, then read the holder's state."""
 
     def reap(self, study, cid: int, trial_id: int, attrs: dict) -> None:
-        import optuna
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna.storages.fail_stale_trials(study)
+        _optuna.fail_stale_trials(study)
 
 
 class ClaimHeartbeat(Liveness):
@@ -92,18 +93,17 @@ class ClaimHeartbeat(Liveness):
 
     def reap(self, study, cid: int, trial_id: int, attrs: dict) -> None:
         from optuna.exceptions import UpdateFinishedTrialError
-        from optuna.trial import TrialState
 
         if self.unchanged_for_grace(cid, attrs.get(BEAT_ATTR)):
             try:
-                study._storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
+                _optuna.fail_trial(study, trial_id)
             except UpdateFinishedTrialError:  # it finished (or another waiter failed it) meanwhile
                 pass
 
 
 def liveness_for(study, heartbeat_interval: float | None, grace_period: float | None) -> Liveness:
     """The liveness check of ``study``'s storage; ``heartbeat_interval=None`` (and no storage heartbeat): none."""
-    storage_interval = getattr(study._storage, "get_heartbeat_interval", lambda: None)()
+    storage_interval = _optuna.storage_heartbeat_interval(study)
     interval = storage_interval or heartbeat_interval
     if not interval:
         return Liveness()

@@ -32,6 +32,10 @@ from torch import nn
 
 from graphhyper.errors import InvalidInputError, SearchError
 
+__all__ = [
+    "GHNProxy", "ZeroCost", "PredictorScore", "num_params", "flops", "latency", "TrainEval", "MultiObjective",
+]
+
 
 def _module(candidate) -> nn.Module:
     if isinstance(candidate, nn.Module):
@@ -214,6 +218,7 @@ class TrainEval:
         torch.manual_seed(self.seed)
         module = _module(candidate)
         xt, yt, xv, yv = self.data
+        opt: torch.optim.Optimizer
         if self.adam:
             opt = torch.optim.AdamW(module.parameters(), lr=self.lr, weight_decay=self.wd)
         else:

@@ -11,6 +11,10 @@ from typing import Sequence
 
 from graphhyper.errors import SearchError, require
 
+__all__ = [
+    "plot_history", "plot_pareto",
+]
+
 
 def _plt():
     mpl = require("matplotlib", extra="plot", purpose="search plots")

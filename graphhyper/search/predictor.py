@@ -34,6 +34,11 @@ from torch import nn
 
 from graphhyper.errors import InvalidInputError
 
+__all__ = [
+    "NB201_VOCAB", "Encoded", "encode_nb201", "encode_archgraphs", "encode", "DenseGNN", "ranking_loss",
+    "Predictor",
+]
+
 #: NB201 node vocabulary: the 5 ops, then the input and output nodes.
 NB201_VOCAB = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3", "input", "output")
 

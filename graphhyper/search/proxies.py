@@ -31,12 +31,17 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence, cast
 
 import torch
 from torch import nn
 
 from graphhyper.errors import InvalidInputError, SearchError
+
+__all__ = [
+    "Batch", "synthetic_batch", "snip", "grad_norm", "synflow", "jacob_cov", "naswot", "params", "flops",
+    "PROXIES", "DATA_FREE", "get", "compute", "score_space", "nb201_prior",
+]
 
 Batch = tuple  # (inputs [B, ...], targets [B])
 _WEIGHTED = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
@@ -95,7 +100,7 @@ def _weighted_layers(module: nn.Module) -> list[nn.Module]:
 def _loss_grads(module: nn.Module, batch) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(weight, dL/dweight) of every conv/linear layer, module in train mode, gradients cleared afterwards."""
     x, y = _targets(batch)
-    weights = [m.weight for m in _weighted_layers(module)]
+    weights = [cast(torch.Tensor, m.weight) for m in _weighted_layers(module)]
     with _TrainMode(module):
         loss = nn.functional.cross_entropy(module(x), y)
         grads = torch.autograd.grad(loss, weights, allow_unused=True)
@@ -121,7 +126,7 @@ def synflow(module: nn.Module, batch) -> float:
             if p.is_floating_point():
                 p.abs_()
     layers = _weighted_layers(net)
-    weights = [m.weight for m in layers]
+    weights = [cast(torch.Tensor, m.weight) for m in layers]
     out = net(torch.ones((1, *x.shape[1:]), dtype=torch.float64))
     grads = torch.autograd.grad(out.sum(), weights, allow_unused=True)
     total = sum(float((w.detach() * g).sum()) for w, g in zip(weights, grads) if g is not None)

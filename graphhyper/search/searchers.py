@@ -27,11 +27,16 @@ from __future__ import annotations
 import random
 from abc import ABC, abstractmethod
 from collections import deque
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
 from graphhyper.errors import SearchError
+
+__all__ = [
+    "Searcher", "RandomSearch", "RegularizedEvolution", "OptunaSearcher", "PredictorGuided", "ProxyGuided",
+    "SEARCHERS", "simulate",
+]
 
 _MAX_TRIES = 1000
 
@@ -188,7 +193,7 @@ class _Pool:
     def refresh(self, parents) -> None:
         if self.fixed:
             return
-        cand = {}
+        cand: dict[str, Any] = {}
         for p in parents:
             for _ in range(20):
                 a = self.space.mutate(p, self.rng)
@@ -248,7 +253,7 @@ class PredictorGuided(Searcher):
         self.predictor = predictor or Predictor(ensemble=2, epochs=150, seed=seed)
         self.pool = _Pool(space, pool_size, self.rng)
         self._prior_fn = prior
-        self._prior = None
+        self._prior: np.ndarray | None = None
         self._queue: deque = deque()
         self._cold: list | None = None
 

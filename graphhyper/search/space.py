@@ -43,6 +43,10 @@ from typing import Any, Callable
 
 from graphhyper.errors import SearchError
 
+__all__ = [
+    "Choice", "Int", "Float", "Optional", "Repeat", "Shared", "walk", "SearchSpace", "nb201_space", "darts_space",
+]
+
 
 # ----------------------------------------------------------------------------------------------- grammar
 @dataclass(frozen=True)
@@ -272,7 +276,8 @@ class SearchSpace:
         """Every architecture of a finite space (depth-first over decisions); raises past ``limit``."""
         if self._enum is not None:
             return self._enum
-        out, stack = [], [{}]
+        out: list = []
+        stack: list[dict] = [{}]
         while stack:
             prefix = stack.pop()
             rec = _Replay(prefix)
@@ -348,8 +353,7 @@ def darts_space(in_channels: int = 1, num_classes: int = 10, image_size: int = 8
     :class:`~graphhyper.arch.spaces.darts.DartsSpec` objects (defaults sized for the digits task)."""
     from graphhyper.arch.spaces import darts
 
-    ops = tuple(ops or ("skip_connect", "max_pool", "avg_pool", "sep_conv_3", "sep_conv_5", "dil_conv_3",
-                        "dil_conv_5", "conv_1x1", "conv_3"))
+    ops = tuple(ops or (*darts.DARTS_OPS, "conv_1x1", "conv_3"))  # the DARTS ops plus two plain convs
     root = {"normal": _darts_cell("normal", ops, nodes), "reduce": _darts_cell("reduce", ops, nodes),
             "num_cells": Int("num_cells", cells[0], cells[1]), "width": Choice("width", widths)}
 

@@ -10,6 +10,10 @@ from pathlib import Path
 
 from graphhyper.errors import SearchError
 
+__all__ = [
+    "sqlite_or_rdb_error", "check_sqlite_url", "open_journal",
+]
+
 _KEEP = "it was left unchanged (graphhyper never overwrites or deletes a storage)"
 
 

@@ -34,8 +34,13 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from graphhyper.errors import SearchError, require
+from graphhyper.search import _optuna
 from graphhyper.search.claims import Claims
 from graphhyper.search.storage_checks import check_sqlite_url, open_journal, sqlite_or_rdb_error
+
+__all__ = [
+    "DEFAULT_STORAGE", "make_storage", "storage_url", "Candidate", "SearchResult", "run", "check_max_failures",
+]
 
 DEFAULT_STORAGE = "sqlite:///graphhyper-search.db"
 _RDB_PREFIXES = ("sqlite:", "postgresql", "postgres:", "mysql")
@@ -240,7 +245,7 @@ def _as_values(values, n_objectives: int):
     return values[0] if n_objectives == 1 else values
 
 
-def _make_sampler(sampler, seed: int, n_objectives: int, n_existing: int):
+def _make_sampler(sampler, seed: int | None, n_objectives: int, n_existing: int):
     import optuna
 
     seed = None if seed is None else seed * 1_000_003 + n_existing  # a resumed run does not replay its draws
@@ -264,7 +269,7 @@ def _reclaim_running(study) -> int:
 
     n = 0
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+        _optuna.fail_trial(study, _optuna.trial_id(t))
         study.enqueue_trial(t.params, user_attrs={"retry_of": t.number}, skip_if_exists=False)
         n += 1
     return n
@@ -308,20 +313,13 @@ def run(space, objective: Callable, n_trials: int, storage=None, sampler=None,
         :class:`SearchResult`.
     """
     optuna = require("optuna", purpose="architecture search")
-    from optuna.trial import TrialState
-
     from graphhyper.search.searchers import Searcher
 
     directions = [directions] if isinstance(directions, str) else list(directions)
     if n_trials < 1:
         raise SearchError(f"n_trials={n_trials} must be >= 1.")
     check_max_failures(max_failures)
-    store = make_storage(storage, heartbeat_interval, grace_period)
-    study = optuna.create_study(storage=store, study_name=study_name or f"graphhyper-{space.name}",
-                                directions=directions, load_if_exists=True, pruner=pruner)
-    if list(d.name.lower() for d in study.directions) != [d.lower() for d in directions]:
-        raise SearchError(f"Study {study.study_name!r} exists with directions "
-                          f"{[d.name.lower() for d in study.directions]}, not {directions}; use another study_name.")
+    study = _open_study(optuna, space, storage, directions, study_name, pruner, heartbeat_interval, grace_period)
     if reclaim_running:
         _reclaim_running(study)
     existing = study.get_trials(deepcopy=False)
@@ -329,85 +327,117 @@ def run(space, objective: Callable, n_trials: int, storage=None, sampler=None,
     if searcher is not None and len(directions) > 1:
         raise SearchError("A graphhyper Searcher drives single-objective studies; use 'nsga2' for several.")
     study.sampler = _make_sampler(None if searcher else sampler, seed, len(directions), len(existing))
-    sign = 1.0 if directions[0].lower() == "maximize" else -1.0
     dedup = _Dedup(study)
     claims = Claims(study, dedup.lookup, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
     failures = _Failures(max(10, 2 * n_trials) if max_failures is None else max_failures, n_trials)
-    counts = {"evaluated": 0, "duplicates": 0}
-    if searcher is not None:
-        dedup.refresh()
-        for t in dedup.by_hash.values():
-            searcher.tell(space.from_params(t.params), sign * t.value)
+    state = _Run(optuna, study, space, objective, n_trials, directions, searcher, dedup, claims, failures)
+    state.bar = _progress(progress, n_trials, study)
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress bar / SearchResult report instead
+    try:
+        if state.n_complete() < n_trials:
+            if searcher is not None:
+                _enqueue_next(study, searcher, space)
+            study.optimize(state.objective, n_trials=None, timeout=timeout, callbacks=[state.callback], catch=catch)
+    finally:
+        state.claims.release_all()  # a trial that stopped the run with an exception is stored (FAIL) by now
+        optuna.logging.set_verbosity(verbosity)
+        if state.bar is not None:
+            state.bar.close()
+    if state.failures.exhausted:
+        raise state.failures.error()
+    return SearchResult(study, space, storage_url(storage), state.counts["evaluated"], state.counts["duplicates"])
 
-    def duplicate(trial, prev):
+
+def _open_study(optuna, space, storage, directions: list[str], study_name: str | None, pruner,
+                heartbeat_interval: int | None, grace_period: int | None):
+    """Create or load the study; refuse one that exists with other directions."""
+    store = make_storage(storage, heartbeat_interval, grace_period)
+    study = optuna.create_study(storage=store, study_name=study_name or f"graphhyper-{space.name}",
+                                directions=directions, load_if_exists=True, pruner=pruner)
+    if list(d.name.lower() for d in study.directions) != [d.lower() for d in directions]:
+        raise SearchError(f"Study {study.study_name!r} exists with directions "
+                          f"{[d.name.lower() for d in study.directions]}, not {directions}; use another study_name.")
+    return study
+
+
+class _Run:
+    """The state of one :func:`run` call: the Optuna objective and callback that evaluate, deduplicate, claim
+    and count trials."""
+
+    def __init__(self, optuna, study, space, objective: Callable, n_trials: int, directions: list[str],
+                 searcher, dedup: _Dedup, claims: Claims, failures: _Failures):
+        self.optuna, self.study, self.space, self.user_objective = optuna, study, space, objective
+        self.n_trials, self.n_obj, self.searcher = n_trials, len(directions), searcher
+        self.sign = 1.0 if directions[0].lower() == "maximize" else -1.0
+        self.dedup, self.claims, self.failures = dedup, claims, failures
+        self.counts = {"evaluated": 0, "duplicates": 0}
+        self.bar: Any = None
+        if searcher is not None:
+            self.dedup.refresh()
+            for t in self.dedup.by_hash.values():
+                searcher.tell(space.from_params(t.params), self.sign * t.value)
+
+    def duplicate(self, trial, prev):
+        from optuna.trial import TrialState
+
         trial.set_user_attr("duplicate_of", prev.number)
-        counts["duplicates"] += 1
+        self.counts["duplicates"] += 1
         if prev.state == TrialState.PRUNED:
-            raise optuna.TrialPruned(f"duplicate of pruned trial {prev.number}")
+            raise self.optuna.TrialPruned(f"duplicate of pruned trial {prev.number}")
         for k, v in _constraints(prev.system_attrs).items():
             trial.set_constraint(k, v)
-        return prev.values[0] if len(directions) == 1 else prev.values
+        return prev.values[0] if self.n_obj == 1 else prev.values
 
-    def func(trial):
-        arch = space.suggest(trial)
-        h, s = space.hash(arch), space.to_str(arch)
+    def objective(self, trial):
+        arch = self.space.suggest(trial)
+        h, s = self.space.hash(arch), self.space.to_str(arch)
         trial.set_user_attr("arch", s)
         trial.set_user_attr("hash", h)
-        prev = dedup.lookup(h)
+        prev = self.dedup.lookup(h)
         if prev is None:
-            prev = claims.acquire(trial, h)
+            prev = self.claims.acquire(trial, h)
         if prev is not None:
-            return duplicate(trial, prev)
+            return self.duplicate(trial, prev)
         trial.set_user_attr("evaluated", True)  # a pruned evaluation counts as evaluated too
+        values = self._evaluate(trial, arch, s, h)
+        if any(math.isnan(v) for v in ([values] if self.n_obj == 1 else values)):
+            trial.set_user_attr(_FAIL_REASON, f"the objective returned {values!r} (NaN fails a trial)")
+        self.counts["evaluated"] += 1
+        if self.searcher is not None:
+            self.searcher.tell(arch, self.sign * values)
+        return values
+
+    def _evaluate(self, trial, arch, s: str, h: str):
         try:
-            values = _as_values(objective(Candidate(arch, s, h, trial, space)), len(directions))
-        except optuna.TrialPruned:
+            return _as_values(self.user_objective(Candidate(arch, s, h, trial, self.space)), self.n_obj)
+        except self.optuna.TrialPruned:
             raise
         except Exception as e:
             trial.set_user_attr(_FAIL_REASON, _clip(f"{type(e).__name__}: {e}"))
             raise
-        if any(math.isnan(v) for v in ([values] if len(directions) == 1 else values)):
-            trial.set_user_attr(_FAIL_REASON, f"the objective returned {values!r} (NaN fails a trial)")
-        counts["evaluated"] += 1
-        if searcher is not None:
-            searcher.tell(arch, sign * values)
-        return values
 
-    bar = _progress(progress, n_trials, study)
+    def n_complete(self) -> int:  # finished trials: COMPLETE, or PRUNED by the pruner
+        from optuna.trial import TrialState
 
-    def n_complete() -> int:  # finished trials: COMPLETE, or PRUNED by the pruner
-        return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+        return len(self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
 
-    def callback(study_, frozen):
-        claims.release(frozen.number)  # its result is stored now
-        if frozen.state == TrialState.FAIL and failures.add(frozen):
+    def callback(self, study_, frozen):
+        from optuna.trial import TrialState
+
+        self.claims.release(frozen.number)  # its result is stored now
+        if frozen.state == TrialState.FAIL and self.failures.add(frozen):
             study_.stop()
             return
-        done = n_complete()
-        if bar is not None:
-            bar.n = min(done, n_trials)
-            _postfix(bar, study_)
-            bar.refresh()
-        if done >= n_trials:
+        done = self.n_complete()
+        if self.bar is not None:
+            self.bar.n = min(done, self.n_trials)
+            _postfix(self.bar, study_)
+            self.bar.refresh()
+        if done >= self.n_trials:
             study_.stop()
-        elif searcher is not None:
-            _enqueue_next(study_, searcher, space)
-
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress bar / SearchResult report instead
-    try:
-        if n_complete() < n_trials:
-            if searcher is not None:
-                _enqueue_next(study, searcher, space)
-            study.optimize(func, n_trials=None, timeout=timeout, callbacks=[callback], catch=catch)
-    finally:
-        claims.release_all()  # a trial that stopped the run with an exception is stored (FAIL) by now
-        optuna.logging.set_verbosity(verbosity)
-        if bar is not None:
-            bar.close()
-    if failures.exhausted:
-        raise failures.error()
-    return SearchResult(study, space, storage_url(storage), counts["evaluated"], counts["duplicates"])
+        elif self.searcher is not None:
+            _enqueue_next(study_, self.searcher, self.space)
 
 
 _FAIL_REASON = "fail_reason"
@@ -430,7 +460,8 @@ class _Failures:
 
     def __init__(self, limit: int, n_trials: int):
         self.limit, self.n_trials = limit, n_trials
-        self.count, self.last = 0, None
+        self.count = 0
+        self.last: Any = None  # the last failed optuna FrozenTrial (set before error() is called)
 
     @property
     def exhausted(self) -> bool:

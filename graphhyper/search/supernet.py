@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any, Sequence, cast
 
 import numpy as np
 import torch
@@ -39,11 +40,17 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+from graphhyper.arch.spaces import darts as _darts_ops
 from graphhyper.errors import InvalidInputError, SearchError
 
-#: The original DARTS operation set (``none`` included, as in the DARTS supernet).
-DARTS_SEARCH_OPS = ("none", "skip_connect", "max_pool", "avg_pool", "sep_conv_3", "sep_conv_5", "dil_conv_3",
-                    "dil_conv_5")
+__all__ = [
+    "DARTS_SEARCH_OPS", "cosine_power_annealing", "mix_weights", "MixedOp", "SearchCell", "Supernet",
+    "DartsConfig", "DartsResult", "arch_step", "weight_step", "darts_search", "SupernetSearcher",
+]
+
+#: The original DARTS operation set (``none`` included, as in the DARTS supernet):
+#: :data:`graphhyper.arch.spaces.darts.DARTS_SEARCH_OPS`.
+DARTS_SEARCH_OPS = _darts_ops.DARTS_SEARCH_OPS
 
 
 def cosine_power_annealing(step: int, total: int, lr_max: float, lr_min: float = 0.0, power: float = 10.0) -> float:
@@ -228,6 +235,7 @@ def arch_step(model: Supernet, train_batch, val_batch, arch_opt: torch.optim.Opt
     """One update of the architecture weights (first order, or unrolled second order); returns the val loss."""
     arch_opt.zero_grad()
     alphas = model.arch_parameters()
+    grads: Sequence[torch.Tensor | None]
     if order == 1:
         loss = _loss(model, val_batch)
         grads = torch.autograd.grad(loss, alphas, allow_unused=True)
@@ -237,10 +245,10 @@ def arch_step(model: Supernet, train_batch, val_batch, arch_opt: torch.optim.Opt
         g_train = torch.autograd.grad(_loss(model, train_batch), weights)
         unrolled = {n: (w - xi * g).detach().requires_grad_(True) for n, w, g in zip(names, weights, g_train)}
         loss = _loss(model, val_batch, unrolled)
-        g_all = torch.autograd.grad(loss, alphas + list(unrolled.values()), allow_unused=True)
-        g_all = [torch.zeros_like(p) if g is None else g for p, g in zip(alphas + list(unrolled.values()), g_all)]
+        g_raw = torch.autograd.grad(loss, alphas + list(unrolled.values()), allow_unused=True)
+        g_all = [torch.zeros_like(p) if g is None else g for p, g in zip(alphas + list(unrolled.values()), g_raw)]
         d_alpha, d_w = g_all[:len(alphas)], g_all[len(alphas):]
-        eps = 0.01 / (torch.sqrt(sum((g ** 2).sum() for g in d_w)) + 1e-12)
+        eps = 0.01 / (torch.sqrt(cast(torch.Tensor, sum((g ** 2).sum() for g in d_w))) + 1e-12)
         hv = []
         for sign in (1.0, -1.0):
             shifted = {n: (w + sign * eps * d).detach() for n, w, d in zip(names, weights, d_w)}
@@ -280,7 +288,7 @@ def darts_search(x_train: torch.Tensor, y_train: torch.Tensor, config: DartsConf
                                 f"{tuple(x_train.shape)} and {tuple(y_train.shape)}.")
     torch.manual_seed(cfg.seed)
     dims = x_train.ndim - 2
-    kw = dict(in_channels=x_train.shape[1], image_size=x_train.shape[-1], dims=dims,
+    kw: dict[str, Any] = dict(in_channels=x_train.shape[1], image_size=x_train.shape[-1], dims=dims,
               num_classes=int(y_train.max()) + 1, max_w=cfg.max_w)
     kw.update(supernet_kw or {})
     model = Supernet(**kw)

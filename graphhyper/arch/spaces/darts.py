@@ -46,6 +46,11 @@ PRIMITIVES = (
     "none", "skip_connect", "max_pool", "avg_pool", "sep_conv_3", "sep_conv_5", "dil_conv_3", "dil_conv_5",
     "conv_1x1", "conv_7x1_1x7", "conv_3", "conv_5", "conv_7", "msa", "se",
 )
+#: The original DARTS operation set (Liu et al., 2019), ``none`` included, as in the DARTS supernet: the first
+#: eight :data:`PRIMITIVES` (the rest are ppuda's additions).
+DARTS_SEARCH_OPS = PRIMITIVES[:8]
+#: The original DARTS operations a derived genotype holds (:data:`DARTS_SEARCH_OPS` without ``none``).
+DARTS_OPS = tuple(op for op in DARTS_SEARCH_OPS if op != "none")
 #: Spellings from DARTS / ppuda genotypes accepted as input and normalised to :data:`PRIMITIVES`.
 ALIASES = {
     "max_pool_3x3": "max_pool", "avg_pool_3x3": "avg_pool", "sep_conv_3x3": "sep_conv_3",

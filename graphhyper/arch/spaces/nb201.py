@@ -119,8 +119,9 @@ def sample_specs(n: int, seed: int = 0, split: str = "id") -> list[tuple]:
 
 
 # ----------------------------------------------------------------------------------------------- isomorphism
-def _canonical(cell, mode: str) -> str:
-    """Canonical expression of the cell's output (see :func:`cell_hash`)."""
+def canonical(cell, mode: str) -> str:
+    """Canonical expression of the cell's output under ``mode`` (one of ``HASH_MODES``; see
+    :func:`cell_hash`, which hashes it). Two cells with the same expression compute the same function."""
     cell = check_cell(cell)
     if mode == "nb201":
         return _canonical_nb201(cell)
@@ -180,7 +181,7 @@ def cell_hash(cell, mode: str = "semantic") -> str:
     """
     if mode not in HASH_MODES:
         raise InvalidInputError(f"cell_hash mode={mode!r} is unknown. Use one of {HASH_MODES}.")
-    return hashlib.sha1(_canonical(cell, mode).encode()).hexdigest()[:16]
+    return hashlib.sha1(canonical(cell, mode).encode()).hexdigest()[:16]
 
 
 def numeric_fingerprints(seed: int = 0, C: int = 4, size: int = 5) -> dict:
