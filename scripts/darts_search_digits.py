@@ -70,7 +70,7 @@ def retrain_eval(spec, x, y, evals, epochs: int, seed: int, batch_size: int = 64
     for _ in range(epochs):
         perm = torch.randperm(x.shape[0], generator=g)
         for i in range(0, x.shape[0] - batch_size + 1, batch_size):
-            idx = perm[i:i + batch_size]
+            idx = perm[i : i + batch_size]
             loss = F.cross_entropy(net(x[idx]), y[idx])
             opt.zero_grad()
             loss.backward()
@@ -87,8 +87,10 @@ def random_genotype(rng: random.Random, nodes: int = 4):
     from graphhyper.search.diffusion import DARTS_OPS
 
     def cell():
-        return tuple(tuple((rng.choice(DARTS_OPS), i) for i in sorted(rng.sample(range(j + 2), 2)))
-                     for j in range(nodes))
+        return tuple(
+            tuple((rng.choice(DARTS_OPS), i) for i in sorted(rng.sample(range(j + 2), 2))) for j in range(nodes)
+        )
+
     concat = tuple(range(2, 2 + nodes))
     return darts.Genotype(cell(), concat, cell(), concat)
 
@@ -96,8 +98,13 @@ def random_genotype(rng: random.Random, nodes: int = 4):
 def spec_of(genotype, task, width: int, cells: int):
     from graphhyper.arch.spaces import darts
 
-    return darts.DartsSpec(genotype=genotype, num_cells=cells, width=width,
-                           reductions=darts.reduction_positions(cells, task.image_size), **task.darts_kwargs())
+    return darts.DartsSpec(
+        genotype=genotype,
+        num_cells=cells,
+        width=width,
+        reductions=darts.reduction_positions(cells, task.image_size),
+        **task.darts_kwargs(),
+    )
 
 
 def optuna_study(args, task, n_trials: int) -> list[tuple]:
@@ -115,11 +122,13 @@ def optuna_study(args, task, n_trials: int) -> list[tuple]:
         for kind in ("normal", "reduce"):
             nodes = []
             for j in range(4):
-                pair = trial.suggest_categorical(f"{kind}.n{j}.in", [f"{a},{b}" for a in range(j + 2)
-                                                                     for b in range(a + 1, j + 2)])
+                pair = trial.suggest_categorical(
+                    f"{kind}.n{j}.in", [f"{a},{b}" for a in range(j + 2) for b in range(a + 1, j + 2)]
+                )
                 ins = [int(v) for v in pair.split(",")]
-                nodes.append(tuple((trial.suggest_categorical(f"{kind}.n{j}.op{k}", DARTS_OPS), ins[k])
-                                   for k in range(2)))
+                nodes.append(
+                    tuple((trial.suggest_categorical(f"{kind}.n{j}.op{k}", DARTS_OPS), ins[k]) for k in range(2))
+                )
             cells.append(tuple(nodes))
         geno = darts.Genotype(cells[0], (2, 3, 4, 5), cells[1], (2, 3, 4, 5))
         spec = spec_of(geno, task, args.width, args.cells)
@@ -141,19 +150,31 @@ def main(argv=None) -> int:
 
     task = get_task(args.task)
     x, y, xt, yt = task.x_train, task.y_train, task.x_test, task.y_test
-    print(f"task {args.task}: train {tuple(x.shape)}, test {tuple(xt.shape)}; supernet width {args.search_width}, "
-          f"{args.cells} cells, 4 nodes, ops {S.DARTS_SEARCH_OPS}")
-    cfg = S.DartsConfig(epochs=args.search_epochs, order=args.order, max_w=args.max_w, schedule=args.schedule,
-                        warmup=args.warmup, seed=args.seed)
-    searcher = S.SupernetSearcher(x, y, cfg, dict(width=args.search_width, num_cells=args.cells),
-                                  spec_kw=dict(width=args.width))
+    print(
+        f"task {args.task}: train {tuple(x.shape)}, test {tuple(xt.shape)}; supernet width {args.search_width}, "
+        f"{args.cells} cells, 4 nodes, ops {S.DARTS_SEARCH_OPS}"
+    )
+    cfg = S.DartsConfig(
+        epochs=args.search_epochs,
+        order=args.order,
+        max_w=args.max_w,
+        schedule=args.schedule,
+        warmup=args.warmup,
+        seed=args.seed,
+    )
+    searcher = S.SupernetSearcher(
+        x, y, cfg, dict(width=args.search_width, num_cells=args.cells), spec_kw=dict(width=args.width)
+    )
     t0 = time.perf_counter()
-    searcher.run(lambda spec: np.mean([retrain(spec, x, y, xt, yt, args.epochs, args.seed + k)
-                                       for k in range(args.seeds)]))
+    searcher.run(
+        lambda spec: np.mean([retrain(spec, x, y, xt, yt, args.epochs, args.seed + k) for k in range(args.seeds)])
+    )
     res = searcher.results[0]
     spec, derived_acc = searcher.history[0]
-    print(f"search time: {res.seconds:.1f} s ({args.search_epochs} epochs, order {args.order}, "
-          f"schedule {args.schedule}, max_w {args.max_w}); search + retraining {time.perf_counter() - t0:.1f} s")
+    print(
+        f"search time: {res.seconds:.1f} s ({args.search_epochs} epochs, order {args.order}, "
+        f"schedule {args.schedule}, max_w {args.max_w}); search + retraining {time.perf_counter() - t0:.1f} s"
+    )
     print("derived genotype:", json.dumps(spec.genotype.to_dict()))
     graph = darts.spec_to_graph(spec)
     print(f"derived ArchGraph: {graph}")
@@ -163,8 +184,14 @@ def main(argv=None) -> int:
     rand, rand_val = [], []
     t1 = time.perf_counter()
     for i in range(args.random):
-        val, test = retrain_eval(spec_of(random_genotype(rng), task, args.width, args.cells), x, y,
-                                 [(task.x_val, task.y_val), (xt, yt)], args.epochs, args.seed)
+        val, test = retrain_eval(
+            spec_of(random_genotype(rng), task, args.width, args.cells),
+            x,
+            y,
+            [(task.x_val, task.y_val), (xt, yt)],
+            args.epochs,
+            args.seed,
+        )
         rand_val.append(val)
         rand.append(test)
         if (i + 1) % 10 == 0:
@@ -173,15 +200,20 @@ def main(argv=None) -> int:
     if rand:
         med = statistics.median(rand)
         best = max(range(len(rand)), key=rand_val.__getitem__)  # chosen on validation, its test accuracy reported
-        rows += [(f"random DARTS-space median of {len(rand)}", med),
-                 (f"random best of {len(rand)} (chosen by val)", rand[best])]
+        rows += [
+            (f"random DARTS-space median of {len(rand)}", med),
+            (f"random best of {len(rand)} (chosen by val)", rand[best]),
+        ]
         print(f"random retraining: {time.perf_counter() - t1:.1f} s")
     if args.optuna:
         hist = optuna_study(args, task, args.optuna)
         best_spec, best_val = max(hist, key=lambda t: t[1])
-        rows.append((f"Optuna TPE {args.optuna} trials (best by val, retrained)",
-                     np.mean([retrain(best_spec, x, y, xt, yt, args.epochs, args.seed + k)
-                              for k in range(args.seeds)])))
+        rows.append(
+            (
+                f"Optuna TPE {args.optuna} trials (best by val, retrained)",
+                np.mean([retrain(best_spec, x, y, xt, yt, args.epochs, args.seed + k) for k in range(args.seeds)]),
+            )
+        )
     print(f"\n| {args.task}: searcher | test accuracy % (same retraining budget: {args.epochs} epochs) |")
     print("|---|---|")
     for name, acc in rows:
@@ -189,8 +221,16 @@ def main(argv=None) -> int:
     if rand:
         verdict = "BEATS" if derived_acc > statistics.median(rand) else "does NOT beat"
         print(f"\nDerived architecture {derived_acc:.2f}% {verdict} the random median {statistics.median(rand):.2f}%")
-    out = {"args": vars(args), "search_seconds": res.seconds, "derived": spec.to_dict(), "derived_acc": derived_acc,
-           "random_accs": rand, "random_val_accs": rand_val, "rows": rows, "history": res.history}
+    out = {
+        "args": vars(args),
+        "search_seconds": res.seconds,
+        "derived": spec.to_dict(),
+        "derived_acc": derived_acc,
+        "random_accs": rand,
+        "random_val_accs": rand_val,
+        "rows": rows,
+        "history": res.history,
+    }
     from pathlib import Path
 
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -53,16 +53,20 @@ def predict_parameters(net, graph, quick: bool):
     start = time.perf_counter()
     params = ghn.predict(graph)
     n = sum(p.numel() for p in params.values())
-    print(f"ResNet-18: predicted {len(params)} tensors ({n:,} parameters) in {time.perf_counter() - start:.2f} s; "
-          f"unpredicted: {list(params.unpredicted) or 'none'}")
+    print(
+        f"ResNet-18: predicted {len(params)} tensors ({n:,} parameters) in {time.perf_counter() - start:.2f} s; "
+        f"unpredicted: {list(params.unpredicted) or 'none'}"
+    )
     net.load_state_dict({k: v.detach() for k, v in params.items()}, strict=False)
     task = get_task("digits")
     specs = arch_specs(task, "id", n=3 if quick else 8, seed=0)
     tiled = from_pretrained("ghn-tiny-tiled")  # the tiled-decoder GHN is the better one on small nets so far
     res = evaluate_split(tiled, task, specs, modes=("ghn", "random"))
     mean = {m: 100 * sum(v) / len(v) for m, v in res.items()}
-    print(f"digits, {len(specs)} held-out DARTS architectures (ghn-tiny-tiled): GHN-predicted {mean['ghn']:.1f}% "
-          f"vs random init {mean['random']:.1f}% mean test accuracy (no training)")
+    print(
+        f"digits, {len(specs)} held-out DARTS architectures (ghn-tiny-tiled): GHN-predicted {mean['ghn']:.1f}% "
+        f"vs random init {mean['random']:.1f}% mean test accuracy (no training)"
+    )
     _done(t0)
 
 
@@ -87,8 +91,10 @@ def train_hypergraph(out: Path, quick: bool):
     torch.manual_seed(0)
     model = build_model("allset-transformer", data.x.shape[1], data.num_classes)
     res = train_node_classifier(model, data, epochs=60 if quick else 200, patience=50, seed=0)
-    print(f"{name}: test accuracy {100 * res.test_acc:.2f}% at the best validation epoch {res.best_epoch} "
-          f"(validation {100 * res.best_val_acc:.2f}%), {res.train_seconds:.1f} s")
+    print(
+        f"{name}: test accuracy {100 * res.test_acc:.2f}% at the best validation epoch {res.best_epoch} "
+        f"(validation {100 * res.best_val_acc:.2f}%), {res.train_seconds:.1f} s"
+    )
     _plot_curve(res.history, out / "training_curve.png", f"AllSetTransformer on {name}")
     _done(t0)
 
@@ -128,12 +134,21 @@ def search_nb201(out: Path, quick: bool):
     space = nb201_space()
     storage = f"sqlite:///{out / 'search.db'}"
     n = 20 if quick else 50
-    res = run(space, lambda c: float(val[table.index(c.arch)]), n_trials=n, storage=storage,
-              study_name="demo-nb201", seed=0, sampler="tpe")
+    res = run(
+        space,
+        lambda c: float(val[table.index(c.arch)]),
+        n_trials=n,
+        storage=storage,
+        study_name="demo-nb201",
+        seed=0,
+        sampler="tpe",
+    )
     best = res.best
     i = table.index(space.from_params(best.params))
-    print(f"best of {n} trials: {best.user_attrs['arch']}\n"
-          f"  cifar10-val {val[i]:.2f}%, cifar10-test {test[i]:.2f}% (12-epoch; oracle {table.oracle():.2f}%)")
+    print(
+        f"best of {n} trials: {best.user_attrs['arch']}\n"
+        f"  cifar10-val {val[i]:.2f}%, cifar10-test {test[i]:.2f}% (12-epoch; oracle {table.oracle():.2f}%)"
+    )
     plot_history(res.study, out / "search_history.png", name="cifar10-val (12-epoch)")
     params = {}
 
@@ -143,8 +158,15 @@ def search_nb201(out: Path, quick: bool):
             params[k] = sum(p.numel() for p in c.module().parameters()) / 1e6
         return float(val[k]), params[k]
 
-    mo = run(space, two_objectives, n_trials=n, storage=storage, study_name="demo-nb201-pareto", seed=0,
-             directions=["maximize", "minimize"])
+    mo = run(
+        space,
+        two_objectives,
+        n_trials=n,
+        storage=storage,
+        study_name="demo-nb201-pareto",
+        seed=0,
+        directions=["maximize", "minimize"],
+    )
     plot_pareto(mo.study, out / "pareto_front.png", names=["cifar10-val % (12-epoch)", "parameters (M)"])
     print(f"Pareto front: {len(mo.pareto)} architectures; wrote {out / 'pareto_front.png'}")
     print(f"optuna-dashboard {storage}   # browse both studies")

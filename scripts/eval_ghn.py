@@ -33,10 +33,17 @@ def main_tables(args) -> dict:
 
     ghn = from_pretrained(args.ckpt)
     budget = SGDBudget(steps=args.sgd_steps)
-    out = {"ckpt": args.ckpt, "ckpt_meta": ghn.meta, "n_archs": args.n_archs, "sgd_budget": budget.__dict__,
-           "results": {}}
-    print(f"GHN {args.ckpt}: {ghn.num_parameters():,} parameters, trained {ghn.meta.get('steps_done')} steps "
-          f"({ghn.meta.get('train_seconds')} s)")
+    out = {
+        "ckpt": args.ckpt,
+        "ckpt_meta": ghn.meta,
+        "n_archs": args.n_archs,
+        "sgd_budget": budget.__dict__,
+        "results": {},
+    }
+    print(
+        f"GHN {args.ckpt}: {ghn.num_parameters():,} parameters, trained {ghn.meta.get('steps_done')} steps "
+        f"({ghn.meta.get('train_seconds')} s)"
+    )
     for tname in args.tasks.split(","):
         task = get_task(tname)
         print(f"\n### {tname}: mean test accuracy over {args.n_archs} held-out architectures per split")
@@ -61,8 +68,10 @@ def main_tables(args) -> dict:
             print(f"| {split.upper()} | {100 * g:.1f}% | {cells} |   ({time.time() - t0:.0f} s)", flush=True)
         r = out["results"][f"{tname}/id"] if "id" in args.splits.split(",") else None
         if r and "ghn+sgd" in r:
-            print(f"\nInit ({tname}, ID): GHN init + 1 epoch SGD = {100 * _mean(r['ghn+sgd']):.1f}%  vs  "
-                  f"random init + 1 epoch SGD = {100 * _mean(r['random+sgd']):.1f}%")
+            print(
+                f"\nInit ({tname}, ID): GHN init + 1 epoch SGD = {100 * _mean(r['ghn+sgd']):.1f}%  vs  "
+                f"random init + 1 epoch SGD = {100 * _mean(r['random+sgd']):.1f}%"
+            )
     return out
 
 
@@ -74,8 +83,7 @@ def record(args, res: dict) -> None:
     doc = json.loads(js.read_text())
     ev = doc["meta"].setdefault("eval", {})
     for key, r in res["results"].items():
-        ev[key] = {m: round(_mean(v), 4) for m, v in r.items()} | {"n_archs": args.n_archs,
-                                                                   "sgd_steps": args.sgd_steps}
+        ev[key] = {m: round(_mean(v), 4) for m, v in r.items()} | {"n_archs": args.n_archs, "sgd_steps": args.sgd_steps}
     js.write_text(json.dumps(doc, indent=1, sort_keys=True))
 
 
@@ -96,14 +104,25 @@ def ablation(args) -> dict:
     task = get_task(args.ablation_task)
     specs = arch_specs(task, "id", args.n_archs, seed=args.seed)
     out = {"task": args.ablation_task, "steps": args.ablation_steps, "n_archs": args.n_archs, "variants": {}}
-    print(f"\n### Ablation on {args.ablation_task}: {args.ablation_steps} steps x meta-batch "
-          f"{args.ablation_meta_batch} each (small, equal budget), hidden {args.hidden}")
+    print(
+        f"\n### Ablation on {args.ablation_task}: {args.ablation_steps} steps x meta-batch "
+        f"{args.ablation_meta_batch} each (small, equal budget), hidden {args.hidden}"
+    )
     print("| variant | GHN params | final train loss | held-out ID acc (GHN predicted) | train time |")
     print("|---|---|---|---|---|")
     for name, kw in ABLATION.items():
         torch.manual_seed(args.seed)
-        cfg = TrainConfig(tasks=[args.ablation_task], steps=args.ablation_steps, meta_batch=args.ablation_meta_batch,
-                          batch_size=32, lr=2e-3, warmup=20, pool_size=256, seed=args.seed, log_every=5)
+        cfg = TrainConfig(
+            tasks=[args.ablation_task],
+            steps=args.ablation_steps,
+            meta_batch=args.ablation_meta_batch,
+            batch_size=32,
+            lr=2e-3,
+            warmup=20,
+            pool_size=256,
+            seed=args.seed,
+            log_every=5,
+        )
         tr = Trainer(None, cfg, None, ghn_config=GHNConfig(hidden=args.hidden, **kw))
         t0 = time.time()
         tr.fit()
@@ -111,10 +130,17 @@ def ablation(args) -> dict:
         tr.ghn.eval()
         acc = evaluate_split(tr.ghn, task, specs, modes=("ghn",))["ghn"]
         tail = tr.history[-3:]
-        out["variants"][name] = {"history": tr.history, "acc": acc, "seconds": dt,
-                                 "ghn_params": tr.ghn.num_parameters()}
-        print(f"| {name} | {tr.ghn.num_parameters():,} | {_mean([h['loss'] for h in tail]):.3f} | "
-              f"{100 * _mean(acc):.1f}% | {dt:.0f} s |", flush=True)
+        out["variants"][name] = {
+            "history": tr.history,
+            "acc": acc,
+            "seconds": dt,
+            "ghn_params": tr.ghn.num_parameters(),
+        }
+        print(
+            f"| {name} | {tr.ghn.num_parameters():,} | {_mean([h['loss'] for h in tail]):.3f} | "
+            f"{100 * _mean(acc):.1f}% | {dt:.0f} s |",
+            flush=True,
+        )
     if args.plot:
         import matplotlib
 
@@ -150,8 +176,11 @@ def main(argv=None) -> int:
     p.add_argument("--plot", default="runs/ghn_ablation.png")
     p.add_argument("--out", default=None, help="write all numbers as JSON here")
     p.add_argument("--ghn-only", action="store_true", help="only the GHN-predicted accuracy (no baselines)")
-    p.add_argument("--record", action="store_true",
-                   help="also record the mean accuracies in the bundled checkpoint's JSON (meta.eval)")
+    p.add_argument(
+        "--record",
+        action="store_true",
+        help="also record the mean accuracies in the bundled checkpoint's JSON (meta.eval)",
+    )
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     res = ablation(args) if args.ablation else main_tables(args)

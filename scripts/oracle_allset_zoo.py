@@ -39,7 +39,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-SCATTER_SHIM = '''
+SCATTER_SHIM = """
 from torch_geometric.utils import scatter as _scatter
 def scatter(src, index, dim=-1, out=None, dim_size=None, reduce="sum"):
     return _scatter(src, index, dim=dim % src.dim(), dim_size=dim_size, reduce=reduce)
@@ -47,12 +47,27 @@ def scatter_add(src, index, dim=-1, out=None, dim_size=None):
     return scatter(src, index, dim, out, dim_size, "sum")
 def scatter_mean(src, index, dim=-1, out=None, dim_size=None):
     return scatter(src, index, dim, out, dim_size, "mean")
-'''
+"""
 AGGR_RAISE = '            raise ValeuError("aggr was not passed!")'
-AGGR_FALLBACK = '            aggr = self.aggr'
-ZOO = dict(All_num_layers=1, MLP_num_layers=2, heads=1, Classifier_num_layers=1, MLP_hidden=64, Classifier_hidden=64,
-           dropout=0.5, aggregate="mean", normalization="ln", deepset_input_norm=True, GPR=False, LearnMask=False,
-           PMA=True, lr=0.01, wd=1e-5, epochs=500)
+AGGR_FALLBACK = "            aggr = self.aggr"
+ZOO = dict(
+    All_num_layers=1,
+    MLP_num_layers=2,
+    heads=1,
+    Classifier_num_layers=1,
+    MLP_hidden=64,
+    Classifier_hidden=64,
+    dropout=0.5,
+    aggregate="mean",
+    normalization="ln",
+    deepset_input_norm=True,
+    GPR=False,
+    LearnMask=False,
+    PMA=True,
+    lr=0.01,
+    wd=1e-5,
+    epochs=500,
+)
 
 
 def import_reference(src: Path):
@@ -113,7 +128,7 @@ def split(kind: str, seed: int, n: int):
     np.random.seed(seed)
     perm = torch.as_tensor(np.random.permutation(n))
     n_train, n_val = int(n * 0.5), int(n * 0.25)
-    return perm[:n_train], perm[n_train:n_train + n_val], perm[n_train + n_val:]
+    return perm[:n_train], perm[n_train : n_train + n_val], perm[n_train + n_val :]
 
 
 def run_one(models, data, idx, seed: int) -> tuple[float, float]:
@@ -158,8 +173,10 @@ def main(argv=None) -> int:
         tests.append(test)
         print(f"seed {seed}: test {test:.2f} (val {val:.2f})", flush=True)
     spread = statistics.stdev(tests) if len(tests) > 1 else 0.0
-    print(f"AllSet reference code, zoo, {args.splits} splits 0..{args.seeds - 1}: "
-          f"{statistics.mean(tests):.2f} ± {spread:.2f} (published 97.50 ± 3.59)")
+    print(
+        f"AllSet reference code, zoo, {args.splits} splits 0..{args.seeds - 1}: "
+        f"{statistics.mean(tests):.2f} ± {spread:.2f} (published 97.50 ± 3.59)"
+    )
     return 0
 
 

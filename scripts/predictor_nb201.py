@@ -41,8 +41,10 @@ def main(argv=None) -> int:
     label = table.metric(args.target)
     enc = encode_nb201(table.cells)
     n_params = np.array([nb201.expected_num_params(c) for c in table.cells], dtype=float)
-    print(f"GNN predictor, {table.fidelity}: trained on {args.train} random cells ({args.target}), evaluated on the "
-          f"other {len(table) - args.train} against cifar10-test")
+    print(
+        f"GNN predictor, {table.fidelity}: trained on {args.train} random cells ({args.target}), evaluated on the "
+        f"other {len(table) - args.train} against cifar10-test"
+    )
     print(f"{'seed':>4} {'Spearman':>9} {'Kendall':>8} {'#params rho':>12} {'#params tau':>12} {'seconds':>8}")
     rows = []
     for seed in range(args.seeds):
@@ -52,8 +54,12 @@ def main(argv=None) -> int:
         rest = np.setdiff1d(np.arange(len(table)), train)
         pred = Predictor(ensemble=args.ensemble, epochs=args.epochs, seed=seed).fit(enc[train], label[train])
         scores = pred.predict(enc[rest])
-        r = (spearmanr(scores, test[rest])[0], kendalltau(scores, test[rest])[0],
-             spearmanr(n_params[rest], test[rest])[0], kendalltau(n_params[rest], test[rest])[0])
+        r = (
+            spearmanr(scores, test[rest])[0],
+            kendalltau(scores, test[rest])[0],
+            spearmanr(n_params[rest], test[rest])[0],
+            kendalltau(n_params[rest], test[rest])[0],
+        )
         rows.append(r)
         print(f"{seed:>4} {r[0]:>9.3f} {r[1]:>8.3f} {r[2]:>12.3f} {r[3]:>12.3f} {time.time() - t0:>8.1f}", flush=True)
     m, s = np.mean(rows, 0), np.std(rows, 0)

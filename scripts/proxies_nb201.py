@@ -23,8 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
-PUBLISHED_200EP = {"synflow": 0.737, "jacob_cov": 0.731, "snip": 0.596, "grad_norm": 0.594, "naswot": None,
-                   "params": None, "flops": None, "ghn": None}
+PUBLISHED_200EP = {
+    "synflow": 0.737,
+    "jacob_cov": 0.731,
+    "snip": 0.596,
+    "grad_norm": 0.594,
+    "naswot": None,
+    "params": None,
+    "flops": None,
+    "ghn": None,
+}
 
 
 def parse_args(argv=None):
@@ -63,6 +71,7 @@ def compute(args, table, rows, cache_path: Path, scores: dict) -> None:
     ghn_score = None
     if "ghn" in names:
         from graphhyper.search.objectives import GHNProxy
+
         ghn_score = GHNProxy.for_task("digits", ghn=args.ghn, seed=args.seed)
     cache_path.parent.mkdir(parents=True, exist_ok=True)
     with open(cache_path, "a") as out:
@@ -88,8 +97,10 @@ def report(table, rows, scores) -> None:
 
     test = table.metric("cifar10-test")
     names = sorted({n for r in rows for n in scores.get(r, {})}, key=list(PUBLISHED_200EP).index)
-    print(f"\nZero-cost proxies vs cifar10-test, {table.fidelity}; NB201 nets C=16 N=5 on a synthetic 3x32x32 "
-          "batch (ghn: bundled GHN, digits accuracy with predicted params)")
+    print(
+        f"\nZero-cost proxies vs cifar10-test, {table.fidelity}; NB201 nets C=16 N=5 on a synthetic 3x32x32 "
+        "batch (ghn: bundled GHN, digits accuracy with predicted params)"
+    )
     print(f"{'proxy':<10} {'cells':>6} {'Spearman':>9} {'Kendall':>8}   published Spearman (200-epoch table)")
     for n in names:
         have = [r for r in rows if n in scores.get(r, {})]

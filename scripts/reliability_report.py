@@ -95,12 +95,17 @@ def totals_from_dump(dump: dict, rows: list[Row]) -> Totals:
     counts = [t["hypothesis_examples"] for t in tests if t.get("hypothesis_examples") is not None]
     alloc = [r for r in rows if ALLOC.search(f"{r.area} {r.check} {r.tried}")]
     return Totals(
-        tried=len(tests), held=sum(t.get("outcome") == "passed" for t in tests), failed=len(failed),
+        tried=len(tests),
+        held=sum(t.get("outcome") == "passed" for t in tests),
+        failed=len(failed),
         skipped=sum(t.get("outcome") == "skipped" for t in tests),
         escaped=sum(t.get("kind") in ("traceback", "graphhyper") for t in failed),
-        hangs=sum(t.get("kind") == "hang" for t in failed), examples=sum(counts) if counts else None,
-        alloc_held=sum(r.result == "held" for r in alloc), alloc_tried=len(alloc),
-        seconds=sum(t.get("duration", 0.0) for t in tests))
+        hangs=sum(t.get("kind") == "hang" for t in failed),
+        examples=sum(counts) if counts else None,
+        alloc_held=sum(r.result == "held" for r in alloc),
+        alloc_tried=len(alloc),
+        seconds=sum(t.get("duration", 0.0) for t in tests),
+    )
 
 
 def _cell(text: str) -> str:
@@ -119,15 +124,19 @@ def render_table(rows: list[Row]) -> str:
 
 def render_figures(t: Totals, date: str, command: str) -> str:
     examples = f"{t.examples:,} hypothesis examples run" if t.examples is not None else "no hypothesis tests"
-    return (f"Figures ({date}, `{command}`, {t.seconds / 60:.1f} min of tests): **{t.tried} cases tried**, "
-            f"{t.held} held, {t.failed} failed, {t.skipped} skipped; **{t.escaped} tracebacks escaped**, "
-            f"**{t.hangs} hangs**; {examples}; allocation and memory bounds: {t.alloc_held} of {t.alloc_tried} "
-            "checks held.")
+    return (
+        f"Figures ({date}, `{command}`, {t.seconds / 60:.1f} min of tests): **{t.tried} cases tried**, "
+        f"{t.held} held, {t.failed} failed, {t.skipped} skipped; **{t.escaped} tracebacks escaped**, "
+        f"**{t.hangs} hangs**; {examples}; allocation and memory bounds: {t.alloc_held} of {t.alloc_tried} "
+        "checks held."
+    )
 
 
 def render_section(rows: list[Row], totals: Totals, date: str, command: str) -> str:
-    return (f"{START}\n<!-- written by scripts/reliability_report.py; edits here are overwritten -->\n\n"
-            f"{render_figures(totals, date, command)}\n\n{render_table(rows)}\n\n{END}")
+    return (
+        f"{START}\n<!-- written by scripts/reliability_report.py; edits here are overwritten -->\n\n"
+        f"{render_figures(totals, date, command)}\n\n{render_table(rows)}\n\n{END}"
+    )
 
 
 def rewrite(text: str, section: str) -> str:
@@ -140,7 +149,7 @@ def rewrite(text: str, section: str) -> str:
     anchor = text.find("\n## API reference")
     if anchor < 0:
         return text.rstrip("\n") + "\n\n" + block.rstrip("\n") + "\n"
-    return text[:anchor + 1] + block + text[anchor + 1:]
+    return text[: anchor + 1] + block + text[anchor + 1 :]
 
 
 def _python() -> str:

@@ -38,12 +38,17 @@ REFERENCE = {  # nas/SOURCES.md, measured on the same 12-epoch file, 50 seeds
     "optuna-random": ("Optuna 5.0.0 RandomSampler", "87.15±0.79", "87.82±0.47", "88.03±0.33", "88.26±0.35"),
     "tpe": ("Optuna 5.0.0 TPESampler", "87.66±0.74", "88.35±0.53", "88.76±0.33", "88.89±0.25"),
 }
-LABELS = {"random": "random search", "evolution": "regularized evolution (10, 3)", "tpe": "Optuna TPE (defaults)",
-          "optuna-random": "Optuna RandomSampler", "predictor": "GNN predictor-guided + jacob_cov prior (ours)",
-          "predictor-noprior": "GNN predictor-guided, random start (ours)",
-          "proxy": "proxy-guided evolution, jacob_cov (ours)",
-          "proxy-p5": "proxy-guided evol., pop 5/pool 50 (tuned, s100-129)",
-          "diffusion": "guided diffusion + edits, GP re-ranking, jacob_cov (ours)"}
+LABELS = {
+    "random": "random search",
+    "evolution": "regularized evolution (10, 3)",
+    "tpe": "Optuna TPE (defaults)",
+    "optuna-random": "Optuna RandomSampler",
+    "predictor": "GNN predictor-guided + jacob_cov prior (ours)",
+    "predictor-noprior": "GNN predictor-guided, random start (ours)",
+    "proxy": "proxy-guided evolution, jacob_cov (ours)",
+    "proxy-p5": "proxy-guided evol., pop 5/pool 50 (tuned, s100-129)",
+    "diffusion": "guided diffusion + edits, GP re-ranking, jacob_cov (ours)",
+}
 
 
 def parse_args(argv=None):
@@ -111,9 +116,14 @@ def run_all(args, budgets) -> None:
             t0 = time.time()
             bench = table.benchmark()
             searchers.simulate(make_searcher(name, sp, seed, prior), bench, max(budgets))
-            rec = {"searcher": name, "seed": seed, "queries": bench.num_queries, "seconds": round(time.time() - t0, 1),
-                   "test": {str(b): v for b, v in bench.trajectory(budgets).items()},
-                   "fidelity": table.fidelity}
+            rec = {
+                "searcher": name,
+                "seed": seed,
+                "queries": bench.num_queries,
+                "seconds": round(time.time() - t0, 1),
+                "test": {str(b): v for b, v in bench.trajectory(budgets).items()},
+                "fidelity": table.fidelity,
+            }
             with open(path, "a") as f:
                 f.write(json.dumps(rec) + "\n")
 
@@ -123,8 +133,10 @@ def report(args, budgets) -> None:
 
     table = benchmarks.NB201Table.load()
     res = load_results(Path(args.results))
-    print(f"\nNAS-Bench-201 CIFAR-10, {table.fidelity}: select on cifar10-val, report cifar10-test (%), "
-          "mean±std over seeds")
+    print(
+        f"\nNAS-Bench-201 CIFAR-10, {table.fidelity}: select on cifar10-val, report cifar10-test (%), "
+        "mean±std over seeds"
+    )
     print(f"oracle (best-val cell): {table.oracle():.2f}; best test overall: {table.metric('cifar10-test').max():.2f}")
     head = f"{'searcher':<48} {'seeds':>5} " + " ".join(f"{b:>12}" for b in budgets)
     print(head)

@@ -36,8 +36,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--searcher", default="tpe", choices=SEARCHER_CHOICES)
     p.add_argument("--budget", type=positive_int, default=100, help="queries per search")
     p.add_argument("--seeds", type=positive_int, default=5, help="number of seeded searches (seeds 0..N-1)")
-    p.add_argument("--table", default=None, type=existing_file,
-                   help="path of nb201_minibench_accs.csv (default: $GRAPHHYPER_DATA)")
+    p.add_argument(
+        "--table", default=None, type=existing_file, help="path of nb201_minibench_accs.csv (default: $GRAPHHYPER_DATA)"
+    )
     p.add_argument("--prior-cache", default=None, type=json_cache, help="JSON cache of the zero-cost prior")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(handler=_nb201)
@@ -47,25 +48,36 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--n-trials", type=positive_int, default=40)
     d.add_argument("--storage", default=None, type=storage_url, help="default: sqlite:///<out>/search.db")
     d.add_argument("--study-name", default=None)
-    d.add_argument("--objective", default="ghn", choices=("ghn", "train"),
-                   help="accuracy with GHN-predicted parameters (no training) or after a short training")
+    d.add_argument(
+        "--objective",
+        default="ghn",
+        choices=("ghn", "train"),
+        help="accuracy with GHN-predicted parameters (no training) or after a short training",
+    )
     d.add_argument("--ghn", default="ghn-tiny", type=non_empty, help="bundled GHN name or checkpoint path")
     d.add_argument("--max-params", type=positive_float, default=None, help="constraint: parameter count <= this")
-    d.add_argument("--out", default="runs/search/darts", type=writable_dir,
-                   help="folder for the PNG files and the default storage")
+    d.add_argument(
+        "--out", default="runs/search/darts", type=writable_dir, help="folder for the PNG files and the default storage"
+    )
     d.add_argument("--seed", type=random_seed, default=0)
-    d.add_argument("--max-failures", type=positive_int, default=None,
-                   help="stop with an error after this many failed trials (default: max(10, 2 * n-trials))")
+    d.add_argument(
+        "--max-failures",
+        type=positive_int,
+        default=None,
+        help="stop with an error after this many failed trials (default: max(10, 2 * n-trials))",
+    )
     d.add_argument("--no-progress", action="store_true")
     d.set_defaults(handler=_darts)
 
     g = sub.add_parser("generate", help="sample architectures with the guided discrete diffusion model")
     g.add_argument("--space", default="nb201", choices=("nb201", "darts"))
     g.add_argument("--n", type=positive_int, default=100, help="number of architectures to sample")
-    g.add_argument("--target", default=None, type=_target,
-                   help="'max' or an accuracy; needs --labels table queries (NB201)")
-    g.add_argument("--params", type=float_in(1, 1e12, "a parameter count"), default=None,
-                   help="aim at this parameter count")
+    g.add_argument(
+        "--target", default=None, type=_target, help="'max' or an accuracy; needs --labels table queries (NB201)"
+    )
+    g.add_argument(
+        "--params", type=float_in(1, 1e12, "a parameter count"), default=None, help="aim at this parameter count"
+    )
     g.add_argument("--labels", type=positive_int, default=25, help="random NB201 table queries used to fit the guide")
     g.add_argument("--scale", type=float_in(-1e6, 1e6), default=2.0, help="guidance scale")
     g.add_argument("--seed", type=random_seed, default=0)
@@ -78,8 +90,7 @@ def _target(text: str) -> str | float:
     return text if text == "max" else finite_float(text)
 
 
-def nb201_searches(searcher: str, budget: int, seeds: int, table=None, prior_cache=None,
-                   progress: bool = True) -> dict:
+def nb201_searches(searcher: str, budget: int, seeds: int, table=None, prior_cache=None, progress: bool = True) -> dict:
     """Run ``seeds`` simulated searches; returns ``{budget: [test accuracy per seed]}`` for standard budgets."""
     from tqdm.auto import tqdm
 
@@ -121,9 +132,19 @@ def _nb201(args) -> int:
     return 0
 
 
-def darts_search(task: str = "digits", n_trials: int = 40, storage=None, study_name=None, objective: str = "ghn",
-                 ghn: str = "ghn-tiny", max_params=None, out="runs/search/darts", seed: int = 0,
-                 progress: bool = True, max_failures: int | None = None):
+def darts_search(
+    task: str = "digits",
+    n_trials: int = 40,
+    storage=None,
+    study_name=None,
+    objective: str = "ghn",
+    ghn: str = "ghn-tiny",
+    max_params=None,
+    out="runs/search/darts",
+    seed: int = 0,
+    progress: bool = True,
+    max_failures: int | None = None,
+):
     """Multi-objective search (accuracy up, parameter count down) over the DARTS space for a GHN task.
 
     Returns ``(SearchResult, {"pareto": png, "history": png})``.
@@ -139,24 +160,48 @@ def darts_search(task: str = "digits", n_trials: int = 40, storage=None, study_n
     check_max_failures(max_failures)  # before the task and the GHN are loaded
     t = get_task(task)
     space = darts_space(**t.darts_kwargs())
-    acc = GHNProxy.for_task(task, ghn=ghn, seed=seed) if objective == "ghn" else \
-        TrainEval.for_task(task, epochs=1, seed=seed)
+    acc = (
+        GHNProxy.for_task(task, ghn=ghn, seed=seed)
+        if objective == "ghn"
+        else TrainEval.for_task(task, epochs=1, seed=seed)
+    )
     constraints = {"max_params": (num_params, max_params)} if max_params else None
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     storage = storage or f"sqlite:///{out / 'search.db'}"
-    result = run(space, MultiObjective([acc, num_params], constraints), n_trials, storage=storage,
-                 study_name=study_name or f"darts-{task}-{objective}", directions=["maximize", "minimize"],
-                 seed=seed, progress=progress, max_failures=max_failures)
+    result = run(
+        space,
+        MultiObjective([acc, num_params], constraints),
+        n_trials,
+        storage=storage,
+        study_name=study_name or f"darts-{task}-{objective}",
+        directions=["maximize", "minimize"],
+        seed=seed,
+        progress=progress,
+        max_failures=max_failures,
+    )
     names = [f"{task} accuracy ({'GHN-predicted params' if objective == 'ghn' else '1 epoch'})", "parameters"]
-    files = {"pareto": result.plot_pareto(out / "pareto.png", names=names),
-             "history": plot_history(result.study, out / "history.png", objective=0, name=names[0])}
+    files = {
+        "pareto": result.plot_pareto(out / "pareto.png", names=names),
+        "history": plot_history(result.study, out / "history.png", objective=0, name=names[0]),
+    }
     return result, files
 
 
 def _darts(args) -> int:
-    result, files = darts_search(args.task, args.n_trials, args.storage, args.study_name, args.objective, args.ghn,
-                                 args.max_params, args.out, args.seed, not args.no_progress, args.max_failures)
+    result, files = darts_search(
+        args.task,
+        args.n_trials,
+        args.storage,
+        args.study_name,
+        args.objective,
+        args.ghn,
+        args.max_params,
+        args.out,
+        args.seed,
+        not args.no_progress,
+        args.max_failures,
+    )
     print(f"{len(result.trials)} complete trials ({result.evaluated} evaluated now, {result.duplicates} duplicates)")
     print("Pareto front (validation accuracy, parameters):")
     for t in sorted(result.pareto, key=lambda t: t.values[1]):
@@ -184,13 +229,15 @@ def _generate(args) -> int:
         val = table.metric("cifar10-val")
         population = nb201.all_cells()
         if args.labels > len(population):
-            raise SearchError(f"--labels {args.labels}: the NB201 table has only {len(population)} cells; "
-                              "give at most that many.")
+            raise SearchError(
+                f"--labels {args.labels}: the NB201 table has only {len(population)} cells; give at most that many."
+            )
         cells = random.Random(args.seed).sample(population, args.labels)
         labelled = (cells, [float(val[table.index(c)]) for c in cells])
         print(f"{args.labels} NB201 table queries used to fit the guide ({table.fidelity})")
-    archs = generate(args.space, args.n, target=target, params=args.params, seed=args.seed, scale=args.scale,
-                     labelled=labelled)
+    archs = generate(
+        args.space, args.n, target=target, params=args.params, seed=args.seed, scale=args.scale, labelled=labelled
+    )
     lines = [a.to_json() if hasattr(a, "to_json") else _arch_str(a) for a in archs]
     print(f"{len(archs)} valid architectures sampled, {len(set(lines))} distinct")
     if args.out:

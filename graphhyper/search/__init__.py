@@ -19,20 +19,42 @@ from graphhyper.search.benchmarks import NB201Table, TabularBenchmark
 from graphhyper.search.generate import DiffusionSearcher, GPSurrogate, generate
 from graphhyper.search.predictor import Predictor
 from graphhyper.search.searchers import (
-                                         OptunaSearcher,
-                                         PredictorGuided,
-                                         ProxyGuided,
-                                         RandomSearch,
-                                         RegularizedEvolution,
-                                         Searcher,
-                                         simulate,
+    OptunaSearcher,
+    PredictorGuided,
+    ProxyGuided,
+    RandomSearch,
+    RegularizedEvolution,
+    Searcher,
+    simulate,
 )
 from graphhyper.search.space import Choice, Float, Int, Optional, Repeat, SearchSpace, Shared, darts_space, nb201_space
 from graphhyper.search.study import Candidate, SearchResult, make_storage, run
 
 __all__ = [
-    "run", "SearchResult", "Candidate", "make_storage",
-    "SearchSpace", "Choice", "Int", "Float", "Optional", "Repeat", "Shared", "nb201_space", "darts_space",
-    "Searcher", "RandomSearch", "RegularizedEvolution", "OptunaSearcher", "PredictorGuided", "ProxyGuided",
-    "simulate", "Predictor", "NB201Table", "TabularBenchmark", "generate", "DiffusionSearcher", "GPSurrogate",
+    "run",
+    "SearchResult",
+    "Candidate",
+    "make_storage",
+    "SearchSpace",
+    "Choice",
+    "Int",
+    "Float",
+    "Optional",
+    "Repeat",
+    "Shared",
+    "nb201_space",
+    "darts_space",
+    "Searcher",
+    "RandomSearch",
+    "RegularizedEvolution",
+    "OptunaSearcher",
+    "PredictorGuided",
+    "ProxyGuided",
+    "simulate",
+    "Predictor",
+    "NB201Table",
+    "TabularBenchmark",
+    "generate",
+    "DiffusionSearcher",
+    "GPSurrogate",
 ]

@@ -28,7 +28,12 @@ import numpy as np
 from graphhyper.errors import ChecksumError, DatasetError, SearchError
 
 __all__ = [
-    "NB201_FILE", "NB201_SHA256", "NB201_FIDELITY", "NB201_METRICS", "default_nb201_path", "NB201Table",
+    "NB201_FILE",
+    "NB201_SHA256",
+    "NB201_FIDELITY",
+    "NB201_METRICS",
+    "default_nb201_path",
+    "NB201Table",
     "TabularBenchmark",
 ]
 
@@ -50,12 +55,16 @@ def default_nb201_path() -> Path:
     """``$GRAPHHYPER_DATA/nas/nb201_minibench_accs.csv`` (raises :class:`DatasetError` naming the fix)."""
     root = os.environ.get("GRAPHHYPER_DATA")
     if not root:
-        raise DatasetError("GRAPHHYPER_DATA is not set, so the NB201 table cannot be found. Set it to the folder "
-                           f"that holds {NB201_FILE} (e.g. export GRAPHHYPER_DATA=../shared/data) or pass path=.")
+        raise DatasetError(
+            "GRAPHHYPER_DATA is not set, so the NB201 table cannot be found. Set it to the folder "
+            f"that holds {NB201_FILE} (e.g. export GRAPHHYPER_DATA=../shared/data) or pass path=."
+        )
     path = Path(root) / NB201_FILE
     if not path.is_file():
-        raise DatasetError(f"The NB201 table is missing at {path}. Put nb201_minibench_accs.csv there (see "
-                           "nas/SOURCES.md for its origin) or pass path= to NB201Table.load.")
+        raise DatasetError(
+            f"The NB201 table is missing at {path}. Put nb201_minibench_accs.csv there (see "
+            "nas/SOURCES.md for its origin) or pass path= to NB201Table.load."
+        )
     return path
 
 
@@ -81,8 +90,10 @@ class NB201Table:
         if verify:
             digest = _sha256(path)
             if digest != NB201_SHA256:
-                raise ChecksumError(f"{path} has sha256 {digest}, expected {NB201_SHA256} (nas/SOURCES.md). The "
-                                    "file is truncated or a different table; restore the original file.")
+                raise ChecksumError(
+                    f"{path} has sha256 {digest}, expected {NB201_SHA256} (nas/SOURCES.md). The "
+                    "file is truncated or a different table; restore the original file."
+                )
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
         missing = [m for m in ("cellstr", *NB201_METRICS) if rows and m not in rows[0]]
@@ -104,16 +115,18 @@ class NB201Table:
         try:
             return self._index[tuple(cell)]
         except KeyError:
-            raise SearchError(f"{cell!r} is not an NB201 cell: give 6 op names in edge order "
-                              "1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2.") from None
+            raise SearchError(
+                f"{cell!r} is not an NB201 cell: give 6 op names in edge order 1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2."
+            ) from None
 
     def metric(self, name: str) -> np.ndarray:
         if name not in self.metrics:
             raise SearchError(f"Unknown NB201 metric {name!r}; choose from {sorted(self.metrics)}.")
         return self.metrics[name]
 
-    def benchmark(self, select: str = "cifar10-val", report: str = "cifar10-test",
-                  budget: int | None = None) -> TabularBenchmark:
+    def benchmark(
+        self, select: str = "cifar10-val", report: str = "cifar10-test", budget: int | None = None
+    ) -> TabularBenchmark:
         """A fresh query-counting view (one per simulated search)."""
         return TabularBenchmark(self, select, report, budget)
 
@@ -129,8 +142,9 @@ class TabularBenchmark:
     read it from its own history, as :func:`graphhyper.search.run` does with duplicate trials).
     """
 
-    def __init__(self, table: NB201Table, select: str = "cifar10-val", report: str = "cifar10-test",
-                 budget: int | None = None):
+    def __init__(
+        self, table: NB201Table, select: str = "cifar10-val", report: str = "cifar10-test", budget: int | None = None
+    ):
         self.table = table
         self._select = table.metric(select)
         self._report = table.metric(report)

@@ -22,7 +22,10 @@ from graphhyper.search import _optuna
 from graphhyper.search.liveness import Liveness, liveness_for
 
 __all__ = [
-    "CLAIM_WAIT_S", "claim_name", "is_claim", "Claims",
+    "CLAIM_WAIT_S",
+    "claim_name",
+    "is_claim",
+    "Claims",
 ]
 
 #: Longest wait for another worker's evaluation of the same architecture before evaluating it here as well.
@@ -45,8 +48,14 @@ class Claims:
     the storage) or ``None``. ``heartbeat_interval`` / ``grace_period`` (seconds) let a waiting worker detect a
     killed holder (:func:`~graphhyper.search.liveness.liveness_for`); without them only ``wait_s`` ends a wait."""
 
-    def __init__(self, study, lookup: Callable[[str], object], wait_s: float | None = None,
-                 heartbeat_interval: float | None = None, grace_period: float | None = None):
+    def __init__(
+        self,
+        study,
+        lookup: Callable[[str], object],
+        wait_s: float | None = None,
+        heartbeat_interval: float | None = None,
+        grace_period: float | None = None,
+    ):
         self.study = study
         self.storage = _optuna.storage_of(study)
         self.lookup = lookup

@@ -44,8 +44,17 @@ from graphhyper.arch.spaces import darts as _darts_ops
 from graphhyper.errors import InvalidInputError, SearchError
 
 __all__ = [
-    "Guidance", "CategoricalSpace", "nb201_categorical", "DARTS_OPS", "darts_categorical", "training_set",
-    "SlotTransformer", "DiscreteDiffusion", "guidance_gradient", "train_diffusion", "metrics",
+    "Guidance",
+    "CategoricalSpace",
+    "nb201_categorical",
+    "DARTS_OPS",
+    "darts_categorical",
+    "training_set",
+    "SlotTransformer",
+    "DiscreteDiffusion",
+    "guidance_gradient",
+    "train_diffusion",
+    "metrics",
 ]
 
 Guidance = Callable[[torch.Tensor], torch.Tensor]  # relaxed one-hot [B, S, K] -> score [B] (higher is better)
@@ -94,8 +103,10 @@ class CategoricalSpace:
         rows = [list(self.encode(a)) for a in archs]
         t = torch.tensor(rows, dtype=torch.long).reshape(len(rows), self.num_slots)
         if len(rows) and not bool(self.allowed[torch.arange(self.num_slots), t].all()):
-            raise InvalidInputError(f"Some architectures use a category their slot does not allow in space "
-                                    f"{self.name!r}; check that they belong to this space.")
+            raise InvalidInputError(
+                f"Some architectures use a category their slot does not allow in space "
+                f"{self.name!r}; check that they belong to this space."
+            )
         return t
 
     def one_hot(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -151,10 +162,13 @@ def nb201_categorical() -> CategoricalSpace:
         return 73306.0 + 5.0 * (n3 * (9 * 5376 + 224) + n1 * (5376 + 224))
 
     return CategoricalSpace(
-        name="nb201", allowed=torch.ones(6, len(ops), dtype=torch.bool),
+        name="nb201",
+        allowed=torch.ones(6, len(ops), dtype=torch.bool),
         encode=lambda cell: [ops.index(o) for o in nb201.check_cell(cell)],
         decode=lambda toks: tuple(ops[int(t)] for t in toks),
-        is_valid=is_valid, adjacency=adj, key=lambda cell: tuple(cell),
+        is_valid=is_valid,
+        adjacency=adj,
+        key=lambda cell: tuple(cell),
         enumerate=nb201.all_cells,
         features=lambda P: torch.cat([P.flatten(1), _nb201_path_features(P)], dim=1),
         params=params,
@@ -184,8 +198,9 @@ def darts_categorical(nodes: int = 4, ops: tuple | None = None) -> CategoricalSp
     def key(geno):
         return (tuple(geno.normal), tuple(geno.reduce))
 
-    return CategoricalSpace(name="darts", allowed=allowed, encode=encode, decode=decode, is_valid=is_valid,
-                            adjacency=adj, key=key)
+    return CategoricalSpace(
+        name="darts", allowed=allowed, encode=encode, decode=decode, is_valid=is_valid, adjacency=adj, key=key
+    )
 
 
 def _darts_slots(nodes: int, ops: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -198,7 +213,7 @@ def _darts_slots(nodes: int, ops: list[str]) -> tuple[torch.Tensor, torch.Tensor
                 slots += [(cell, node, e, "op"), (cell, node, e, "in")]
     allowed = torch.zeros(len(slots), K, dtype=torch.bool)
     for s, (_, node, _, kind) in enumerate(slots):
-        allowed[s, :len(ops) if kind == "op" else node + 2] = True
+        allowed[s, : len(ops) if kind == "op" else node + 2] = True
     adj = torch.tensor([[a != b and a[:2] == b[:2] for b in slots] for a in slots])
     return allowed, adj
 
@@ -209,8 +224,10 @@ def _darts_encode(geno, nodes: int, ops: list[str]) -> list[int]:
     out = []
     for cell in (geno.normal, geno.reduce):
         if len(cell) != nodes or any(len(node) != 2 for node in cell):
-            raise InvalidInputError(f"This DARTS categorical space has {nodes} nodes of 2 edges per cell; got "
-                                    f"{cell!r}. Build it with darts_categorical(nodes={len(cell)}).")
+            raise InvalidInputError(
+                f"This DARTS categorical space has {nodes} nodes of 2 edges per cell; got "
+                f"{cell!r}. Build it with darts_categorical(nodes={len(cell)})."
+            )
         for node in cell:
             for op, inp in node:
                 op = darts.canonical_op(op)
@@ -227,9 +244,9 @@ def _darts_decode(toks, nodes: int, ops: list[str]):
     half = len(toks) // 2
     cells = []
     for c in range(2):
-        part = toks[c * half:(c + 1) * half]
+        part = toks[c * half : (c + 1) * half]
         edges = [(ops[min(part[i], len(ops) - 1)], part[i + 1]) for i in range(0, half, 2)]
-        cells.append(tuple(tuple(edges[2 * n: 2 * n + 2]) for n in range(nodes)))
+        cells.append(tuple(tuple(edges[2 * n : 2 * n + 2]) for n in range(nodes)))
     concat = tuple(range(2, 2 + nodes))
     return darts.Genotype(normal=cells[0], normal_concat=concat, reduce=cells[1], reduce_concat=concat)
 
@@ -249,7 +266,7 @@ def training_set(space: CategoricalSpace, seed: int = 0, fraction: float = 0.5, 
     if space.enumerate is not None:
         archs = [a for a in space.enumerate() if space.is_valid(a)]
         rng.shuffle(archs)
-        return archs[:max(1, int(round(fraction * len(archs))))] if n is None else archs[:n]
+        return archs[: max(1, int(round(fraction * len(archs))))] if n is None else archs[:n]
     if n is None:
         raise SearchError(f"Space {space.name!r} cannot be enumerated; pass n= to training_set.")
     out: list = []
@@ -295,8 +312,9 @@ class SlotTransformer(nn.Module):
     allowed: torch.Tensor  # buffers (registered in __init__)
     adjacency: torch.Tensor
 
-    def __init__(self, allowed: torch.Tensor, adjacency: torch.Tensor, hidden: int = 64, layers: int = 2,
-                 heads: int = 4):
+    def __init__(
+        self, allowed: torch.Tensor, adjacency: torch.Tensor, hidden: int = 64, layers: int = 2, heads: int = 4
+    ):
         super().__init__()
         S, K = allowed.shape
         self.hidden, self.heads = hidden, heads
@@ -353,8 +371,9 @@ class DiscreteDiffusion(nn.Module):
     abar: torch.Tensor
     alpha: torch.Tensor
 
-    def __init__(self, space: CategoricalSpace, steps: int = 32, transition: str = "uniform", hidden: int = 64,
-                 layers: int = 2):
+    def __init__(
+        self, space: CategoricalSpace, steps: int = 32, transition: str = "uniform", hidden: int = 64, layers: int = 2
+    ):
         super().__init__()
         if transition not in ("uniform", "marginal"):
             raise InvalidInputError(f"transition={transition!r} is unknown; use 'uniform' or 'marginal'.")
@@ -423,8 +442,9 @@ class DiscreteDiffusion(nn.Module):
         return logits.softmax(-1)
 
     @torch.no_grad()
-    def sample_tokens(self, n: int, seed: int = 0, guidance: Guidance | None = None, scale: float = 0.0,
-                      batch_size: int = 1024) -> torch.Tensor:
+    def sample_tokens(
+        self, n: int, seed: int = 0, guidance: Guidance | None = None, scale: float = 0.0, batch_size: int = 1024
+    ) -> torch.Tensor:
         """Ancestral sampling -> ``[n, S]`` long tokens (seeded; ``guidance`` tilts every step)."""
         g = torch.Generator().manual_seed(int(seed))
         out = []
@@ -438,8 +458,9 @@ class DiscreteDiffusion(nn.Module):
         return torch.cat(out) if out else torch.zeros(0, self.space.num_slots, dtype=torch.long)
 
     @torch.no_grad()
-    def edit_tokens(self, x0: torch.Tensor, t_start: int, seed: int = 0, guidance: Guidance | None = None,
-                    scale: float = 0.0) -> torch.Tensor:
+    def edit_tokens(
+        self, x0: torch.Tensor, t_start: int, seed: int = 0, guidance: Guidance | None = None, scale: float = 0.0
+    ) -> torch.Tensor:
         """Local proposals around ``x0`` ``[n, S]`` (SDEdit for D3PM): draw :math:`x_{t_0} \\sim q(x_{t_0} \\mid
         x_0)`, then run the (guided) reverse process from ``t_start`` down to 0 -> ``[n, S]`` long. Small
         ``t_start`` keeps most slots of ``x0``; ``t_start = steps`` is a fresh sample."""
@@ -469,8 +490,7 @@ def guidance_gradient(guidance: Guidance, P: torch.Tensor) -> torch.Tensor:
         P = P.detach().requires_grad_(True)
         score = guidance(P)
         if score.shape != P.shape[:1]:
-            raise InvalidInputError(f"A guidance function must map [B, S, K] to [B]; it returned "
-                                    f"{tuple(score.shape)}.")
+            raise InvalidInputError(f"A guidance function must map [B, S, K] to [B]; it returned {tuple(score.shape)}.")
         (grad,) = torch.autograd.grad(score.sum(), P)
     return grad
 
@@ -481,9 +501,16 @@ def _categorical(probs: torch.Tensor, generator: torch.Generator | None) -> torc
     return torch.multinomial(flat, 1, generator=generator).reshape(shape)
 
 
-def train_diffusion(model: DiscreteDiffusion, tokens: torch.Tensor, steps: int = 1500, batch_size: int = 256,
-                    lr: float = 2e-3, seed: int = 0, marginal: bool | None = None, progress: bool = False
-                    ) -> list[float]:
+def train_diffusion(
+    model: DiscreteDiffusion,
+    tokens: torch.Tensor,
+    steps: int = 1500,
+    batch_size: int = 256,
+    lr: float = 2e-3,
+    seed: int = 0,
+    marginal: bool | None = None,
+    progress: bool = False,
+) -> list[float]:
     """Fit the denoiser on unlabelled architectures ``tokens`` ``[N, S]`` (Adam, cosine lr); returns losses."""
     if tokens.ndim != 2 or tokens.shape[0] == 0:
         raise InvalidInputError(f"tokens must be a non-empty [N, S] tensor; got shape {tuple(tokens.shape)}.")
@@ -520,5 +547,8 @@ def metrics(space: CategoricalSpace, samples, train) -> dict[str, float]:
     keys = {space.key(a) for a in valid}
     seen = {space.key(a) for a in train}
     n = max(1, len(samples))
-    return {"validity": len(valid) / n, "uniqueness": len(keys) / max(1, len(valid)),
-            "novelty": len(keys - seen) / max(1, len(keys))}
+    return {
+        "validity": len(valid) / n,
+        "uniqueness": len(keys) / max(1, len(valid)),
+        "novelty": len(keys - seen) / max(1, len(keys)),
+    }

@@ -35,7 +35,12 @@ from graphhyper.search import diffusion as D
 from graphhyper.search.searchers import Searcher
 
 __all__ = [
-    "categorical_space", "pretrained", "training_archs", "GPSurrogate", "make_guidance", "generate",
+    "categorical_space",
+    "pretrained",
+    "training_archs",
+    "GPSurrogate",
+    "make_guidance",
+    "generate",
     "DiffusionSearcher",
 ]
 
@@ -49,8 +54,10 @@ def categorical_space(space) -> D.CategoricalSpace:
         return space
     name = space if isinstance(space, str) else getattr(space, "name", None)
     if name not in _SPACES:
-        raise InvalidInputError(f"No categorical encoding for space {space!r}; use one of {sorted(_SPACES)} or "
-                                f"pass a graphhyper.search.diffusion.CategoricalSpace.")
+        raise InvalidInputError(
+            f"No categorical encoding for space {space!r}; use one of {sorted(_SPACES)} or "
+            f"pass a graphhyper.search.diffusion.CategoricalSpace."
+        )
     return _SPACES[name]()
 
 
@@ -58,8 +65,16 @@ def _cache_dir() -> Path:
     return Path(os.environ.get("GRAPHHYPER_CACHE", Path.home() / ".cache" / "graphhyper")) / "diffusion"
 
 
-def pretrained(space="nb201", seed: int = 0, train_steps: int = 2000, fraction: float = 0.5, n_train: int = 20000,
-               diffusion_steps: int = 24, cache: bool = True, progress: bool = False) -> D.DiscreteDiffusion:
+def pretrained(
+    space="nb201",
+    seed: int = 0,
+    train_steps: int = 2000,
+    fraction: float = 0.5,
+    n_train: int = 20000,
+    diffusion_steps: int = 24,
+    cache: bool = True,
+    progress: bool = False,
+) -> D.DiscreteDiffusion:
     """A diffusion model trained on unlabelled architectures of ``space`` (NB201: a seeded half of the valid
     cells, so novelty is measurable; DARTS: ``n_train`` random valid genotypes). Cached in memory and, with
     ``cache``, as safetensors under ``$GRAPHHYPER_CACHE/diffusion`` (default ``~/.cache/graphhyper``)."""
@@ -76,8 +91,9 @@ def pretrained(space="nb201", seed: int = 0, train_steps: int = 2000, fraction: 
         try:
             model.load_state_dict(load_file(str(path)))
         except Exception as exc:  # noqa: BLE001
-            raise CheckpointError(f"Cached diffusion model {path} does not load ({exc}); delete it to retrain."
-                                  ) from exc
+            raise CheckpointError(
+                f"Cached diffusion model {path} does not load ({exc}); delete it to retrain."
+            ) from exc
     else:
         train = training_archs(cspace, seed, fraction, n_train)
         D.train_diffusion(model, cspace.encode_many(train), steps=train_steps, seed=seed, progress=progress)
@@ -172,12 +188,18 @@ class GPSurrogate:
             m, s = self.mean_std(self._P(archs))
         g = (m - self.z_best) / s
         cdf = 0.5 * (1 + torch.erf(g / math.sqrt(2)))
-        pdf = torch.exp(-0.5 * g ** 2) / math.sqrt(2 * math.pi)
+        pdf = torch.exp(-0.5 * g**2) / math.sqrt(2 * math.pi)
         return ((m - self.z_best) * cdf + s * pdf).numpy()
 
 
-def make_guidance(space, surrogate: GPSurrogate | None = None, target: float | str | None = None,
-                  params: float | None = None, kappa: float = 0.5, params_scale: float = 3e5):
+def make_guidance(
+    space,
+    surrogate: GPSurrogate | None = None,
+    target: float | str | None = None,
+    params: float | None = None,
+    kappa: float = 0.5,
+    params_scale: float = 3e5,
+):
     """The score ``f(P)`` that guided sampling climbs (``None`` when nothing is asked).
 
     * ``target="max"`` (with a surrogate): upper confidence bound ``mean + kappa * std``;
@@ -186,8 +208,10 @@ def make_guidance(space, surrogate: GPSurrogate | None = None, target: float | s
     """
     cspace = categorical_space(space)
     if target is not None and surrogate is None:
-        raise SearchError("An accuracy target needs a fitted GPSurrogate (or labelled=(archs, scores) in "
-                          "generate()); without labels aim at a parameter budget with params=.")
+        raise SearchError(
+            "An accuracy target needs a fitted GPSurrogate (or labelled=(archs, scores) in "
+            "generate()); without labels aim at a parameter budget with params=."
+        )
     if params is not None and cspace.params is None:
         raise SearchError(f"Space {cspace.name!r} has no differentiable parameter count; drop params=.")
     if target is None and params is None:
@@ -210,9 +234,18 @@ def make_guidance(space, surrogate: GPSurrogate | None = None, target: float | s
     return score
 
 
-def generate(space="nb201", n: int = 100, target: float | str | None = None, params: float | None = None,
-             seed: int = 0, scale: float = 2.0, model: D.DiscreteDiffusion | None = None,
-             surrogate: GPSurrogate | None = None, labelled: tuple | None = None, valid_only: bool = True) -> list:
+def generate(
+    space="nb201",
+    n: int = 100,
+    target: float | str | None = None,
+    params: float | None = None,
+    seed: int = 0,
+    scale: float = 2.0,
+    model: D.DiscreteDiffusion | None = None,
+    surrogate: GPSurrogate | None = None,
+    labelled: tuple | None = None,
+    valid_only: bool = True,
+) -> list:
     """Sample ``n`` architectures of ``space`` with the (pre)trained diffusion model, guided towards ``target``
     (an accuracy, or ``"max"``) and/or a parameter count ``params``.
 
@@ -228,8 +261,9 @@ def generate(space="nb201", n: int = 100, target: float | str | None = None, par
     guidance = make_guidance(cspace, surrogate, target, params)
     out: list = []
     for round_ in range(5 if valid_only else 1):
-        draw = model.sample(max(n - len(out), 1) if round_ else n, seed=seed + 7919 * round_, guidance=guidance,
-                            scale=scale)
+        draw = model.sample(
+            max(n - len(out), 1) if round_ else n, seed=seed + 7919 * round_, guidance=guidance, scale=scale
+        )
         out += [a for a in draw if cspace.is_valid(a)] if valid_only else draw
         if len(out) >= n:
             break
@@ -259,10 +293,24 @@ class DiffusionSearcher(Searcher):
 
     name = "diffusion"
 
-    def __init__(self, space, seed: int = 0, n_init: int = 10, batch: int = 1, scale: float = 2.0, pool: int = 128,
-                 model: D.DiscreteDiffusion | None = None, init_params: float | None = None,
-                 surrogate_kw: dict | None = None, prior=None, prior_pool: int = 100, cold_pool: int = 8000,
-                 edit_top: int = 4, edit_reps: int = 32, edit_t: int = 8):
+    def __init__(
+        self,
+        space,
+        seed: int = 0,
+        n_init: int = 10,
+        batch: int = 1,
+        scale: float = 2.0,
+        pool: int = 128,
+        model: D.DiscreteDiffusion | None = None,
+        init_params: float | None = None,
+        surrogate_kw: dict | None = None,
+        prior=None,
+        prior_pool: int = 100,
+        cold_pool: int = 8000,
+        edit_top: int = 4,
+        edit_reps: int = 32,
+        edit_t: int = 8,
+    ):
         if isinstance(space, str):
             from graphhyper.search import space as S
 
@@ -313,7 +361,7 @@ class DiffusionSearcher(Searcher):
             return
         # zero-cost prior (no queries): one sample from each of n_init slices of the prior's top samples
         cands = sorted(self._draw(guidance, self.cold_pool), key=self._prior_score, reverse=True)
-        top = cands[:max(self.prior_pool, self.n_init)]
+        top = cands[: max(self.prior_pool, self.n_init)]
         k = max(1, len(top) // self.n_init)
         picks = [top[i * k + self.rng.randrange(k)] for i in range(min(self.n_init, len(top) // k))]
         self._queue.extend(picks[:need])
@@ -321,7 +369,7 @@ class DiffusionSearcher(Searcher):
     def _refit(self):
         archs = [a for a, _ in self.history]
         self.surrogate = GPSurrogate(self.cspace, **self.surrogate_kw).fit(archs, [v for _, v in self.history])
-        parents = [a for a, _ in sorted(self.history, key=lambda t: -t[1])[:self.edit_top]] if self.edit_reps else []
+        parents = [a for a, _ in sorted(self.history, key=lambda t: -t[1])[: self.edit_top]] if self.edit_reps else []
         cands = self._draw(make_guidance(self.cspace, self.surrogate, "max"), self.pool, parents)
         if cands:
             ei = self.surrogate.expected_improvement(cands)

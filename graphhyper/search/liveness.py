@@ -22,7 +22,11 @@ from typing import Callable, Hashable
 from graphhyper.search import _optuna
 
 __all__ = [
-    "BEAT_ATTR", "Liveness", "TrialHeartbeat", "ClaimHeartbeat", "liveness_for",
+    "BEAT_ATTR",
+    "Liveness",
+    "TrialHeartbeat",
+    "ClaimHeartbeat",
+    "liveness_for",
 ]
 
 BEAT_ATTR = "beat"

@@ -33,7 +33,14 @@ from torch import nn
 from graphhyper.errors import InvalidInputError, SearchError
 
 __all__ = [
-    "GHNProxy", "ZeroCost", "PredictorScore", "num_params", "flops", "latency", "TrainEval", "MultiObjective",
+    "GHNProxy",
+    "ZeroCost",
+    "PredictorScore",
+    "num_params",
+    "flops",
+    "latency",
+    "TrainEval",
+    "MultiObjective",
 ]
 
 
@@ -47,8 +54,10 @@ def _module(candidate) -> nn.Module:
 
 def _eval_split(split: str) -> str:
     if split not in ("val", "test"):
-        raise InvalidInputError(f"split={split!r}: score on 'val' while searching and on 'test' once, for the final "
-                                "choice (scoring on 'train' would select on training data).")
+        raise InvalidInputError(
+            f"split={split!r}: score on 'val' while searching and on 'test' once, for the final "
+            "choice (scoring on 'train' would select on training data)."
+        )
     return split
 
 
@@ -73,8 +82,15 @@ class GHNProxy:
     initial values and are reported, never hidden).
     """
 
-    def __init__(self, ghn, x: torch.Tensor, y: torch.Tensor, calib_x: torch.Tensor | None = None,
-                 metric: str = "accuracy", input_shape: tuple | None = None):
+    def __init__(
+        self,
+        ghn,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        calib_x: torch.Tensor | None = None,
+        metric: str = "accuracy",
+        input_shape: tuple | None = None,
+    ):
         if metric not in ("accuracy", "neg_loss"):
             raise SearchError(f"GHNProxy metric={metric!r}: use 'accuracy' or 'neg_loss'.")
         if isinstance(ghn, str):
@@ -87,8 +103,16 @@ class GHNProxy:
         self.last_unpredicted: list[str] = []
 
     @classmethod
-    def for_task(cls, task: str = "digits", ghn="ghn-tiny", n_eval: int = 256, n_calib: int = 256, seed: int = 0,
-                 metric: str = "accuracy", split: str = "val") -> GHNProxy:
+    def for_task(
+        cls,
+        task: str = "digits",
+        ghn="ghn-tiny",
+        n_eval: int = 256,
+        n_calib: int = 256,
+        seed: int = 0,
+        metric: str = "accuracy",
+        split: str = "val",
+    ) -> GHNProxy:
         """Held-out data of a GHN task (``"digits"``: 1x8x8, ``"mnist1d"``: 1x40) with a bundled GHN.
 
         Scores on the task's validation split (select on it); ``split="test"`` scores the test split, for reporting
@@ -196,8 +220,20 @@ class TrainEval:
         max_seconds: optional time budget. seed: fixes initialisation and batch order.
     """
 
-    def __init__(self, x_train, y_train, x_val, y_val, epochs: int = 5, batch_size: int = 64, lr: float = 0.05,
-                 weight_decay: float = 5e-4, max_seconds: float | None = None, seed: int = 0, adam: bool = False):
+    def __init__(
+        self,
+        x_train,
+        y_train,
+        x_val,
+        y_val,
+        epochs: int = 5,
+        batch_size: int = 64,
+        lr: float = 0.05,
+        weight_decay: float = 5e-4,
+        max_seconds: float | None = None,
+        seed: int = 0,
+        adam: bool = False,
+    ):
         self.data = (x_train, y_train, x_val, y_val)
         self.epochs, self.batch_size, self.lr, self.wd = epochs, batch_size, lr, weight_decay
         self.max_seconds, self.seed, self.adam = max_seconds, seed, adam
@@ -250,8 +286,10 @@ class TrainEval:
     @torch.no_grad()
     def evaluate(module: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> float:
         module.eval()
-        correct = sum(int((module(x[i:i + batch_size]).argmax(-1) == y[i:i + batch_size]).sum())
-                      for i in range(0, len(x), batch_size))
+        correct = sum(
+            int((module(x[i : i + batch_size]).argmax(-1) == y[i : i + batch_size]).sum())
+            for i in range(0, len(x), batch_size)
+        )
         return correct / max(1, len(x))
 
 

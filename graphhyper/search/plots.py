@@ -12,7 +12,8 @@ from typing import Sequence
 from graphhyper.errors import SearchError, require
 
 __all__ = [
-    "plot_history", "plot_pareto",
+    "plot_history",
+    "plot_pareto",
 ]
 
 
@@ -78,8 +79,15 @@ def plot_pareto(study, path, names: Sequence[str] | None = None, objectives: tup
     infeas = [t for t in trials if not _feasible(t)]
     ax.scatter([t.values[i] for t in feas], [t.values[j] for t in feas], s=14, alpha=0.5, label="trial")
     if infeas:
-        ax.scatter([t.values[i] for t in infeas], [t.values[j] for t in infeas], s=14, marker="x", c="grey",
-                   alpha=0.6, label="infeasible")
+        ax.scatter(
+            [t.values[i] for t in infeas],
+            [t.values[j] for t in infeas],
+            s=14,
+            marker="x",
+            c="grey",
+            alpha=0.6,
+            label="infeasible",
+        )
     ax.plot([t.values[i] for t in front], [t.values[j] for t in front], "o-", c="C3", label="Pareto front")
     ax.set_xlabel(f"{names[i]} ({study.directions[i].name.lower()})")
     ax.set_ylabel(f"{names[j]} ({study.directions[j].name.lower()})")

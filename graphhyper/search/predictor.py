@@ -35,7 +35,13 @@ from torch import nn
 from graphhyper.errors import InvalidInputError
 
 __all__ = [
-    "NB201_VOCAB", "Encoded", "encode_nb201", "encode_archgraphs", "encode", "DenseGNN", "ranking_loss",
+    "NB201_VOCAB",
+    "Encoded",
+    "encode_nb201",
+    "encode_archgraphs",
+    "encode",
+    "DenseGNN",
+    "ranking_loss",
     "Predictor",
 ]
 
@@ -54,8 +60,7 @@ class Encoded:
 
     def __getitem__(self, idx) -> Encoded:
         idx = torch.as_tensor(idx, dtype=torch.long)
-        return Encoded(self.ops[idx], self.adj[idx], self.mask[idx],
-                       None if self.feats is None else self.feats[idx])
+        return Encoded(self.ops[idx], self.adj[idx], self.mask[idx], None if self.feats is None else self.feats[idx])
 
 
 def _prune_dead(ops: list[int], adj: np.ndarray, dead_op: int) -> tuple[np.ndarray, np.ndarray]:
@@ -87,8 +92,11 @@ def encode_nb201(cells: Sequence) -> Encoded:
         ops_l.append(ops)
         adj_l.append(a)
         mask_l.append(live)
-    return Encoded(torch.tensor(ops_l, dtype=torch.long), torch.tensor(np.stack(adj_l)),
-                   torch.tensor(np.stack(mask_l), dtype=torch.float32))
+    return Encoded(
+        torch.tensor(ops_l, dtype=torch.long),
+        torch.tensor(np.stack(adj_l)),
+        torch.tensor(np.stack(mask_l), dtype=torch.float32),
+    )
 
 
 def encode_archgraphs(graphs: Sequence) -> Encoded:
@@ -129,8 +137,10 @@ def encode(items) -> Encoded:
         return encode_archgraphs(items)
     if isinstance(first, str) or (isinstance(first, (tuple, list)) and len(first) == 6):
         return encode_nb201(items)
-    raise InvalidInputError(f"Cannot encode {type(first).__name__} for the predictor: give NB201 cells "
-                            "(6-tuples / arch strings) or ArchGraphs (graphhyper.arch.trace(module)).")
+    raise InvalidInputError(
+        f"Cannot encode {type(first).__name__} for the predictor: give NB201 cells "
+        "(6-tuples / arch strings) or ArchGraphs (graphhyper.arch.trace(module))."
+    )
 
 
 class DenseGNN(nn.Module):
@@ -173,8 +183,9 @@ class DenseGNN(nn.Module):
         return self.head(torch.cat([pooled, h[:, -1]], dim=-1)).squeeze(-1)
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(num_ops={self.num_ops}, hidden={self.embed.embedding_dim}, "
-                f"layers={len(self.fwd)})")
+        return (
+            f"{type(self).__name__}(num_ops={self.num_ops}, hidden={self.embed.embedding_dim}, layers={len(self.fwd)})"
+        )
 
 
 def ranking_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -198,8 +209,17 @@ class Predictor:
     continues from the current weights (cheap refits inside a search).
     """
 
-    def __init__(self, ensemble: int = 3, hidden: int = 64, layers: int = 3, epochs: int = 300, lr: float = 3e-3,
-                 weight_decay: float = 1e-4, rank_weight: float = 1.0, seed: int = 0):
+    def __init__(
+        self,
+        ensemble: int = 3,
+        hidden: int = 64,
+        layers: int = 3,
+        epochs: int = 300,
+        lr: float = 3e-3,
+        weight_decay: float = 1e-4,
+        rank_weight: float = 1.0,
+        seed: int = 0,
+    ):
         if ensemble < 1 or epochs < 1:
             raise InvalidInputError("Predictor needs ensemble >= 1 and epochs >= 1.")
         self.ensemble, self.hidden, self.layers = ensemble, hidden, layers
@@ -256,5 +276,5 @@ class Predictor:
         out = np.zeros(len(x), dtype=np.float64)
         for a in range(0, len(x), batch_size):
             part = x[list(range(a, min(a + batch_size, len(x))))]
-            out[a:a + len(part)] = np.mean([m(part).numpy() for m in self.models], axis=0)
+            out[a : a + len(part)] = np.mean([m(part).numpy() for m in self.models], axis=0)
         return out

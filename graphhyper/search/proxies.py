@@ -39,16 +39,28 @@ from torch import nn
 from graphhyper.errors import InvalidInputError, SearchError
 
 __all__ = [
-    "Batch", "synthetic_batch", "snip", "grad_norm", "synflow", "jacob_cov", "naswot", "params", "flops",
-    "PROXIES", "DATA_FREE", "get", "compute", "score_space", "nb201_prior",
+    "Batch",
+    "synthetic_batch",
+    "snip",
+    "grad_norm",
+    "synflow",
+    "jacob_cov",
+    "naswot",
+    "params",
+    "flops",
+    "PROXIES",
+    "DATA_FREE",
+    "get",
+    "compute",
+    "score_space",
+    "nb201_prior",
 ]
 
 Batch = tuple  # (inputs [B, ...], targets [B])
 _WEIGHTED = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
 
 
-def synthetic_batch(input_shape: Sequence[int], num_classes: int = 10, batch_size: int = 64,
-                    seed: int = 0) -> Batch:
+def synthetic_batch(input_shape: Sequence[int], num_classes: int = 10, batch_size: int = 64, seed: int = 0) -> Batch:
     """A reproducible Gaussian batch ``([batch_size, *input_shape], [batch_size])`` with uniform random labels."""
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn((batch_size, *input_shape), generator=gen)
@@ -61,15 +73,19 @@ def _split(batch) -> Batch:
         return batch, None
     if isinstance(batch, (tuple, list)) and len(batch) == 2 and isinstance(batch[0], torch.Tensor):
         return batch[0], batch[1]
-    raise InvalidInputError("A proxy batch must be an input tensor or an (inputs, targets) pair of tensors; "
-                            "make one with graphhyper.search.proxies.synthetic_batch(input_shape).")
+    raise InvalidInputError(
+        "A proxy batch must be an input tensor or an (inputs, targets) pair of tensors; "
+        "make one with graphhyper.search.proxies.synthetic_batch(input_shape)."
+    )
 
 
 def _targets(batch) -> Batch:
     x, y = _split(batch)
     if y is None:
-        raise InvalidInputError("This proxy needs class targets: pass (inputs, targets), e.g. from "
-                                "synthetic_batch(input_shape, num_classes).")
+        raise InvalidInputError(
+            "This proxy needs class targets: pass (inputs, targets), e.g. from "
+            "synthetic_batch(input_shape, num_classes)."
+        )
     return x, y
 
 
@@ -200,8 +216,13 @@ def flops(module: nn.Module, batch) -> float:
 
 
 PROXIES: dict[str, Callable[[nn.Module, object], float]] = {
-    "synflow": synflow, "jacob_cov": jacob_cov, "naswot": naswot, "snip": snip, "grad_norm": grad_norm,
-    "params": params, "flops": flops,
+    "synflow": synflow,
+    "jacob_cov": jacob_cov,
+    "naswot": naswot,
+    "snip": snip,
+    "grad_norm": grad_norm,
+    "params": params,
+    "flops": flops,
 }
 #: Proxies that read only the input shape, never data or labels.
 DATA_FREE = ("synflow", "params", "flops")
@@ -214,8 +235,9 @@ def get(name: str) -> Callable[[nn.Module, object], float]:
     return PROXIES[name]
 
 
-def compute(module: nn.Module, batch, names: Iterable[str] = ("synflow", "jacob_cov", "snip", "params"),
-            seed: int = 0) -> dict[str, float]:
+def compute(
+    module: nn.Module, batch, names: Iterable[str] = ("synflow", "jacob_cov", "snip", "params"), seed: int = 0
+) -> dict[str, float]:
     """Several proxies of one module and batch: ``{name: score}``; ``seed`` fixes dropout and similar noise."""
     out = {}
     for name in names:
@@ -225,8 +247,16 @@ def compute(module: nn.Module, batch, names: Iterable[str] = ("synflow", "jacob_
     return out
 
 
-def score_space(space, archs, proxy: str = "jacob_cov", batch_size: int = 16, num_classes: int = 10,
-                seed: int = 0, cache=None, progress: bool = True) -> dict[str, float]:
+def score_space(
+    space,
+    archs,
+    proxy: str = "jacob_cov",
+    batch_size: int = 16,
+    num_classes: int = 10,
+    seed: int = 0,
+    cache=None,
+    progress: bool = True,
+) -> dict[str, float]:
     """Zero-cost ``proxy`` of every architecture in ``archs`` (built with ``space.build``, input
     ``space.input_shape``): ``{structural hash: score}``. No benchmark is queried.
 

@@ -27,15 +27,24 @@ from __future__ import annotations
 import random
 from abc import ABC, abstractmethod
 from collections import deque
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from graphhyper.errors import SearchError
 
+if TYPE_CHECKING:
+    from graphhyper.search.predictor import Encoded
+
 __all__ = [
-    "Searcher", "RandomSearch", "RegularizedEvolution", "OptunaSearcher", "PredictorGuided", "ProxyGuided",
-    "SEARCHERS", "simulate",
+    "Searcher",
+    "RandomSearch",
+    "RegularizedEvolution",
+    "OptunaSearcher",
+    "PredictorGuided",
+    "ProxyGuided",
+    "SEARCHERS",
+    "simulate",
 ]
 
 _MAX_TRIES = 1000
@@ -66,8 +75,9 @@ class Searcher(ABC):
             arch = self.space.sample(rng=self.rng)
             if self.is_new(arch):
                 return arch
-        raise SearchError(f"{self.name}: no unseen architecture found in {_MAX_TRIES} draws; the space is "
-                          "(nearly) exhausted.")
+        raise SearchError(
+            f"{self.name}: no unseen architecture found in {_MAX_TRIES} draws; the space is (nearly) exhausted."
+        )
 
     @abstractmethod
     def propose(self):
@@ -121,7 +131,7 @@ class RegularizedEvolution(Searcher):
     def propose(self):
         if len(self.history) < self.population:
             return self.initial()
-        alive = self.history[-self.population:]
+        alive = self.history[-self.population :]
         parent = max(self.rng.sample(alive, min(self.sample_size, len(alive))), key=lambda t: t[1])[0]
         return self.mutation(parent)
 
@@ -188,7 +198,7 @@ class _Pool:
             reps.setdefault(space.hash(a), a)
         self.archs = list(reps.values())
         self.hashes = list(reps.keys())
-        self._encoded = None
+        self._encoded: Encoded | None = None
 
     def refresh(self, parents) -> None:
         if self.fixed:
@@ -241,9 +251,21 @@ class PredictorGuided(Searcher):
 
     name = "predictor"
 
-    def __init__(self, space, seed: int = 0, n_init: int = 10, prior=None, prior_pool: int = 100,
-                 prior_weight: float = 1.0, batch_frac: float = 0.125, late_batch_frac: float = 0.3,
-                 late_after: int = 50, predictor=None, refit_epochs: int = 40, pool_size: int = 2000):
+    def __init__(
+        self,
+        space,
+        seed: int = 0,
+        n_init: int = 10,
+        prior=None,
+        prior_pool: int = 100,
+        prior_weight: float = 1.0,
+        batch_frac: float = 0.125,
+        late_batch_frac: float = 0.3,
+        late_after: int = 50,
+        predictor=None,
+        refit_epochs: int = 40,
+        pool_size: int = 2000,
+    ):
         super().__init__(space, seed)
         from graphhyper.search.predictor import Predictor
 
@@ -275,9 +297,9 @@ class PredictorGuided(Searcher):
             if prior is None:
                 self._cold = []
             else:
-                top = list(np.argsort(-prior, kind="stable")[:max(self.prior_pool, self.n_init)])
+                top = list(np.argsort(-prior, kind="stable")[: max(self.prior_pool, self.n_init)])
                 k = len(top) // self.n_init
-                self._cold = [self.pool.archs[self.rng.choice(top[i * k:(i + 1) * k])] for i in range(self.n_init)]
+                self._cold = [self.pool.archs[self.rng.choice(top[i * k : (i + 1) * k])] for i in range(self.n_init)]
         while self._cold:
             arch = self._cold.pop(0)
             if self.is_new(arch):
@@ -320,8 +342,16 @@ class ProxyGuided(RegularizedEvolution):
 
     name = "proxy"
 
-    def __init__(self, space, prior, seed: int = 0, population: int = 10, sample_size: int = 3,
-                 n_mutations: int = 8, prior_pool: int = 100):
+    def __init__(
+        self,
+        space,
+        prior,
+        seed: int = 0,
+        population: int = 10,
+        sample_size: int = 3,
+        n_mutations: int = 8,
+        prior_pool: int = 100,
+    ):
         super().__init__(space, seed, population, sample_size)
         self._prior_fn, self.n_mutations, self.prior_pool = prior, n_mutations, prior_pool
         self.pool = _Pool(space, 2000, self.rng)
@@ -336,9 +366,10 @@ class ProxyGuided(RegularizedEvolution):
 
     def initial(self):
         if self._top is None:
-            ranked = sorted(self.pool.archs or [self.space.sample(rng=self.rng) for _ in range(2000)],
-                            key=self.score, reverse=True)
-            self._top = ranked[:max(self.prior_pool, self.population)]
+            ranked = sorted(
+                self.pool.archs or [self.space.sample(rng=self.rng) for _ in range(2000)], key=self.score, reverse=True
+            )
+            self._top = ranked[: max(self.prior_pool, self.population)]
         return self.rng.choice(self._top)
 
     def mutation(self, parent):
@@ -348,9 +379,12 @@ class ProxyGuided(RegularizedEvolution):
 
 
 SEARCHERS: dict[str, Callable] = {
-    "random": RandomSearch, "evolution": RegularizedEvolution, "tpe": lambda space, seed=0, **kw:
-    OptunaSearcher(space, seed, "tpe"), "optuna-random": lambda space, seed=0, **kw:
-    OptunaSearcher(space, seed, "random"), "predictor": PredictorGuided, "proxy": ProxyGuided,
+    "random": RandomSearch,
+    "evolution": RegularizedEvolution,
+    "tpe": lambda space, seed=0, **kw: OptunaSearcher(space, seed, "tpe"),
+    "optuna-random": lambda space, seed=0, **kw: OptunaSearcher(space, seed, "random"),
+    "predictor": PredictorGuided,
+    "proxy": ProxyGuided,
 }
 
 

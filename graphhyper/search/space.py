@@ -44,7 +44,16 @@ from typing import Any, Callable
 from graphhyper.errors import SearchError
 
 __all__ = [
-    "Choice", "Int", "Float", "Optional", "Repeat", "Shared", "walk", "SearchSpace", "nb201_space", "darts_space",
+    "Choice",
+    "Int",
+    "Float",
+    "Optional",
+    "Repeat",
+    "Shared",
+    "walk",
+    "SearchSpace",
+    "nb201_space",
+    "darts_space",
 ]
 
 
@@ -62,8 +71,10 @@ class Choice:
             raise SearchError(f"Choice {name!r} has no options; give at least one.")
         for o in options:
             if not (o is None or isinstance(o, (str, int, float, bool))):
-                raise SearchError(f"Choice {name!r} option {o!r} is a {type(o).__name__}; Optuna stores only str, "
-                                  "int, float, bool or None. Use a string key and map it in decode=.")
+                raise SearchError(
+                    f"Choice {name!r} option {o!r} is a {type(o).__name__}; Optuna stores only str, "
+                    "int, float, bool or None. Use a string key and map it in decode=."
+                )
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "options", options)
 
@@ -79,8 +90,9 @@ class Int:
 
     def __post_init__(self):
         if self.high < self.low or self.step < 1:
-            raise SearchError(f"Int {self.name!r} needs low <= high and step >= 1 (got {self.low}, {self.high}, "
-                              f"{self.step}).")
+            raise SearchError(
+                f"Int {self.name!r} needs low <= high and step >= 1 (got {self.low}, {self.high}, {self.step})."
+            )
 
 
 @dataclass(frozen=True)
@@ -150,20 +162,26 @@ class _Replay:
         self.params[name] = value
         return value
 
+    def _random(self) -> random.Random:
+        if self.rng is None:  # _get draws only when a generator was given
+            raise SearchError("No random generator to draw a value from; pass rng= or a value for every decision.")
+        return self.rng
+
     def suggest_categorical(self, name, choices):
-        return self._get(name, tuple(choices), lambda: self.rng.choice(tuple(choices)))
+        return self._get(name, tuple(choices), lambda: self._random().choice(tuple(choices)))
 
     def suggest_int(self, name, low, high, step=1, log=False):
         opts = tuple(range(low, high + 1, step))
-        return self._get(name, opts, lambda: self.rng.choice(opts))
+        return self._get(name, opts, lambda: self._random().choice(opts))
 
     def suggest_float(self, name, low, high, log=False, step=None):
         if self.rng is None and name not in self.fixed:
             raise SearchError(f"Float decision {name!r} cannot be enumerated; use Choice or Int for finite spaces.")
         if log:
             import math
-            return self._get(name, None, lambda: math.exp(self.rng.uniform(math.log(low), math.log(high))))
-        return self._get(name, None, lambda: self.rng.uniform(low, high))
+
+            return self._get(name, None, lambda: math.exp(self._random().uniform(math.log(low), math.log(high))))
+        return self._get(name, None, lambda: self._random().uniform(low, high))
 
 
 def walk(node, trial, scope: str = ""):
@@ -213,9 +231,17 @@ class SearchSpace:
             :class:`~graphhyper.arch.ArchGraph`); default: trace ``build(arch)``.
     """
 
-    def __init__(self, root, name: str = "space", decode: Callable | None = None, to_str: Callable | None = None,
-                 hash: Callable | None = None, build: Callable | None = None, graph: Callable | None = None,
-                 input_shape: tuple | None = None):
+    def __init__(
+        self,
+        root,
+        name: str = "space",
+        decode: Callable | None = None,
+        to_str: Callable | None = None,
+        hash: Callable | None = None,
+        build: Callable | None = None,
+        graph: Callable | None = None,
+        input_shape: tuple | None = None,
+    ):
         self.root, self.name = root, name
         self._decode, self._to_str, self._hash = decode, to_str, hash
         self._build, self._graph, self.input_shape = build, graph, input_shape
@@ -247,8 +273,10 @@ class SearchSpace:
         """The decisions that produced ``arch`` (it must come from this space's suggest/sample/from_params)."""
         key = self.to_str(arch)
         if key not in self._params_of:
-            raise SearchError(f"{key[:80]} was not produced by space {self.name!r}; build architectures with "
-                              "space.sample / space.from_params / space.suggest.")
+            raise SearchError(
+                f"{key[:80]} was not produced by space {self.name!r}; build architectures with "
+                "space.sample / space.from_params / space.suggest."
+            )
         return dict(self._params_of[key])
 
     def mutate(self, arch, rng: random.Random):
@@ -309,8 +337,10 @@ class SearchSpace:
 
     def build(self, arch):
         if self._build is None:
-            raise SearchError(f"Space {self.name!r} has no build function; pass build= to SearchSpace to make "
-                              "nn.Modules (needed by proxy and training objectives).")
+            raise SearchError(
+                f"Space {self.name!r} has no build function; pass build= to SearchSpace to make "
+                "nn.Modules (needed by proxy and training objectives)."
+            )
         return self._build(arch)
 
     def graph(self, arch):
@@ -332,30 +362,52 @@ def nb201_space(C: int = 16, N: int = 5, num_classes: int = 10, in_channels: int
     from graphhyper.arch.spaces import nb201
 
     root = [Choice(f"edge_{to}<-{src}", nb201.OPS) for to, src in nb201.EDGES]
-    return SearchSpace(root, name="nb201", decode=tuple, to_str=nb201.to_str, hash=nb201.cell_hash,
-                       build=lambda c: nb201.build(c, C=C, N=N, num_classes=num_classes, in_channels=in_channels),
-                       graph=lambda c: c, input_shape=(1, in_channels, 32, 32))
+    return SearchSpace(
+        root,
+        name="nb201",
+        decode=tuple,
+        to_str=nb201.to_str,
+        hash=nb201.cell_hash,
+        build=lambda c: nb201.build(c, C=C, N=N, num_classes=num_classes, in_channels=in_channels),
+        graph=lambda c: c,
+        input_shape=(1, in_channels, 32, 32),
+    )
 
 
 def _darts_cell(kind: str, ops: tuple, nodes: int):
     def node(i: int):
         pairs = [f"{a},{b}" for a, b in itertools.combinations(range(i + 2), 2)]
-        return {"inputs": Choice(f"{kind}.n{i}.inputs", pairs),
-                "ops": [Choice(f"{kind}.n{i}.op{k}", ops) for k in range(2)]}
+        return {
+            "inputs": Choice(f"{kind}.n{i}.inputs", pairs),
+            "ops": [Choice(f"{kind}.n{i}.op{k}", ops) for k in range(2)],
+        }
+
     return [node(i) for i in range(nodes)]
 
 
-def darts_space(in_channels: int = 1, num_classes: int = 10, image_size: int = 8, dims: int = 2, nodes: int = 4,
-                ops: tuple | None = None, cells: tuple = (3, 5), widths: tuple = (8, 12, 16),
-                head: str = "linear") -> SearchSpace:
+def darts_space(
+    in_channels: int = 1,
+    num_classes: int = 10,
+    image_size: int = 8,
+    dims: int = 2,
+    nodes: int = 4,
+    ops: tuple | None = None,
+    cells: tuple = (3, 5),
+    widths: tuple = (8, 12, 16),
+    head: str = "linear",
+) -> SearchSpace:
     """The DARTS cell space: normal and reduction cells of ``nodes`` nodes, each node reads 2 earlier nodes through
     ``ops``; plus the number of cells (``Int``) and the width (``Choice``). Architectures are
     :class:`~graphhyper.arch.spaces.darts.DartsSpec` objects (defaults sized for the digits task)."""
     from graphhyper.arch.spaces import darts
 
     ops = tuple(ops or (*darts.DARTS_OPS, "conv_1x1", "conv_3"))  # the DARTS ops plus two plain convs
-    root = {"normal": _darts_cell("normal", ops, nodes), "reduce": _darts_cell("reduce", ops, nodes),
-            "num_cells": Int("num_cells", cells[0], cells[1]), "width": Choice("width", widths)}
+    root = {
+        "normal": _darts_cell("normal", ops, nodes),
+        "reduce": _darts_cell("reduce", ops, nodes),
+        "num_cells": Int("num_cells", cells[0], cells[1]),
+        "width": Choice("width", widths),
+    }
 
     def cell(nodes_):
         return tuple(tuple((op, int(inp)) for op, inp in zip(n["ops"], n["inputs"].split(","))) for n in nodes_)
@@ -363,10 +415,25 @@ def darts_space(in_channels: int = 1, num_classes: int = 10, image_size: int = 8
     def decode(r):
         normal, reduce = cell(r["normal"]), cell(r["reduce"])
         geno = darts.Genotype(normal, darts.loose_ends(normal), reduce, darts.loose_ends(reduce))
-        return darts.DartsSpec(genotype=geno, num_cells=r["num_cells"], width=r["width"],
-                               reductions=darts.reduction_positions(r["num_cells"], image_size), head=head,
-                               in_channels=in_channels, num_classes=num_classes, image_size=image_size, dims=dims)
+        return darts.DartsSpec(
+            genotype=geno,
+            num_cells=r["num_cells"],
+            width=r["width"],
+            reductions=darts.reduction_positions(r["num_cells"], image_size),
+            head=head,
+            in_channels=in_channels,
+            num_classes=num_classes,
+            image_size=image_size,
+            dims=dims,
+        )
 
-    return SearchSpace(root, name="darts", decode=decode, to_str=lambda s: s.to_json(), hash=lambda s: s.hash(),
-                       build=darts.build, graph=darts.spec_to_graph,
-                       input_shape=(1, in_channels) + (image_size,) * dims)
+    return SearchSpace(
+        root,
+        name="darts",
+        decode=decode,
+        to_str=lambda s: s.to_json(),
+        hash=lambda s: s.hash(),
+        build=darts.build,
+        graph=darts.spec_to_graph,
+        input_shape=(1, in_channels) + (image_size,) * dims,
+    )

@@ -11,7 +11,9 @@ from pathlib import Path
 from graphhyper.errors import SearchError
 
 __all__ = [
-    "sqlite_or_rdb_error", "check_sqlite_url", "open_journal",
+    "sqlite_or_rdb_error",
+    "check_sqlite_url",
+    "open_journal",
 ]
 
 _KEEP = "it was left unchanged (graphhyper never overwrites or deletes a storage)"
@@ -34,12 +36,16 @@ def sqlite_or_rdb_error(url: str, e: Exception) -> SearchError:
     cause = _clip(str(getattr(e, "orig", None) or e).strip().splitlines()[0])
     path = _sqlite_path(url)
     if path is not None:
-        return SearchError(f"storage: {path} cannot be opened as an SQLite database of Optuna studies "
-                           f"({cause}); {_KEEP}. Give storage= a new file (sqlite:///another.db), or restore "
-                           "this one from a backup.")
+        return SearchError(
+            f"storage: {path} cannot be opened as an SQLite database of Optuna studies "
+            f"({cause}); {_KEEP}. Give storage= a new file (sqlite:///another.db), or restore "
+            "this one from a backup."
+        )
     shown = make_url(url).render_as_string(hide_password=True)
-    return SearchError(f"storage={shown!r} cannot be read as a database of Optuna studies ({cause}); {_KEEP}. "
-                       "Give storage= another database, or repair this one.")
+    return SearchError(
+        f"storage={shown!r} cannot be read as a database of Optuna studies ({cause}); {_KEEP}. "
+        "Give storage= another database, or repair this one."
+    )
 
 
 def check_sqlite_url(url: str) -> None:
@@ -49,15 +55,19 @@ def check_sqlite_url(url: str) -> None:
         return
     _check_regular_file(path, "an SQLite database")
     if not path.parent.is_dir():
-        raise SearchError(f"storage: the folder of the SQLite file {path} does not exist; create it "
-                          f"(mkdir -p {path.parent}) or give storage= a path in an existing folder.")
+        raise SearchError(
+            f"storage: the folder of the SQLite file {path} does not exist; create it "
+            f"(mkdir -p {path.parent}) or give storage= a path in an existing folder."
+        )
 
 
 def _check_regular_file(path: Path | None, kind: str) -> None:
     """Refuse a path that exists and is not a plain file (a directory, a FIFO that would block, a device)."""
     if path is not None and path.exists() and not path.is_file():
-        raise SearchError(f"storage: {path} exists and is not a regular file, so it cannot be {kind}; {_KEEP}. "
-                          "Give storage= a path to a file (a new one is created).")
+        raise SearchError(
+            f"storage: {path} exists and is not a regular file, so it cannot be {kind}; {_KEEP}. "
+            "Give storage= a path to a file (a new one is created)."
+        )
 
 
 def open_journal(path: Path):
@@ -72,8 +82,10 @@ def open_journal(path: Path):
     except (ValueError, KeyError, TypeError, AttributeError, IndexError) as e:  # UnicodeDecodeError, JSON errors
         raise _journal_error(path, f"{type(e).__name__}: {e}") from e
     except OSError as e:
-        raise SearchError(f"storage: the journal {path} cannot be opened ({e}). Give storage= a path in a "
-                          "writable folder ('journal:<path>').") from e
+        raise SearchError(
+            f"storage: the journal {path} cannot be opened ({e}). Give storage= a path in a "
+            "writable folder ('journal:<path>')."
+        ) from e
 
 
 def _check_journal_head(path: Path) -> None:
@@ -92,9 +104,11 @@ def _check_journal_head(path: Path) -> None:
 
 
 def _journal_error(path: Path, cause: str) -> SearchError:
-    return SearchError(f"storage: {path} is not an Optuna journal file ({_clip(cause)}); {_KEEP}. Give storage= a "
-                       "new path ('journal:another.log'), or restore this one from a backup. Note that a path "
-                       "ending in .log or .journal is opened as a journal.")
+    return SearchError(
+        f"storage: {path} is not an Optuna journal file ({_clip(cause)}); {_KEEP}. Give storage= a "
+        "new path ('journal:another.log'), or restore this one from a backup. Note that a path "
+        "ending in .log or .journal is opened as a journal."
+    )
 
 
 def _clip(text: str, n: int = 300) -> str:

@@ -39,7 +39,13 @@ from graphhyper.search.claims import Claims
 from graphhyper.search.storage_checks import check_sqlite_url, open_journal, sqlite_or_rdb_error
 
 __all__ = [
-    "DEFAULT_STORAGE", "make_storage", "storage_url", "Candidate", "SearchResult", "run", "check_max_failures",
+    "DEFAULT_STORAGE",
+    "make_storage",
+    "storage_url",
+    "Candidate",
+    "SearchResult",
+    "run",
+    "check_max_failures",
 ]
 
 DEFAULT_STORAGE = "sqlite:///graphhyper-search.db"
@@ -58,8 +64,10 @@ def make_storage(storage=None, heartbeat_interval: int | None = 10, grace_period
     if isinstance(storage, Path):
         storage = str(storage)
     if not isinstance(storage, str):
-        raise SearchError(f"storage={storage!r} is not understood: give None (SQLite file), 'sqlite:///f.db', "
-                          "'postgresql://user@host/db', 'journal:path.log' or an optuna storage object.")
+        raise SearchError(
+            f"storage={storage!r} is not understood: give None (SQLite file), 'sqlite:///f.db', "
+            "'postgresql://user@host/db', 'journal:path.log' or an optuna storage object."
+        )
     if storage.startswith("journal:") or storage.endswith((".log", ".journal")):
         return open_journal(Path(storage.split(":", 1)[1] if storage.startswith("journal:") else storage))
     if storage.startswith(_RDB_PREFIXES):
@@ -71,11 +79,16 @@ def make_storage(storage=None, heartbeat_interval: int | None = 10, grace_period
             kw: dict[str, Any] = {}
             if heartbeat_interval:
                 retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
-                kw = dict(heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-                          heartbeat_stale_trial_callback=retry)
+                kw = dict(
+                    heartbeat_interval=heartbeat_interval,
+                    grace_period=grace_period,
+                    heartbeat_stale_trial_callback=retry,
+                )
             return _rdb_storage(storage, engine_kwargs, kw)
-    raise SearchError(f"storage={storage!r} has an unknown scheme: use sqlite:///..., postgresql://..., "
-                      "mysql://..., journal:<path> or an optuna storage object.")
+    raise SearchError(
+        f"storage={storage!r} has an unknown scheme: use sqlite:///..., postgresql://..., "
+        "mysql://..., journal:<path> or an optuna storage object."
+    )
 
 
 def _postgres_driver_url(url: str) -> str:
@@ -240,8 +253,10 @@ def _as_values(values, n_objectives: int):
         values = [float(values)]
     values = [float(v) for v in values]
     if len(values) != n_objectives:
-        raise SearchError(f"The objective returned {len(values)} value(s) but the study has {n_objectives} "
-                          "direction(s); return one value per direction.")
+        raise SearchError(
+            f"The objective returned {len(values)} value(s) but the study has {n_objectives} "
+            "direction(s); return one value per direction."
+        )
     return values[0] if n_objectives == 1 else values
 
 
@@ -252,13 +267,17 @@ def _make_sampler(sampler, seed: int | None, n_objectives: int, n_existing: int)
     if sampler is None:
         sampler = "tpe" if n_objectives == 1 else "nsga2"
     if isinstance(sampler, str):
-        makers = {"tpe": lambda: optuna.samplers.TPESampler(seed=seed),
-                  "random": lambda: optuna.samplers.RandomSampler(seed=seed),
-                  "nsga2": lambda: optuna.samplers.NSGAIISampler(seed=seed, population_size=max(4, 10)),
-                  "gp": lambda: optuna.samplers.GPSampler(seed=seed)}
+        makers = {
+            "tpe": lambda: optuna.samplers.TPESampler(seed=seed),
+            "random": lambda: optuna.samplers.RandomSampler(seed=seed),
+            "nsga2": lambda: optuna.samplers.NSGAIISampler(seed=seed, population_size=max(4, 10)),
+            "gp": lambda: optuna.samplers.GPSampler(seed=seed),
+        }
         if sampler not in makers:
-            raise SearchError(f"Unknown sampler {sampler!r}: use one of {sorted(makers)}, an optuna sampler or a "
-                              "graphhyper.search.searchers.Searcher.")
+            raise SearchError(
+                f"Unknown sampler {sampler!r}: use one of {sorted(makers)}, an optuna sampler or a "
+                "graphhyper.search.searchers.Searcher."
+            )
         return makers[sampler]()
     return sampler
 
@@ -276,11 +295,24 @@ def _reclaim_running(study) -> int:
 
 
 # ----------------------------------------------------------------------------------------------- run
-def run(space, objective: Callable, n_trials: int, storage=None, sampler=None,
-        directions: Sequence[str] | str = "maximize", study_name: str | None = None, seed: int | None = 0,
-        progress: bool = True, pruner=None, timeout: float | None = None, heartbeat_interval: int | None = 10,
-        grace_period: int | None = None, reclaim_running: bool = False, catch=(),
-        max_failures: int | None = None) -> SearchResult:
+def run(
+    space,
+    objective: Callable,
+    n_trials: int,
+    storage=None,
+    sampler=None,
+    directions: Sequence[str] | str = "maximize",
+    study_name: str | None = None,
+    seed: int | None = 0,
+    progress: bool = True,
+    pruner=None,
+    timeout: float | None = None,
+    heartbeat_interval: int | None = 10,
+    grace_period: int | None = None,
+    reclaim_running: bool = False,
+    catch=(),
+    max_failures: int | None = None,
+) -> SearchResult:
     """Search ``space`` with ``objective`` until the study holds ``n_trials`` COMPLETE trials.
 
     Args:
@@ -349,15 +381,30 @@ def run(space, objective: Callable, n_trials: int, storage=None, sampler=None,
     return SearchResult(study, space, storage_url(storage), state.counts["evaluated"], state.counts["duplicates"])
 
 
-def _open_study(optuna, space, storage, directions: list[str], study_name: str | None, pruner,
-                heartbeat_interval: int | None, grace_period: int | None):
+def _open_study(
+    optuna,
+    space,
+    storage,
+    directions: list[str],
+    study_name: str | None,
+    pruner,
+    heartbeat_interval: int | None,
+    grace_period: int | None,
+):
     """Create or load the study; refuse one that exists with other directions."""
     store = make_storage(storage, heartbeat_interval, grace_period)
-    study = optuna.create_study(storage=store, study_name=study_name or f"graphhyper-{space.name}",
-                                directions=directions, load_if_exists=True, pruner=pruner)
+    study = optuna.create_study(
+        storage=store,
+        study_name=study_name or f"graphhyper-{space.name}",
+        directions=directions,
+        load_if_exists=True,
+        pruner=pruner,
+    )
     if list(d.name.lower() for d in study.directions) != [d.lower() for d in directions]:
-        raise SearchError(f"Study {study.study_name!r} exists with directions "
-                          f"{[d.name.lower() for d in study.directions]}, not {directions}; use another study_name.")
+        raise SearchError(
+            f"Study {study.study_name!r} exists with directions "
+            f"{[d.name.lower() for d in study.directions]}, not {directions}; use another study_name."
+        )
     return study
 
 
@@ -365,8 +412,19 @@ class _Run:
     """The state of one :func:`run` call: the Optuna objective and callback that evaluate, deduplicate, claim
     and count trials."""
 
-    def __init__(self, optuna, study, space, objective: Callable, n_trials: int, directions: list[str],
-                 searcher, dedup: _Dedup, claims: Claims, failures: _Failures):
+    def __init__(
+        self,
+        optuna,
+        study,
+        space,
+        objective: Callable,
+        n_trials: int,
+        directions: list[str],
+        searcher,
+        dedup: _Dedup,
+        claims: Claims,
+        failures: _Failures,
+    ):
         self.optuna, self.study, self.space, self.user_objective = optuna, study, space, objective
         self.n_trials, self.n_obj, self.searcher = n_trials, len(directions), searcher
         self.sign = 1.0 if directions[0].lower() == "maximize" else -1.0
@@ -445,10 +503,13 @@ _FAIL_REASON = "fail_reason"
 
 def check_max_failures(max_failures: int | None) -> None:
     """Refuse a failure budget below 1 (callers check it before any long preparation)."""
-    if max_failures is not None and (isinstance(max_failures, bool) or not isinstance(max_failures, int)
-                                     or max_failures < 1):
-        raise SearchError(f"max_failures={max_failures!r} must be an integer >= 1 (the failed trials a run "
-                          "tolerates; --max-failures N), or None for the default max(10, 2 * n_trials).")
+    if max_failures is not None and (
+        isinstance(max_failures, bool) or not isinstance(max_failures, int) or max_failures < 1
+    ):
+        raise SearchError(
+            f"max_failures={max_failures!r} must be an integer >= 1 (the failed trials a run "
+            "tolerates; --max-failures N), or None for the default max(10, 2 * n_trials)."
+        )
 
 
 def _clip(text: str, n: int = 300) -> str:
@@ -481,7 +542,8 @@ class _Failures:
             f"toward n_trials={self.n_trials}, so the search stopped. Last failure, trial {self.last.number} "
             f"({arch}): {reason}. Fix the objective so that it returns a finite value for every architecture (or "
             "raises only for the few it cannot score), or pass a larger "
-            "max_failures= (--max-failures) if that many failures are expected.")
+            "max_failures= (--max-failures) if that many failures are expected."
+        )
 
 
 def _enqueue_next(study, searcher, space) -> None:

@@ -44,8 +44,18 @@ from graphhyper.arch.spaces import darts as _darts_ops
 from graphhyper.errors import InvalidInputError, SearchError
 
 __all__ = [
-    "DARTS_SEARCH_OPS", "cosine_power_annealing", "mix_weights", "MixedOp", "SearchCell", "Supernet",
-    "DartsConfig", "DartsResult", "arch_step", "weight_step", "darts_search", "SupernetSearcher",
+    "DARTS_SEARCH_OPS",
+    "cosine_power_annealing",
+    "mix_weights",
+    "MixedOp",
+    "SearchCell",
+    "Supernet",
+    "DartsConfig",
+    "DartsResult",
+    "arch_step",
+    "weight_step",
+    "darts_search",
+    "SupernetSearcher",
 ]
 
 #: The original DARTS operation set (``none`` included, as in the DARTS supernet):
@@ -59,7 +69,7 @@ def cosine_power_annealing(step: int, total: int, lr_max: float, lr_min: float =
     if total <= 0 or power <= 0:
         raise InvalidInputError(f"cosine_power_annealing needs total > 0 and power > 0 (got {total}, {power}).")
     c = 0.5 * (1.0 + math.cos(math.pi * min(max(step, 0), total) / total))
-    frac = c if abs(power - 1.0) < 1e-9 else (power ** c - 1.0) / (power - 1.0)
+    frac = c if abs(power - 1.0) < 1e-9 else (power**c - 1.0) / (power - 1.0)
     return lr_min + (lr_max - lr_min) * frac
 
 
@@ -87,14 +97,26 @@ class MixedOp(nn.Module):
 class SearchCell(nn.Module):
     """A DARTS cell in which node ``j`` reads every earlier node through a :class:`MixedOp`."""
 
-    def __init__(self, nodes: int, c_pp: int, c_p: int, C: int, reduction: bool, reduction_prev: bool,
-                 ops=DARTS_SEARCH_OPS, dims: int = 2):
+    def __init__(
+        self,
+        nodes: int,
+        c_pp: int,
+        c_p: int,
+        C: int,
+        reduction: bool,
+        reduction_prev: bool,
+        ops=DARTS_SEARCH_OPS,
+        dims: int = 2,
+    ):
         super().__init__()
         from graphhyper.arch.spaces import common
 
         self.reduction, self.nodes = reduction, nodes
-        self.pre0 = (common.FactorizedReduce(c_pp, C, dims=dims, affine=False) if reduction_prev
-                     else common.ReLUConvBN(c_pp, C, 1, dims=dims, affine=False))
+        self.pre0 = (
+            common.FactorizedReduce(c_pp, C, dims=dims, affine=False)
+            if reduction_prev
+            else common.ReLUConvBN(c_pp, C, 1, dims=dims, affine=False)
+        )
         self.pre1 = common.ReLUConvBN(c_p, C, 1, dims=dims, affine=False)
         self.edges = nn.ModuleList()
         for j in range(nodes):
@@ -120,19 +142,37 @@ class Supernet(nn.Module):
         dims: 2 (images) or 1 (signals); max_w: use Max-W weights instead of softmax.
     """
 
-    def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 8, dims: int = 2,
-                 width: int = 8, num_cells: int = 3, nodes: int = 4, ops=DARTS_SEARCH_OPS, max_w: bool = False):
+    def __init__(
+        self,
+        in_channels: int = 1,
+        num_classes: int = 10,
+        image_size: int = 8,
+        dims: int = 2,
+        width: int = 8,
+        num_cells: int = 3,
+        nodes: int = 4,
+        ops=DARTS_SEARCH_OPS,
+        max_w: bool = False,
+    ):
         super().__init__()
         from graphhyper.arch.spaces import common, darts
 
         if not ops or any(darts.canonical_op(o) not in darts.PRIMITIVES for o in ops):
             raise InvalidInputError(f"Supernet ops {ops!r} must be names from darts.PRIMITIVES.")
-        self.config = dict(in_channels=in_channels, num_classes=num_classes, image_size=image_size, dims=dims,
-                           width=width, num_cells=num_cells, nodes=nodes)
+        self.config = dict(
+            in_channels=in_channels,
+            num_classes=num_classes,
+            image_size=image_size,
+            dims=dims,
+            width=width,
+            num_cells=num_cells,
+            nodes=nodes,
+        )
         self.ops, self.max_w, self.nodes = tuple(ops), max_w, nodes
         self.reductions = darts.reduction_positions(num_cells, image_size)
-        self.stem = nn.Sequential(common.conv(dims, in_channels, 3 * width, 3, 1, 1),
-                                  *common.norm_layer(dims, 3 * width))
+        self.stem = nn.Sequential(
+            common.conv(dims, in_channels, 3 * width, 3, 1, 1), *common.norm_layer(dims, 3 * width)
+        )
         c_pp = c_p = 3 * width
         c, red_prev = width, False
         self.cells = nn.ModuleList()
@@ -169,7 +209,7 @@ class Supernet(nn.Module):
             live = [k for k, o in enumerate(self.ops) if o != "none"]
             nodes, start = [], 0
             for j in range(self.nodes):
-                rows = w[start:start + j + 2]
+                rows = w[start : start + j + 2]
                 best = [(max(rows[i, k] for k in live), i) for i in range(j + 2)]
                 edges = sorted(sorted(best, reverse=True)[:2], key=lambda t: t[1])
                 nodes.append(tuple((self.ops[max(live, key=lambda k: rows[i, k])], i) for _, i in edges))
@@ -186,10 +226,16 @@ class Supernet(nn.Module):
 
         c = self.config
         cells = num_cells or c["num_cells"]
-        return darts.DartsSpec(genotype=self.genotype(), num_cells=cells, width=width or c["width"],
-                               reductions=darts.reduction_positions(cells, c["image_size"]),
-                               in_channels=c["in_channels"], num_classes=c["num_classes"],
-                               image_size=c["image_size"], dims=c["dims"])
+        return darts.DartsSpec(
+            genotype=self.genotype(),
+            num_cells=cells,
+            width=width or c["width"],
+            reductions=darts.reduction_positions(cells, c["image_size"]),
+            in_channels=c["in_channels"],
+            num_classes=c["num_classes"],
+            image_size=c["image_size"],
+            dims=c["dims"],
+        )
 
 
 # ---------------------------------------------------------------------------------------------- search
@@ -230,8 +276,9 @@ def _loss(model: nn.Module, batch, params: dict | None = None) -> torch.Tensor:
     return F.cross_entropy(logits, y)
 
 
-def arch_step(model: Supernet, train_batch, val_batch, arch_opt: torch.optim.Optimizer, order: int = 1,
-              xi: float = 0.05) -> float:
+def arch_step(
+    model: Supernet, train_batch, val_batch, arch_opt: torch.optim.Optimizer, order: int = 1, xi: float = 0.05
+) -> float:
     """One update of the architecture weights (first order, or unrolled second order); returns the val loss."""
     arch_opt.zero_grad()
     alphas = model.arch_parameters()
@@ -247,8 +294,8 @@ def arch_step(model: Supernet, train_batch, val_batch, arch_opt: torch.optim.Opt
         loss = _loss(model, val_batch, unrolled)
         g_raw = torch.autograd.grad(loss, alphas + list(unrolled.values()), allow_unused=True)
         g_all = [torch.zeros_like(p) if g is None else g for p, g in zip(alphas + list(unrolled.values()), g_raw)]
-        d_alpha, d_w = g_all[:len(alphas)], g_all[len(alphas):]
-        eps = 0.01 / (torch.sqrt(cast(torch.Tensor, sum((g ** 2).sum() for g in d_w))) + 1e-12)
+        d_alpha, d_w = g_all[: len(alphas)], g_all[len(alphas) :]
+        eps = 0.01 / (torch.sqrt(cast(torch.Tensor, sum((g**2).sum() for g in d_w))) + 1e-12)
         hv = []
         for sign in (1.0, -1.0):
             shifted = {n: (w + sign * eps * d).detach() for n, w, d in zip(names, weights, d_w)}
@@ -275,8 +322,13 @@ def weight_step(model: Supernet, batch, opt: torch.optim.Optimizer, grad_clip: f
     return float(loss.detach())
 
 
-def darts_search(x_train: torch.Tensor, y_train: torch.Tensor, config: DartsConfig | None = None,
-                 supernet_kw: dict | None = None, progress: bool = False) -> DartsResult:
+def darts_search(
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    config: DartsConfig | None = None,
+    supernet_kw: dict | None = None,
+    progress: bool = False,
+) -> DartsResult:
     """DARTS / sharpDARTS search on ``(x_train, y_train)``: half the data trains ``w``, the other half ``alpha``.
 
     ``supernet_kw`` goes to :class:`Supernet` (its ``in_channels``, ``image_size`` and ``dims`` default to the
@@ -284,12 +336,19 @@ def darts_search(x_train: torch.Tensor, y_train: torch.Tensor, config: DartsConf
     """
     cfg = config or DartsConfig()
     if x_train.ndim not in (3, 4) or x_train.shape[0] != y_train.shape[0] or x_train.shape[0] < 4:
-        raise InvalidInputError(f"darts_search needs inputs [N, C, L] or [N, C, H, W] with N >= 4 labels; got "
-                                f"{tuple(x_train.shape)} and {tuple(y_train.shape)}.")
+        raise InvalidInputError(
+            f"darts_search needs inputs [N, C, L] or [N, C, H, W] with N >= 4 labels; got "
+            f"{tuple(x_train.shape)} and {tuple(y_train.shape)}."
+        )
     torch.manual_seed(cfg.seed)
     dims = x_train.ndim - 2
-    kw: dict[str, Any] = dict(in_channels=x_train.shape[1], image_size=x_train.shape[-1], dims=dims,
-              num_classes=int(y_train.max()) + 1, max_w=cfg.max_w)
+    kw: dict[str, Any] = dict(
+        in_channels=x_train.shape[1],
+        image_size=x_train.shape[-1],
+        dims=dims,
+        num_classes=int(y_train.max()) + 1,
+        max_w=cfg.max_w,
+    )
     kw.update(supernet_kw or {})
     model = Supernet(**kw)
     g = torch.Generator().manual_seed(cfg.seed)
@@ -297,8 +356,9 @@ def darts_search(x_train: torch.Tensor, y_train: torch.Tensor, config: DartsConf
     half = x_train.shape[0] // 2
     tr, va = perm[:half], perm[half:]
     opt = torch.optim.SGD(model.weight_parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    arch_opt = torch.optim.Adam(model.arch_parameters(), lr=cfg.arch_lr, betas=(0.5, 0.999),
-                                weight_decay=cfg.arch_weight_decay)
+    arch_opt = torch.optim.Adam(
+        model.arch_parameters(), lr=cfg.arch_lr, betas=(0.5, 0.999), weight_decay=cfg.arch_weight_decay
+    )
     steps = max(1, half // cfg.batch_size)
     total = cfg.epochs * steps
     history, t0 = [], time.perf_counter()
@@ -311,9 +371,11 @@ def darts_search(x_train: torch.Tensor, y_train: torch.Tensor, config: DartsConf
         model.train()
         tl, vl = [], []
         for s in range(steps):
-            lr = (cosine_power_annealing(epoch * steps + s, total, cfg.lr, cfg.lr_min, cfg.power)
-                  if cfg.schedule == "cosine_power" else
-                  cosine_power_annealing(epoch * steps + s, total, cfg.lr, cfg.lr_min, 1.0))
+            lr = (
+                cosine_power_annealing(epoch * steps + s, total, cfg.lr, cfg.lr_min, cfg.power)
+                if cfg.schedule == "cosine_power"
+                else cosine_power_annealing(epoch * steps + s, total, cfg.lr, cfg.lr_min, 1.0)
+            )
             for group in opt.param_groups:
                 group["lr"] = lr
             bt = tr[torch.randint(0, len(tr), (cfg.batch_size,), generator=g)]
@@ -322,9 +384,15 @@ def darts_search(x_train: torch.Tensor, y_train: torch.Tensor, config: DartsConf
             if epoch >= cfg.warmup:
                 vl.append(arch_step(model, train_batch, val_batch, arch_opt, cfg.order, xi=lr))
             tl.append(weight_step(model, train_batch, opt, cfg.grad_clip))
-        history.append({"epoch": epoch, "train_loss": float(np.mean(tl)),
-                        "val_loss": float(np.mean(vl)) if vl else None, "lr": lr,
-                        "genotype": model.genotype().to_dict()})
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": float(np.mean(tl)),
+                "val_loss": float(np.mean(vl)) if vl else None,
+                "lr": lr,
+                "genotype": model.genotype().to_dict(),
+            }
+        )
     if not all(math.isfinite(h["train_loss"]) for h in history):
         raise SearchError("DARTS search diverged (non-finite loss); lower lr or arch_lr.")
     return DartsResult(model, model.derived_spec(), time.perf_counter() - t0, history)
@@ -341,8 +409,14 @@ class SupernetSearcher:
 
     name = "darts"
 
-    def __init__(self, x_train, y_train, config: DartsConfig | None = None, supernet_kw: dict | None = None,
-                 spec_kw: dict | None = None):
+    def __init__(
+        self,
+        x_train,
+        y_train,
+        config: DartsConfig | None = None,
+        supernet_kw: dict | None = None,
+        spec_kw: dict | None = None,
+    ):
         self.x, self.y = x_train, y_train
         self.config = config or DartsConfig()
         self.supernet_kw, self.spec_kw = supernet_kw or {}, spec_kw or {}

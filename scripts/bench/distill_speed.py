@@ -68,13 +68,21 @@ def _run(args) -> int:
     from graphhyper.hypergraph.distill import InferenceMLP
     from graphhyper.hypergraph.models import build_model
 
-    hg, x, _ = hsbm(args.nodes, args.edges, num_classes=args.classes, feature_dim=args.features,
-                    mean_edge_size=args.edge_size, seed=0)
+    hg, x, _ = hsbm(
+        args.nodes,
+        args.edges,
+        num_classes=args.classes,
+        feature_dim=args.features,
+        mean_edge_size=args.edge_size,
+        seed=0,
+    )
     hg = hg.add_self_loops()
     index = hg.hyperedge_index.clone()
     x = x.contiguous()
-    print(f"hypergraph: {hg.num_nodes} nodes, {hg.num_edges} hyperedges (with self-loops), {hg.nnz} incidences; "
-          f"features {args.features}, hidden {args.hidden}, {torch.get_num_threads()} thread(s)")
+    print(
+        f"hypergraph: {hg.num_nodes} nodes, {hg.num_edges} hyperedges (with self-loops), {hg.nnz} incidences; "
+        f"features {args.features}, hidden {args.hidden}, {torch.get_num_threads()} thread(s)"
+    )
     torch.manual_seed(0)
     teacher = build_model("hgnn", args.features, args.classes, hidden_channels=args.hidden).eval()
     student = build_model("mlp", args.features, args.classes, hidden_channels=args.hidden).eval()
@@ -84,9 +92,13 @@ def _run(args) -> int:
     def fresh():
         return teacher(x, Hypergraph(hg.num_nodes, hyperedge_index=index, num_edges=hg.num_edges))
 
-    fns = {"teacher (warm)": lambda: teacher(x, hg), "teacher (fresh)": fresh,
-           "student (plain forward)": lambda: student(x), "student (InferenceMLP)": lambda: lean(x),
-           "student (InferenceMLP bf16)": lambda: lean16(x)}
+    fns = {
+        "teacher (warm)": lambda: teacher(x, hg),
+        "teacher (fresh)": fresh,
+        "student (plain forward)": lambda: student(x),
+        "student (InferenceMLP)": lambda: lean(x),
+        "student (InferenceMLP bf16)": lambda: lean16(x),
+    }
     inner = {name: (args.student_calls if name.startswith("student") else 1) for name in fns}
     checks = ops._default.get("check_finite", True)
     ops.set_input_checks(False)  # the teacher at its best: no NaN scan of its inputs (the student does none)
@@ -100,15 +112,20 @@ def _run(args) -> int:
     med = {name: statistics.median(ts) for name, ts in times.items()}
     for name, t in med.items():
         print(f"{name:<28}: median {1e3 * t:9.2f} ms  (min {1e3 * min(times[name]):9.2f}, {args.rounds} rounds)")
-    print(f"deployed student == plain student: max |diff| {diff:.1e}; bfloat16 copy: max |diff| / max |logit| "
-          f"{diff16:.1e}")
+    print(
+        f"deployed student == plain student: max |diff| {diff:.1e}; bfloat16 copy: max |diff| / max |logit| "
+        f"{diff16:.1e}"
+    )
     warm, cold = med["teacher (warm)"], med["teacher (fresh)"]
     plain, deployed = med["student (plain forward)"], med["student (InferenceMLP)"]
-    print(f"speed-up, deployed student: {warm / deployed:.1f}x (warm teacher), "
-          f"{cold / deployed:.1f}x (fresh structure)")
+    print(
+        f"speed-up, deployed student: {warm / deployed:.1f}x (warm teacher), {cold / deployed:.1f}x (fresh structure)"
+    )
     print(f"speed-up, plain student   : {warm / plain:.1f}x (warm teacher), {cold / plain:.1f}x (fresh structure)")
-    print(f"speed-up, bfloat16 student: {warm / med['student (InferenceMLP bf16)']:.1f}x (warm teacher; float32 "
-          "teacher, check the student's accuracy in bfloat16 before deploying it)")
+    print(
+        f"speed-up, bfloat16 student: {warm / med['student (InferenceMLP bf16)']:.1f}x (warm teacher; float32 "
+        "teacher, check the student's accuracy in bfloat16 before deploying it)"
+    )
     round_ratios = [t / s for t, s in zip(times["teacher (warm)"], times["student (InferenceMLP)"])]
     print(f"per-round warm/deployed ratios: {', '.join(f'{r:.0f}' for r in round_ratios)}")
     verdict = "met" if warm / deployed >= args.target else "NOT met"

@@ -78,16 +78,24 @@ def main(argv=None) -> int:
     shapes_ok = all(tuple(pred[k].shape) == tuple(v.shape) for k, v in expected.items() if k in pred)
     finite = all(torch.isfinite(v).all() for v in pred.values())
     n_pred = sum(v.numel() for v in pred.values())
-    print(f"GPT-2 Large ({a.layers} layers, width {a.width}): {n_target / 1e6:.1f} M parameters "
-          f"({size_gb:.2f} GB fp32); graph {len(graph.nodes)} nodes")
-    print(f"GHN {a.ckpt}: {ghn.num_parameters() / 1e6:.3f} M parameters "
-          f"(1/{n_target / ghn.num_parameters():.0f} of the target)")
+    print(
+        f"GPT-2 Large ({a.layers} layers, width {a.width}): {n_target / 1e6:.1f} M parameters "
+        f"({size_gb:.2f} GB fp32); graph {len(graph.nodes)} nodes"
+    )
+    print(
+        f"GHN {a.ckpt}: {ghn.num_parameters() / 1e6:.3f} M parameters "
+        f"(1/{n_target / ghn.num_parameters():.0f} of the target)"
+    )
     print(f"graph construction (trace on meta): {t_graph:.2f} s")
     print(f"prediction of all parameters:      {t_pred:.2f} s  ({n_pred / 1e6:.1f} M values)")
-    print(f"peak RSS during prediction: {peak:.2f} GB (process before: {base:.2f} GB) = "
-          f"{peak / size_gb:.2f}x the target's size; under 3x: {peak < 3 * size_gb}")
-    print(f"unpredicted: {pred.unpredicted or 'none'}; shapes ok: {shapes_ok}; all finite: {finite}; "
-          f"unknown ops: {len(pred.unknown_ops)}")
+    print(
+        f"peak RSS during prediction: {peak:.2f} GB (process before: {base:.2f} GB) = "
+        f"{peak / size_gb:.2f}x the target's size; under 3x: {peak < 3 * size_gb}"
+    )
+    print(
+        f"unpredicted: {pred.unpredicted or 'none'}; shapes ok: {shapes_ok}; all finite: {finite}; "
+        f"unknown ops: {len(pred.unknown_ops)}"
+    )
     return 0 if (not pred.unpredicted and shapes_ok and finite) else 1
 
 

@@ -103,8 +103,10 @@ def main(argv=None) -> int:
             del m
             tot_g, tot_r = tot_g + tg, tot_r + tr
             print(f"  {name:24s} GHN {tg:7.2f} s ({pg:5.2f} GB)   random init {tr:7.2f} s ({pr:5.2f} GB)", flush=True)
-        print(f"all {len(names)} torchvision classification models: GHN {tot_g:.1f} s, random init {tot_r:.1f} s, "
-              f"ratio {tot_g / tot_r:.2f}x")
+        print(
+            f"all {len(names)} torchvision classification models: GHN {tot_g:.1f} s, random init {tot_r:.1f} s, "
+            f"ratio {tot_g / tot_r:.2f}x"
+        )
     return 0
 
 

@@ -39,19 +39,25 @@ def native_gather_scatter(x: torch.Tensor, g) -> torch.Tensor:
 
 
 def sweep_size(nnz: int, features: int, repeats: int) -> list[dict]:
-    hg, _, _ = hsbm(max(100, nnz // 10), max(20, nnz // 20), num_classes=8, feature_dim=1, mean_edge_size=20.0,
-                    seed=0)
+    hg, _, _ = hsbm(max(100, nnz // 10), max(20, nnz // 20), num_classes=8, feature_dim=1, mean_edge_size=20.0, seed=0)
     g = hg.to("cuda")
     x = torch.randn(g.num_nodes, features, device="cuda")
     ref_out = torch_ref._hgnn_apply(x, g)
     t_ref = cuda_time(lambda: torch_ref._hgnn_apply(x, g), repeats)
     t_two = cuda_time(lambda: triton_kernels.hgnn_two_pass(x, g), repeats)
     t_nat = cuda_time(lambda: native_gather_scatter(x, g), repeats)
-    rows = [dict(nnz=g.nnz, features=features, variant="torch-ref", ms=t_ref * 1e3, speedup=1.0),
-            dict(nnz=g.nnz, features=features, variant="torch-gather-index_add", ms=t_nat * 1e3,
-                 speedup=t_ref / t_nat, matches=bool(torch.allclose(native_gather_scatter(x, g), ref_out,
-                                                                     rtol=1e-4, atol=1e-5))),
-            dict(nnz=g.nnz, features=features, variant="triton-2pass", ms=t_two * 1e3, speedup=t_ref / t_two)]
+    rows = [
+        dict(nnz=g.nnz, features=features, variant="torch-ref", ms=t_ref * 1e3, speedup=1.0),
+        dict(
+            nnz=g.nnz,
+            features=features,
+            variant="torch-gather-index_add",
+            ms=t_nat * 1e3,
+            speedup=t_ref / t_nat,
+            matches=bool(torch.allclose(native_gather_scatter(x, g), ref_out, rtol=1e-4, atol=1e-5)),
+        ),
+        dict(nnz=g.nnz, features=features, variant="triton-2pass", ms=t_two * 1e3, speedup=t_ref / t_two),
+    ]
     kernels = {"fused": triton_kernels.hgnn_apply, "2pass": triton_kernels.hgnn_two_pass}
     for (kind, fn), bk, bf, nw in itertools.product(kernels.items(), (16, 32, 64), (32, 64), (1, 2, 4)):
         if bf > features * 2:
@@ -63,11 +69,18 @@ def sweep_size(nnz: int, features: int, repeats: int) -> list[dict]:
         except Exception as exc:  # noqa: BLE001 - a config that does not compile is reported
             print(f"  {kind} {kw}: failed ({type(exc).__name__}: {str(exc)[:100]})", flush=True)
             continue
-        rows.append(dict(nnz=g.nnz, features=features, variant=f"{kind} bk={bk} bf={bf} w={nw}", ms=t * 1e3,
-                         speedup=t_ref / t, matches=ok))
+        rows.append(
+            dict(
+                nnz=g.nnz,
+                features=features,
+                variant=f"{kind} bk={bk} bf={bf} w={nw}",
+                ms=t * 1e3,
+                speedup=t_ref / t,
+                matches=ok,
+            )
+        )
     default = cuda_time(lambda: triton_kernels.hgnn_apply(x, g), repeats)
-    rows.append(dict(nnz=g.nnz, features=features, variant="fused default", ms=default * 1e3,
-                     speedup=t_ref / default))
+    rows.append(dict(nnz=g.nnz, features=features, variant="fused default", ms=default * 1e3, speedup=t_ref / default))
     return rows
 
 
@@ -87,8 +100,11 @@ def main(argv=None) -> int:
         rows += part
         for r in sorted(part, key=lambda r: r["ms"]):
             flag = "" if r.get("matches", True) else "  MISMATCH"
-            print(f"{r['nnz']:>9} F={r['features']:<4} {r['variant']:<26} {r['ms']:>8.3f} ms  "
-                  f"{r['speedup']:>5.2f}x vs torch-ref{flag}", flush=True)
+            print(
+                f"{r['nnz']:>9} F={r['features']:<4} {r['variant']:<26} {r['ms']:>8.3f} ms  "
+                f"{r['speedup']:>5.2f}x vs torch-ref{flag}",
+                flush=True,
+            )
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(rows, indent=1))
     return 0

@@ -100,8 +100,13 @@ def make_plain_csr(hg, f_in, f_out, device):
     dv = hg.weighted_node_degree.clamp(min=1e-12).pow(-0.5)
     de = hg.edge_degree.float().clamp(min=1)
     v, e = hg.inc_node, hg.inc_edge
-    left = torch.sparse_coo_tensor(torch.stack([v, e]), dv[v] * hg.hyperedge_weight[e] / de[e],
-                                   (hg.num_nodes, hg.num_edges)).to_sparse_csr().to(device)
+    left = (
+        torch.sparse_coo_tensor(
+            torch.stack([v, e]), dv[v] * hg.hyperedge_weight[e] / de[e], (hg.num_nodes, hg.num_edges)
+        )
+        .to_sparse_csr()
+        .to(device)
+    )
     right = torch.sparse_coo_tensor(torch.stack([e, v]), dv[v], (hg.num_edges, hg.num_nodes)).to_sparse_csr().to(device)
 
     def step(x):
@@ -231,10 +236,23 @@ def bench(name: str, hg: Hypergraph, args) -> list[dict]:
     rows = []
     for method in steps:
         med = statistics.median(times[method])
-        rows.append(dict(dataset=name, nodes=hg.num_nodes, edges=hg.num_edges, nnz=hg.nnz, features=f,
-                         method=method, median_s=med, min_s=min(times[method]), ratio_vs_graphhyper=med / ours,
-                         peak_mib=memory[method], setup_s=setup[method], device=device,
-                         threads=torch.get_num_threads()))
+        rows.append(
+            dict(
+                dataset=name,
+                nodes=hg.num_nodes,
+                edges=hg.num_edges,
+                nnz=hg.nnz,
+                features=f,
+                method=method,
+                median_s=med,
+                min_s=min(times[method]),
+                ratio_vs_graphhyper=med / ours,
+                peak_mib=memory[method],
+                setup_s=setup[method],
+                device=device,
+                threads=torch.get_num_threads(),
+            )
+        )
     if device == "cuda":
         rows.append(bandwidth_row(name, hg, x, device))
     return rows
@@ -274,27 +292,47 @@ def bandwidth_row(name, hg, x, device) -> dict:
     props = torch.cuda.get_device_properties(0)
     clock, bus = getattr(props, "memory_clock_rate", 0), getattr(props, "memory_bus_width", 0)
     nominal = 2 * clock * 1e3 * bus / 8 if clock and bus else float("nan")
-    return dict(dataset=name, nnz=hg.nnz, method="triton-fused-bandwidth", fwd_s=t, auto_fwd_s=t_auto,
-                torch_ref_fwd_s=t_ref, fused_speedup=t_ref / t, auto_speedup=t_ref / t_auto,
-                achieved_GBps=achieved / 1e9, copy_GBps=copy_bw / 1e9, nominal_GBps=nominal / 1e9,
-                frac_of_nominal=achieved / nominal, frac_of_copy=achieved / copy_bw, card=props.name)
+    return dict(
+        dataset=name,
+        nnz=hg.nnz,
+        method="triton-fused-bandwidth",
+        fwd_s=t,
+        auto_fwd_s=t_auto,
+        torch_ref_fwd_s=t_ref,
+        fused_speedup=t_ref / t,
+        auto_speedup=t_ref / t_auto,
+        achieved_GBps=achieved / 1e9,
+        copy_GBps=copy_bw / 1e9,
+        nominal_GBps=nominal / 1e9,
+        frac_of_nominal=achieved / nominal,
+        frac_of_copy=achieved / copy_bw,
+        card=props.name,
+    )
 
 
 def print_table(rows: list[dict]) -> None:
-    print(f"{'dataset':<12} {'nnz':>9} {'method':<18} {'median ms':>10} {'x graphhyper':>13} {'peak MiB':>9} "
-          f"{'setup s':>8}")
+    print(
+        f"{'dataset':<12} {'nnz':>9} {'method':<18} {'median ms':>10} {'x graphhyper':>13} {'peak MiB':>9} "
+        f"{'setup s':>8}"
+    )
     for r in rows:
         if "median_s" not in r:
-            print(f"{r['dataset']:<12} {r['nnz']:>9} kernels, forward: fused {r['fwd_s'] * 1e3:.3f} ms "
-                  f"({r['fused_speedup']:.2f}x torch ref), auto {r['auto_fwd_s'] * 1e3:.3f} ms "
-                  f"({r['auto_speedup']:.2f}x), torch ref {r['torch_ref_fwd_s'] * 1e3:.3f} ms")
-            print(f"{r['dataset']:<12} {r['nnz']:>9} {r['method']:<18} fused fwd {r['fwd_s'] * 1e3:.3f} ms, "
-                  f"{r['achieved_GBps']:.0f} GB/s = {r['frac_of_nominal']:.0%} of nominal "
-                  f"{r['nominal_GBps']:.0f} GB/s, {r['frac_of_copy']:.0%} of copy {r['copy_GBps']:.0f} GB/s "
-                  f"({r['card']})")
+            print(
+                f"{r['dataset']:<12} {r['nnz']:>9} kernels, forward: fused {r['fwd_s'] * 1e3:.3f} ms "
+                f"({r['fused_speedup']:.2f}x torch ref), auto {r['auto_fwd_s'] * 1e3:.3f} ms "
+                f"({r['auto_speedup']:.2f}x), torch ref {r['torch_ref_fwd_s'] * 1e3:.3f} ms"
+            )
+            print(
+                f"{r['dataset']:<12} {r['nnz']:>9} {r['method']:<18} fused fwd {r['fwd_s'] * 1e3:.3f} ms, "
+                f"{r['achieved_GBps']:.0f} GB/s = {r['frac_of_nominal']:.0%} of nominal "
+                f"{r['nominal_GBps']:.0f} GB/s, {r['frac_of_copy']:.0%} of copy {r['copy_GBps']:.0f} GB/s "
+                f"({r['card']})"
+            )
             continue
-        print(f"{r['dataset']:<12} {r['nnz']:>9} {r['method']:<18} {r['median_s'] * 1e3:>10.1f} "
-              f"{r['ratio_vs_graphhyper']:>13.2f} {r['peak_mib']:>9.1f} {r['setup_s']:>8.1f}")
+        print(
+            f"{r['dataset']:<12} {r['nnz']:>9} {r['method']:<18} {r['median_s'] * 1e3:>10.1f} "
+            f"{r['ratio_vs_graphhyper']:>13.2f} {r['peak_mib']:>9.1f} {r['setup_s']:>8.1f}"
+        )
 
 
 def main(argv=None) -> int:
@@ -334,8 +372,11 @@ def _run(args) -> int:
         else:
             loaded = synthetic(int(float(size)))
         hg, name = loaded
-        print(f"== {name}: {hg.num_nodes} nodes, {hg.num_edges} hyperedges, {hg.nnz} incidences, "
-              f"{args.features} features, {args.device}, {torch.get_num_threads()} threads", flush=True)
+        print(
+            f"== {name}: {hg.num_nodes} nodes, {hg.num_edges} hyperedges, {hg.nnz} incidences, "
+            f"{args.features} features, {args.device}, {torch.get_num_threads()} threads",
+            flush=True,
+        )
         new = bench(name, hg, args)
         print_table(new)
         rows += new

@@ -74,20 +74,27 @@ def main() -> None:
         nodes += len(graph.nodes)
         activation_bytes += sum(4 * _numel(n.out_shape) for n in graph.nodes if n.out_shape)
         if not args.quiet:
-            print(f"{name:28s} build {t1 - t0:7.3f}s  trace {t2 - t1:6.3f}s  nodes {len(graph.nodes):5d}"
-                  + (f"  forward {fwd:6.3f}s" if args.forward else ""), flush=True)
+            print(
+                f"{name:28s} build {t1 - t0:7.3f}s  trace {t2 - t1:6.3f}s  nodes {len(graph.nodes):5d}"
+                + (f"  forward {fwd:6.3f}s" if args.forward else ""),
+                flush=True,
+            )
         del model, graph
         gc.collect()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nmodels: {len(names)}   threads: {args.threads}   graph nodes: {nodes}")
     print(f"construct (CPU, random init): {t_build:8.2f} s wall  {cpu_build:8.2f} s CPU")
-    print(f"trace (graphhyper, meta):     {t_trace:8.2f} s wall  {cpu_trace:8.2f} s CPU   "
-          f"ratio trace/construct = {t_trace / t_build:.3f}x wall, {cpu_trace / cpu_build:.3f}x CPU")
+    print(
+        f"trace (graphhyper, meta):     {t_trace:8.2f} s wall  {cpu_trace:8.2f} s CPU   "
+        f"ratio trace/construct = {t_trace / t_build:.3f}x wall, {cpu_trace / cpu_build:.3f}x CPU"
+    )
     if args.forward:
         print(f"one real forward (CPU, 1 image): {t_fwd:8.2f} s   ratio trace/forward = {t_trace / t_fwd:.3f}x")
     print(f"peak Python heap while tracing (tracemalloc): {heap_peak / 2**20:.1f} MiB")
-    print(f"activations a real forward would hold (sum over nodes, fp32, batch 1): {activation_bytes / 2**30:.2f} GiB"
-          f" -- allocated by the trace: 0 (meta tensors)")
+    print(
+        f"activations a real forward would hold (sum over nodes, fp32, batch 1): {activation_bytes / 2**30:.2f} GiB"
+        f" -- allocated by the trace: 0 (meta tensors)"
+    )
     print(f"process peak RSS (includes the constructed models): {rss:.0f} MiB")
 
 

@@ -31,8 +31,18 @@ def main(argv) -> int:
         time.sleep(float(sleep))
         return sum(weights[op] * (k + 1) for k, op in enumerate(c.arch))
 
-    run(space, objective, int(n_trials), storage=None if storage == "default" else storage, study_name=study,
-        seed=int(seed), progress=False, heartbeat_interval=1, grace_period=2, sampler="random")
+    run(
+        space,
+        objective,
+        int(n_trials),
+        storage=None if storage == "default" else storage,
+        study_name=study,
+        seed=int(seed),
+        progress=False,
+        heartbeat_interval=1,
+        grace_period=2,
+        sampler="random",
+    )
     return 0
 
 

@@ -36,7 +36,7 @@ def test_queries_are_counted_and_test_stays_hidden(table):
     cells = table.cells[:4]
     vals = [bench.query(c) for c in cells[:3]]
     assert bench.num_queries == 3
-    assert bench.query(cells[0]) == vals[0] and bench.num_queries == 3     # repeat: no new query
+    assert bench.query(cells[0]) == vals[0] and bench.num_queries == 3  # repeat: no new query
     with pytest.raises(SearchError, match="budget"):
         bench.query(cells[3])
     best = int(np.argmax(vals))

@@ -15,8 +15,23 @@ def test_darts_command_writes_plots_and_storage(fast_tmp, capsys):
     from graphhyper.ghn import list_pretrained
 
     objective = "ghn" if "ghn-tiny" in list_pretrained() else "train"
-    rc = main(["search", "darts", "--task", "digits", "--n-trials", "3", "--objective", objective, "--out",
-               str(fast_tmp), "--no-progress", "--seed", "1"])
+    rc = main(
+        [
+            "search",
+            "darts",
+            "--task",
+            "digits",
+            "--n-trials",
+            "3",
+            "--objective",
+            objective,
+            "--out",
+            str(fast_tmp),
+            "--no-progress",
+            "--seed",
+            "1",
+        ]
+    )
     assert rc == 0
     out = capsys.readouterr().out
     assert "Pareto front" in out and "optuna-dashboard sqlite:///" in out

@@ -13,9 +13,14 @@ from graphhyper.search import diffusion as D
 
 def toy_space() -> D.CategoricalSpace:
     """3 slots x 3 classes; valid = all slots equal (only 3 of 27 token tuples)."""
-    return D.CategoricalSpace(name="toy", allowed=torch.ones(3, 3, dtype=torch.bool), encode=list,
-                              decode=lambda t: tuple(int(v) for v in t), is_valid=lambda a: len(set(a)) == 1,
-                              adjacency=~torch.eye(3, dtype=torch.bool))
+    return D.CategoricalSpace(
+        name="toy",
+        allowed=torch.ones(3, 3, dtype=torch.bool),
+        encode=list,
+        decode=lambda t: tuple(int(v) for v in t),
+        is_valid=lambda a: len(set(a)) == 1,
+        adjacency=~torch.eye(3, dtype=torch.bool),
+    )
 
 
 def test_forward_process_marginals():
@@ -150,8 +155,8 @@ def test_darts_space_round_trip():
     concat = (2, 3, 4, 5)
 
     def cell():
-        return tuple(tuple((rng.choice(D.DARTS_OPS), i) for i in sorted(rng.sample(range(j + 2), 2)))
-                     for j in range(4))
+        return tuple(tuple((rng.choice(D.DARTS_OPS), i) for i in sorted(rng.sample(range(j + 2), 2))) for j in range(4))
+
     geno = darts.Genotype(cell(), concat, cell(), concat)
     toks = sp.encode_many([geno])
     assert sp.decode(toks[0].tolist()) == geno and sp.is_valid(geno)

@@ -16,8 +16,10 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 def mlp_space():
     def build(arch):
         torch.manual_seed(0)
-        return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, arch["h"]), torch.nn.ReLU(),
-                                   torch.nn.Linear(arch["h"], 3))
+        return torch.nn.Sequential(
+            torch.nn.Flatten(), torch.nn.Linear(16, arch["h"]), torch.nn.ReLU(), torch.nn.Linear(arch["h"], 3)
+        )
+
     return SearchSpace({"h": Choice("h", [2, 8, 32])}, name="mlp", build=build, input_shape=(1, 1, 4, 4))
 
 
@@ -32,13 +34,21 @@ def test_training_objective_reports_and_prunes(fast_tmp):
     xt, yt = blobs(120, 0)
     xv, yv = blobs(60, 1)
     obj = TrainEval(xt, yt, xv, yv, epochs=4, batch_size=32, lr=0.05, seed=0)
-    pruner = optuna.pruners.ThresholdPruner(lower=0.99, n_warmup_steps=1)   # prunes everyone after epoch 1
-    res = run(mlp_space(), obj, 2, storage=f"sqlite:///{fast_tmp}/t.db", pruner=pruner, progress=False,
-              sampler="random", catch=())
+    pruner = optuna.pruners.ThresholdPruner(lower=0.99, n_warmup_steps=1)  # prunes everyone after epoch 1
+    res = run(
+        mlp_space(),
+        obj,
+        2,
+        storage=f"sqlite:///{fast_tmp}/t.db",
+        pruner=pruner,
+        progress=False,
+        sampler="random",
+        catch=(),
+    )
     pruned = [t for t in res.study.trials if t.state == optuna.trial.TrialState.PRUNED]
     assert pruned and all(len(t.intermediate_values) == 2 for t in pruned)
     longer = TrainEval(xt, yt, xv, yv, epochs=15, batch_size=32, lr=0.1, seed=0, adam=True)
-    acc = longer(mlp_space().build({"h": 32}))                           # outside a study: a bare module
+    acc = longer(mlp_space().build({"h": 32}))  # outside a study: a bare module
     assert 0.6 < acc <= 1.0
 
 
@@ -67,4 +77,4 @@ def test_ghn_proxy_on_darts_digits():
     acc = proxy(net)
     assert 0.0 <= acc <= 1.0 and proxy.last_unpredicted == []
     assert all(torch.equal(v, dict(net.named_parameters())[k]) for k, v in before.items())  # functional
-    assert proxy(net) == acc                                                      # deterministic
+    assert proxy(net) == acc  # deterministic

@@ -41,7 +41,7 @@ def test_predictor_ranks_nb201_cells(shared_data):
     pred = Predictor(ensemble=1, hidden=32, epochs=100, seed=0).fit(enc[list(range(100))], test[train])
     rho = spearmanr(pred.predict(enc[list(range(100, 600))]), test[held])[0]
     n_params = [nb201.expected_num_params(table.cells[i]) for i in held]
-    assert rho > 0.75 > spearmanr(n_params, test[held])[0]          # well above the #params proxy (0.53)
+    assert rho > 0.75 > spearmanr(n_params, test[held])[0]  # well above the #params proxy (0.53)
 
 
 def test_archgraphs_from_traced_modules():

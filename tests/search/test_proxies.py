@@ -13,8 +13,14 @@ from graphhyper.search import proxies as P
 
 def small_net():
     torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
-                         nn.Flatten(), nn.Linear(4, 5))
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4, 5),
+    )
 
 
 def test_every_proxy_is_finite_and_leaves_the_module_unchanged():
@@ -28,7 +34,7 @@ def test_every_proxy_is_finite_and_leaves_the_module_unchanged():
         assert torch.equal(v, before[k]), k
     assert all(p.grad is None for p in net.parameters())
     assert scores["params"] == sum(p.numel() for p in net.parameters())
-    assert scores["flops"] == 3 * 9 * 4 * 64 + 4 * 5                   # conv MACs + linear MACs, one sample
+    assert scores["flops"] == 3 * 9 * 4 * 64 + 4 * 5  # conv MACs + linear MACs, one sample
 
 
 def test_synflow_is_the_path_norm_of_a_linear_chain():

@@ -40,8 +40,14 @@ def test_predictor_guided_beats_random_with_a_cheap_prior(table):
     from graphhyper.search import Predictor
 
     bench = table.benchmark()
-    s = S.PredictorGuided(space, seed=0, prior=prior, n_init=8, refit_epochs=15,
-                          predictor=Predictor(ensemble=1, hidden=32, epochs=60, seed=0))
+    s = S.PredictorGuided(
+        space,
+        seed=0,
+        prior=prior,
+        n_init=8,
+        refit_epochs=15,
+        predictor=Predictor(ensemble=1, hidden=32, epochs=60, seed=0),
+    )
     simulate(s, bench, 30)
     assert bench.num_queries == 30
     rand = table.benchmark()
@@ -56,4 +62,4 @@ def test_proxy_guided_uses_the_prior(table):
     bench = table.benchmark()
     simulate(s, bench, 12)
     top = sorted(prior.values())[-100:]
-    assert all(prior[space.hash(a)] >= top[0] for a, _ in s.history[:5])   # warm start from the prior's top
+    assert all(prior[space.hash(a)] >= top[0] for a, _ in s.history[:5])  # warm start from the prior's top

@@ -14,11 +14,22 @@ OPS = ["conv3x3", "conv1x1", "skip"]
 
 
 def toy(max_blocks=3):
-    return SearchSpace({
-        "stem": Choice("stem", ["conv", "conv2"]),
-        "blocks": Repeat("block", {"op": Choice("op", OPS), "act": Shared(Choice("act", ["relu", "gelu"])),
-                                   "se": Optional("se", {"r": Int("r", 2, 8, 2)})}, 1, max_blocks),
-    }, name="toy")
+    return SearchSpace(
+        {
+            "stem": Choice("stem", ["conv", "conv2"]),
+            "blocks": Repeat(
+                "block",
+                {
+                    "op": Choice("op", OPS),
+                    "act": Shared(Choice("act", ["relu", "gelu"])),
+                    "se": Optional("se", {"r": Int("r", 2, 8, 2)}),
+                },
+                1,
+                max_blocks,
+            ),
+        },
+        name="toy",
+    )
 
 
 def test_roundtrip_shared_and_scoped_names():
@@ -27,10 +38,10 @@ def test_roundtrip_shared_and_scoped_names():
         arch = space.sample(seed=seed)
         params = space.params(arch)
         assert space.from_params(params) == arch
-        assert len({b["act"] for b in arch["blocks"]}) == 1          # Shared: one decision for all repeats
+        assert len({b["act"] for b in arch["blocks"]}) == 1  # Shared: one decision for all repeats
         assert params["block"] == len(arch["blocks"])
         for i, block in enumerate(arch["blocks"]):
-            assert params[f"block.{i}.op"] == block["op"]            # Repeat: per-copy decisions
+            assert params[f"block.{i}.op"] == block["op"]  # Repeat: per-copy decisions
             assert (block["se"] is None) == (not params[f"block.{i}.se"])
 
 
@@ -46,7 +57,7 @@ def test_compiles_to_optuna_define_by_run():
 
 def test_enumeration_counts():
     # stem 2 x act 2 x sum_{n=1..2} (3 ops * (1 + 4 ratios))^n = 4 * (15 + 225)
-    assert len(toy(2).enumerate()) == 4 * (15 + 15 ** 2)
+    assert len(toy(2).enumerate()) == 4 * (15 + 15**2)
     cells = nb201_space().enumerate()
     assert len(cells) == 15625 and len(set(cells)) == 15625
     with pytest.raises(SearchError, match="cannot be enumerated"):
@@ -64,8 +75,9 @@ def test_mutate_changes_one_decision():
 
 def test_nb201_and_darts_spaces():
     space = nb201_space()
-    cell = space.from_params({f"edge_{t}<-{s}": "nor_conv_3x3" for t, s in [(1, 0), (2, 0), (2, 1), (3, 0),
-                                                                            (3, 1), (3, 2)]})
+    cell = space.from_params(
+        {f"edge_{t}<-{s}": "nor_conv_3x3" for t, s in [(1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2)]}
+    )
     assert space.to_str(cell).count("nor_conv_3x3") == 6
     d = darts_space()
     spec = d.sample(seed=3)
@@ -82,7 +94,8 @@ def test_bad_input_names_the_fix():
     with pytest.raises(SearchError, match="low <= high"):
         Int("n", 3, 1)
     with pytest.raises(SearchError, match="not among its options"):
-        nb201_space().from_params({f"edge_{t}<-{s}": "conv" for t, s in [(1, 0), (2, 0), (2, 1), (3, 0), (3, 1),
-                                                                         (3, 2)]})
+        nb201_space().from_params(
+            {f"edge_{t}<-{s}": "conv" for t, s in [(1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2)]}
+        )
     with pytest.raises(SearchError, match="has no value"):
         nb201_space().from_params({})

@@ -40,7 +40,7 @@ def test_duplicates_are_not_evaluated_twice(fast_tmp):
     res = run(_toy_space(), objective, 12, storage=f"sqlite:///{fast_tmp}/s.db", seed=0, progress=False)
     trials = res.trials
     assert len(trials) == 12
-    assert len(calls) == len(set(calls)) <= 4                      # 4 architectures, each evaluated once
+    assert len(calls) == len(set(calls)) <= 4  # 4 architectures, each evaluated once
     assert res.evaluated == len(calls) and res.duplicates == 12 - len(calls)
     for t in trials:
         assert {"arch", "hash"} <= set(t.user_attrs)
@@ -65,7 +65,7 @@ def test_resume_counts_existing_trials(fast_tmp):
     res = run(space, objective, 10, storage=url, study_name="r", seed=1, progress=False)
     assert len(res.trials) == 10
     assert {t.number: t.value for t in res.study.trials if t.number in before} == before
-    assert len(seen) == len(set(seen))                              # a resumed run draws new architectures
+    assert len(seen) == len(set(seen))  # a resumed run draws new architectures
 
 
 def test_journal_storage_and_direction_mismatch(fast_tmp):
@@ -84,7 +84,7 @@ def test_a_killed_workers_claim_does_not_block_the_restart(fast_tmp, monkeypatch
     from graphhyper.search import claims
     from graphhyper.search.claims import Claims
 
-    monkeypatch.setattr(claims, "CLAIM_WAIT_S", 20.0)             # a broken takeover fails, it does not hang
+    monkeypatch.setattr(claims, "CLAIM_WAIT_S", 20.0)  # a broken takeover fails, it does not hang
     path = f"journal:{fast_tmp}/k.log"
     calls = []
 
@@ -93,17 +93,18 @@ def test_a_killed_workers_claim_does_not_block_the_restart(fast_tmp, monkeypatch
         return float(c.arch["b"])
 
     space = _toy_space()
-    study = optuna.create_study(study_name="k", storage=make_storage(path, heartbeat_interval=None),
-                                direction="maximize")
+    study = optuna.create_study(
+        study_name="k", storage=make_storage(path, heartbeat_interval=None), direction="maximize"
+    )
     dead = study.ask()
-    h = space.hash(space.suggest(dead))                             # the worker drew an architecture,
-    assert Claims(study, lambda h: None).acquire(dead, h) is None   # claimed it, then died: no release, no tell
+    h = space.hash(space.suggest(dead))  # the worker drew an architecture,
+    assert Claims(study, lambda h: None).acquire(dead, h) is None  # claimed it, then died: no release, no tell
     res = run(space, objective, 4, storage=path, study_name="k", progress=False, reclaim_running=True)
     assert study.trials[dead.number].state == TrialState.FAIL
     retry = [t for t in res.trials if t.user_attrs.get("retry_of") == dead.number]
     assert retry and retry[0].state == TrialState.COMPLETE and retry[0].user_attrs["hash"] == h
-    assert calls.count(h) == 1                                      # evaluated once, by the restarted worker
-    assert {s.study_name for s in study._storage.get_all_studies()} == {"k"}   # the stale claim is gone
+    assert calls.count(h) == 1  # evaluated once, by the restarted worker
+    assert {s.study_name for s in study._storage.get_all_studies()} == {"k"}  # the stale claim is gone
 
 
 def test_storage_retries_the_schema_creation_race(fast_tmp, monkeypatch):
@@ -140,14 +141,27 @@ def test_multi_objective_pareto_and_constraints(fast_tmp):
         return float(sum(op == "nor_conv_3x3" for op in c.arch))
 
     obj = MultiObjective([acc, cost], constraints={"max_conv3": (cost, 3)})
-    res = run(space, obj, 25, storage=f"sqlite:///{fast_tmp}/m.db", directions=["maximize", "minimize"],
-              seed=0, progress=False)
+    res = run(
+        space,
+        obj,
+        25,
+        storage=f"sqlite:///{fast_tmp}/m.db",
+        directions=["maximize", "minimize"],
+        seed=0,
+        progress=False,
+    )
     front = res.pareto
     assert front
     for t in front:
-        assert t.values[1] <= 3                                    # feasible only
-        dominated = [u for u in res.trials if u.values[0] >= t.values[0] and u.values[1] <= t.values[1]
-                     and tuple(u.values) != tuple(t.values) and u.values[1] <= 3]
+        assert t.values[1] <= 3  # feasible only
+        dominated = [
+            u
+            for u in res.trials
+            if u.values[0] >= t.values[0]
+            and u.values[1] <= t.values[1]
+            and tuple(u.values) != tuple(t.values)
+            and u.values[1] <= 3
+        ]
         assert not dominated
     png = res.plot_pareto(fast_tmp / "pareto.png", names=["acc", "conv3"])
     assert png.stat().st_size > 1000
@@ -157,8 +171,13 @@ def test_multi_objective_pareto_and_constraints(fast_tmp):
 
 def _spawn(storage, study, n, seed, sleep, log, cwd):
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.Popen([sys.executable, str(WORKER), storage, study, str(n), str(seed), str(sleep), "--log",
-                             str(log)], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), storage, study, str(n), str(seed), str(sleep), "--log", str(log)],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def _check_study(study, log_path, n_target, killed_in_flight=0):
@@ -169,29 +188,32 @@ def _check_study(study, log_path, n_target, killed_in_flight=0):
     numbers = [t.number for t in trials]
     assert len(numbers) == len(set(numbers))
     evaluated = Counter(t.user_attrs["hash"] for t in complete if t.user_attrs.get("evaluated"))
-    assert max(evaluated.values()) == 1                             # no architecture completed twice
+    assert max(evaluated.values()) == 1  # no architecture completed twice
     logged = Path(log_path).read_text().split("\n")[:-1]
     assert len(logged) == sum(evaluated.values()) + killed_in_flight
     assert study.best_trial.value == max(t.value for t in complete)
     assert study.best_trial.number in {t.number for t in complete if t.value == study.best_trial.value}
     names = [s.study_name for s in study._storage.get_all_studies()]
-    assert not [n for n in names if is_claim(n)]                    # every claim was released
+    assert not [n for n in names if is_claim(n)]  # every claim was released
 
 
 def test_killed_worker_resumes_default_sqlite(fast_tmp):
     study_name = f"kill-{uuid.uuid4().hex[:6]}"
     log = fast_tmp / "evals.log"
-    url = f"sqlite:///{fast_tmp}/graphhyper-search.db"            # the default file, in the worker's cwd
+    url = f"sqlite:///{fast_tmp}/graphhyper-search.db"  # the default file, in the worker's cwd
     proc = _spawn("default", study_name, 6, 0, 0.3, log, fast_tmp)
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
-            done = [t for t in optuna.load_study(study_name=study_name, storage=url).trials
-                    if t.state == TrialState.COMPLETE]
+            done = [
+                t
+                for t in optuna.load_study(study_name=study_name, storage=url).trials
+                if t.state == TrialState.COMPLETE
+            ]
         except Exception:  # study not created yet
             done = []
         if len(done) >= 2 and log.exists() and len(log.read_text().splitlines()) > len(done):
-            break                                                   # mid-evaluation of the next trial
+            break  # mid-evaluation of the next trial
         time.sleep(0.1)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -199,17 +221,17 @@ def test_killed_worker_resumes_default_sqlite(fast_tmp):
     before = {t.number: (t.value, t.params) for t in study.trials if t.state == TrialState.COMPLETE}
     running = [t for t in study.trials if t.state == TrialState.RUNNING]
     assert before and len(running) == 1
-    time.sleep(3)                                                   # heartbeat (1 s) is now stale (grace 2 s)
+    time.sleep(3)  # heartbeat (1 s) is now stale (grace 2 s)
     proc = _spawn("default", study_name, 6, 0, 0.0, log, fast_tmp)
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, out.decode()[-2000:]
     study = optuna.load_study(study_name=study_name, storage=url)
     after = {t.number: (t.value, t.params) for t in study.trials if t.state == TrialState.COMPLETE}
-    assert all(after[k] == v for k, v in before.items())            # nothing completed was lost or changed
+    assert all(after[k] == v for k, v in before.items())  # nothing completed was lost or changed
     stale = study.trials[running[0].number]
     assert stale.state == TrialState.FAIL
     retried = [t for t in study.trials if t.params == stale.params and t.state == TrialState.COMPLETE]
-    assert retried                                                  # the interrupted architecture was re-run
+    assert retried  # the interrupted architecture was re-run
     _check_study(study, log, 6, killed_in_flight=1)
 
 
@@ -229,4 +251,4 @@ def test_three_workers_share_a_postgres_study(postgres, fast_tmp):
     study = optuna.load_study(study_name=study_name, storage=postgres)
     _check_study(study, log, 9)
     pids = {line.split()[1] for line in log.read_text().splitlines()}
-    assert len(pids) >= 2                                           # the work really was shared
+    assert len(pids) >= 2  # the work really was shared

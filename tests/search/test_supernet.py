@@ -34,8 +34,7 @@ def test_max_w_weights():
 
 def tiny(max_w=False, dims=2):
     torch.manual_seed(0)
-    return S.Supernet(in_channels=1, num_classes=3, image_size=8, dims=dims, width=2, num_cells=2, nodes=2,
-                      max_w=max_w)
+    return S.Supernet(in_channels=1, num_classes=3, image_size=8, dims=dims, width=2, num_cells=2, nodes=2, max_w=max_w)
 
 
 def batch(dims=2, n=4):

@@ -43,8 +43,21 @@ from ...errors import InvalidInputError, UnknownOpError
 from . import common as C_
 
 PRIMITIVES = (
-    "none", "skip_connect", "max_pool", "avg_pool", "sep_conv_3", "sep_conv_5", "dil_conv_3", "dil_conv_5",
-    "conv_1x1", "conv_7x1_1x7", "conv_3", "conv_5", "conv_7", "msa", "se",
+    "none",
+    "skip_connect",
+    "max_pool",
+    "avg_pool",
+    "sep_conv_3",
+    "sep_conv_5",
+    "dil_conv_3",
+    "dil_conv_5",
+    "conv_1x1",
+    "conv_7x1_1x7",
+    "conv_3",
+    "conv_5",
+    "conv_7",
+    "msa",
+    "se",
 )
 #: The original DARTS operation set (Liu et al., 2019), ``none`` included, as in the DARTS supernet: the first
 #: eight :data:`PRIMITIVES` (the rest are ppuda's additions).
@@ -53,10 +66,19 @@ DARTS_SEARCH_OPS = PRIMITIVES[:8]
 DARTS_OPS = tuple(op for op in DARTS_SEARCH_OPS if op != "none")
 #: Spellings from DARTS / ppuda genotypes accepted as input and normalised to :data:`PRIMITIVES`.
 ALIASES = {
-    "max_pool_3x3": "max_pool", "avg_pool_3x3": "avg_pool", "sep_conv_3x3": "sep_conv_3",
-    "sep_conv_5x5": "sep_conv_5", "dil_conv_3x3": "dil_conv_3", "dil_conv_5x5": "dil_conv_5",
-    "conv_3x3": "conv_3", "conv_5x5": "conv_5", "conv_7x7": "conv_7", "cse": "se", "identity": "skip_connect",
-    "skip": "skip_connect", "zero": "none",
+    "max_pool_3x3": "max_pool",
+    "avg_pool_3x3": "avg_pool",
+    "sep_conv_3x3": "sep_conv_3",
+    "sep_conv_5x5": "sep_conv_5",
+    "dil_conv_3x3": "dil_conv_3",
+    "dil_conv_5x5": "dil_conv_5",
+    "conv_3x3": "conv_3",
+    "conv_5x5": "conv_5",
+    "conv_7x7": "conv_7",
+    "cse": "se",
+    "identity": "skip_connect",
+    "skip": "skip_connect",
+    "zero": "none",
 }
 STEMS = ("conv", "conv2")
 HEADS = ("linear", "mlp")
@@ -144,13 +166,19 @@ class Genotype:
     @classmethod
     def from_darts(cls, normal, normal_concat, reduce, reduce_concat) -> Genotype:
         """From the flat DARTS format: two consecutive ``(op, input)`` pairs per node."""
+
         def pairs(flat):
-            return [flat[i:i + 2] for i in range(0, len(flat), 2)]
+            return [flat[i : i + 2] for i in range(0, len(flat), 2)]
+
         return cls(pairs(list(normal)), tuple(normal_concat), pairs(list(reduce)), tuple(reduce_concat))
 
     def to_dict(self) -> dict:
-        return {k: [[list(e) for e in node] for node in getattr(self, k)] if k in ("normal", "reduce")
-                else list(getattr(self, k)) for k in ("normal", "normal_concat", "reduce", "reduce_concat")}
+        return {
+            k: [[list(e) for e in node] for node in getattr(self, k)]
+            if k in ("normal", "reduce")
+            else list(getattr(self, k))
+            for k in ("normal", "normal_concat", "reduce", "reduce_concat")
+        }
 
 
 def _validate_cell(cell: tuple, concat: tuple, kind: str) -> None:
@@ -255,8 +283,9 @@ class DartsSpec:
         try:
             geno = Genotype(g["normal"], g["normal_concat"], g["reduce"], g["reduce_concat"])
         except KeyError as exc:
-            raise InvalidInputError(f"DartsSpec genotype lacks {exc}; give normal, normal_concat, reduce, "
-                                    f"reduce_concat.") from None
+            raise InvalidInputError(
+                f"DartsSpec genotype lacks {exc}; give normal, normal_concat, reduce, reduce_concat."
+            ) from None
         return cls(genotype=geno, **{k: v for k, v in d.items() if k != "genotype"})
 
     @classmethod
@@ -270,9 +299,11 @@ class DartsSpec:
     def hash(self) -> str:
         """Isomorphism-aware hash: equal for specs that differ only in edge order within a node, node numbering
         or concat order (all compute the same function up to a permutation of weights)."""
-        parts = [_cell_canon(self.genotype.normal, self.genotype.normal_concat),
-                 _cell_canon(self.genotype.reduce, self.genotype.reduce_concat),
-                 json.dumps({k: v for k, v in self.to_dict().items() if k != "genotype"}, sort_keys=True)]
+        parts = [
+            _cell_canon(self.genotype.normal, self.genotype.normal_concat),
+            _cell_canon(self.genotype.reduce, self.genotype.reduce_concat),
+            json.dumps({k: v for k, v in self.to_dict().items() if k != "genotype"}, sort_keys=True),
+        ]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:20]
 
 
@@ -305,8 +336,10 @@ def _validate_spec(s: DartsSpec) -> None:
         raise InvalidInputError("DartsSpec head='mlp' needs head_hidden >= 1 (the hidden width of the MLP head).")
     size = s.image_size
     if list(s.reductions) != sorted(set(s.reductions)) or any(not 0 <= r < s.num_cells for r in s.reductions):
-        raise InvalidInputError(f"DartsSpec reductions={list(s.reductions)} must be distinct, increasing cell "
-                                f"indices in 0..{s.num_cells - 1}; reduction_positions() gives valid ones.")
+        raise InvalidInputError(
+            f"DartsSpec reductions={list(s.reductions)} must be distinct, increasing cell "
+            f"indices in 0..{s.num_cells - 1}; reduction_positions() gives valid ones."
+        )
     for _ in s.reductions:
         if size % 2 or size // 2 < 2:
             raise InvalidInputError(
@@ -348,8 +381,9 @@ def split_config(split: str, **overrides) -> SplitConfig:
         raise InvalidInputError(f"Unknown DARTS split {split!r}. Use one of {SPLITS}.")
     bad = set(overrides) - {f.name for f in dataclasses.fields(SplitConfig)}
     if bad:
-        raise InvalidInputError(f"Unknown sampler option(s) {sorted(bad)}; valid: "
-                                f"{[f.name for f in dataclasses.fields(SplitConfig)]}.")
+        raise InvalidInputError(
+            f"Unknown sampler option(s) {sorted(bad)}; valid: {[f.name for f in dataclasses.fields(SplitConfig)]}."
+        )
     return dataclasses.replace(SPLIT_CONFIGS[split], **overrides)
 
 
@@ -362,8 +396,15 @@ def _sample_cell(rng: random.Random, n_nodes: int, cfg: SplitConfig) -> tuple:
     return tuple(cell)
 
 
-def sample_spec(seed: int, split: str = "id", in_channels: int = 3, num_classes: int = 10, image_size: int = 32,
-                dims: int = 2, **overrides) -> DartsSpec:
+def sample_spec(
+    seed: int,
+    split: str = "id",
+    in_channels: int = 3,
+    num_classes: int = 10,
+    image_size: int = 32,
+    dims: int = 2,
+    **overrides,
+) -> DartsSpec:
     """Sample one :class:`DartsSpec` of ``split`` reproducibly from ``seed`` (``overrides``: SplitConfig fields)."""
     cfg = split_config(split, **overrides)
     rng = random.Random(f"darts/{split}/{seed}")
@@ -373,9 +414,17 @@ def sample_spec(seed: int, split: str = "id", in_channels: int = 3, num_classes:
     head = rng.choice(cfg.heads)
     return DartsSpec(
         genotype=Genotype(normal, loose_ends(normal), reduce, loose_ends(reduce)),
-        num_cells=num_cells, width=rng.choice(cfg.widths), reductions=reduction_positions(num_cells, image_size),
-        stem=rng.choice(cfg.stems), head=head, head_hidden=rng.choice(cfg.head_hiddens) if head == "mlp" else 0,
-        norm=cfg.norm, in_channels=in_channels, num_classes=num_classes, image_size=image_size, dims=dims,
+        num_cells=num_cells,
+        width=rng.choice(cfg.widths),
+        reductions=reduction_positions(num_cells, image_size),
+        stem=rng.choice(cfg.stems),
+        head=head,
+        head_hidden=rng.choice(cfg.head_hiddens) if head == "mlp" else 0,
+        norm=cfg.norm,
+        in_channels=in_channels,
+        num_classes=num_classes,
+        image_size=image_size,
+        dims=dims,
     )
 
 
@@ -418,15 +467,24 @@ def _stem(spec: DartsSpec) -> nn.Sequential:
     d, c, norm = spec.dims, spec.width, spec.norm
     if spec.stem == "conv":
         return nn.Sequential(C_.conv(d, spec.in_channels, 3 * c, 3, 1, 1), *C_.norm_layer(d, 3 * c, norm))
-    return nn.Sequential(C_.conv(d, spec.in_channels, c, 3, 1, 1), *C_.norm_layer(d, c, norm), nn.ReLU(),
-                         C_.conv(d, c, 3 * c, 3, 1, 1), *C_.norm_layer(d, 3 * c, norm))
+    return nn.Sequential(
+        C_.conv(d, spec.in_channels, c, 3, 1, 1),
+        *C_.norm_layer(d, c, norm),
+        nn.ReLU(),
+        C_.conv(d, c, 3 * c, 3, 1, 1),
+        *C_.norm_layer(d, 3 * c, norm),
+    )
 
 
 def _head(spec: DartsSpec, c_in: int) -> nn.Sequential:
     if spec.head == "linear":
         return nn.Sequential(C_.global_pool(spec.dims), nn.Linear(c_in, spec.num_classes))
-    return nn.Sequential(C_.global_pool(spec.dims), nn.Linear(c_in, spec.head_hidden), nn.ReLU(),
-                         nn.Linear(spec.head_hidden, spec.num_classes))
+    return nn.Sequential(
+        C_.global_pool(spec.dims),
+        nn.Linear(c_in, spec.head_hidden),
+        nn.ReLU(),
+        nn.Linear(spec.head_hidden, spec.num_classes),
+    )
 
 
 class DartsNetwork(nn.Module):

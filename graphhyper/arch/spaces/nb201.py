@@ -44,8 +44,9 @@ def parse(arch_str: str) -> tuple:
         raise InvalidInputError(f"NB201 arch string must be a str, got {type(arch_str).__name__}. {_FORMAT_HINT}")
     nodes = arch_str.strip().split("+")
     if len(nodes) != 3:
-        raise InvalidInputError(f"NB201 arch string {arch_str!r} has {len(nodes)} node groups, expected 3 "
-                                f"separated by '+'. {_FORMAT_HINT}")
+        raise InvalidInputError(
+            f"NB201 arch string {arch_str!r} has {len(nodes)} node groups, expected 3 separated by '+'. {_FORMAT_HINT}"
+        )
     cell = []
     for i, group in enumerate(nodes, start=1):
         if not (group.startswith("|") and group.endswith("|")):
@@ -76,8 +77,9 @@ def check_cell(cell) -> tuple:
     except TypeError:
         raise InvalidInputError(f"A NB201 cell is a 6-tuple of op names or an arch string, got {cell!r}.") from None
     if len(cell) != len(EDGES):
-        raise InvalidInputError(f"A NB201 cell has 6 edges ({', '.join(f'{i}<-{j}' for i, j in EDGES)}), got "
-                                f"{len(cell)} ops: {cell!r}.")
+        raise InvalidInputError(
+            f"A NB201 cell has 6 edges ({', '.join(f'{i}<-{j}' for i, j in EDGES)}), got {len(cell)} ops: {cell!r}."
+        )
     return tuple(_check_op(op) for op in cell)
 
 
@@ -110,8 +112,9 @@ def index(cell) -> int:
 def sample_specs(n: int, seed: int = 0, split: str = "id") -> list[tuple]:
     """``n`` distinct cells drawn uniformly without replacement, reproducibly from ``seed``."""
     if split not in ("id", "train", "id_test"):
-        raise InvalidInputError(f"NB201 has no split {split!r}: its 15,625 cells form one in-distribution space. "
-                                f"Use split='id'.")
+        raise InvalidInputError(
+            f"NB201 has no split {split!r}: its 15,625 cells form one in-distribution space. Use split='id'."
+        )
     if not 0 <= n <= NUM_CELLS:
         raise InvalidInputError(f"Cannot draw {n} distinct NB201 cells; there are {NUM_CELLS}.")
     cells = all_cells()
@@ -236,7 +239,7 @@ def cell_graph(cell) -> tuple[list[str], np.ndarray]:
     adj = np.zeros((8, 8), dtype=np.int64)
     into = {n: [1 + e for e, (to, _) in enumerate(EDGES) if to == n] for n in (1, 2, 3)}
     for e, (_, src) in enumerate(EDGES):
-        for a in ([0] if src == 0 else into[src]):
+        for a in [0] if src == 0 else into[src]:
             adj[a, 1 + e] = 1
     for a in into[3]:
         adj[a, 7] = 1
