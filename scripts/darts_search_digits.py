@@ -84,7 +84,7 @@ def retrain_eval(spec, x, y, evals, epochs: int, seed: int, batch_size: int = 64
 
 def random_genotype(rng: random.Random, nodes: int = 4):
     from graphhyper.arch.spaces import darts
-    from graphhyper.search.diffusion import DARTS_OPS
+    from graphhyper.search.generation.diffusion import DARTS_OPS
 
     def cell():
         return tuple(
@@ -111,7 +111,7 @@ def optuna_study(args, task, n_trials: int) -> list[tuple]:
     import optuna
 
     from graphhyper.arch.spaces import darts
-    from graphhyper.search.diffusion import DARTS_OPS
+    from graphhyper.search.generation.diffusion import DARTS_OPS
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     xv, yv, xr, yr = task.x_val, task.y_val, task.x_train, task.y_train

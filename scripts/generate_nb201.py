@@ -4,7 +4,7 @@
    (unlabelled: no table query). Report validity / uniqueness / novelty of 1,000 samples: unguided, guided to a
    parameter budget, and guided by a GP surrogate fitted on 25 random queried cells (DiffusionNAG quotes
    98.97% / 98.70% / 49.20%).
-2. Simulated search with :class:`~graphhyper.search.generate.DiffusionSearcher` (diffusion samples and edits as
+2. Simulated search with :class:`~graphhyper.search.generation.DiffusionSearcher` (diffusion samples and edits as
    proposals, re-ranked by a GP's expected improvement; select on ``cifar10-val``,
    report ``cifar10-test`` of the best-val cell within k queries), k = 10, 25, 50, 100, over seeds; every table
    lookup is a query. ``--prior`` adds the zero-cost jacob_cov prior of ``scripts/search_nb201.py`` (the same
@@ -21,7 +21,6 @@ Results and protocol: docs/results_generation.md.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import time
 from pathlib import Path
@@ -72,9 +71,8 @@ def load_prior(cache: str) -> dict:
 
 
 def sample_metrics(table) -> None:
-    from graphhyper.search import diffusion as D
-
-    G = importlib.import_module("graphhyper.search.generate")
+    from graphhyper.search.generation import diffusion as D
+    from graphhyper.search.generation import guided as G
 
     sp = G.categorical_space("nb201")
     t0 = time.time()
@@ -116,8 +114,8 @@ def sample_metrics(table) -> None:
 def run_searches(args, table) -> None:
     import torch
 
-    G = importlib.import_module("graphhyper.search.generate")
     from graphhyper.search import searchers, space
+    from graphhyper.search.generation import guided as G
 
     torch.set_num_threads(args.threads)
     sp = space.nb201_space()

@@ -75,7 +75,7 @@ def make_searcher(name: str, space, seed: int, prior):
     if name == "proxy":
         return S.ProxyGuided(space, prior, seed=seed)
     if name == "diffusion":
-        from graphhyper.search.generate import DiffusionSearcher
+        from graphhyper.search.generation import DiffusionSearcher
 
         return DiffusionSearcher(space, seed=seed, prior=prior)
     if name == "proxy-p5":

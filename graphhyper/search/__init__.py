@@ -16,7 +16,7 @@ Public API (re-exported here; the modules hold the details):
 """
 
 from graphhyper.search.benchmarks import NB201Table, TabularBenchmark
-from graphhyper.search.generate import DiffusionSearcher, GPSurrogate, generate
+from graphhyper.search.generation import DiffusionSearcher, GPSurrogate, generate
 from graphhyper.search.predictor import Predictor
 from graphhyper.search.searchers import (
     OptunaSearcher,

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from graphhyper.errors import InvalidInputError
-from graphhyper.search import diffusion as D
+from graphhyper.search.generation import diffusion as D
 
 
 def toy_space() -> D.CategoricalSpace:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pytest
 import torch
 
 from graphhyper.errors import InvalidInputError, SearchError
-from graphhyper.search import diffusion as D
-
-G = importlib.import_module("graphhyper.search.generate")  # the module; graphhyper.search.generate is the function
+from graphhyper.search.generation import diffusion as D
+from graphhyper.search.generation import guided as G
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
 """Predictor-guided architecture generation (DiffusionNAG-style) and its searcher.
 
 * :func:`pretrained` trains (once, then caches in memory and as safetensors) a
-  :class:`~graphhyper.search.diffusion.DiscreteDiffusion` on *unlabelled* architectures of a space — it costs no
-  benchmark queries.
+  :class:`~graphhyper.search.generation.diffusion.DiscreteDiffusion` on *unlabelled* architectures of a space — it
+  costs no benchmark queries.
 * :class:`GPSurrogate` is a Gaussian-process performance predictor whose kernel is differentiable in a relaxed
   one-hot architecture ``P`` ``[B, S, K]``:
   :math:`k(P, X) = \\exp(-d_H(P, X)/\\ell) + w\\, \\langle \\hat\\phi(P), \\hat\\phi(X) \\rangle`, with
@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from graphhyper.errors import CheckpointError, InvalidInputError, SearchError
-from graphhyper.search import diffusion as D
+from graphhyper.search.generation import diffusion as D
 from graphhyper.search.searchers import Searcher
 
 __all__ = [
@@ -56,7 +56,7 @@ def categorical_space(space) -> D.CategoricalSpace:
     if name not in _SPACES:
         raise InvalidInputError(
             f"No categorical encoding for space {space!r}; use one of {sorted(_SPACES)} or "
-            f"pass a graphhyper.search.diffusion.CategoricalSpace."
+            f"pass a graphhyper.search.generation.diffusion.CategoricalSpace."
         )
     return _SPACES[name]()
 
