@@ -1,21 +1,37 @@
 """scripts/reliability_report.py renders the table of docs/reliability.md from the reliability suite's dump; checked
-here on a small fake dump (the real suite is not run), with the conftest helpers that fill that dump."""
+here on a small fake dump (the real suite is not run), by running the script as its users do
+(``--from-json DUMP --doc PAGE``), and with the conftest helpers that fill that dump."""
 
 from __future__ import annotations
 
+import copy
+import json
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from graphhyper.errors import InvalidInputError
-from tests._scripts import load_script
 from tests.reliability.conftest import _failure, _hypothesis_examples
 
 ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "reliability_report.py"
+START, END = "<!-- reliability-table:start -->", "<!-- reliability-table:end -->"
+HEADING = "## What is tried and what holds"
+PAGE = "# Reliability\n\ntext\n\n## API reference\n\n[api](api/errors.md)\n"
 
 
-report = load_script("reliability_report.py")
+def render(tmp_path: Path, dump: dict, page: str) -> tuple[subprocess.CompletedProcess, str]:
+    """Run the script on ``dump`` against a copy of ``page``; the process and the page it wrote."""
+    dump_file, doc = tmp_path / "dump.json", tmp_path / "page.md"
+    dump_file.write_text(json.dumps(dump))
+    doc.write_text(page)
+    cmd = [sys.executable, str(SCRIPT), "--from-json", str(dump_file), "--doc", str(doc)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    return done, doc.read_text()
+
 
 DUMP = {
     "rows": [
@@ -84,51 +100,48 @@ DUMP = {
 }
 
 
-def test_table_rows_and_figures_from_a_fake_dump():
-    rows = report.rows_from_dump(DUMP)
-    table = report.render_table(rows).splitlines()
-    assert table[:2] == ["| area | check | tried | result |", "|---|---|---|---|"]
-    assert table[2:] == [
+def test_table_rows_and_figures_from_a_fake_dump(tmp_path):
+    done, page = render(tmp_path, DUMP, PAGE)
+    assert done.returncode == 1, done.stderr  # two checks failed
+    table = page.split(START)[1].split(END)[0]
+    lines = [line for line in table.splitlines() if line.startswith("|")]
+    assert lines[:2] == ["| area | check | tried | result |", "|---|---|---|---|"]
+    assert lines[2:] == [
         "| unpickler | dtype state | fields past the item size \\| negative offsets | held |",
         "| unpickler | allocation bound | 43-byte pickle asking for 1 GB | **FAILED (traceback: MemoryError)** |",
         "| search hangs | claim takeover | killed worker | **FAILED (hang: Failed)** |",
         "| search | PostgreSQL load | 4 workers x 100 trials | skipped (no PostgreSQL server) |",
         "| a | no row | — | held |",
     ]
-    t = report.totals_from_dump(DUMP, rows)
-    assert (t.tried, t.held, t.failed, t.skipped, t.escaped, t.hangs, t.examples) == (5, 2, 2, 1, 1, 1, 150)
-    assert (t.alloc_held, t.alloc_tried) == (0, 1)
-    figures = report.render_figures(t, "2026-12-04", "python -m pytest tests/reliability")
+    figures = done.stdout
     assert "**5 cases tried**, 2 held, 2 failed, 1 skipped; **1 tracebacks escaped**, **1 hangs**" in figures
-    assert "150 hypothesis examples run" in figures and "2026-12-04" in figures
+    assert "150 hypothesis examples run" in figures and "wrote 5 rows" in figures
 
 
-def test_section_is_added_once_then_replaced():
-    page = "# Reliability\n\ntext\n\n## API reference\n\n[api](api/errors.md)\n"
-    rows = report.rows_from_dump(DUMP)
-    totals = report.totals_from_dump(DUMP, rows)
-    first = report.rewrite(page, report.render_section(rows, totals, "2026-12-04", "cmd"))
-    assert first.index(report.HEADING) < first.index(report.START) < first.index("## API reference")
+def test_section_is_added_once_then_replaced(tmp_path):
+    done, first = render(tmp_path, DUMP, PAGE)
+    assert first.index(HEADING) < first.index(START) < first.index("## API reference")
     assert first.startswith("# Reliability\n\ntext\n\n")
     assert first.endswith("## API reference\n\n[api](api/errors.md)\n")
-    second = report.rewrite(first, report.render_section(rows[:1], totals, "2026-12-05", "cmd"))
-    assert second.count(report.START) == second.count(report.HEADING) == 1
-    assert "2026-12-05" in second and "2026-12-04" not in second and "claim takeover" not in second
-    assert second.split(report.START)[0] == first.split(report.START)[0]
-    assert second.split(report.END)[1] == first.split(report.END)[1]
+    smaller = copy.deepcopy(DUMP)
+    smaller["rows"], smaller["tests"] = smaller["rows"][:1], smaller["tests"][:1]
+    done, second = render(tmp_path, smaller, first)
+    assert done.returncode == 0, done.stderr
+    assert second.count(START) == second.count(HEADING) == 1
+    assert "dtype state" in second and "claim takeover" not in second
+    assert second.split(START)[0] == first.split(START)[0]
+    assert second.split(END)[1] == first.split(END)[1]
 
 
 def test_the_page_has_the_markers():
     text = (ROOT / "docs" / "reliability.md").read_text()
-    assert text.count(report.START) == text.count(report.END) == 1 and report.HEADING in text
+    assert text.count(START) == text.count(END) == 1 and HEADING in text
 
 
 def test_no_results_leave_the_page_alone(tmp_path):
-    doc, dump = tmp_path / "page.md", tmp_path / "empty.json"
-    doc.write_text("unchanged\n")
-    dump.write_text('{"rows": [], "tests": []}')
-    assert report.main(["--from-json", str(dump), "--doc", str(doc)]) == 2
-    assert doc.read_text() == "unchanged\n"
+    done, page = render(tmp_path, {"rows": [], "tests": []}, "unchanged\n")
+    assert done.returncode == 2 and "no results" in done.stderr
+    assert page == "unchanged\n"
 
 
 def _call(exc: BaseException) -> SimpleNamespace:

@@ -21,24 +21,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import torch
-
-
-def interleaved(fns: dict, rounds: int, inner: dict) -> dict[str, list[float]]:
-    """Run every ``fns[name]`` once (warm-up), then ``rounds`` rounds in which each runs ``inner[name]`` times
-    back to back; returns the per-call seconds of every round."""
-    for fn in fns.values():
-        fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            for _ in range(inner[name]):
-                fn()
-            times[name].append((time.perf_counter() - start) / inner[name])
-    return times
+from _common import interleaved, machine_line
 
 
 def main(argv=None) -> int:
@@ -79,6 +64,7 @@ def _run(args) -> int:
     hg = hg.add_self_loops()
     index = hg.hyperedge_index.clone()
     x = x.contiguous()
+    print(machine_line())
     print(
         f"hypergraph: {hg.num_nodes} nodes, {hg.num_edges} hyperedges (with self-loops), {hg.nnz} incidences; "
         f"features {args.features}, hidden {args.hidden}, {torch.get_num_threads()} thread(s)"
@@ -100,7 +86,7 @@ def _run(args) -> int:
         "student (InferenceMLP bf16)": lambda: lean16(x),
     }
     inner = {name: (args.student_calls if name.startswith("student") else 1) for name in fns}
-    checks = ops._default.get("check_finite", True)
+    checks = ops.input_checks()
     ops.set_input_checks(False)  # the teacher at its best: no NaN scan of its inputs (the student does none)
     try:
         with torch.inference_mode():

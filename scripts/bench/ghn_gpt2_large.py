@@ -11,34 +11,10 @@ target's, and whether the peak stayed under 3x the target's own size.
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import time
 
-
-def peak_rss_gb() -> float:
-    try:
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1e6
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
-
-
-def reset_peak() -> None:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
-
-
-def rss_gb() -> float:
-    for line in open("/proc/self/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1e6
-    return float("nan")
+from _common import machine_line, peak_rss_gb, reset_peak_rss, rss_gb
 
 
 def main(argv=None) -> int:
@@ -68,7 +44,7 @@ def main(argv=None) -> int:
     graph = trace(model, example_inputs={"input_ids": torch.zeros(1, a.seq, dtype=torch.long)})
     t_graph = time.perf_counter() - t0
     base = rss_gb()
-    reset_peak()
+    reset_peak_rss()
     t0 = time.perf_counter()
     with torch.no_grad():
         pred = ghn.predict(graph)
@@ -78,6 +54,7 @@ def main(argv=None) -> int:
     shapes_ok = all(tuple(pred[k].shape) == tuple(v.shape) for k, v in expected.items() if k in pred)
     finite = all(torch.isfinite(v).all() for v in pred.values())
     n_pred = sum(v.numel() for v in pred.values())
+    print(machine_line())
     print(
         f"GPT-2 Large ({a.layers} layers, width {a.width}): {n_target / 1e6:.1f} M parameters "
         f"({size_gb:.2f} GB fp32); graph {len(graph.nodes)} nodes"

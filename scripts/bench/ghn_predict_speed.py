@@ -16,20 +16,7 @@ import statistics
 import sys
 import time
 
-
-def _peak_reset() -> None:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
-
-
-def _peak_gb() -> float:
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1e6
-    return float("nan")
+from _common import machine_line, peak_rss_gb, reset_peak_rss
 
 
 def ghn_path(ghn, tv, name: str):
@@ -54,11 +41,11 @@ def timed(fn, repeat: int):
     fn()  # warm-up
     times, peaks = [], []
     for _ in range(repeat):
-        _peak_reset()
+        reset_peak_rss()
         t0 = time.perf_counter()
         out = fn()
         times.append(time.perf_counter() - t0)
-        peaks.append(_peak_gb())
+        peaks.append(peak_rss_gb())
         del out
     return statistics.median(times), max(peaks)
 
@@ -81,6 +68,7 @@ def main(argv=None) -> int:
     ghn = from_pretrained(a.ckpt)
     t_ghn, m_ghn = timed(lambda: ghn_path(ghn, tv, a.model), a.repeat)
     t_rnd, m_rnd = timed(lambda: random_path(tv, a.model), a.repeat)
+    print(machine_line())
     print(f"{a.model} ({a.threads} threads, median of {a.repeat}):")
     print(f"  GHN {a.ckpt} (trace + predict all parameters): {t_ghn:.3f} s, peak RSS {m_ghn:.2f} GB")
     print(f"  torchvision random init:                      {t_rnd:.3f} s, peak RSS {m_rnd:.2f} GB")
@@ -89,17 +77,17 @@ def main(argv=None) -> int:
         names = tv.models.list_models(module=tv.models)
         tot_g = tot_r = 0.0
         for name in names:
-            _peak_reset()
+            reset_peak_rss()
             t0 = time.perf_counter()
             pred = ghn_path(ghn, tv, name)
             tg = time.perf_counter() - t0
-            pg = _peak_gb()
+            pg = peak_rss_gb()
             del pred
-            _peak_reset()
+            reset_peak_rss()
             t0 = time.perf_counter()
             m = random_path(tv, name)
             tr = time.perf_counter() - t0
-            pr = _peak_gb()
+            pr = peak_rss_gb()
             del m
             tot_g, tot_r = tot_g + tg, tot_r + tr
             print(f"  {name:24s} GHN {tg:7.2f} s ({pg:5.2f} GB)   random init {tr:7.2f} s ({pr:5.2f} GB)", flush=True)

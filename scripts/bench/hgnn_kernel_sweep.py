@@ -18,14 +18,11 @@ import pathlib
 import sys
 
 import torch
+from _common import cuda_median as cuda_time
+from _common import machine_line
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
-
-from graphhyper.hypergraph import hsbm  # noqa: E402
-from graphhyper.hypergraph.kernels import torch_ref, triton_kernels  # noqa: E402
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from hypergraph_conv import cuda_median as cuda_time  # noqa: E402  (median of CUDA-event timings)
+from graphhyper.hypergraph import hsbm
+from graphhyper.hypergraph.kernels import torch_ref, triton_kernels
 
 
 def native_gather_scatter(x: torch.Tensor, g) -> torch.Tensor:
@@ -42,8 +39,8 @@ def sweep_size(nnz: int, features: int, repeats: int) -> list[dict]:
     hg, _, _ = hsbm(max(100, nnz // 10), max(20, nnz // 20), num_classes=8, feature_dim=1, mean_edge_size=20.0, seed=0)
     g = hg.to("cuda")
     x = torch.randn(g.num_nodes, features, device="cuda")
-    ref_out = torch_ref._hgnn_apply(x, g)
-    t_ref = cuda_time(lambda: torch_ref._hgnn_apply(x, g), repeats)
+    ref_out = torch_ref.hgnn_apply(x, g)
+    t_ref = cuda_time(lambda: torch_ref.hgnn_apply(x, g), repeats)
     t_two = cuda_time(lambda: triton_kernels.hgnn_two_pass(x, g), repeats)
     t_nat = cuda_time(lambda: native_gather_scatter(x, g), repeats)
     rows = [
@@ -94,6 +91,7 @@ def main(argv=None) -> int:
     if not torch.cuda.is_available():
         print("needs a CUDA GPU")
         return 2
+    print(machine_line())
     rows = []
     for size, f in itertools.product(args.sizes.split(","), args.features.split(",")):
         part = sweep_size(int(float(size)), int(f), args.repeats)

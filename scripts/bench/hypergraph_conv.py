@@ -42,7 +42,8 @@ if __name__ == "__main__":
 import torch  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+
+from _common import cuda_median, machine_line, peak_rss_gb, reset_peak_rss, rss_gb  # noqa: E402
 
 from graphhyper.hypergraph import Hypergraph, hsbm, ops  # noqa: E402
 
@@ -152,23 +153,6 @@ def make_triton_two_pass(hg, f_in, f_out, device):
 
 
 # ---------------------------------------------------------------------------------------------- measuring
-def _rss_kib(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return -1
-
-
-def _reset_peak_rss() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
 def _sync(device):
     if device == "cuda":
         torch.cuda.synchronize()
@@ -190,11 +174,11 @@ def peak_memory_mib(step, x, grad, device) -> float:
         torch.cuda.reset_peak_memory_stats()
         run_step(step, x, grad, device)
         return (torch.cuda.max_memory_allocated() - base) / 2**20
-    if not _reset_peak_rss():
+    if not reset_peak_rss():
         return float("nan")
-    base = _rss_kib("VmRSS")
+    base = rss_gb()
     run_step(step, x, grad, device)
-    return (_rss_kib("VmHWM") - base) / 1024
+    return (peak_rss_gb() - base) * 1e6 / 1024
 
 
 def bench(name: str, hg: Hypergraph, args) -> list[dict]:
@@ -258,20 +242,6 @@ def bench(name: str, hg: Hypergraph, args) -> list[dict]:
     return rows
 
 
-def cuda_median(fn, reps: int = 20) -> float:
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(reps):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        fn()
-        b.record()
-        torch.cuda.synchronize()
-        times.append(a.elapsed_time(b) / 1e3)
-    return statistics.median(times)
-
-
 def bandwidth_row(name, hg, x, device) -> dict:
     """Forward kernel times (CUDA events, median): the fused Triton kernel, the auto choice (fused while the
     output fits in L2, else two atomic-free passes) and the torch reference (two cuSPARSE CSR products); the fused
@@ -281,7 +251,7 @@ def bandwidth_row(name, hg, x, device) -> dict:
     xd, g = x.detach(), hg.to(device)
     t = cuda_median(lambda: triton_kernels.hgnn_apply(xd, g))
     t_auto = cuda_median(lambda: triton_kernels.hgnn_propagate(xd, g))
-    t_ref = cuda_median(lambda: torch_ref._hgnn_apply(xd, g))
+    t_ref = cuda_median(lambda: torch_ref.hgnn_apply(xd, g))
     elt = xd.element_size()
     f = xd.shape[1]
     # gather x rows + atomic read-modify-write of out rows, per incidence; q and node ids read twice; zero-fill
@@ -362,6 +332,7 @@ def main(argv=None) -> int:
 
 
 def _run(args) -> int:
+    print(machine_line())
     rows = []
     for size in args.sizes.split(","):
         if size == "cora":

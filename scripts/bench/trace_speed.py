@@ -24,6 +24,8 @@ import time
 import tracemalloc
 import warnings
 
+from _common import machine_line
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -82,7 +84,8 @@ def main() -> None:
         del model, graph
         gc.collect()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\nmodels: {len(names)}   threads: {args.threads}   graph nodes: {nodes}")
+    print("\n" + machine_line())
+    print(f"models: {len(names)}   threads: {args.threads}   graph nodes: {nodes}")
     print(f"construct (CPU, random init): {t_build:8.2f} s wall  {cpu_build:8.2f} s CPU")
     print(
         f"trace (graphhyper, meta):     {t_trace:8.2f} s wall  {cpu_trace:8.2f} s CPU   "

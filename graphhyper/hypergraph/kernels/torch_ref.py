@@ -169,7 +169,9 @@ def hgnn_matrices(hg, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     return hg.cache(f"hgnn_csr_{dtype}", make)
 
 
-def _hgnn_apply(x: torch.Tensor, hg) -> torch.Tensor:
+def hgnn_apply(x: torch.Tensor, hg) -> torch.Tensor:
+    """The symmetric HGNN operator ``D_v^-1/2 H W D_e^-1 H^T D_v^-1/2 x`` as two CSR products, without autograd
+    support of its own (:func:`hgnn_propagate` wraps it); benchmarks time it as the cuSPARSE/MKL reference."""
     if hg.nnz == 0 or x.shape[1] == 0:
         return torch.zeros_like(x)
     dtype = _compute_dtype(x)
@@ -195,4 +197,4 @@ class SymmetricPropagate(torch.autograd.Function):
 
 def hgnn_propagate(x: torch.Tensor, hg, deterministic: bool = False) -> torch.Tensor:
     """``D_v^{-1/2} H W D_e^{-1} H^T D_v^{-1/2} x`` via two cached CSR products (deterministic either way)."""
-    return SymmetricPropagate.apply(x, hg, _hgnn_apply)
+    return SymmetricPropagate.apply(x, hg, hgnn_apply)
