@@ -1,0 +1,7 @@
+"""Reference views: what loading the published GHN-2 (ppuda) and GHN-3 (ghn3) checkpoints needs.
+
+- :mod:`.graph` -- :class:`ReferenceGraph`, the reference's graph of an architecture (its primitive vocabulary,
+  one node per parameter tensor or parameter-free op, shortest-path virtual edges), built from our trace.
+- :mod:`.model` -- the published GHN-2 / GHN-3 module layouts, so a published state dict loads unchanged.
+- :mod:`.published` -- published names, their files, and the allow-list loading of those pickled files.
+"""
