@@ -1,6 +1,6 @@
 """Evaluate a GHN: the tables of issue 8's "Must show".
 
-    python scripts/eval_ghn.py --ckpt ghn-tiny --n-archs 8 --out runs/eval.json          # main tables
+    python scripts/eval_ghn.py --ckpt ghn-tiny-tiled --n-archs 8 --out runs/eval.json          # main tables
     python scripts/eval_ghn.py --ablation --ablation-steps 60 --out runs/ablation.json    # 4 GHN variants
 
 Main tables, per task (digits, MNIST-1D) and split of held-out architectures (ID, WIDE, DEEP):
@@ -161,7 +161,7 @@ def ablation(args) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--ckpt", default="ghn-tiny")
+    p.add_argument("--ckpt", default="ghn-tiny-tiled")
     p.add_argument("--tasks", default="digits,mnist1d")
     p.add_argument("--splits", default="id,wide,deep")
     p.add_argument("--n-archs", type=int, default=8)

@@ -9,7 +9,7 @@ digits accuracy. Spearman and Kendall correlations against ``cifar10-test`` are 
 Per-cell scores are appended to a JSONL cache, so a killed run resumes and new proxies can be added later.
 
     python scripts/proxies_nb201.py --n 1000 --seed 0 --threads 1            # ~1 h on one busy core
-    python scripts/proxies_nb201.py --n 1000 --proxies ghn --ghn ghn-tiny    # add the GHN column
+    python scripts/proxies_nb201.py --n 1000 --proxies ghn --ghn ghn-tiny-tiled    # add the GHN column
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--proxies", default="synflow,jacob_cov,snip,grad_norm,params,flops")
-    p.add_argument("--ghn", default="ghn-tiny", help="bundled GHN name (for the 'ghn' proxy)")
+    p.add_argument("--ghn", default="ghn-tiny-tiled", help="bundled GHN name (for the 'ghn' proxy)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--cache", default="runs/search/proxies_nb201.jsonl")
     p.add_argument("--report-only", action="store_true", help="only print the table from the cache")

@@ -1,6 +1,6 @@
 """Train the bundled GHN checkpoint from scratch on this machine (CPU) and export it.
 
-    python scripts/train_ghn.py --out runs/ghn-tiny --steps 3000 --max-minutes 110 --export ghn-tiny
+    python scripts/train_ghn.py --out runs/ghn-mine --steps 3000 --max-minutes 110 --export ghn-mine
 
 The run is resumable: run the same command again after a kill and it continues from ``OUT/last.pt``.
 ``--export-only`` bundles the newest checkpoint of ``OUT`` (e.g. while training still runs) into

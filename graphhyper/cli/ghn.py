@@ -22,7 +22,7 @@ from graphhyper.cli._args import (
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", default="runs/ghn-tiny", type=writable_dir, help="run directory (checkpoints, history)")
+    p.add_argument("--out", default="runs/ghn", type=writable_dir, help="run directory (checkpoints, history)")
     p.add_argument("--tasks", default="digits,mnist1d", help="comma-separated: digits, mnist1d")
     p.add_argument("--steps", type=positive_int, default=3000)
     p.add_argument("--meta-batch", type=positive_int, default=4, help="architectures per step")
@@ -207,7 +207,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(dest="command")
     p = sub.add_parser("predict", help="predict every parameter of a model and save them as safetensors")
     p.add_argument("--model", required=True, help="torchvision:NAME or darts:SPEC.json")
-    p.add_argument("--ckpt", default="ghn-tiny", type=non_empty, help="bundled GHN name or checkpoint path")
+    p.add_argument("--ckpt", default="ghn-tiny-tiled", type=non_empty, help="bundled GHN name or checkpoint path")
     p.add_argument("--out", required=True, type=writable_file, help="output .safetensors file")
     p.add_argument("--input-shape", default=None, type=shape, help="e.g. 1,3,224,224 (default: the model's usual size)")
     p.add_argument("--threads", type=thread_count, default=2)

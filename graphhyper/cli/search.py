@@ -54,7 +54,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         choices=("ghn", "train"),
         help="accuracy with GHN-predicted parameters (no training) or after a short training",
     )
-    d.add_argument("--ghn", default="ghn-tiny", type=non_empty, help="bundled GHN name or checkpoint path")
+    d.add_argument("--ghn", default="ghn-tiny-tiled", type=non_empty, help="bundled GHN name or checkpoint path")
     d.add_argument("--max-params", type=positive_float, default=None, help="constraint: parameter count <= this")
     d.add_argument(
         "--out", default="runs/search/darts", type=writable_dir, help="folder for the PNG files and the default storage"
@@ -138,7 +138,7 @@ def darts_search(
     storage=None,
     study_name=None,
     objective: str = "ghn",
-    ghn: str = "ghn-tiny",
+    ghn: str = "ghn-tiny-tiled",
     max_params=None,
     out="runs/search/darts",
     seed: int = 0,

@@ -6,8 +6,8 @@ digits, 1-D conv nets for MNIST-1D (``dims=1``). Both datasets are generated or 
 
 Splits of data: ``train`` (what GHN training, SGD baselines and search objectives train on), ``val`` (carved
 from the original training pool, seeded; searches select on it) and ``test`` (unchanged, reported once for a final
-choice). Nothing that trains draws a validation example; the bundled checkpoints (``ghn-tiny``,
-``ghn-tiny-tiled``) predate the split and were trained on the whole pool, validation examples included (never test).
+choice). Nothing that trains draws a validation example; the bundled checkpoint
+(``ghn-tiny-tiled``) predates the split and was trained on the whole pool, validation examples included (never test).
 
 Splits of architectures (see :func:`arch_specs`): ``"id"`` (the training distribution, made small so a GHN
 trains on 2 CPU cores), ``"wide"`` (wider than anything seen: 48-64 channels), ``"deep"`` (12-18 cells).

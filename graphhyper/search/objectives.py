@@ -73,7 +73,8 @@ class GHNProxy:
     (:func:`graphhyper.ghn.recalibrate_bn`), then the network runs in eval mode on ``(x, y)``.
 
     Args:
-        ghn: a :class:`~graphhyper.ghn.GHN` or the name of a bundled one (``"ghn-tiny"``).
+        ghn: a :class:`~graphhyper.ghn.GHN` or the name of a bundled one
+            (default ``"ghn-tiny-tiled"``, :data:`graphhyper.ghn.hub.DEFAULT_GHN`).
         x, y: held-out inputs and labels. calib_x: inputs for BN statistics (default: ``x``).
         metric: ``"accuracy"`` (higher is better) or ``"neg_loss"`` (negative cross-entropy).
         input_shape: shape used to trace the module (default ``(1, *x.shape[1:])``).
@@ -106,7 +107,7 @@ class GHNProxy:
     def for_task(
         cls,
         task: str = "digits",
-        ghn="ghn-tiny",
+        ghn="ghn-tiny-tiled",
         n_eval: int = 256,
         n_calib: int = 256,
         seed: int = 0,

@@ -1,6 +1,6 @@
 """Scale: the bundled low-rank GHN predicts every parameter of GPT-2 Large (774 M) on this CPU.
 
-    python scripts/bench/ghn_gpt2_large.py [--ckpt ghn-tiny] [--threads 2] [--layers 36 --width 1280]
+    python scripts/bench/ghn_gpt2_large.py [--ckpt ghn-tiny-tiled] [--threads 2] [--layers 36 --width 1280]
 
 GPT-2 Large is built from a ``transformers`` config on the meta device (no download, no memory), traced, and
 all its parameters are predicted. Printed: time (graph construction and prediction), peak resident memory of
@@ -19,7 +19,7 @@ from _common import machine_line, peak_rss_gb, reset_peak_rss, rss_gb
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--ckpt", default="ghn-tiny")
+    p.add_argument("--ckpt", default="ghn-tiny-tiled")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--layers", type=int, default=36)
     p.add_argument("--width", type=int, default=1280)

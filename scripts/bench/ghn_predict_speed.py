@@ -1,6 +1,6 @@
 """GHN prediction speed vs torchvision's random init, same models, same process (CPU).
 
-    python scripts/bench/ghn_predict_speed.py [--ckpt ghn-tiny] [--threads 2] [--repeat 5] [--all]
+    python scripts/bench/ghn_predict_speed.py [--ckpt ghn-tiny-tiled] [--threads 2] [--repeat 5] [--all]
 
 ResNet-50: the GHN path is "build on meta + trace (graph construction) + predict every parameter", the
 reference is ``torchvision.models.resnet50()`` (CPU tensors + torchvision's own random init). Medians of
@@ -52,7 +52,7 @@ def timed(fn, repeat: int):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--ckpt", default="ghn-tiny")
+    p.add_argument("--ckpt", default="ghn-tiny-tiled")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--model", default="resnet50")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import optuna
-import pytest
 import torch
 
 from graphhyper.search import Choice, SearchSpace, run
@@ -64,10 +63,6 @@ def test_costs_and_zero_cost_objective():
 
 
 def test_ghn_proxy_on_darts_digits():
-    from graphhyper.ghn import list_pretrained
-
-    if "ghn-tiny" not in list_pretrained():
-        pytest.skip("no bundled GHN (ghn-tiny) yet: graphhyper/ghn/pretrained is empty")
     from graphhyper.search import darts_space
 
     proxy = GHNProxy.for_task("digits", n_eval=64, n_calib=64)

@@ -1,0 +1,65 @@
+"""Every bundled GHN, and the default one, earns its place: on held-out digits networks of its training
+distribution (ID, architectures it never saw), the parameters it predicts reach at least 80% of the accuracy that
+100 SGD steps from random init reach, with no training step. A checkpoint at chance fails here."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+
+import pytest
+
+from graphhyper.ghn import DEFAULT_GHN, from_pretrained, list_pretrained
+from graphhyper.ghn.evaluate import evaluate_split
+from graphhyper.ghn.tasks import arch_specs, get_task
+
+FLOOR = 0.80
+N_ARCHS = 4
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("name", list_pretrained())
+def test_bundled_ghn_reaches_the_floor_on_held_out_networks(name):
+    task = get_task("digits")
+    specs = arch_specs(task, "id", n=N_ARCHS, seed=0)  # held-out ID architectures (role="test")
+    res = evaluate_split(from_pretrained(name), task, specs, modes=("ghn", "random", "sgd"))
+    ghn, random, sgd = _mean(res["ghn"]), _mean(res["random"]), _mean(res["sgd"])
+    assert random < 0.2, "random init should be near chance (10 classes)"
+    assert ghn >= FLOOR * sgd, f"{name}: predicted {ghn:.3f} < {FLOOR} x SGD {sgd:.3f} (random init {random:.3f})"
+
+
+def test_the_default_is_bundled_and_every_entry_point_uses_it():
+    from graphhyper.cli import ghn as cli_ghn
+    from graphhyper.cli import search as cli_search
+    from graphhyper.search.objectives import GHNProxy
+
+    assert DEFAULT_GHN in list_pretrained()
+    assert inspect.signature(from_pretrained).parameters["name"].default == DEFAULT_GHN
+    assert inspect.signature(GHNProxy.for_task).parameters["ghn"].default == DEFAULT_GHN
+    assert inspect.signature(cli_search.darts_search).parameters["ghn"].default == DEFAULT_GHN
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+    cli_ghn.add_parser(sub)
+    assert (
+        parser.parse_args(["ghn", "predict", "--model", "torchvision:resnet18", "--out", "x.safetensors"]).ckpt
+        == DEFAULT_GHN
+    )
+
+
+def test_search_darts_parser_defaults_to_the_default_ghn():
+    from graphhyper.cli import search as cli_search
+
+    parser = argparse.ArgumentParser()
+    cli_search.add_parser(parser.add_subparsers())
+    assert parser.parse_args(["search", "darts"]).ghn == DEFAULT_GHN
+
+
+def test_withdrawn_name_says_why_and_what_to_use():
+    from graphhyper.errors import CheckpointError
+
+    with pytest.raises(CheckpointError, match="withdrawn.*chance.*ghn-tiny-tiled"):
+        from_pretrained("ghn-tiny")
