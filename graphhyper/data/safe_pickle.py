@@ -6,7 +6,7 @@ allow-list (numpy arrays / dtypes / scalars, scipy CSR matrices and plain builti
 and raises :class:`~graphhyper.errors.UnsafePickleError` *before* anything else is resolved,
 so no code named by the pickle ever runs.
 
-Before anything runs, :func:`graphhyper.data._pickle_scan.scan` walks the opcodes and refuses
+Before anything runs, :func:`graphhyper._pickle_scan.scan` walks the opcodes and refuses
 lengths, memo indices, object counts and hashing work out of proportion to the pickle's size.
 Naming an allowed class is not enough to be safe: the pickle also chooses the arguments and the
 state the object is built from. So every allowed name resolves to a stand-in from
@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from graphhyper._pickle_scan import FACTOR as SCAN_FACTOR
+from graphhyper._pickle_scan import scan
 from graphhyper.data import _pickle_objects as P
-from graphhyper.data._pickle_scan import FACTOR as SCAN_FACTOR
-from graphhyper.data._pickle_scan import scan
 from graphhyper.errors import DatasetError, UnsafePickleError
 
 

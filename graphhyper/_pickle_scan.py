@@ -7,14 +7,19 @@ the memo doubles its hashing cost at every level. :func:`scan` walks the opcodes
 (which checks every length against the data), keeps a model of the stack and the memo, and refuses the pickle
 when the objects it would build, or the work to hash its set elements and dict keys, exceed a small multiple
 of its size.
+
+It serves every allow-list unpickler in graphhyper (dataset pickles in :mod:`graphhyper.data.safe_pickle`, published
+GHN checkpoints in :mod:`graphhyper.ghn.reference`): ``data`` may be the bytes or an open binary file (read once,
+one opcode argument at a time), and the caller chooses the error type its messages end in.
 """
 
 from __future__ import annotations
 
 import pickletools
 from dataclasses import dataclass
+from typing import BinaryIO, Callable
 
-from graphhyper.errors import DatasetError
+from graphhyper.errors import DatasetError, GraphhyperError
 
 #: objects built by the opcodes, and hashing work, may reach this many times the pickle's size plus BASE.
 FACTOR = 64
@@ -52,17 +57,21 @@ _LEAF = _Item()
 _MARK = _Item(0, -1)
 
 
+def _dataset_error(source: str, what: str) -> GraphhyperError:
+    return DatasetError(f"{source}: {what}; the file is truncated or corrupt, or was crafted. {_FIX}")
+
+
 class _Model:
-    def __init__(self, data: bytes, source: str) -> None:
-        self.source, self.size = source, len(data)
-        self.limit = FACTOR * len(data) + BASE
+    def __init__(self, size: int, source: str, error: Callable[[str, str], GraphhyperError]) -> None:
+        self.source, self.size, self.error = source, size, error
+        self.limit = FACTOR * size + BASE
         self.stack: list[_Item] = []
         self.memo: dict[int, _Item] = {}
         self.built = 0
         self.hashed = 0
 
-    def fail(self, what: str) -> DatasetError:
-        return DatasetError(f"{self.source}: {what}; the file is truncated or corrupt, or was crafted. {_FIX}")
+    def fail(self, what: str) -> GraphhyperError:
+        return self.error(self.source, what)
 
     def pop(self, n: int) -> list[_Item]:
         if n > len(self.stack) or any(item is _MARK for item in self.stack[len(self.stack) - n :]):
@@ -140,9 +149,24 @@ class _Model:
             )
 
 
-def scan(data: bytes, source: str) -> None:
-    """Refuse ``data`` (:class:`DatasetError`) when its opcodes alone would allocate or hash out of proportion."""
-    model = _Model(data, source)
+def scan(
+    data: bytes | BinaryIO,
+    source: str,
+    *,
+    size: int | None = None,
+    error: Callable[[str, str], GraphhyperError] = _dataset_error,
+) -> None:
+    """Refuse ``data`` when its opcodes alone would allocate or hash out of proportion.
+
+    ``data`` is the pickle's bytes, or a binary file positioned at its start (then ``size`` is the file's size, the
+    bound for memo indices and budgets). ``error(source, what)`` makes the exception raised (default:
+    :class:`DatasetError` advising a fresh download of the dataset).
+    """
+    if size is None:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError("scan: pass size= with a file object")
+        size = len(data)
+    model = _Model(size, source, error)
     try:
         for op, arg, _ in pickletools.genops(data):
             model.step(op.name, op, arg)
