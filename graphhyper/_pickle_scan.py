@@ -10,7 +10,10 @@ of its size.
 
 It serves every allow-list unpickler in graphhyper (dataset pickles in :mod:`graphhyper.data.safe_pickle`, published
 GHN checkpoints in :mod:`graphhyper.ghn.reference`): ``data`` may be the bytes or an open binary file (read once,
-one opcode argument at a time), and the caller chooses the error type its messages end in.
+one opcode argument at a time), and the caller chooses the error type its messages end in. A caller may also
+pass ``check_global(module, name)``, called for every global the opcodes name (``GLOBAL``, and ``STACK_GLOBAL``
+whose two strings the scan saw pushed or memoised): an unknown global is then refused in the scan, before bytes
+that are not opcodes (joblib writes numpy arrays' data after their wrapper) end it with a vaguer message.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ _DEFAULT_COST = 16
 _TUPLES = frozenset({"TUPLE", "TUPLE1", "TUPLE2", "TUPLE3"})
 _MEMO_PUT = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
 _MEMO_GET = frozenset({"GET", "BINGET", "LONG_BINGET"})
+_STRINGS = frozenset({"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE"})
+GlobalCheck = Callable[[str, str], None]
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class _Item:
 
     size: int = 1
     depth: int = 0
+    text: str | None = None  # the value, for strings (module and name of STACK_GLOBAL)
 
 
 _LEAF = _Item()
@@ -62,13 +68,16 @@ def _dataset_error(source: str, what: str) -> GraphhyperError:
 
 
 class _Model:
-    def __init__(self, size: int, source: str, error: Callable[[str, str], GraphhyperError]) -> None:
-        self.source, self.size, self.error = source, size, error
+    def __init__(
+        self, size: int, source: str, error: Callable[[str, str], GraphhyperError], check_global: GlobalCheck | None
+    ) -> None:
+        self.source, self.size, self.error, self.check_global = source, size, error, check_global
         self.limit = FACTOR * size + BASE
         self.stack: list[_Item] = []
         self.memo: dict[int, _Item] = {}
         self.built = 0
         self.hashed = 0
+        self.last_arg: object = None
 
     def fail(self, what: str) -> GraphhyperError:
         return self.error(self.source, what)
@@ -92,6 +101,7 @@ class _Model:
         self.hashed += sum(item.size for item in items)
 
     def step(self, name: str, op: pickletools.OpcodeInfo, arg: object) -> None:
+        self.last_arg = arg
         self.built += _COST.get(name, _DEFAULT_COST) + (len(arg) if isinstance(arg, (str, bytes)) else 0)
         if name in _MEMO_PUT or name in _MEMO_GET:
             if not isinstance(arg, int) or not 0 <= arg < self.size:
@@ -122,6 +132,18 @@ class _Model:
         self.push(name, op, sliced, popped)
 
     def push(self, name: str, op: pickletools.OpcodeInfo, sliced: list[_Item], popped: list[_Item]) -> None:
+        if name in _STRINGS and isinstance(self.last_arg, str):
+            self.stack.append(_Item(text=self.last_arg))
+            return
+        if self.check_global is not None and name in ("GLOBAL", "STACK_GLOBAL"):
+            module: str | None
+            attr: str | None
+            if name == "GLOBAL":
+                module, _, attr = str(self.last_arg).partition(" ")
+            else:
+                module, attr = popped[0].text, popped[1].text
+            if module is not None and attr is not None:
+                self.check_global(module, attr)
         if name in _TUPLES:
             members = sliced or popped
             item = _Item(1 + sum(m.size for m in members), 1 + max((m.depth for m in members), default=0))
@@ -155,23 +177,27 @@ def scan(
     *,
     size: int | None = None,
     error: Callable[[str, str], GraphhyperError] = _dataset_error,
+    check_global: GlobalCheck | None = None,
 ) -> None:
     """Refuse ``data`` when its opcodes alone would allocate or hash out of proportion.
 
     ``data`` is the pickle's bytes, or a binary file positioned at its start (then ``size`` is the file's size, the
     bound for memo indices and budgets). ``error(source, what)`` makes the exception raised (default:
-    :class:`DatasetError` advising a fresh download of the dataset).
+    :class:`DatasetError` advising a fresh download of the dataset). ``check_global(module, name)`` raises to refuse a
+    global the opcodes name.
     """
     if size is None:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError("scan: pass size= with a file object")
         size = len(data)
-    model = _Model(size, source, error)
+    model = _Model(size, source, error, check_global)
     try:
         for op, arg, _ in pickletools.genops(data):
             model.step(op.name, op, arg)
             if model.built > model.limit or model.hashed > model.limit:
                 break
+    except GraphhyperError:  # a refused global (CheckpointError is a ValueError too)
+        raise
     except (ValueError, OverflowError, RecursionError) as exc:  # genops: truncated argument, unknown opcode
         raise model.fail(f"not a readable pickle ({str(exc)[:200]})") from exc
     model.check()

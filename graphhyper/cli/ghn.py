@@ -1,4 +1,4 @@
-"""`graphhyper ghn ...` sub-commands: ``predict``, ``train``, ``list``."""
+"""`graphhyper ghn ...` sub-commands: ``predict``, ``train``, ``list``, ``convert``."""
 
 from __future__ import annotations
 
@@ -202,6 +202,22 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _convert(args: argparse.Namespace) -> int:
+    from graphhyper.ghn.reference import load_converted
+    from graphhyper.ghn.reference.published import convert
+
+    t0 = time.perf_counter()
+    st_path, js_path = convert(args.file, args.out, overwrite=args.overwrite)
+    ckpt = load_converted(js_path)  # read back: the pair written is one that loads
+    n = sum(v.numel() for v in ckpt.state_dict.values())
+    print(
+        f"{args.file}: {ckpt.family}, {len(ckpt.state_dict)} tensors ({n:,} values), "
+        f"config {'from the file' if ckpt.config is not None else 'not in the file'} -> {st_path} + {js_path} "
+        f"in {time.perf_counter() - t0:.1f} s"
+    )
+    return 0
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("ghn", help="graph hypernetworks: predict parameters, train a GHN")
     sub = parser.add_subparsers(dest="command")
@@ -217,3 +233,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     t.set_defaults(handler=_train)
     s = sub.add_parser("list", help="list the bundled GHN checkpoints")
     s.set_defaults(handler=_list)
+    c = sub.add_parser(
+        "convert",
+        help="read a published GHN-2 / GHN-3 checkpoint once (safely) and write it as safetensors + JSON",
+    )
+    c.add_argument("file", type=non_empty, help="published name (ghn3tm8, ghn2_imagenet, ...) or a downloaded .pt file")
+    c.add_argument("--out", required=True, type=writable_file, help="output NAME (writes NAME.safetensors + NAME.json)")
+    c.add_argument("--overwrite", action="store_true", help="replace existing NAME.safetensors / NAME.json")
+    c.set_defaults(handler=_convert)

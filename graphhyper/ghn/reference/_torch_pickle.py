@@ -223,6 +223,24 @@ def _allowed(loader: _Loader) -> dict[tuple[str, str], Any]:
 ALLOWED_GLOBALS = frozenset(_allowed(_Loader("")))
 
 
+def check_global(source: str) -> Callable[[str, str], None]:
+    """What :func:`graphhyper._pickle_scan.scan` calls for each global: refuse any not in :data:`ALLOWED_GLOBALS`."""
+
+    def check(module: str, name: str) -> None:
+        if (module, name) not in ALLOWED_GLOBALS:
+            raise _refused_global(source, module, name)
+
+    return check
+
+
+def _refused_global(source: str, module: str, name: str) -> CheckpointError:
+    return refused(
+        source,
+        f"the pickle references the global '{module}.{name}', which is not on graphhyper's allow-list for state "
+        "dicts (OrderedDict, torch tensor / parameter rebuilders, nested torch storages)",
+    )
+
+
 class StateDictUnpickler(pickle.Unpickler):
     """``pickle.Unpickler`` whose ``find_class`` resolves only :data:`ALLOWED_GLOBALS`, each to a checked stand-in."""
 
@@ -234,11 +252,7 @@ class StateDictUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         target = self._globals.get((module, name))
         if target is None:
-            raise refused(
-                self._source,
-                f"the pickle references the global '{module}.{name}', which is not on graphhyper's allow-list for "
-                "state dicts (OrderedDict, torch tensor / parameter rebuilders, nested torch storages)",
-            )
+            raise _refused_global(self._source, module, name)
         return target
 
     def persistent_load(self, pid: Any) -> Any:
@@ -255,7 +269,7 @@ def load_pickle(path: Path) -> Any:
     try:
         with open(path, "rb", buffering=1 << 20) as f:
             size = os.fstat(f.fileno()).st_size
-            scan(f, source, size=size, error=_scan_error)
+            scan(f, source, size=size, error=_scan_error, check_global=check_global(source))
             f.seek(0)
             with warnings.catch_warnings():  # TypedStorage's deprecation warning, once per tensor
                 warnings.simplefilter("ignore")

@@ -127,11 +127,20 @@ def _offline() -> bool:
     )
 
 
+def _hf_cache() -> str:
+    try:
+        from huggingface_hub import constants
+
+        return str(constants.HF_HUB_CACHE)
+    except Exception:  # noqa: BLE001 - not installed or another layout: the default location
+        return str(Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub")
+
+
 def _missing(entry: PublishedEntry, reason: str) -> CheckpointError:
     local = cache_dir() / entry.filename
     hf = (
-        f" (or anywhere in the Hugging Face cache, as huggingface_hub.hf_hub_download('{entry.repo_id}', "
-        f"'{entry.filename}') would put it)"
+        f" (or into the Hugging Face cache {_hf_cache()}, e.g. with `huggingface-cli download {entry.repo_id} "
+        f"{entry.filename}` where there is network)"
         if entry.repo_id
         else ""
     )
