@@ -24,7 +24,14 @@ import torch
 
 from graphhyper.cli import main
 from graphhyper.errors import CheckpointError, MissingDependencyError
-from graphhyper.ghn.reference import PUBLISHED, convert, detect_family, load_converted, load_published
+from graphhyper.ghn.reference import (
+    PUBLISHED,
+    convert,
+    detect_family,
+    ensure_converted,
+    load_converted,
+    load_published,
+)
 from graphhyper.ghn.reference import published as pub
 from graphhyper.ghn.reference._torch_pickle import ALLOWED_GLOBALS
 
@@ -240,6 +247,20 @@ def test_published_name_uses_the_local_cache_without_network(cache, monkeypatch)
     monkeypatch.setattr(pub, "_download_hf", lambda entry: pytest.fail("must not download"))
     ckpt = load_published("ghn3tm8")
     assert ckpt.family == "ghn3" and ckpt.source.startswith("ghn3tm8 (")
+
+
+def test_ensure_converted_converts_once(cache, monkeypatch):
+    cache.mkdir(parents=True)
+    state = _small_state("ghn3tm8")
+    joblib.dump(state, cache / "ghn3tm8.pt")
+    js = ensure_converted("ghn3tm8")
+    (cache / "ghn3tm8.pt").unlink()  # the published file is no longer needed
+    monkeypatch.setattr(pub, "convert", lambda *a, **k: pytest.fail("must not convert again"))
+    assert ensure_converted("ghn3tm8") == js
+    ckpt = load_published(js)  # a converted .json is routed to load_converted
+    _assert_same(dict(sorted(ckpt.state_dict.items())), dict(sorted(state.items())))
+    with pytest.raises(CheckpointError, match="not a published GHN"):
+        ensure_converted("ghn4")
 
 
 def test_published_name_downloads_through_hf_hub(cache, monkeypatch, tmp_path):

@@ -291,14 +291,33 @@ def load_published(name_or_path: str | os.PathLike[str]) -> PublishedCheckpoint:
 
     A path works without network; a name uses :func:`cache_dir` or downloads (GHN-3 through
     ``huggingface_hub.hf_hub_download``, into its standard cache; GHN-2 from GitHub into :func:`cache_dir`).
+    A ``.json`` / ``.safetensors`` path written by :func:`convert` is read with :func:`load_converted`.
 
     Raises:
         CheckpointError: unknown name and no such file; the download is impossible (the message says where to put
             the file); the file is refused by the allow-list, corrupt, or not a GHN-2 / GHN-3 state dict.
     """
+    if Path(name_or_path).suffix in (".json", ".safetensors"):
+        return load_converted(name_or_path)
     path, entry = _locate(name_or_path)
     named = entry is not None and os.fspath(name_or_path) in (entry.name, entry.filename)
     return load_file(path, f"{entry.name} ({path})" if named and entry else None)
+
+
+def ensure_converted(name: str) -> Path:
+    """The converted checkpoint (``.json``) of the published ``name`` in :func:`cache_dir`, converting it first
+    if it is not there yet (the published file is then fetched, read once and no longer needed).
+
+    ``load_converted(ensure_converted(name))`` is the cheap way to load a published GHN repeatedly: after the first
+    call nothing is downloaded or unpickled, and the weights are memory-mapped.
+    """
+    if name not in PUBLISHED:
+        raise CheckpointError(f"{name!r} is not a published GHN; choose one of {', '.join(PUBLISHED)}.")
+    base = cache_dir() / f"{name}.converted"
+    st_path, js_path = _paths(base)
+    if not (st_path.is_file() and js_path.is_file()):
+        convert(name, base, overwrite=True)
+    return js_path
 
 
 # ---------------------------------------------------------------- conversion to safetensors + JSON
@@ -426,6 +445,7 @@ __all__ = [
     "cache_dir",
     "convert",
     "detect_family",
+    "ensure_converted",
     "fetch",
     "load_converted",
     "load_file",
