@@ -178,6 +178,14 @@ def test_nested_storage_payload_with_a_malicious_pickle_is_refused(tmp_path, mar
     assert not marker.exists()
 
 
+@pytest.mark.parametrize("zipped", [True, False])
+def test_torch_file_with_a_malicious_pickle_is_refused(tmp_path, marker, zipped):
+    evil = {"state_dict": {"gnn.gru.w": torch.ones(1)}, "config": _Marker(os.system, f"touch {marker}")}
+    torch.save(evil, tmp_path / "t.pt", _use_new_zipfile_serialization=zipped)
+    _refused(tmp_path / "t.pt", "weights-only", "system")
+    assert not marker.exists()
+
+
 def test_joblib_numpy_wrapper_is_refused(tmp_path, marker):
     joblib.dump({"gnn.gru.w": np.arange(3.0)}, tmp_path / "np.pt")
     _refused(tmp_path / "np.pt", "joblib.numpy_pickle.NumpyArrayWrapper")

@@ -94,8 +94,13 @@ def load_torch(path: Path, kind: str) -> Any:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:300] if text else type(exc).__name__
+    """The informative line of ``exc``: for torch's weights-only refusals the one naming the global (its first
+    paragraph suggests ``weights_only=False``, which is exactly what must not be done with these files)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    named = [line for line in lines if "GLOBAL" in line or "Unsupported" in line or "WeightsUnpickler" in line]
+    if named or (lines and lines[0].startswith("Weights only load failed")):
+        lines = named or lines[1:]
+    return lines[0][:300] if lines else type(exc).__name__
 
 
 # ---------------------------------------------------------------- plain pickles of a state dict
