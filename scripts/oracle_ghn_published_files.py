@@ -40,7 +40,7 @@ def reference_model(name: str, config: dict):
 def check(name: str, work: Path) -> None:
     import joblib
 
-    from graphhyper.ghn.reference import convert, load_converted, load_published
+    from graphhyper.ghn.reference.published import convert, load_converted, load_published
 
     config = json.loads(FIXTURE.read_text())[name]["config"]
     torch.manual_seed(0)

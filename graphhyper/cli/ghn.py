@@ -203,8 +203,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from graphhyper.ghn.reference import load_converted
-    from graphhyper.ghn.reference.published import convert
+    from graphhyper.ghn.reference.published import convert, load_converted
 
     t0 = time.perf_counter()
     st_path, js_path = convert(args.file, args.out, overwrite=args.overwrite)

@@ -24,7 +24,9 @@ import torch
 
 from graphhyper.cli import main
 from graphhyper.errors import CheckpointError, MissingDependencyError
-from graphhyper.ghn.reference import (
+from graphhyper.ghn.reference import published as pub
+from graphhyper.ghn.reference._torch_pickle import ALLOWED_GLOBALS
+from graphhyper.ghn.reference.published import (
     PUBLISHED,
     convert,
     detect_family,
@@ -32,8 +34,6 @@ from graphhyper.ghn.reference import (
     load_converted,
     load_published,
 )
-from graphhyper.ghn.reference import published as pub
-from graphhyper.ghn.reference._torch_pickle import ALLOWED_GLOBALS
 
 FIXTURE = Path(__file__).parent / "fixtures" / "ghn_reference_shapes.json"
 LAYOUTS = json.loads(FIXTURE.read_text())

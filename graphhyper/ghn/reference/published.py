@@ -1,6 +1,6 @@
 """The published GHN-2 / GHN-3 checkpoints: where they live, loading them safely, converting them once.
 
->>> from graphhyper.ghn.reference import load_published, convert, load_converted
+>>> from graphhyper.ghn.reference.published import load_published, convert, load_converted
 >>> ckpt = load_published("ghn3tm8")                 # doctest: +SKIP  (downloads through huggingface_hub)
 >>> ckpt.family, len(ckpt.state_dict)                # doctest: +SKIP
 ('ghn3', 60)
