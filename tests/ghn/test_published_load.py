@@ -275,15 +275,20 @@ def test_published_name_downloads_through_hf_hub(cache, monkeypatch, tmp_path):
     joblib.dump(_small_state("ghn3sm8"), tmp_path / "downloaded.pt")
     calls = []
 
-    def fake(repo_id, filename):
-        calls.append((repo_id, filename))
+    def fake(repo_id, filename, local_files_only=False):
+        calls.append((repo_id, filename, local_files_only))
         return str(tmp_path / "downloaded.pt")
 
     import huggingface_hub
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake)
     assert load_published("ghn3sm8").family == "ghn3"
-    assert calls == [("SamsungSAILMontreal/ghn3", "ghn3sm8.pt")]
+    monkeypatch.setenv("GRAPHHYPER_OFFLINE", "1")  # offline: the Hugging Face cache only
+    assert load_published("ghn3sm8").family == "ghn3"
+    assert calls == [
+        ("SamsungSAILMontreal/ghn3", "ghn3sm8.pt", False),
+        ("SamsungSAILMontreal/ghn3", "ghn3sm8.pt", True),
+    ]
 
 
 def test_offline_message_names_the_file_url_and_where_to_put_it(cache, monkeypatch):

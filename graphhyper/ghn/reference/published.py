@@ -116,8 +116,8 @@ class PublishedCheckpoint:
 def cache_dir() -> Path:
     """``$GRAPHHYPER_CACHE/ghn-reference`` (default ``~/.cache/graphhyper/ghn-reference``): files put here are used
     before any download."""
-    root = os.environ.get("GRAPHHYPER_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    base = Path(root) if os.environ.get("GRAPHHYPER_CACHE") else Path(root) / "graphhyper"
+    env = os.environ.get("GRAPHHYPER_CACHE")
+    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "graphhyper"
     return base / "ghn-reference"
 
 
@@ -158,7 +158,8 @@ def _download_hf(entry: PublishedEntry) -> Path:
     except MissingDependencyError:
         raise _missing(entry, "huggingface_hub is not installed (pip install 'graphhyper[hub]')") from None
     try:
-        return Path(hub.hf_hub_download(repo_id=entry.repo_id, filename=entry.filename))
+        # offline, only the Hugging Face cache is looked at (HF_HUB_OFFLINE does that by itself)
+        return Path(hub.hf_hub_download(repo_id=entry.repo_id, filename=entry.filename, local_files_only=_offline()))
     except Exception as exc:  # noqa: BLE001 - offline mode, HTTP errors, timeouts: all end the same way
         raise _missing(entry, f"huggingface_hub could not fetch it ({type(exc).__name__}: {str(exc)[:200]})") from None
 
@@ -194,7 +195,7 @@ def fetch(name: str) -> Path:
     if local.is_file():
         return local
     if entry.repo_id is not None:
-        return _download_hf(entry)  # huggingface_hub honours HF_HUB_OFFLINE and uses its cache
+        return _download_hf(entry)
     if _offline():
         raise _missing(entry, "offline mode is on (HF_HUB_OFFLINE / GRAPHHYPER_OFFLINE)")
     return _download_url(entry)
