@@ -25,7 +25,7 @@ import torch
 from graphhyper.cli import main
 from graphhyper.errors import CheckpointError, MissingDependencyError
 from graphhyper.ghn.reference import published as pub
-from graphhyper.ghn.reference._torch_pickle import ALLOWED_GLOBALS
+from graphhyper.ghn.reference._torch_pickle import ALLOWED_GLOBALS, sniff
 from graphhyper.ghn.reference.published import (
     PUBLISHED,
     convert,
@@ -116,6 +116,7 @@ def test_torch_save_dict_with_config_round_trip(tmp_path, zipped):
         _use_new_zipfile_serialization=zipped,
     )
     assert zipfile.is_zipfile(path) == zipped
+    assert sniff(path) == ("torch-zip" if zipped else "torch-legacy")  # mmap=True only for zip files
     ckpt = load_published(path)
     _assert_same(ckpt.state_dict, state)
     assert ckpt.family == "ghn2"

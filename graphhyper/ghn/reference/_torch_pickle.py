@@ -44,7 +44,7 @@ ALLOWED_DTYPES = frozenset(
     | {torch.int8, torch.uint8, torch.bool}
 )
 MAX_NDIM = 32
-_FIX = "Re-download the file from the URL listed by graphhyper.ghn.reference.PUBLISHED, or check the path."
+_FIX = "Re-download the file from the URL listed in graphhyper.ghn.reference.published.PUBLISHED, or check the path."
 
 
 def refused(source: str, what: str) -> CheckpointError:
