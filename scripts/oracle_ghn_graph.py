@@ -187,6 +187,10 @@ def run(names: list[str], cache: Path | None, fixtures: Path | None, fixture_mod
             keep = {k: ref[k] for k in ("ops", "names", "shapes", "node_info", "edges", "ve_cutoff")}
             keep["edges"] = [e for e in keep["edges"] if e[2] == 1]  # virtual edges follow from the real ones
             keep["input_shape"] = list(_input_shape(model))
+            keep["source"] = (
+                f"ghn3.graph.Graph(torchvision.models.get_model({name!r})) in training mode on CPU, torch "
+                f"{torch.__version__}, written by scripts/oracle_ghn_graph.py (edges: real ones only)"
+            )
             (fixtures / f"{name}.json").write_text(json.dumps(keep, separators=(",", ":")))
     counts: dict[str, int] = {}
     for r in rows:
