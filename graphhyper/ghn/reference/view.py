@@ -177,24 +177,49 @@ def _kernel(node: Node) -> tuple[int, ...] | None:
     return (1, 1, *(k * 2 if len(k) == 1 else k))
 
 
-def _leaves(node: Node) -> tuple[list[_Raw], list[_Raw]]:
-    """``(parameters met when the node is visited, parameters met after its inputs)``.
+def _is_module(node: Node) -> bool:
+    """Leaf-module nodes carry their class name as target; traced functions a dotted name (``torch.cat``)."""
+    return "." not in node.target
 
-    Linear layers compute ``addmm(bias, x, weight.t())``: the bias is met first and the weight only after the
-    whole input sub-graph; everything else meets its parameters (in module order) on the visit.
+
+def _param_raws(node: Node) -> list[_Raw]:
+    """One raw node per parameter of ``node``, with its reference primitive (None where it has none).
+
+    Parameters of leaf modules are typed by the module (:func:`_param_op`); those a traced function uses directly
+    by what the function does with them: the weights of linear / attention / convolution calls as the layer's,
+    and a parameter added to the activations as a positional embedding (``pos_enc``); others have none.
     """
-    module = node.op not in ("add", "mul", "concat", "expand", "index", "unknown") or node.target[:1].isupper()
+    module = _is_module(node)
     raws = []
     for pname, shape in node.params.items():
         owner = pname.rsplit(".", 1)[0] if "." in pname else ""
-        op = _param_op(node, pname) if module else ("pos_enc" if node.op == "add" else None)
+        op = _param_op(node, pname) if module or node.op in ("linear", "attention", "conv") else None
+        op = "pos_enc" if node.op == "add" and not module else op
         norm_bias = module and "norm" in node.target.lower() and pname.endswith(".bias")
         raws.append(_Raw(pname, owner, op, tuple(shape), added=node.op == "add" and not module, norm_bias=norm_bias))
-    if node.op in ("linear", "attention") and module:
-        biases = [r for r in raws if "bias" in r.name.rsplit(".", 1)[-1]]
-        weights = [r for r in raws if r not in biases]
-        return biases[:1], weights + biases[1:]
-    return raws, []
+    return raws
+
+
+def _split_linear(raws: list[_Raw]) -> tuple[list[_Raw], list[_Raw]]:
+    """``(bias, weights)`` of a linear map: ``addmm(bias, x, weight.t())`` meets the bias first and the weight
+    only after the whole input sub-graph."""
+    biases = [r for r in raws if "bias" in r.name.rsplit(".", 1)[-1]]
+    return biases[:1], [r for r in raws if r not in biases[:1]]
+
+
+def _projection_groups(node: Node, raws: list[_Raw]) -> list[list[_Raw]]:
+    """An attention node's parameters grouped by owner module: ``[input projection, output projection]``.
+
+    A module (``nn.MultiheadAttention``) lists its own parameters before its ``out_proj``'s; for a traced
+    function (torchvision's ``shifted_window_attention``) the input projection is the wider one (``3C x C``).
+    """
+    groups: dict[str, list[_Raw]] = {}
+    for r in raws:
+        groups.setdefault(r.module or "", []).append(r)
+    out = list(groups.values())
+    if not _is_module(node):
+        out.sort(key=lambda g: -max((r.shape[0] for r in g if r.shape and len(r.shape) == 2), default=0))
+    return out
 
 
 class _Walk:
@@ -211,7 +236,8 @@ class _Walk:
         self.grad = self._needs_grad()
         self.dag = _Dag()
         self.exit: dict[int, int] = {}
-        self.later: dict[int, list[_Raw]] = {}
+        self.later: dict[int, list[tuple[_Raw, int]]] = {}  # raw nodes met after the inputs, and their target
+        self.inlets: dict[int, tuple[int, int]] = {}  # the raw node the first input feeds, and the others
 
     def _needs_grad(self) -> list[bool]:
         grad: list[bool] = []
@@ -251,17 +277,64 @@ class _Walk:
             self._leave(i, start)
 
     def _enter(self, i: int) -> int | None:
+        """Emit the raw nodes met when autograd's walk reaches node ``i``; return the one its inputs feed."""
         if i in self.exit:
             return None
         node = self.graph.nodes[i]
-        visit, later = _leaves(node)
-        ids = [self.dag.new(r) for r in visit] or [self.dag.new(_Raw(_function_name(node), kernel=_kernel(node)))]
+        raws = _param_raws(node)
+        if node.op == "attention" and raws:
+            return self._enter_attention(i, node, raws)
+        later: list[_Raw] = []
+        if node.op == "linear" and _is_module(node):
+            raws, later = _split_linear(raws)
+        ids = [self.dag.new(r) for r in raws] or [self.dag.new(_Raw(_function_name(node), kernel=_kernel(node)))]
         start = ids[0]
         for k in ids[1:]:
             self._leaf_edge(start, k)
         self.exit[i] = ids[-1]
-        self.later[i] = later
+        self.later[i] = [(r, start) for r in later]
+        self.inlets[i] = (start, start)
+        if later and not raws and self._after_norm(i):
+            self.inlets[i] = (-1, -1)  # the inputs feed the weight, met after them (see _leave)
         return start
+
+    def _after_norm(self, i: int) -> bool:
+        """A bias-free linear layer right after a layer norm (a patch-merging reduction): its weight sits on the
+        data path, ``norm -> weight -> next``, as the reference rewires Swin's ``norm -> reduction``."""
+        inputs = [j for j in self.children[i] if self.grad[j]]
+        return len(inputs) == 1 and self.graph.nodes[inputs[0]].op == "layer_norm"
+
+    def _linear(self, raws: list[_Raw]) -> tuple[int, list[tuple[_Raw, int]]]:
+        bias, weights = _split_linear(raws)
+        k = self.dag.new(bias[0]) if bias else self.dag.new(_Raw("MmBackward0"))
+        return k, [(w, k) for w in weights]
+
+    def _enter_attention(self, i: int, node: Node, raws: list[_Raw]) -> int:
+        """Attention: input projection -> scores -> (softmax) -> values -> output projection.
+
+        ``nn.MultiheadAttention`` runs ``scaled_dot_product_attention`` (no softmax node in autograd); a traced
+        attention function that owns the projections computes ``softmax(q k^T + bias) v`` itself, and a
+        further input of it (a relative position bias) joins at the ``+``.
+        """
+        groups = _projection_groups(node, raws)
+        out_k, out_later = self._linear(groups[-1]) if len(groups) > 1 else (self.dag.new(_Raw("MmBackward0")), [])
+        extra = out_k
+        if _is_module(node):
+            mid = self.dag.new(_Raw("ScaledDotProductAttentionBackward0"))
+            self.dag.link(mid, out_k)
+        else:
+            av, soft = self.dag.new(_Raw("BmmBackward0")), self.dag.new(_Raw("SoftmaxBackward0"))
+            extra, mid = self.dag.new(_Raw("AddBackward0")), self.dag.new(_Raw("BmmBackward0"))
+            for u, v in ((av, out_k), (soft, av), (extra, soft), (mid, extra)):
+                self.dag.link(u, v)
+        in_k, in_later = self._linear(groups[0])
+        self.dag.link(in_k, mid)
+        if not _is_module(node):
+            self.dag.link(in_k, av)  # the values
+        self.exit[i] = out_k
+        self.later[i] = in_later + out_later
+        self.inlets[i] = (in_k, extra)
+        return out_k
 
     def _leaf_edge(self, start: int, k: int) -> None:
         if "bias" in self.dag.raw[k].name:
@@ -270,12 +343,14 @@ class _Walk:
             self.dag.link(k, start)
 
     def _leave(self, i: int, start: int) -> None:
-        for j in self.children[i]:
-            if self.grad[j]:
-                self.dag.link(self.exit[j], start)
-        for r in self.later.pop(i):
-            k = self.dag.new(r)
-            self.dag.link(k, start)  # weight (through its transpose) into the bias / matmul
+        first, rest = self.inlets.pop(i)
+        later = [(self.dag.new(r), into) for r, into in self.later.pop(i)]
+        for k, into in later:
+            self.dag.link(k, into)  # a weight (through its transpose) into its bias / matmul
+        if first < 0:
+            first = rest = later[0][0]
+        for n, j in enumerate(j for j in self.children[i] if self.grad[j]):
+            self.dag.link(self.exit[j], first if n == 0 else rest)
 
 
 # ================================================================================================================
