@@ -81,6 +81,7 @@ _FUNCTION_NAMES: dict[str, str] = {
 }
 
 _CLASSIFIER_PREFIXES = ("classifier", "fc", "head")
+_LAYER_CALLS = ("linear", "attention", "conv")
 
 
 @dataclass
@@ -186,14 +187,16 @@ def _param_raws(node: Node) -> list[_Raw]:
     """One raw node per parameter of ``node``, with its reference primitive (None where it has none).
 
     Parameters of leaf modules are typed by the module (:func:`_param_op`); those a traced function uses directly
-    by what the function does with them: the weights of linear / attention / convolution calls as the layer's,
+    by what the function does with them: the ``weight`` / ``bias`` of a submodule passed to a linear / attention /
+    convolution call as that layer's (not, e.g., Swin-V2's ``logit_scale``),
     and a parameter added to the activations as a positional embedding (``pos_enc``); others have none.
     """
     module = _is_module(node)
     raws = []
     for pname, shape in node.params.items():
         owner = pname.rsplit(".", 1)[0] if "." in pname else ""
-        op = _param_op(node, pname) if module or node.op in ("linear", "attention", "conv") else None
+        layer_param = pname.rsplit(".", 1)[-1] in ("weight", "bias")
+        op = _param_op(node, pname) if module or (node.op in _LAYER_CALLS and layer_param) else None
         op = "pos_enc" if node.op == "add" and not module else op
         norm_bias = module and "norm" in node.target.lower() and pname.endswith(".bias")
         raws.append(_Raw(pname, owner, op, tuple(shape), added=node.op == "add" and not module, norm_bias=norm_bias))
