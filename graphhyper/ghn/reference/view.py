@@ -485,9 +485,9 @@ def _fix_softmax_edges(dag: _Dag) -> None:
         for out in sorted(dag.succ[i]):
             for j in sorted(dag.pred[out] - {i}):
                 n_paths = _count_paths(frozen, j, out)
-                if n_paths > 1 or i not in dag.succ[j]:
+                if n_paths > 1 or j not in dag.succ[i]:
                     dag.unlink(j, out)
-                if n_paths == 1 and i not in dag.succ[j]:
+                if n_paths == 1 and j not in dag.succ[i]:
                     dag.link(j, i)
 
 
