@@ -570,8 +570,10 @@ def _virtual_edges(adj: torch.Tensor, cutoff: int) -> torch.Tensor:
     if cutoff <= 1:
         return adj
     n = adj.shape[0]
-    succ = [torch.nonzero(adj[i] == 1).view(-1).tolist() for i in range(n)]
-    out = adj.clone()
+    succ: list[list[int]] = [[] for _ in range(n)]
+    for i, j in torch.nonzero(adj == 1).tolist():
+        succ[i].append(j)
+    rows = adj.tolist()
     for s in range(n):
         dist = {s: 0}
         queue = deque([s])
@@ -583,10 +585,11 @@ def _virtual_edges(adj: torch.Tensor, cutoff: int) -> torch.Tensor:
                 if v not in dist:
                     dist[v] = dist[u] + 1
                     queue.append(v)
+        row = rows[s]
         for v, d in dist.items():
             if d > 1:
-                out[s, v] = d
-    return out
+                row[v] = d
+    return torch.tensor(rows, dtype=torch.long).reshape(n, n)
 
 
 def _display_name(name: str) -> str:
