@@ -105,9 +105,10 @@ class _Dag:
     order: list[int] = field(default_factory=list)
     succ: dict[int, set[int]] = field(default_factory=dict)
     pred: dict[int, set[int]] = field(default_factory=dict)
+    next_id: int = -1
 
     def new(self, node: _Raw) -> int:
-        k = max(self.raw, default=-1) + 1 if self.raw else len(self.order)
+        k = self.next_id = self.next_id + 1
         self.raw[k], self.succ[k], self.pred[k] = node, set(), set()
         self.order.append(k)
         return k
