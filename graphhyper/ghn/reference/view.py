@@ -1,15 +1,18 @@
 """The published GHNs' graph of an architecture, built from our trace.
 
-GHN-2 (ppuda) and GHN-3 (ghn3) read a graph that their own builder makes by walking autograd after a real forward
-pass, then filtering and patching it. :func:`reference_graph` rebuilds that graph from an
-:class:`~graphhyper.arch.ArchGraph` (our symbolic trace, no forward pass) with the same rules:
+The published GHNs read a graph made by ghn3's builder (``ghn3.graph.Graph``; ghn3 also loads the GHN-2
+checkpoints and builds their graphs with it): a walk over autograd after a real forward pass of the model in its
+own mode (a fresh model trains, so GoogLeNet's and Inception's auxiliary heads are in it), then filters and patches.
+:func:`reference_graph` rebuilds that graph from an :class:`~graphhyper.arch.ArchGraph` (our symbolic trace, no
+forward pass) with the same rules:
 
 1. **Autograd view.** Every traced node that depends on a parameter becomes what autograd records for it: one node
    per parameter tensor (a conv's weight then its bias; a linear layer's bias first and its weight after the whole
    input sub-graph, as ``addmm(bias, x, weight.t())`` is walked), or one function node named as autograd names it
    (``AddBackward0``, ``MeanBackward1``, ...). Nodes are numbered in the walk's order: depth-first from the outputs,
    operands in call order (:attr:`Node.inputs`). Edges run from a function's inputs to its first parameter, from
-   there to any bias, and from the last parameter on.
+   there to any bias, and from the last parameter on. Attention is input projection -> scores [-> softmax] ->
+   values -> output projection (``nn.MultiheadAttention`` runs ``scaled_dot_product_attention``: no softmax).
 2. **Filter** (the reference's ``_filter_graph``). Nodes whose op the GHNs have no word for are removed and their
    edges rewired around them (``u -> removed -> v`` becomes ``u -> v``): parameters of modules other than 2-d
    convolutions, linear / attention layers, 2-d batch norm, layer norm and embeddings; the biases of normalisation
@@ -27,6 +30,15 @@ pass, then filtering and patching it. :func:`reference_graph` rebuilds that grap
 
 Node sizes follow ``_construct_features``: a parameter's shape, ``(1, 1, k, k)`` for pooling, ``(1, C, s, s)``
 with ``s = floor(sqrt(L))`` for a ``(1, L, C)`` parameter, and 2-d for a 1x1 classifier convolution.
+
+Where the reference patches particular models by class (ViT's positional embedding, SqueezeNet's head, Swin's
+patch merging) the view applies the same change wherever the same structure occurs, and parameters are typed by
+the layer that uses them (the reference types them by the class of the module that owns them; the two agree on
+torchvision). ``scripts/oracle_ghn_graph.py`` compares the two builders: identical graphs on 77 of the 80 torchvision
+classifiers; on Swin-V2 the reference's own patching makes a cycle, its topological sort fails and it keeps an
+unsorted graph, which the view does not reproduce. ppuda's older builder (GHN-2's original code) differs from
+ghn3's on some models (squeeze-and-excitation networks, SqueezeNet, auxiliary heads) and is not what this view
+reproduces.
 """
 
 from __future__ import annotations
