@@ -34,6 +34,9 @@ class Node:
         attrs: integer hyper-parameters (``kernel_size``, ``stride``, ``groups``, ``out_channels``, ...).
         params: full dotted parameter names of the traced root module → shape, for the parameters this node owns.
         out_shape: shape of the node's (first) output tensor, or ``None`` when unknown.
+        inputs: names of the nodes feeding this one, in operand order (``cat([a, b])``: ``("a", "b")``); set by
+            :func:`~graphhyper.arch.trace`, empty for hand-made nodes. Not part of :meth:`label`: the edges carry
+            the structure, this only orders them (what an autograd walk such as the published GHNs' follows).
     """
 
     name: str
@@ -42,6 +45,7 @@ class Node:
     attrs: dict[str, Any] = field(default_factory=dict)
     params: dict[str, tuple[int, ...]] = field(default_factory=dict)
     out_shape: tuple[int, ...] | None = None
+    inputs: tuple[str, ...] = ()
 
     def label(self) -> str:
         """Name-free label used by the structural hash: op, attrs and parameter shapes."""
@@ -412,6 +416,7 @@ class ArchGraph:
                     "attrs": _listify(n.attrs),
                     "params": _listify(n.params),
                     "out_shape": _listify(n.out_shape),
+                    **({"inputs": list(n.inputs)} if n.inputs else {}),
                 }
                 for n in self.nodes
             ],
@@ -444,6 +449,7 @@ class ArchGraph:
                 attrs={k: _tuplify(v) for k, v in d.get("attrs", {}).items()},
                 params={k: tuple(v) for k, v in d.get("params", {}).items()},
                 out_shape=None if d.get("out_shape") is None else tuple(d["out_shape"]),
+                inputs=tuple(d.get("inputs", ())),
             )
             for d in data["nodes"]
         ]

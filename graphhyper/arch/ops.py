@@ -372,6 +372,32 @@ def function_op(target: Any) -> str:
     return _FUNC_BY_NAME.get(_canonical(raw), "unknown")
 
 
+_POOL_ARGS = ("kernel_size", "stride", "padding")
+_POOL_OPS = ("max_pool", "avg_pool", "lp_pool")
+
+
+def function_attrs(target: Any, args: Any, kwargs: Any) -> dict[str, int | tuple[int, ...]]:
+    """Integer hyper-parameters of a pooling call (``F.max_pool2d(x, 3, 2)``: kernel size, stride, padding,
+    dilation), as a pooling module's attrs would hold them; ``{}`` for every other function.
+
+    Pooling functions take ``(input, kernel_size, stride, padding, ...)`` positionally (``torch.nn.functional``,
+    their ATen overloads alike), so positions are enough and no signature lookup is needed.
+    """
+    op = function_op(target)
+    if op not in _POOL_OPS:
+        return {}
+    start = 2 if op == "lp_pool" else 1  # lp_pool*d(input, norm_type, kernel_size, stride)
+    named = dict(zip(_POOL_ARGS, tuple(args)[start:])) if isinstance(args, (tuple, list)) else {}
+    if isinstance(kwargs, dict):
+        named.update({k: v for k, v in kwargs.items() if k in (*_POOL_ARGS, "dilation")})
+    attrs = {}
+    for name, value in named.items():
+        value = _as_int_attr(value)
+        if value is not None:
+            attrs[name] = value
+    return attrs
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # built-in tables
 
@@ -593,4 +619,5 @@ __all__ = [
     "module_attrs",
     "function_op",
     "function_name",
+    "function_attrs",
 ]

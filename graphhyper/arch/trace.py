@@ -23,7 +23,7 @@ import math
 import operator
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Collection, Iterable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -201,7 +201,7 @@ class _Builder:
     param_names: dict[int, str]  # id(original parameter) -> canonical (deduplicated) full name
     param_shapes: dict[str, tuple[int, ...]]
     nodes: list[Node] = field(default_factory=list)
-    preds: list[set[int]] = field(default_factory=list)
+    preds: list[list[int]] = field(default_factory=list)  # sources in operand order
     owned: set[str] = field(default_factory=set)
     name_count: dict[str, int] = field(default_factory=dict)
 
@@ -219,10 +219,10 @@ class _Builder:
         return out
 
     def add(
-        self, name: str, op: str, target: str, attrs: dict, params: Iterable[str], preds: set[int], value: Any
+        self, name: str, op: str, target: str, attrs: dict, params: Iterable[str], preds: Iterable[int], value: Any
     ) -> int:
         self.nodes.append(Node(self.unique(name), op, target, attrs, self.claim(params), _first_shape(value)))
-        self.preds.append(set(preds))
+        self.preds.append(list(dict.fromkeys(preds)))
         return len(self.nodes) - 1
 
     def finish(self, meta: dict) -> ArchGraph:
@@ -239,6 +239,8 @@ class _Builder:
         keep = [i for i in range(n) if alive[i] or self.nodes[i].params or self.nodes[i].op == "input"]
         pos = {old: new for new, old in enumerate(keep)}
         edges = [(pos[s], pos[d]) for d in keep for s in self.preds[d] if s in pos]
+        for d in keep:
+            self.nodes[d].inputs = tuple(self.nodes[s].name for s in self.preds[d] if s in pos)
         graph = ArchGraph([self.nodes[i] for i in keep], edges, dict(self.param_shapes), meta)
         unknown = graph.unknown_ops()
         if unknown:
@@ -603,12 +605,12 @@ class _ShapeError(Exception):
 
 
 def _fx_build(root: nn.Module, graph: fx.Graph, env: dict, builder: _Builder) -> None:
-    src: dict[fx.Node, set[int]] = {}
+    src: dict[fx.Node, Collection[int]] = {}
     pend: dict[fx.Node, set[str]] = {}
     modules = dict(root.named_modules(remove_duplicate=False))
     for node in graph.nodes:
         inputs = node.all_input_nodes
-        in_src = set().union(*(src[i] for i in inputs)) if inputs else set()
+        in_src = _ordered_union(src[i] for i in inputs)
         in_pend = set().union(*(pend[i] for i in inputs)) if inputs else set()
         value = env.get(node)
         src[node], pend[node] = set(), in_pend
@@ -640,8 +642,19 @@ def _fx_build(root: nn.Module, graph: fx.Graph, env: dict, builder: _Builder) ->
             if _is_passthrough(op, node.target, first, value):
                 src[node] = in_src
                 continue
-            src[node] = {builder.add(node.name, op, ops.function_name(node.target), {}, sorted(in_pend), in_src, value)}
+            attrs = ops.function_attrs(node.target, node.args, node.kwargs)
+            src[node] = {
+                builder.add(node.name, op, ops.function_name(node.target), attrs, sorted(in_pend), in_src, value)
+            }
             pend[node] = set()
+
+
+def _ordered_union(groups: Iterable[Iterable[int]]) -> dict[int, None]:
+    """The union of ``groups`` in first-seen order (a dict used as an ordered set): operand order is kept."""
+    out: dict[int, None] = {}
+    for group in groups:
+        out.update(dict.fromkeys(group))
+    return out
 
 
 def _is_passthrough(op: str, target: Any, first: Any, value: Any) -> bool:
@@ -699,12 +712,13 @@ def _trace_export(root: nn.Module, args: tuple, kwargs: dict, builder: _Builder)
     user_inputs = set(sig.user_inputs)
     modules = dict(root.named_modules(remove_duplicate=False))
     graph = program.graph
+    order = {n: k for k, n in enumerate(graph.nodes)}
     leaf, last_of, members = _export_groups(graph, modules)
-    src: dict[fx.Node, set[int]] = {}
+    src: dict[fx.Node, Collection[int]] = {}
     pend: dict[fx.Node, set[str]] = {}
     for node in graph.nodes:
         inputs = node.all_input_nodes
-        in_src = set().union(*(src.get(i, set()) for i in inputs)) if inputs else set()
+        in_src = _ordered_union(src.get(i, ()) for i in inputs)
         in_pend = set().union(*(pend.get(i, set()) for i in inputs)) if inputs else set()
         value = node.meta.get("val")
         src[node], pend[node] = set(), in_pend
@@ -722,7 +736,7 @@ def _trace_export(root: nn.Module, args: tuple, kwargs: dict, builder: _Builder)
                 continue
             group = set(members[key])
             outside = {i for m in members[key] for i in m.all_input_nodes if i not in group}
-            g_src = set().union(*(src.get(i, set()) for i in outside)) if outside else set()
+            g_src = _ordered_union(src.get(i, ()) for i in sorted(outside, key=order.__getitem__))
             g_pend = set().union(*(pend.get(i, set()) for i in outside)) if outside else set()
             module = modules[path]
             op, attrs = ops.module_op(module)
@@ -742,7 +756,10 @@ def _trace_export(root: nn.Module, args: tuple, kwargs: dict, builder: _Builder)
             if _is_passthrough(op, node.target, first, value):
                 src[node] = in_src
                 continue
-            src[node] = {builder.add(node.name, op, ops.function_name(node.target), {}, sorted(in_pend), in_src, value)}
+            attrs = ops.function_attrs(node.target, node.args, node.kwargs)
+            src[node] = {
+                builder.add(node.name, op, ops.function_name(node.target), attrs, sorted(in_pend), in_src, value)
+            }
             pend[node] = set()
 
 
@@ -770,7 +787,7 @@ class _Recorder(TorchFunctionMode):
     def __init__(self, root: nn.Module, builder: _Builder, stand_ins: dict[int, str]) -> None:
         super().__init__()
         self.builder, self.stand_ins = builder, stand_ins
-        self.flow: dict[int, tuple[frozenset[int], tuple[str, ...]]] = {}
+        self.flow: dict[int, tuple[tuple[int, ...], tuple[str, ...]]] = {}
         self.alive: list[torch.Tensor] = []  # keeps ids unique while recording
         self.leaf_depth = 0
         self.stack: list[str] = []
@@ -780,20 +797,20 @@ class _Recorder(TorchFunctionMode):
         self.tracer = _LeafTracer()
 
     # ---------------------------------------------------------------- data flow
-    def inputs(self, value: Any) -> tuple[set[int], list[str]]:
-        srcs: set[int] = set()
+    def inputs(self, value: Any) -> tuple[dict[int, None], list[str]]:
+        srcs: dict[int, None] = {}
         pend: list[str] = []
         for t in _tensors(value):
             entry = self.flow.get(id(t))
             if entry is not None:
-                srcs.update(entry[0])
+                srcs.update(dict.fromkeys(entry[0]))
                 pend.extend(entry[1])
             elif id(t) in self.stand_ins:
                 pend.append(self.stand_ins[id(t)])
         return srcs, pend
 
     def produce(self, value: Any, srcs: Iterable[int], pend: Iterable[str] = ()) -> None:
-        entry = (frozenset(srcs), tuple(pend))
+        entry = (tuple(dict.fromkeys(srcs)), tuple(pend))
         for t in _tensors(value):
             if id(t) not in self.stand_ins:
                 self.flow[id(t)] = entry
@@ -825,7 +842,10 @@ class _Recorder(TorchFunctionMode):
         if _is_passthrough(op, func, first, out):
             self.produce(out, srcs, pend)
         else:
-            idx = self.builder.add(self.node_name(_short_name(func)), op, ops.function_name(func), {}, pend, srcs, out)
+            attrs = ops.function_attrs(func, args, kwargs)
+            idx = self.builder.add(
+                self.node_name(_short_name(func)), op, ops.function_name(func), attrs, pend, srcs, out
+            )
             self.produce(out, {idx})
         return out
 

@@ -243,3 +243,30 @@ def test_huggingface_input_that_does_not_fit_names_the_module():
             model = factory()
     with pytest.raises(GraphhyperError, match=r"'embeddings\.patch_embeddings'.*input_shape"):
         trace(model, example_inputs={"pixel_values": torch.zeros(1, 1, 16, 16)})
+
+
+@pytest.mark.parametrize("path", ["fx", "export", "autograd"])
+def test_operand_order_and_functional_pool_sizes(path):
+    """Node.inputs keeps operand order (``cat([b, a])``); functional pooling keeps its kernel like a module's."""
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Conv2d(3, 4, 1), nn.Conv2d(3, 4, 1)
+
+        def forward(self, x):
+            y = torch.cat([self.b(x), self.a(x)], 1)
+            return F.avg_pool2d(y, kernel_size=5, stride=3) + F.max_pool2d(y, 5, 3)
+
+    graph = trace(Net(), input_shape=(1, 3, 16, 16), paths=(path,))
+    cat = next(n for n in graph.nodes if n.op == "concat")
+    assert cat.inputs == ("b", "a")
+    pools = {n.op: n.attrs for n in graph.nodes if n.op in ("avg_pool", "max_pool")}
+    for attrs in pools.values():
+        assert attrs["kernel_size"] in (5, (5, 5)) and attrs["stride"] in (3, (3, 3))
+    index = {n.name: i for i, n in enumerate(graph.nodes)}
+    preds = graph.predecessors()
+    for i, node in enumerate(graph.nodes):
+        assert sorted(index[x] for x in node.inputs) == sorted(preds[i])  # the same edges, only ordered
+    back = type(graph).from_dict(graph.to_dict())
+    assert [n.inputs for n in back.nodes] == [n.inputs for n in graph.nodes]

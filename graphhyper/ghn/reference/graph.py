@@ -60,12 +60,15 @@ class ReferenceGraph:
     - ``adjacency``: ``LongTensor [N, N]``: 1 for a real edge ``i -> j``, ``k > 1`` for a virtual edge between
       nodes at shortest-path distance ``k`` (up to the cutoff), 0 otherwise; the reference's ``_Adj``.
     - ``shapes``: the size of every node (``None`` where the reference has none), the reference's ``_param_shapes``.
+    - ``names``: every node's name as the reference's builder records it (the parameter's name, or the autograd
+      function's such as ``"AddBackward0"``); for reports and comparisons, not read by the GHNs.
     """
 
     node_feat: torch.Tensor
     node_info: list[NodeInfo]
     adjacency: torch.Tensor
     shapes: list[tuple[int, ...] | None] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
 
     @property
     def num_nodes(self) -> int:
