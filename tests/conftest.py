@@ -17,6 +17,9 @@ os.environ.setdefault("DGLBACKEND", "pytorch")
 os.environ["HOME"] = tempfile.mkdtemp(prefix="graphhyper-test-home-")
 os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Tests never reach the network: published GHNs come from fixtures, and the README's example falls back offline.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["GRAPHHYPER_OFFLINE"] = "1"
 
 _ROOT = pathlib.Path(__file__).resolve().parents[1]
 _SHARED = _ROOT.parent / "shared" / "data"

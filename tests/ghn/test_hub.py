@@ -97,7 +97,7 @@ def test_non_finite_weights_are_refused(tmp_path):
 
 
 def test_unknown_bundled_name():
-    with pytest.raises(CheckpointError, match="No bundled GHN"):
+    with pytest.raises(CheckpointError, match="No GHN called .*bundled .*published"):
         from_pretrained("no-such-ghn")
 
 

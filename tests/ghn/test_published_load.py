@@ -247,6 +247,8 @@ def test_wrong_format_files(tmp_path):
 @pytest.fixture
 def cache(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("GRAPHHYPER_CACHE", str(tmp_path / "cache"))
+    for var in ("HF_HUB_OFFLINE", "GRAPHHYPER_OFFLINE"):  # conftest keeps tests offline; these set it themselves
+        monkeypatch.delenv(var, raising=False)
     return tmp_path / "cache" / "ghn-reference"
 
 

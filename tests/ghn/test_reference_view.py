@@ -20,7 +20,7 @@ from graphhyper.errors import InvalidInputError
 from graphhyper.ghn.reference import graph as refgraph
 from graphhyper.ghn.reference.view import _virtual_edges, reference_graph
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parent / "fixtures" / "reference_graphs"
 MODELS = sorted(p.stem for p in FIXTURES.glob("*.json"))
 
 
