@@ -1,0 +1,257 @@
+"""Oracle check of graphhyper.ghn.reference.ReferenceGHN against the published GHN-2 / GHN-3 code.
+
+Builds each published configuration with seeded random weights in the reference code (ppuda ``GHN`` for
+GHN-2, ghn3 ``GHN3`` for GHN-3), loads the same state dict into :class:`ReferenceGHN`, converts the reference's
+own graph of each torchvision model into a :class:`ReferenceGraph` and compares every predicted tensor:
+``max|ours - ref| <= 1e-4 · max|ref|``. Optionally writes the small fixture the unit test reads.
+
+Needs the reference checkouts on PYTHONPATH, e.g.::
+
+    PYTHONPATH=$PWD:/work/ref/deps:/work/ref/facebookresearch+ppuda:/work/ref/SamsungSAILMontreal+ghn3 \
+        python scripts/oracle_ghn_reference.py --configs ghn3tm8,ghn2_cifar10 --models resnet18,mobilenet_v2
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import math
+import sys
+import time
+from typing import Any
+
+import torch
+import torchvision
+
+from graphhyper.ghn.reference.graph import NodeInfo, ReferenceGraph
+from graphhyper.ghn.reference.model import ReferenceGHN
+
+RTOL = 1e-4
+
+#: The published configurations (GHN-3: ghn3 README / paper table, loaded by ``from_pretrained``; GHN-2: ppuda
+#: checkpoints, trained with ``--ln -v 50 -n`` and the default hid 32, max_shape (2·hid, 2·hid, S, S)).
+CONFIGS: dict[str, dict[str, Any]] = {
+    "ghn3tm8": {"hid": 64, "layers": 3, "heads": 8},
+    "ghn3sm8": {"hid": 128, "layers": 5, "heads": 16},
+    "ghn3lm8": {"hid": 256, "layers": 12, "heads": 16},
+    "ghn3xlm16": {"hid": 384, "layers": 24, "heads": 16},
+    "ghn2_cifar10": {"hid": 32, "num_classes": 10, "s": 11},
+    "ghn2_imagenet": {"hid": 32, "num_classes": 1000, "s": 16},
+}
+
+
+def full_config(name: str) -> dict[str, Any]:
+    c = dict(CONFIGS[name])
+    if name.startswith("ghn3"):
+        hid = c["hid"]
+        return {
+            "hid": hid,
+            "max_shape": (hid, hid, 16, 16),
+            "num_classes": 1000,
+            "heads": c["heads"],
+            "layers": c["layers"],
+            "is_ghn2": False,
+            "weight_norm": True,
+            "ve": True,
+            "layernorm": True,
+        }
+    hid, s = c["hid"], c["s"]
+    return {
+        "hid": hid,
+        "max_shape": (2 * hid, 2 * hid, s, s),
+        "num_classes": c["num_classes"],
+        "is_ghn2": True,
+        "weight_norm": True,
+        "ve": True,
+        "layernorm": True,
+    }
+
+
+def perturb(module: torch.nn.Module, seed: int) -> None:
+    """Seeded noise on every parameter, so that no bias or table is left at a trivial init."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.add_(torch.randn(p.shape, generator=gen) * 0.05)
+
+
+def build_reference(name: str, seed: int) -> tuple[torch.nn.Module, dict[str, torch.Tensor], dict[str, Any]]:
+    """The reference GHN with seeded random weights, its published-style state dict and config."""
+    cfg = full_config(name)
+    torch.manual_seed(seed)
+    if cfg["is_ghn2"]:
+        from ppuda.ghn.nn import GHN
+
+        ref = GHN(
+            max_shape=cfg["max_shape"],
+            num_classes=cfg["num_classes"],
+            hypernet="gatedgnn",
+            decoder="conv",
+            weight_norm=True,
+            ve=True,
+            layernorm=True,
+            hid=cfg["hid"],
+        )
+        perturb(ref, seed)
+        sd = {k: v.clone() for k, v in ref.state_dict().items()}
+    else:
+        from ghn3 import GHN3
+
+        ref = GHN3(**{k: v for k, v in cfg.items()}, pretrained=True)
+        perturb(ref, seed)
+        sd = {k: v.clone() for k, v in ref.state_dict().items()}  # published layout: top-level embeddings
+        ref.fix_embed_layers()
+    return ref.eval(), sd, cfg
+
+
+def to_reference_graph(g: Any) -> ReferenceGraph:
+    """The adapter: a ppuda / ghn3 ``Graph`` object -> our :class:`ReferenceGraph` (single cell)."""
+    if getattr(g, "n_cells", 1) != 1 or len(g.node_info) != 1:
+        raise ValueError("only single-cell graphs are supported")
+    rows = []
+    for node, param, op, sz, last_w, last_b in g.node_info[0]:
+        shape = None if sz is None else tuple(int(s) for s in sz)
+        rows.append(NodeInfo(int(node), str(param), str(op), shape, bool(last_w), bool(last_b)))
+    shapes = [None if s is None else tuple(int(v) for v in s) for s in getattr(g, "_param_shapes", [])]
+    adj = torch.as_tensor(g._Adj).long()
+    return ReferenceGraph(node_feat=g.node_feat[:, 0].long().clone(), node_info=rows, adjacency=adj, shapes=shapes)
+
+
+def reference_graph(model: torch.nn.Module, ghn2: bool) -> Any:
+    if ghn2:
+        from ppuda.deepnets1m.graph import Graph
+    else:
+        from ghn3 import Graph
+    return Graph(model, ve_cutoff=50)
+
+
+def reference_predictions(
+    ref: torch.nn.Module, model: torch.nn.Module, graph: Any, ghn2: bool
+) -> dict[str, torch.Tensor]:
+    """What the reference writes into (a copy of) ``model``: parameters set to NaN first, read back after."""
+    net = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.fill_(float("nan"))
+        if ghn2:
+            from ppuda.deepnets1m.graph import GraphBatch
+
+            gb = GraphBatch([graph])
+            gb.to_device("cpu")
+            ref(net, gb)
+        else:
+            ref(net, graph)
+    out = {}
+    for n, p in net.named_parameters():
+        if not torch.isnan(p).all():
+            out[n] = p.detach().clone()
+    return out
+
+
+def compare(ours: dict[str, torch.Tensor], refs: dict[str, torch.Tensor]) -> tuple[int, float, list[str]]:
+    problems = []
+    worst = 0.0
+    for name in sorted(set(ours) | set(refs)):
+        if name not in ours or name not in refs:
+            problems.append(f"{name}: {'missing in ours' if name not in ours else 'not predicted by the reference'}")
+            continue
+        a, b = ours[name], refs[name]
+        if a.shape != b.shape:
+            problems.append(f"{name}: shape {tuple(a.shape)} vs {tuple(b.shape)}")
+            continue
+        if name.endswith("pos_embedding"):
+            a, b = a[:, 1:], b[:, 1:]  # the class-token row is sampled at random by the reference
+        scale = float(b.abs().max())
+        err = float((a - b).abs().max()) / max(scale, 1e-30)
+        worst = max(worst, err if math.isfinite(err) else float("inf"))
+        if not err <= RTOL:
+            problems.append(f"{name}: rel err {err:.2e}")
+    return len(set(ours) & set(refs)), worst, problems
+
+
+def digest(t: torch.Tensor, k: int = 4) -> dict[str, Any]:
+    flat = t.detach().double().flatten()
+    idx = torch.linspace(0, flat.numel() - 1, steps=min(k, flat.numel())).round().long()
+    return {
+        "shape": list(t.shape),
+        "sum": float(flat.sum()),
+        "abs_sum": float(flat.abs().sum()),
+        "max_abs": float(flat.abs().max()),
+        "idx": idx.tolist(),
+        "values": flat[idx].tolist(),
+    }
+
+
+def graph_to_json(g: ReferenceGraph) -> dict[str, Any]:
+    ind = torch.nonzero(g.adjacency)
+    return {
+        "node_feat": g.node_feat.tolist(),
+        "node_info": [
+            [r.node, r.param, r.op, None if r.shape is None else list(r.shape), r.last_weight, r.last_bias]
+            for r in g.node_info
+        ],
+        "num_nodes": g.num_nodes,
+        "edges": torch.cat((ind, g.adjacency[ind[:, 0], ind[:, 1]].view(-1, 1)), 1).tolist(),
+    }
+
+
+def run(configs: list[str], models: list[str], seed: int, fixture: dict[str, Any] | None) -> int:
+    failures = 0
+    for cname in configs:
+        ref, sd, cfg = build_reference(cname, seed)
+        ours = ReferenceGHN.from_reference_state_dict(sd)
+        ghn2 = cfg["is_ghn2"]
+        for mname in models:
+            t0 = time.time()
+            torch.manual_seed(seed)
+            try:
+                model = torchvision.models.get_model(mname, num_classes=1000).eval()
+                g = reference_graph(copy.deepcopy(model), ghn2)
+                refs = reference_predictions(ref, model, g, ghn2)
+            except Exception as e:  # the reference itself fails on this model
+                print(f"{cname:14s} {mname:22s} reference failed: {type(e).__name__}: {str(e)[:120]}", flush=True)
+                continue
+            rg = to_reference_graph(g)
+            shapes = {n: tuple(p.shape) for n, p in model.named_parameters()}
+            try:
+                pred = ours.predict_graph(rg, shapes)
+            except Exception as e:
+                failures += 1
+                print(f"{cname:14s} {mname:22s} FAIL ours raised {type(e).__name__}: {e}", flush=True)
+                continue
+            n, worst, problems = compare(pred, refs)
+            ok = not problems
+            failures += 0 if ok else 1
+            print(
+                f"{cname:14s} {mname:22s} tensors={n:4d} (ref {len(refs)}, model {len(shapes)}) "
+                f"max_rel_err={worst:.2e} {'PASS' if ok else 'FAIL'} ({time.time() - t0:.1f}s)",
+                flush=True,
+            )
+            for p in problems[:8]:
+                print("    ", p)
+            if fixture is not None:
+                fixture.setdefault("graphs", {})[f"{cname}/{mname}"] = graph_to_json(rg)
+                fixture.setdefault("shapes", {})[f"{cname}/{mname}"] = {k: list(v) for k, v in shapes.items()}
+                fixture.setdefault("expected", {})[f"{cname}/{mname}"] = {k: digest(v) for k, v in refs.items()}
+    return failures
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--configs", default="ghn3tm8,ghn2_cifar10")
+    ap.add_argument(
+        "--models", default="resnet18,resnet50,mobilenet_v2,vgg11,densenet121,efficientnet_b0,vit_b_16,convnext_tiny"
+    )
+    ap.add_argument("--all-models", action="store_true", help="every torchvision classifier")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    models = torchvision.models.list_models(module=torchvision.models) if args.all_models else args.models.split(",")
+    failures = run(args.configs.split(","), models, args.seed, None)
+    print("failures:", failures)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
