@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import argparse
 import copy
+import gzip
+import json
 import math
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -40,7 +43,51 @@ CONFIGS: dict[str, dict[str, Any]] = {
 }
 
 
+#: Small configurations of both families for the committed fixture (``max_shape`` (12, 12, 5, 5): the 7×7
+#: stem of resnet18 exercises GHN-3's bilinear resize and ppuda's 2×2 spatial tiling).
+SMALL_CONFIGS: dict[str, dict[str, Any]] = {
+    "small_ghn3": {
+        "hid": 16,
+        "max_shape": (12, 12, 5, 5),
+        "num_classes": 10,
+        "heads": 2,
+        "layers": 2,
+        "is_ghn2": False,
+        "weight_norm": True,
+        "ve": True,
+        "layernorm": True,
+    },
+    "small_ghn2": {
+        "hid": 16,
+        "max_shape": (12, 12, 5, 5),
+        "num_classes": 10,
+        "is_ghn2": True,
+        "weight_norm": True,
+        "ve": True,
+        "layernorm": True,
+    },
+}
+
+
+def small_models() -> dict[str, torch.nn.Module]:
+    """Small torchvision models for the fixture (10 classes)."""
+    from torchvision.models.convnext import CNBlockConfig, ConvNeXt
+    from torchvision.models.vision_transformer import VisionTransformer
+
+    torch.manual_seed(0)
+    return {
+        "resnet18": torchvision.models.resnet18(num_classes=10),
+        "mobilenet_v3_small": torchvision.models.mobilenet_v3_small(num_classes=10),
+        "convnext_tiny2": ConvNeXt([CNBlockConfig(4, 16, 1), CNBlockConfig(16, None, 1)], num_classes=10),
+        "vit_tiny": VisionTransformer(
+            image_size=224, patch_size=56, num_layers=2, num_heads=2, hidden_dim=32, mlp_dim=64, num_classes=10
+        ),
+    }
+
+
 def full_config(name: str) -> dict[str, Any]:
+    if name in SMALL_CONFIGS:
+        return dict(SMALL_CONFIGS[name])
     c = dict(CONFIGS[name])
     if name.startswith("ghn3"):
         hid = c["hid"]
@@ -148,6 +195,12 @@ def reference_predictions(
     return out
 
 
+def comparable(name: str, t: torch.Tensor) -> torch.Tensor:
+    """The part of a predicted tensor that is deterministic: a ViT position embedding without its class-token
+    row, which the reference samples at random."""
+    return t[:, 1:] if name.endswith("pos_embedding") else t
+
+
 def compare(ours: dict[str, torch.Tensor], refs: dict[str, torch.Tensor]) -> tuple[int, float, list[str]]:
     problems = []
     worst = 0.0
@@ -159,8 +212,7 @@ def compare(ours: dict[str, torch.Tensor], refs: dict[str, torch.Tensor]) -> tup
         if a.shape != b.shape:
             problems.append(f"{name}: shape {tuple(a.shape)} vs {tuple(b.shape)}")
             continue
-        if name.endswith("pos_embedding"):
-            a, b = a[:, 1:], b[:, 1:]  # the class-token row is sampled at random by the reference
+        a, b = comparable(name, a), comparable(name, b)
         scale = float(b.abs().max())
         err = float((a - b).abs().max()) / max(scale, 1e-30)
         worst = max(worst, err if math.isfinite(err) else float("inf"))
@@ -195,17 +247,28 @@ def graph_to_json(g: ReferenceGraph) -> dict[str, Any]:
     }
 
 
+def get_model(name: str, seed: int) -> torch.nn.Module:
+    small = small_models()
+    if name in small:
+        return small[name].eval()
+    torch.manual_seed(seed)
+    return torchvision.models.get_model(name, num_classes=1000).eval()
+
+
 def run(configs: list[str], models: list[str], seed: int, fixture: dict[str, Any] | None) -> int:
     failures = 0
     for cname in configs:
         ref, sd, cfg = build_reference(cname, seed)
-        ours = ReferenceGHN.from_reference_state_dict(sd)
+        # published configurations: the config is inferred from the keys, as the published loader does
+        ours = ReferenceGHN.from_reference_state_dict(sd, cfg if cname in SMALL_CONFIGS else None)
         ghn2 = cfg["is_ghn2"]
+        if fixture is not None:
+            fixture["configs"][cname] = {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()}
+            fixture["state_dicts"][cname] = sd
         for mname in models:
             t0 = time.time()
-            torch.manual_seed(seed)
             try:
-                model = torchvision.models.get_model(mname, num_classes=1000).eval()
+                model = get_model(mname, seed)
                 g = reference_graph(copy.deepcopy(model), ghn2)
                 refs = reference_predictions(ref, model, g, ghn2)
             except Exception as e:  # the reference itself fails on this model
@@ -230,10 +293,25 @@ def run(configs: list[str], models: list[str], seed: int, fixture: dict[str, Any
             for p in problems[:8]:
                 print("    ", p)
             if fixture is not None:
-                fixture.setdefault("graphs", {})[f"{cname}/{mname}"] = graph_to_json(rg)
-                fixture.setdefault("shapes", {})[f"{cname}/{mname}"] = {k: list(v) for k, v in shapes.items()}
-                fixture.setdefault("expected", {})[f"{cname}/{mname}"] = {k: digest(v) for k, v in refs.items()}
+                fixture["cases"].append(
+                    {
+                        "config": cname,
+                        "model": mname,
+                        "graph": graph_to_json(rg),
+                        "shapes": {k: list(v) for k, v in shapes.items()},
+                        "expected": {k: digest(comparable(k, v)) for k, v in refs.items()},
+                    }
+                )
     return failures
+
+
+def write_fixture(fixture: dict[str, Any], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for cname, sd in fixture["state_dicts"].items():
+        torch.save(sd, out / f"reference_ghn_{cname}.pt")
+    body = {"rtol": RTOL, "configs": fixture["configs"], "cases": fixture["cases"]}
+    with gzip.open(out / "reference_ghn_cases.json.gz", "wt") as f:
+        json.dump(body, f, separators=(",", ":"))
 
 
 def main() -> int:
@@ -245,10 +323,16 @@ def main() -> int:
     ap.add_argument("--all-models", action="store_true", help="every torchvision classifier")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--fixture", default="", help="write the fixture (state dicts, graphs, digests) to this folder")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     models = torchvision.models.list_models(module=torchvision.models) if args.all_models else args.models.split(",")
-    failures = run(args.configs.split(","), models, args.seed, None)
+    fixture: dict[str, Any] | None = None
+    if args.fixture:
+        fixture = {"configs": {}, "state_dicts": {}, "cases": []}
+    failures = run(args.configs.split(","), models, args.seed, fixture)
+    if fixture is not None and fixture["cases"] and not failures:
+        write_fixture(fixture, Path(args.fixture))
     print("failures:", failures)
     return 1 if failures else 0
 
