@@ -27,7 +27,7 @@ import torch
 import torchvision
 
 from graphhyper.ghn.reference.graph import NodeInfo, ReferenceGraph
-from graphhyper.ghn.reference.model import ReferenceGHN
+from graphhyper.ghn.reference.model import ReferenceGHN, infer_config
 
 RTOL = 1e-4
 
@@ -40,6 +40,10 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "ghn3xlm16": {"hid": 384, "layers": 24, "heads": 16},
     "ghn2_cifar10": {"hid": 32, "num_classes": 10, "s": 11},
     "ghn2_imagenet": {"hid": 32, "num_classes": 1000, "s": 16},
+    # the GHN-2 checkpoints as ghn3's from_pretrained runs them (GHN3 with is_ghn2=True: its own decoder and
+    # tiling, top-left crops, bilinear resize)
+    "ghn2_cifar10_ghn3": {"hid": 32, "num_classes": 10, "s": 11, "ppuda": False},
+    "ghn2_imagenet_ghn3": {"hid": 32, "num_classes": 1000, "s": 16, "ppuda": False},
 }
 
 
@@ -65,6 +69,16 @@ SMALL_CONFIGS: dict[str, dict[str, Any]] = {
         "weight_norm": True,
         "ve": True,
         "layernorm": True,
+    },
+    "small_ghn2_ghn3": {
+        "hid": 16,
+        "max_shape": (12, 12, 5, 5),
+        "num_classes": 10,
+        "is_ghn2": True,
+        "weight_norm": True,
+        "ve": True,
+        "layernorm": True,
+        "ppuda": False,
     },
 }
 
@@ -111,7 +125,12 @@ def full_config(name: str) -> dict[str, Any]:
         "weight_norm": True,
         "ve": True,
         "layernorm": True,
+        "ppuda": c.get("ppuda", True),
     }
+
+
+def uses_ppuda(cfg: dict[str, Any]) -> bool:
+    return bool(cfg["is_ghn2"] and cfg.get("ppuda", True))
 
 
 def perturb(module: torch.nn.Module, seed: int) -> None:
@@ -126,7 +145,7 @@ def build_reference(name: str, seed: int) -> tuple[torch.nn.Module, dict[str, to
     """The reference GHN with seeded random weights, its published-style state dict and config."""
     cfg = full_config(name)
     torch.manual_seed(seed)
-    if cfg["is_ghn2"]:
+    if uses_ppuda(cfg):
         from ppuda.ghn.nn import GHN
 
         ref = GHN(
@@ -144,10 +163,13 @@ def build_reference(name: str, seed: int) -> tuple[torch.nn.Module, dict[str, to
     else:
         from ghn3 import GHN3
 
-        ref = GHN3(**{k: v for k, v in cfg.items()}, pretrained=True)
+        ref = GHN3(**{k: v for k, v in cfg.items() if k != "ppuda"}, pretrained=True)
         perturb(ref, seed)
         sd = {k: v.clone() for k, v in ref.state_dict().items()}  # published layout: top-level embeddings
-        ref.fix_embed_layers()
+        if cfg["is_ghn2"]:  # published GHN-2 checkpoints hold ppuda's 1x1 convolutions
+            sd = {k: (v[:, :, None, None] if k.startswith("decoder.") and v.dim() == 2 else v) for k, v in sd.items()}
+        else:
+            ref.fix_embed_layers()
     return ref.eval(), sd, cfg
 
 
@@ -164,8 +186,8 @@ def to_reference_graph(g: Any) -> ReferenceGraph:
     return ReferenceGraph(node_feat=g.node_feat[:, 0].long().clone(), node_info=rows, adjacency=adj, shapes=shapes)
 
 
-def reference_graph(model: torch.nn.Module, ghn2: bool) -> Any:
-    if ghn2:
+def reference_graph(model: torch.nn.Module, ppuda_path: bool) -> Any:
+    if ppuda_path:
         from ppuda.deepnets1m.graph import Graph
     else:
         from ghn3 import Graph
@@ -173,14 +195,14 @@ def reference_graph(model: torch.nn.Module, ghn2: bool) -> Any:
 
 
 def reference_predictions(
-    ref: torch.nn.Module, model: torch.nn.Module, graph: Any, ghn2: bool
+    ref: torch.nn.Module, model: torch.nn.Module, graph: Any, ppuda_path: bool
 ) -> dict[str, torch.Tensor]:
     """What the reference writes into (a copy of) ``model``: parameters set to NaN first, read back after."""
     net = copy.deepcopy(model)
     with torch.no_grad():
         for p in net.parameters():
             p.fill_(float("nan"))
-        if ghn2:
+        if ppuda_path:
             from ppuda.deepnets1m.graph import GraphBatch
 
             gb = GraphBatch([graph])
@@ -260,8 +282,13 @@ def run(configs: list[str], models: list[str], seed: int, fixture: dict[str, Any
     for cname in configs:
         ref, sd, cfg = build_reference(cname, seed)
         # published configurations: the config is inferred from the keys, as the published loader does
-        ours = ReferenceGHN.from_reference_state_dict(sd, cfg if cname in SMALL_CONFIGS else None)
-        ghn2 = cfg["is_ghn2"]
+        if cname in SMALL_CONFIGS:
+            ours = ReferenceGHN.from_reference_state_dict(sd, cfg)
+        elif uses_ppuda(cfg) or not cfg["is_ghn2"]:
+            ours = ReferenceGHN.from_reference_state_dict(sd)  # config inferred, as the published loader does
+        else:
+            ours = ReferenceGHN.from_reference_state_dict(sd, {**infer_config(sd), "ppuda": False})
+        ppuda_path = uses_ppuda(cfg)
         if fixture is not None:
             fixture["configs"][cname] = {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()}
             fixture["state_dicts"][cname] = sd
@@ -269,8 +296,8 @@ def run(configs: list[str], models: list[str], seed: int, fixture: dict[str, Any
             t0 = time.time()
             try:
                 model = get_model(mname, seed)
-                g = reference_graph(copy.deepcopy(model), ghn2)
-                refs = reference_predictions(ref, model, g, ghn2)
+                g = reference_graph(copy.deepcopy(model), ppuda_path)
+                refs = reference_predictions(ref, model, g, ppuda_path)
             except Exception as e:  # the reference itself fails on this model
                 print(f"{cname:14s} {mname:22s} reference failed: {type(e).__name__}: {str(e)[:120]}", flush=True)
                 continue

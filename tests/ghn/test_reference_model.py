@@ -1,8 +1,10 @@
 """ReferenceGHN against the published GHN-2 / GHN-3 code, through a committed fixture.
 
-The fixture (written by ``scripts/oracle_ghn_reference.py --fixture tests/ghn/fixtures``) holds two small
-configurations of each family with seeded random weights in the published layout, the reference's graphs of
-four small torchvision models, and digests of the tensors the reference code predicted for them.
+The fixture (written by ``scripts/oracle_ghn_reference.py --configs small_ghn3,small_ghn2,small_ghn2_ghn3
+--models resnet18,mobilenet_v3_small,convnext_tiny2,vit_tiny --fixture tests/ghn/fixtures``) holds small
+configurations with seeded random weights in the published layout -- GHN-3, GHN-2 as ppuda runs it, GHN-2 as
+ghn3 runs it -- the reference's graphs of four small torchvision models, and digests of the tensors the
+reference code predicted for them.
 """
 
 from __future__ import annotations
@@ -104,7 +106,7 @@ def test_shape_mismatch_is_named() -> None:
         ReferenceGHN.from_reference_state_dict(_state_dict("small_ghn3"), config)
 
 
-@pytest.mark.parametrize("name", ["small_ghn2", "small_ghn3"])
+@pytest.mark.parametrize("name", ["small_ghn2", "small_ghn2_ghn3", "small_ghn3"])
 def test_infer_config(name: str) -> None:
     """The published loader's inference: what the keys tell (``S`` from the spatial table: 9 rows -> 11)."""
     cfg = infer_config(_state_dict(name))
