@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import torch
 
-from graphhyper.errors import CheckpointError
+from graphhyper.errors import CheckpointError, InvalidInputError
 from graphhyper.ghn.reference.graph import NodeInfo, ReferenceGraph
 from graphhyper.ghn.reference.model import ReferenceGHN, infer_config
 
@@ -70,6 +70,30 @@ def test_predictions_match_reference(case: dict[str, Any]) -> None:
     shapes = {k: tuple(v) for k, v in case["shapes"].items()}
     pred = ghn.predict_graph(_graph(case["graph"]), shapes)
     _check(pred, case["expected"], CASES["rtol"])
+
+
+def test_predicted_names_are_what_predict_returns() -> None:
+    case = next(c for c in CASES["cases"] if c["model"] == "vit_tiny")
+    ghn = _model(case["config"])
+    shapes = {k: tuple(v) for k, v in case["shapes"].items()}
+    graph = _graph(case["graph"])
+    names = ghn.predicted_names(graph, shapes)
+    assert sorted(names) == sorted(ghn.predict_graph(graph, shapes))
+    assert "class_token" in shapes and "class_token" not in names
+
+
+def test_bad_graph_is_refused() -> None:
+    case = CASES["cases"][0]
+    ghn = _model(case["config"])
+    shapes = {k: tuple(v) for k, v in case["shapes"].items()}
+    graph = _graph(case["graph"])
+    graph.node_feat[3] = 99
+    with pytest.raises(InvalidInputError, match="PRIMITIVES_DEEPNETS1M"):
+        ghn.predict_graph(graph, shapes)
+    graph = _graph(case["graph"])
+    graph.adjacency = graph.adjacency[:-1]
+    with pytest.raises(InvalidInputError, match="adjacency"):
+        ghn.predict_graph(graph, shapes)
 
 
 def test_graph_matters() -> None:

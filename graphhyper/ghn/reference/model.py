@@ -94,6 +94,27 @@ def _published_to_ours(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torc
     return out
 
 
+def _check_graph(graph: ReferenceGraph) -> None:
+    """Raise :class:`InvalidInputError` for a graph the published forward pass cannot read."""
+    n = graph.num_nodes
+    fix = "build the graph with graphhyper.ghn.reference (one node type per node, an [N, N] adjacency)"
+    if graph.adjacency.shape != (n, n):
+        raise InvalidInputError(f"adjacency has shape {tuple(graph.adjacency.shape)} for {n} nodes; {fix}")
+    if n == 0:
+        raise InvalidInputError(f"the graph has no nodes; {fix}")
+    types = graph.node_feat.view(-1)
+    if int(types.min()) < 0 or int(types.max()) >= len(PRIMITIVES_DEEPNETS1M):
+        raise InvalidInputError(
+            f"node types must index PRIMITIVES_DEEPNETS1M (0..{len(PRIMITIVES_DEEPNETS1M) - 1}), "
+            f"got {int(types.min())}..{int(types.max())}; {fix}"
+        )
+    if int(graph.adjacency.min()) < 0:
+        raise InvalidInputError(f"adjacency values must be >= 0 (0: no edge, k: distance k); {fix}")
+    bad = [r.node for r in graph.node_info if not 0 <= r.node < n]
+    if bad:
+        raise InvalidInputError(f"node_info rows name nodes {bad[:10]} outside 0..{n - 1}; {fix}")
+
+
 class ReferenceGHN(nn.Module):
     """A published GHN: op embedding + shape encoding -> GatedGNN (GHN-2) or Graphormer (GHN-3) -> [LayerNorm]
     -> decoders (``decoder`` for ≥2-d tensors and the classifier, ``decoder_1d`` + ``bias_class`` for 1-d).
@@ -204,7 +225,10 @@ class ReferenceGHN(nn.Module):
 
         A node ``p`` of ``node_info`` predicts the parameter named ``p`` (``p.weight`` when ``p`` names a module);
         a 1-d weight (a norm layer's) also gives its module's bias from the second row of ``decoder_1d``.
+        Parameters without a node (a ViT's class token, ...) are absent, as the published code leaves them:
+        :meth:`predicted_names` lists what will be returned without running the network.
         """
+        _check_graph(graph)
         targets = match_targets(graph, shapes, ghn3_names=not self.use_ppuda)
         node_shapes: list[Sequence[int] | None] = [None] * graph.num_nodes
         for row in graph.node_info:
@@ -222,6 +246,16 @@ class ReferenceGHN(nn.Module):
             for t, block in zip(members, blocks):
                 out.update(self._finish(t, block))
         return out
+
+    def predicted_names(self, graph: ReferenceGraph, shapes: Mapping[str, Sequence[int]]) -> list[str]:
+        """The parameter names :meth:`predict_graph` returns for this graph and model."""
+        _check_graph(graph)
+        names = []
+        for t in match_targets(graph, shapes, ghn3_names=not self.use_ppuda):
+            names.append(t.name)
+            if t.bias_name is not None:
+                names.append(t.bias_name)
+        return names
 
     def _decode(self, key: tuple[int, ...], x: torch.Tensor) -> torch.Tensor:
         """Decoded blocks for a group of nodes: ``[n, O, I, h, w]`` (weights), ``[n, nc, in]`` (classifier
