@@ -269,6 +269,16 @@ def graph_to_json(g: ReferenceGraph) -> dict[str, Any]:
     }
 
 
+def ours_without_reference(ours: ReferenceGHN, model: torch.nn.Module, ppuda_path: bool) -> str:
+    """What our model does where the reference fails (its graph, when the graph builder works)."""
+    try:
+        g = to_reference_graph(reference_graph(copy.deepcopy(model), ppuda_path))
+        pred = ours.predict_graph(g, {n: tuple(p.shape) for n, p in model.named_parameters()})
+    except Exception as e:
+        return f"raised {type(e).__name__}: {str(e)[:100]}"
+    return f"returned {len(pred)} tensors"
+
+
 def get_model(name: str, seed: int) -> torch.nn.Module:
     small = small_models()
     if name in small:
@@ -299,7 +309,11 @@ def run(configs: list[str], models: list[str], seed: int, fixture: dict[str, Any
                 g = reference_graph(copy.deepcopy(model), ppuda_path)
                 refs = reference_predictions(ref, model, g, ppuda_path)
             except Exception as e:  # the reference itself fails on this model
-                print(f"{cname:14s} {mname:22s} reference failed: {type(e).__name__}: {str(e)[:120]}", flush=True)
+                print(
+                    f"{cname:14s} {mname:22s} reference failed: {type(e).__name__}: {str(e)[:100]}; "
+                    f"ours: {ours_without_reference(ours, model, ppuda_path)}",
+                    flush=True,
+                )
                 continue
             rg = to_reference_graph(g)
             shapes = {n: tuple(p.shape) for n, p in model.named_parameters()}

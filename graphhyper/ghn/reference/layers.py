@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from graphhyper.errors import InvalidInputError
+
 __all__ = [
     "GatedGNN",
     "GraphormerLayer",
@@ -292,7 +294,7 @@ class TiledDecoder(nn.Module):
 
         The ``[4C, S, S]`` map is cropped to ``a × b`` (centred window for GHN-3, top-left for GHN-3's GHN-2
         mode), decoded to ``[N, O, I, a', b']``, cut to ``i`` input channels, bilinearly resized to ``a × b``
-        when both exceed ``S`` (one node only), then either cut to ``o`` outputs or, for a classifier,
+        when both exceed ``S``, then either cut to ``o`` outputs or, for a classifier,
         mapped through ``class_layer_predictor`` at the centre position to ``[N, num_classes, in]``.
         """
         n = x.shape[0]
@@ -305,7 +307,9 @@ class TiledDecoder(nn.Module):
         y = self._pixelwise(h)
         y = y.reshape(n, o, i, *y.shape[2:])[:, :, : want[1], : want[2], : want[3]]
         if min(want[2:]) > min(self.out_shape[2], want[2], self.out_shape[3], want[3]):
-            y = F.interpolate(y[0], tuple(want[2:]), mode="bilinear").unsqueeze(0)
+            # the published code resizes one node's block (it asserts a group of one); each block alike here
+            flat = F.interpolate(y.flatten(0, 1), tuple(want[2:]), mode="bilinear")
+            y = flat.view(n, -1, *flat.shape[1:])
         if class_pred:
             k = y.shape[-1] // 2
             return self.class_layer_predictor(y[:, :, :, k, k].permute(0, 2, 1)).permute(0, 2, 1)
@@ -331,6 +335,12 @@ class TiledDecoder(nn.Module):
                 n_in = min(want[1], i_max)
             n_out = o_max if class_pred else min(o_max, want[0])
             rows = torch.arange(n_out * i_max)
+            if (n_out * i_max) % n_in:
+                raise InvalidInputError(
+                    f"ppuda's decoder cannot decode a block of {want[1]} input channels ({n_out}·{i_max} rows "
+                    f"in runs of {n_in}); the published GHN-2 code fails on it too. Load the checkpoint with "
+                    "config ppuda=False to run it as ghn3's from_pretrained does"
+                )
             if n_in < i_max:
                 rows = rows.reshape(-1, n_in)[:: i_max // n_in].flatten()
             y = self._pixelwise(h, rows)
