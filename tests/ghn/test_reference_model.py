@@ -130,6 +130,14 @@ def test_shape_mismatch_is_named() -> None:
         ReferenceGHN.from_reference_state_dict(_state_dict("small_ghn3"), config)
 
 
+def test_unsupported_config_is_refused() -> None:
+    config = dict(CASES["configs"]["small_ghn2"], hypernet="mlp")
+    with pytest.raises(CheckpointError, match="hypernet"):
+        ReferenceGHN.from_reference_state_dict(_state_dict("small_ghn2"), config)
+    with pytest.raises(CheckpointError, match="unknown GHN config keys"):
+        ReferenceGHN.from_reference_state_dict(_state_dict("small_ghn2"), {**config, "hypernet": "gatedgnn", "x": 1})
+
+
 @pytest.mark.parametrize("name", ["small_ghn2", "small_ghn2_ghn3", "small_ghn3"])
 def test_infer_config(name: str) -> None:
     """The published loader's inference: what the keys tell (``S`` from the spatial table: 9 rows -> 11)."""

@@ -130,6 +130,11 @@ class ReferenceGHN(nn.Module):
         if unknown:
             raise InvalidInputError(f"unknown GHN config keys {sorted(unknown)}; use only {sorted(_CONFIG_KEYS)}")
         cfg = dict(config)
+        if cfg.get("hypernet", "gatedgnn") != "gatedgnn" or cfg.get("decoder", "conv") != "conv":
+            raise InvalidInputError(
+                f"only the published GHNs (hypernet='gatedgnn', decoder='conv') are supported, got "
+                f"hypernet={cfg.get('hypernet')!r}, decoder={cfg.get('decoder')!r}; use a GHN-2 or GHN-3 checkpoint"
+            )
         self.hid = int(cfg["hid"])
         self.max_shape = tuple(int(s) for s in cfg["max_shape"])
         if len(self.max_shape) != 4:
@@ -172,7 +177,10 @@ class ReferenceGHN(nn.Module):
         """
         if config is None:
             config = infer_config(state_dict)
-        ghn = cls(config)
+        try:
+            ghn = cls(config)
+        except InvalidInputError as e:
+            raise CheckpointError(f"bad GHN config in checkpoint: {e}") from e
         ours = _published_to_ours(state_dict)
         own = ghn.state_dict()
         missing = sorted(set(own) - set(ours))
