@@ -2,6 +2,9 @@
 
 - :mod:`.graph` -- :class:`ReferenceGraph`, the reference's graph of an architecture (its primitive vocabulary,
   one node per parameter tensor or parameter-free op, shortest-path virtual edges), built from our trace.
-- :mod:`.model` -- the published GHN-2 / GHN-3 module layouts, so a published state dict loads unchanged.
+- :mod:`.model` -- :class:`ReferenceGHN`, the published GHN-2 / GHN-3 module layouts (a published state dict
+  loads unchanged) and their forward pass: ``predict_graph(graph, shapes) -> {parameter name: tensor}``; built
+  from :mod:`.layers` (shape encoder, GatedGNN, Graphormer layers, tiled decoder), :mod:`.targets` (which node
+  predicts which parameter, grouping keys) and :mod:`.tiling` (fitting blocks to shapes, normalisation).
 - :mod:`.published` -- published names, their files, and the allow-list loading of those pickled files.
 """
