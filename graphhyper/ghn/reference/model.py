@@ -285,8 +285,12 @@ class ReferenceGHN(nn.Module):
         return self.decoder.forward_ghn3(x, key, class_pred=False, centred=not self.is_ghn2)
 
     def _finish(self, t: Target, block: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Slice/tile one decoded block to its parameter(s) and normalise."""
-        items = [(t.name, t.is_w, block[0] if (len(t.shape) == 1 and t.is_w) else block)]
+        """Slice/tile one decoded block to its parameter(s) and normalise.
+
+        1-d blocks ``[2, c]`` hold a weight (row 0) and a bias (row 1): a 1-d weight takes row 0 and its
+        module's bias row 1; a bias node takes row 1.
+        """
+        items = [(t.name, t.is_w, block)]
         if len(t.shape) == 1:
             items = [(t.name, t.is_w, block[0 if t.is_w else 1])]
             if t.is_w and t.bias_name is not None:
