@@ -19,7 +19,7 @@ import torch
 
 from graphhyper.errors import CheckpointError, InvalidInputError
 from graphhyper.ghn.reference.graph import NodeInfo, ReferenceGraph
-from graphhyper.ghn.reference.model import ReferenceGHN, infer_config
+from graphhyper.ghn.reference.model import ReferenceGHN, infer_config, map_published_keys, resolve_config
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -136,6 +136,38 @@ def test_unsupported_config_is_refused() -> None:
         ReferenceGHN.from_reference_state_dict(_state_dict("small_ghn2"), config)
     with pytest.raises(CheckpointError, match="unknown GHN config keys"):
         ReferenceGHN.from_reference_state_dict(_state_dict("small_ghn2"), {**config, "hypernet": "gatedgnn", "x": 1})
+
+
+def _published_layouts() -> dict[str, Any]:
+    with open(FIXTURES / "ghn_reference_shapes.json") as f:
+        return json.load(f)
+
+
+@pytest.mark.parametrize("name", sorted(_published_layouts()))
+def test_published_layouts(name: str) -> None:
+    """Every published checkpoint's tensor names and shapes (ghn_reference_shapes.json, from the reference code)
+    load: the config inferred from them is the published one, and the stated config builds the same layout."""
+    layout = _published_layouts()[name]
+    published = {k: torch.empty(v, device="meta") for k, v in layout["tensors"].items()}
+    stated = layout["config"]
+    inferred = infer_config(published)
+    for key in ("hid", "num_classes", "layernorm", "ve", "weight_norm"):
+        assert inferred[key] == stated[key], key
+    assert list(inferred["max_shape"]) == stated["max_shape"]
+    if "layers" in stated:
+        assert (inferred["layers"], inferred["heads"]) == (stated["layers"], stated["heads"])
+    for config in (inferred, stated):
+        with torch.device("meta"):
+            ghn = ReferenceGHN(resolve_config(config, published))
+        ours = map_published_keys(published)
+        assert {k: tuple(v.shape) for k, v in ghn.state_dict().items()} == {k: tuple(v.shape) for k, v in ours.items()}
+    assert ghn.is_ghn2 == name.startswith("ghn2") == ghn.use_ppuda
+
+
+def test_stated_family_must_match_keys() -> None:
+    config = dict(CASES["configs"]["small_ghn2"], is_ghn2=False)
+    with pytest.raises(CheckpointError, match="is_ghn2"):
+        ReferenceGHN.from_reference_state_dict(_state_dict("small_ghn2"), config)
 
 
 @pytest.mark.parametrize("name", ["small_ghn2", "small_ghn2_ghn3", "small_ghn3"])

@@ -20,7 +20,7 @@ from graphhyper.ghn.reference.layers import MLP, GatedGNN, GraphormerLayer, Shap
 from graphhyper.ghn.reference.targets import Target, group_key, match_targets
 from graphhyper.ghn.reference.tiling import normalize, tile_ghn3, tile_ppuda
 
-__all__ = ["ReferenceGHN", "infer_config"]
+__all__ = ["ReferenceGHN", "infer_config", "map_published_keys", "resolve_config"]
 
 _CONFIG_KEYS = {
     "hid",
@@ -79,7 +79,22 @@ def infer_config(state_dict: Mapping[str, torch.Tensor]) -> dict[str, Any]:
     }
 
 
-def _published_to_ours(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def resolve_config(config: Mapping[str, Any] | None, state_dict: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+    """The config a state dict loads with: :func:`infer_config` when ``config`` is ``None``; else ``config``
+    with ``is_ghn2`` read from the keys (a ``gnn.gru.`` key) when absent, as ppuda's checkpoints carry no such
+    entry. A stated ``is_ghn2`` that contradicts the keys is refused (:class:`CheckpointError`)."""
+    if config is None:
+        config = infer_config(state_dict)
+    is_ghn2 = any(k.startswith("gnn.gru.") for k in state_dict)
+    if "is_ghn2" in config and bool(config["is_ghn2"]) != is_ghn2:
+        raise CheckpointError(
+            f"config says is_ghn2={config['is_ghn2']} but the state dict {'has' if is_ghn2 else 'has no'} "
+            "GatedGNN keys (gnn.gru.*); fix the config's is_ghn2 or pass config=None to infer it"
+        )
+    return {**config, "is_ghn2": is_ghn2}
+
+
+def map_published_keys(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Published names -> ours: 1×1 convolution weights of ppuda's decoder become linear weights, and the
     first Graphormer layer's structure tables (``gnn.0.centrality_embed_in`` after ghn3's
     ``fix_embed_layers``) sit at the top level."""
@@ -175,13 +190,12 @@ class ReferenceGHN(nn.Module):
 
         Raises :class:`CheckpointError` naming the keys that are missing or unexpected, or whose shapes differ.
         """
-        if config is None:
-            config = infer_config(state_dict)
+        config = resolve_config(config, state_dict)
         try:
             ghn = cls(config)
         except InvalidInputError as e:
             raise CheckpointError(f"bad GHN config in checkpoint: {e}") from e
-        ours = _published_to_ours(state_dict)
+        ours = map_published_keys(state_dict)
         own = ghn.state_dict()
         missing = sorted(set(own) - set(ours))
         unexpected = sorted(set(ours) - set(own))
