@@ -96,6 +96,18 @@ def test_bad_graph_is_refused() -> None:
         ghn.predict_graph(graph, shapes)
 
 
+def test_from_published_file(tmp_path: Path) -> None:
+    """A checkpoint file in ppuda's format ({'state_dict', 'config'}), read through the allow-list loader."""
+    case = next(c for c in CASES["cases"] if c["config"] == "small_ghn2")
+    path = tmp_path / "ghn2_small.pt"
+    config = {k: v for k, v in CASES["configs"]["small_ghn2"].items() if k != "is_ghn2"}
+    torch.save({"state_dict": _state_dict("small_ghn2"), "config": config}, path)
+    ghn = ReferenceGHN.from_published(path)
+    assert ghn.is_ghn2 and ghn.use_ppuda
+    pred = ghn.predict_graph(_graph(case["graph"]), {k: tuple(v) for k, v in case["shapes"].items()})
+    _check(pred, case["expected"], CASES["rtol"])
+
+
 def test_graph_matters() -> None:
     """A changed virtual edge changes GHN-3's predictions beyond the tolerance (the check has teeth)."""
     case = next(c for c in CASES["cases"] if c["config"] == "small_ghn3" and c["model"] == "resnet18")

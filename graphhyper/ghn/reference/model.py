@@ -8,6 +8,7 @@ decoded block to the parameter's shape and the same fan-in normalisation.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -213,6 +214,16 @@ class ReferenceGHN(nn.Module):
             )
         ghn.load_state_dict(ours)
         return ghn.eval()
+
+    @classmethod
+    def from_published(cls, name_or_path: str | os.PathLike[str]) -> ReferenceGHN:
+        """A published GHN by name (``"ghn3tm8"``, ``"ghn2_imagenet"``, ...) or file, read by
+        :func:`graphhyper.ghn.reference.published.load_published` (allow-list unpickling or converted
+        safetensors), with the file's config when it has one, else the inferred one."""
+        from graphhyper.ghn.reference.published import load_published
+
+        ckpt = load_published(name_or_path)
+        return cls.from_reference_state_dict(ckpt.state_dict, ckpt.config)
 
     # -- forward -------------------------------------------------------------------------------------------
 
