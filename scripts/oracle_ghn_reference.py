@@ -9,6 +9,14 @@ Needs the reference checkouts on PYTHONPATH, e.g.::
 
     PYTHONPATH=$PWD:/work/ref/deps:/work/ref/facebookresearch+ppuda:/work/ref/SamsungSAILMontreal+ghn3 \
         python scripts/oracle_ghn_reference.py --configs ghn3tm8,ghn2_cifar10 --models resnet18,mobilenet_v2
+    ... --configs ghn3sm8 --all-models             # every torchvision classifier
+    ... --configs small_ghn3,small_ghn2,small_ghn2_ghn3 \
+        --models resnet18,mobilenet_v3_small,convnext_tiny2,vit_tiny --fixture tests/ghn/fixtures
+
+Configurations: ghn3tm8, ghn3sm8, ghn3lm8, ghn3xlm16 (GHN-3; xl needs ~11 GB), ghn2_cifar10, ghn2_imagenet
+(GHN-2 as ppuda runs it), ghn2_cifar10_ghn3, ghn2_imagenet_ghn3 (GHN-2 as ghn3's from_pretrained runs it), and
+the small fixture configurations. A model on which the reference code itself fails is reported as such, with
+what ours does on it; it does not count as a failure. Exit status 1 when any compared model fails.
 """
 
 from __future__ import annotations
