@@ -199,6 +199,12 @@ def _list(args: argparse.Namespace) -> int:
             f"{name}: encoder={cfg['encoder']} decoder={cfg['decoder']} hidden={cfg['hidden']} mip={cfg['mip']} "
             f"steps={m.get('steps_done')} train_seconds={m.get('train_seconds')}"
         )
+    from graphhyper.ghn.reference.published import PUBLISHED
+
+    for entry in PUBLISHED.values():
+        print(
+            f"{entry.name}: published {entry.family.upper()}, {entry.params:,} parameters; {entry.note} ({entry.url})"
+        )
     return 0
 
 
@@ -222,7 +228,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(dest="command")
     p = sub.add_parser("predict", help="predict every parameter of a model and save them as safetensors")
     p.add_argument("--model", required=True, help="torchvision:NAME or darts:SPEC.json")
-    p.add_argument("--ckpt", default="ghn-tiny-tiled", type=non_empty, help="bundled GHN name or checkpoint path")
+    p.add_argument(
+        "--ckpt",
+        default="ghn-tiny-tiled",
+        type=non_empty,
+        help="bundled or published GHN name (graphhyper ghn list), or a checkpoint path",
+    )
     p.add_argument("--out", required=True, type=writable_file, help="output .safetensors file")
     p.add_argument("--input-shape", default=None, type=shape, help="e.g. 1,3,224,224 (default: the model's usual size)")
     p.add_argument("--threads", type=thread_count, default=2)

@@ -12,13 +12,16 @@ import math
 import os
 import stat
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import torch
 from torch.overrides import TorchFunctionMode
 
 from graphhyper.errors import CheckpointError, GraphhyperError
 from graphhyper.ghn.model import GHN, GHNConfig
+
+if TYPE_CHECKING:
+    from graphhyper.ghn.reference.ghn import PublishedGHN
 
 FORMAT = "graphhyper.ghn"
 FORMAT_VERSION = 1
@@ -286,22 +289,63 @@ def list_pretrained() -> list[str]:
     return sorted(p.stem for p in PRETRAINED_DIR.glob("*.json") if p.with_suffix(".safetensors").exists())
 
 
-def from_pretrained(name: str | os.PathLike[str] = DEFAULT_GHN, map_location: str | torch.device = "cpu") -> GHN:
-    """Load a bundled GHN (no network access) by name, e.g. ``"ghn-tiny-tiled"`` (the default, see
-    :data:`DEFAULT_GHN`); see :func:`list_pretrained`.
+def _converted_reference(js_path: Path) -> bool:
+    """Whether ``js_path`` is the JSON of a published GHN converted by ``graphhyper ghn convert``."""
+    from graphhyper.ghn.reference.published import FORMAT as REFERENCE_FORMAT
 
-    A path to a checkpoint of your own (``NAME``, ``NAME.json`` or ``NAME.safetensors``) is loaded with :func:`load`.
+    try:
+        doc = json.loads(_read_config_text(js_path))
+    except (CheckpointError, ValueError, RecursionError):
+        return False  # not ours to judge here: load() reports what is wrong with it
+    return isinstance(doc, dict) and doc.get("format") == REFERENCE_FORMAT
+
+
+def _published_names() -> list[str]:
+    from graphhyper.ghn.reference.published import PUBLISHED
+
+    return list(PUBLISHED)
+
+
+def from_pretrained(
+    name: str | os.PathLike[str] = DEFAULT_GHN, map_location: str | torch.device = "cpu"
+) -> GHN | PublishedGHN:
+    """Load a GHN by name or path: one entry point for ours and the published ones.
+
+    - a bundled GHN (no network), e.g. ``"ghn-tiny-tiled"`` (the default, :data:`DEFAULT_GHN`); see
+      :func:`list_pretrained`;
+    - a published GHN-3 / GHN-2 (``"ghn3tm8"``, ``"ghn3sm8"``, ``"ghn3lm8"``, ``"ghn3xlm16"``, ``"ghn2_cifar10"``,
+      ``"ghn2_imagenet"``): fetched once (GHN-3 through ``huggingface_hub``, the ``hub`` extra), converted into the
+      cache and memory-mapped; offline, the error names the file and where to put it;
+    - a path: a checkpoint of your own (``NAME``, ``NAME.json`` or ``NAME.safetensors``), a published file
+      (``ghn3tm8.pt``, ``ghn2_cifar10.pt``; read through an allow-list, never unpickled freely) or the output of
+      ``graphhyper ghn convert``.
+
+    Published GHNs come back as :class:`~graphhyper.ghn.reference.ghn.PublishedGHN`, with the same ``predict``,
+    ``predict_many`` and ``apply`` as :class:`GHN`.
     """
     names = list_pretrained()
     if not isinstance(name, (str, os.PathLike)) or not str(name).strip():
         raise CheckpointError(
             f"from_pretrained needs the name of a bundled GHN or a checkpoint path, got {name!r}; bundled: {names}."
         )
-    if name not in names:
-        local = Path(name)
-        if local.suffix in (".json", ".safetensors") or (local.name and local.with_suffix(".json").exists()):
-            return load(local, map_location)
-        if str(name) in _WITHDRAWN:
-            raise CheckpointError(f"The bundled GHN {name!r} was withdrawn: {_WITHDRAWN[str(name)]}.")
-        raise CheckpointError(f"No bundled GHN called {name!r}; bundled: {names}. Pass a path to load your own.")
-    return load(PRETRAINED_DIR / name, map_location)
+    if name in names:
+        return load(PRETRAINED_DIR / name, map_location)
+    if str(name) in _WITHDRAWN:
+        raise CheckpointError(f"The bundled GHN {name!r} was withdrawn: {_WITHDRAWN[str(name)]}.")
+    if str(name) in _published_names() or _is_published_file(Path(name)):
+        from graphhyper.ghn.reference.ghn import load_published_ghn
+
+        return load_published_ghn(name).to(map_location)
+    local = Path(name)
+    if local.suffix in (".json", ".safetensors") or (local.name and local.with_suffix(".json").exists()):
+        return load(local, map_location)
+    raise CheckpointError(
+        f"No GHN called {name!r}: bundled {names}, published {_published_names()}. Pass a path to load your own."
+    )
+
+
+def _is_published_file(path: Path) -> bool:
+    """A published checkpoint file (any suffix but ours) or a converted one (its JSON says so)."""
+    if path.suffix in (".json", ".safetensors") or (path.name and path.with_suffix(".json").exists()):
+        return _converted_reference(_paths(path)[1])
+    return path.is_file()
