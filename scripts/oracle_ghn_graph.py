@@ -9,7 +9,8 @@ isomorphic with identical node labels (op, parameter name, shape). Both builders
 Never imported by the package or by tests. Run::
 
     PYTHONPATH=$PWD:/work/ref/deps:/work/ref/facebookresearch+ppuda:/work/ref/SamsungSAILMontreal+ghn3 \\
-        python scripts/oracle_ghn_graph.py --models resnet18 vgg11 [--all] [--fixtures tests/ghn/fixtures/reference_graphs]
+        python scripts/oracle_ghn_graph.py --models resnet18 vgg11 [--all] \\
+            [--fixtures tests/ghn/fixtures/reference_graphs]
 """
 
 from __future__ import annotations
