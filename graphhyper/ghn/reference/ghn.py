@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from graphhyper.errors import InvalidInputError
+from graphhyper.errors import InvalidInputError, UnknownOpError
 from graphhyper.ghn.model import Prediction, _checked_state
 
 if TYPE_CHECKING:
@@ -60,18 +60,29 @@ class PublishedGHN(nn.Module):
         return module_or_graph, reference_graph(module_or_graph)
 
     @torch.no_grad()
-    def predict(self, module_or_graph: Any, **trace_kwargs: Any) -> Prediction:
+    def predict(self, module_or_graph: Any, *, on_unknown: str = "report", **trace_kwargs: Any) -> Prediction:
         """Predict the parameters of one architecture (an ``nn.Module``, traced with ``trace_kwargs`` such as
-        ``input_shape=(1, 3, 224, 224)``, or an :class:`~graphhyper.arch.ArchGraph`)."""
+        ``input_shape=(1, 3, 224, 224)``, or an :class:`~graphhyper.arch.ArchGraph`); ``on_unknown`` as in
+        :meth:`GHN.predict`: ops outside our vocabulary are reported (default) or refused (``"error"``)."""
+        if on_unknown not in ("report", "error"):
+            raise InvalidInputError(f"on_unknown must be 'report' or 'error', got {on_unknown!r}")
         arch, ref = self._graph_of(module_or_graph, dict(trace_kwargs))
+        unknown = arch.unknown_ops()
+        if unknown and on_unknown == "error":
+            raise UnknownOpError(
+                f"{len(unknown)} op(s) outside the op vocabulary: {unknown[:5]}; register them with "
+                "graphhyper.arch.ops.register_module_op / register_function_op."
+            )
         shapes = dict(arch.parameters)
         pred = self.model.predict_graph(ref, shapes)
         missing = sorted(set(shapes) - set(pred))
-        return Prediction(pred, unpredicted=missing, unknown_ops=arch.unknown_ops())
+        return Prediction(pred, unpredicted=missing, unknown_ops=unknown)
 
-    def predict_many(self, items: Sequence[Any], **trace_kwargs: Any) -> list[Prediction]:
+    def predict_many(
+        self, items: Sequence[Any], *, on_unknown: str = "report", **trace_kwargs: Any
+    ) -> list[Prediction]:
         """:meth:`predict` for each item (the reference decodes one graph at a time too)."""
-        return [self.predict(item, **trace_kwargs) for item in items]
+        return [self.predict(item, on_unknown=on_unknown, **trace_kwargs) for item in items]
 
     @torch.no_grad()
     def apply(  # type: ignore[override]  # fills a module, as GHN.apply does; nn.Module.apply(fn) is not used here
