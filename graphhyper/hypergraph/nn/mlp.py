@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from graphhyper.errors import InvalidInputError
+from graphhyper.hypergraph import features
 from graphhyper.hypergraph.nn._utils import Dropout
 from graphhyper.hypergraph.nn.base import HypergraphLayer
 
@@ -80,5 +81,5 @@ class MLP(HypergraphLayer):
             return x.new_zeros(0, self.out_channels)
         x = self.input_norm(x)
         for lin, norm in zip(self.lins[:-1], self.norms):
-            x = self.drop(norm(self.act(lin(x))))
-        return self.lins[-1](x)
+            x = self.drop(norm(self.act(features.apply_linear(lin, x))))  # x: CSR features or dense
+        return features.apply_linear(self.lins[-1], x)
