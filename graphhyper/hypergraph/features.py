@@ -38,8 +38,9 @@ LAYOUTS = ("auto", "dense", "sparse")
 _memo: WeakIdKeyDictionary = WeakIdKeyDictionary()
 
 
-def _remembered(x: Tensor, key: str, compute: Callable[[], Any]) -> Any:
-    """``compute()`` once per (tensor, version): cached weakly on ``x``'s identity, dropped on any in-place change."""
+def remember(x: Tensor, key: str, compute: Callable[[], Any]) -> Any:
+    """``compute()`` once per (tensor, version): cached weakly on ``x``'s identity (the entry goes with ``x``) and
+    recomputed after any in-place change of ``x``. The value must not refer to ``x`` itself, or ``x`` never dies."""
     entry = _memo.get(x)
     version = x._version
     if entry is None or entry[0] != version:
@@ -58,7 +59,7 @@ def check_finite(x: Tensor, what: str = "x") -> None:
 
     if not ops.input_checks() or x.numel() == 0:
         return
-    if not _remembered(x, "finite", lambda: bool(torch.isfinite(_stored(x)).all())):
+    if not remember(x, "finite", lambda: bool(torch.isfinite(_stored(x)).all())):
         raise InvalidInputError(
             f"{what} contains NaN or inf; fix the input (or disable this check with ops.set_input_checks(False))."
         )
@@ -74,7 +75,7 @@ def density(x: Tensor) -> float:
         return 0.0
     if x.layout != torch.strided:
         return _stored(x).numel() / x.numel()
-    return float(_remembered(x, "density", lambda: int(torch.count_nonzero(x)) / x.numel()))
+    return float(remember(x, "density", lambda: int(torch.count_nonzero(x)) / x.numel()))
 
 
 def _can_be_sparse(x: Tensor) -> bool:
@@ -97,7 +98,7 @@ def sparse_features(x: Tensor, max_density: float = SPARSE_MAX_DENSITY) -> Tenso
 
 
 def _as_csr(x: Tensor) -> Tensor:
-    csr: Tensor = _remembered(x, "csr", lambda: _quiet(x.to_sparse_csr))
+    csr: Tensor = remember(x, "csr", lambda: _quiet(x.to_sparse_csr))
     return csr
 
 
@@ -112,7 +113,7 @@ def dense_features(x: Tensor) -> Tensor:
     """``x`` as a strided tensor (a sparse one is densified once per tensor)."""
     if x.layout == torch.strided:
         return x
-    dense: Tensor = _remembered(x, "dense", x.to_dense)
+    dense: Tensor = remember(x, "dense", x.to_dense)
     return dense
 
 
@@ -163,7 +164,7 @@ def _transpose_of(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         torch.cumsum(counts, 0, out=t_crow[1:])
         return t_crow, rows[perm].to(col.dtype), perm
 
-    structure: tuple[Tensor, Tensor, Tensor] = _remembered(x, "transpose", make)
+    structure: tuple[Tensor, Tensor, Tensor] = remember(x, "transpose", make)
     return structure
 
 
@@ -245,6 +246,7 @@ __all__ = [
     "apply_linear",
     "linear",
     "model_input",
+    "remember",
     "set_feature_layout",
     "sparse_features",
     "with_values",

@@ -186,3 +186,22 @@ def test_sparse_training_with_input_dropout_fits_like_dense():
             losses[layout] = float(torch.nn.functional.cross_entropy(model(x, HG), y))
     assert set(seen) == {torch.strided}  # the sparse run never calls the lin_in module (no dense input)
     assert losses["sparse"] < 0.7 and losses["dense"] < 0.7  # both fit (log 3 = 1.10 at the start)
+
+
+def test_hyperedge_index_is_wrapped_once_per_tensor_and_not_kept_alive():
+    import gc
+    import weakref
+
+    from graphhyper.hypergraph.nn import as_hypergraph
+
+    index = HG.clone()
+    hg = as_hypergraph(index, 40)
+    assert as_hypergraph(index, 40) is hg  # no second sort and validation
+    assert as_hypergraph(index, 41) is not hg and as_hypergraph(index, 41).num_nodes == 41
+    index[0, 0] = 12  # in place: wrapped afresh
+    nodes = as_hypergraph(index, 40).hyperedge_index[0].tolist()
+    assert 12 in nodes and 0 not in nodes
+    alive = weakref.ref(index)
+    del index, hg
+    gc.collect()
+    assert alive() is None  # the remembered Hypergraph does not hold the index tensor
