@@ -154,8 +154,8 @@ def dropout(x: Tensor, p: float, training: bool) -> Tensor:
         return torch.nn.functional.dropout(x, p, training)
     n = x.numel()
     bits = torch.empty((n + 1) // 2, dtype=torch.int32).random_().view(torch.int16)[:n].view(x.shape)
-    keep = torch.bitwise_and(bits, 0x7FFF) >= round(p * 32768)
-    return x * (keep * (1.0 / (1.0 - p))).to(x.dtype)
+    keep = bits.bitwise_and_(0x7FFF) >= round(p * 32768)
+    return x * keep.to(x.dtype).mul_(1.0 / (1.0 - p))  # the float mask scaled in place: no bool * float promotion
 
 
 class Dropout(nn.Module):
