@@ -21,10 +21,10 @@ Models and peers (same settings on both sides):
   (:func:`graphhyper.experiments.protocol.config_for`); neither DHG nor PyG has them, so they have no peer here
   (their reference implementations are separate repositories).
 
-Peak memory: the process' peak RSS is reset (``/proc/self/clear_refs``) before one training step and read after
-it, less the RSS before (large buffers are mmapped, so freed memory leaves RSS). Timings depend on load: the
-machine line (CPU model, threads, load average) is printed with the table; compare ratios, and measure on a quiet
-machine.
+Peak memory: after a warm-up epoch, the process' peak RSS is reset (``/proc/self/clear_refs``) before one
+training step and read after it, less the RSS before (large buffers are mmapped, so freed memory leaves RSS).
+Timings depend on load: the machine line (CPU model, threads, load average) is printed with the table; compare
+ratios, and measure on a quiet machine.
 """
 
 from __future__ import annotations
@@ -170,8 +170,8 @@ def rounds_for(cells: dict[str, Cell], rounds: int, budget: float) -> int:
 
 def measure(cells: dict[str, Cell], rounds: int, budget: float) -> dict[str, dict[str, float]]:
     """Interleaved medians (ms) of the training step and the evaluation pass, and the step's peak MiB."""
+    n = rounds_for(cells, rounds, budget)  # also the warm-up: one-time work (caches, CSR copies) is not counted
     memory = {impl: peak_mib(cell.train) for impl, cell in cells.items()}
-    n = rounds_for(cells, rounds, budget)
     times: dict[str, dict[str, list[float]]] = {impl: {"train": [], "eval": []} for impl in cells}
     for _ in range(n):
         for impl, cell in cells.items():
