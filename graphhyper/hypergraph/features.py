@@ -99,8 +99,19 @@ def sparse_features(x: Tensor, max_density: float = SPARSE_MAX_DENSITY) -> Tenso
 
 
 def _as_csr(x: Tensor) -> Tensor:
-    csr: Tensor = remember(x, "csr", lambda: _quiet(x.to_sparse_csr))
+    csr: Tensor = remember(x, "csr", lambda: _csr32(_quiet(x.to_sparse_csr)))
     return csr
+
+
+def _csr32(x: Tensor) -> Tensor:
+    """``x`` with int32 indices where they fit: the CPU CSR product (MKL) converts int64 indices on every call."""
+    if x.values().numel() >= 2**31 or max(x.shape) >= 2**31:
+        return x
+    return _quiet(
+        lambda: torch.sparse_csr_tensor(
+            x.crow_indices().int(), x.col_indices().int(), x.values(), x.shape, check_invariants=False
+        )
+    )
 
 
 def _quiet(make: Callable[[], Tensor]) -> Tensor:
@@ -158,12 +169,12 @@ def _transpose_of(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
 
     def make() -> tuple[Tensor, Tensor, Tensor]:
         crow, col = x.crow_indices(), x.col_indices()
-        rows = torch.repeat_interleave(torch.arange(x.size(0), device=x.device), crow[1:] - crow[:-1])
+        rows = torch.repeat_interleave(torch.arange(x.size(0), device=x.device), (crow[1:] - crow[:-1]).long())
         perm = torch.sort(col, stable=True)[1]  # stable: rows stay sorted within each column
         counts = torch.bincount(col, minlength=x.size(1))
-        t_crow = torch.zeros(x.size(1) + 1, dtype=crow.dtype, device=x.device)
+        t_crow = torch.zeros(x.size(1) + 1, dtype=torch.long, device=x.device)
         torch.cumsum(counts, 0, out=t_crow[1:])
-        return t_crow, rows[perm].to(col.dtype), perm
+        return t_crow.to(col.dtype), rows[perm].to(col.dtype), perm
 
     structure: tuple[Tensor, Tensor, Tensor] = remember(x, "transpose", make)
     return structure
@@ -198,7 +209,12 @@ class _CSRLinear(torch.autograd.Function):
             return None, None, None, None, None
         x, (t_crow, t_col, perm) = ctx.x, ctx.x_t
         shape = (x.size(1), x.size(0))
-        x_t = _quiet(lambda: torch.sparse_csr_tensor(t_crow, t_col, x.values()[perm], shape, check_invariants=False))
+
+        def transposed() -> Tensor:
+            values = x.values()[perm]
+            return _quiet(lambda: torch.sparse_csr_tensor(t_crow, t_col, values, shape, check_invariants=False))
+
+        x_t: Tensor = remember(x, "transposed", transposed)  # features without dropout: built once
         return None, _ref.spmm(x_t, grad.contiguous()).t(), None, None, None
 
 

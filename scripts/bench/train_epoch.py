@@ -4,9 +4,10 @@
 One epoch is what :func:`graphhyper.hypergraph.train.train_node_classifier` does: a training step (forward, cross
 entropy on the training nodes, backward, Adam) and an evaluation pass (forward in eval mode without gradients,
 arg-max). Every implementation gets the same data as a user would pass it (dense features from the loader,
-row-normalised where the reproduction protocol says so, a self-loop hyperedge per node), the same widths,
-dropout and optimiser; implementations of one (dataset, model) cell run interleaved round-robin in one process,
-so background load hits them alike, and the table shows medians.
+row-normalised where the reproduction protocol says so, a self-loop hyperedge per node), the same widths and
+dropout, and the same optimiser: the fused Adam of our training loop (:func:`graphhyper.hypergraph.train.adam`),
+so the table compares the models. Implementations of one (dataset, model) cell run interleaved round-robin in
+one process, so background load hits them alike, and the table shows medians.
 
     python scripts/bench/train_epoch.py                                  # 7 datasets x 5 models (a few minutes)
     python scripts/bench/train_epoch.py --datasets cora-ca --models hgnn --rounds 21
@@ -79,7 +80,9 @@ def load(name: str):
 
 
 def _step(model: torch.nn.Module, forward: Callable[[], torch.Tensor], data, lr: float, wd: float) -> Cell:
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=wd)
+    from graphhyper.hypergraph.train import adam
+
+    opt = adam(model, lr, wd)  # every implementation gets the optimiser of our training loop (fused Adam)
     train_idx, y = data.split.train, data.y
 
     def train() -> float:
