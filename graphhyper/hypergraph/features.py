@@ -141,6 +141,9 @@ def model_input(x: Tensor, layout: str, sparse_ok: bool) -> Tensor:
         return dense_features(x)
     if not sparse_ok:
         return x
+    if x.layout == torch.sparse_csr and x.dim() == 2 and x.crow_indices().dtype == torch.int64:
+        given: Tensor = remember(x, "csr32", lambda: _csr32(x))  # CSR from the user: int32 indices, once
+        return given
     if layout == "sparse":
         return _as_csr(x) if _can_be_sparse(x) else x
     return sparse_features(x)

@@ -279,7 +279,9 @@ def with_sparse_features(model: torch.nn.Module, data: Any, max_density: float =
 
     The math is identical (``x @ W`` on a CSR tensor); it only skips the zeros, which makes the first layer of
     HGNN-style models several times faster on Cora/Citeseer. Probed with one forward/backward pass; the model's
-    parameters and RNG state are restored afterwards.
+    parameters and RNG state are restored afterwards. The models of :func:`~graphhyper.hypergraph.models.build_model`
+    whose first step is a linear map do this themselves on their first call (``feature_layout="auto"``, see
+    :mod:`graphhyper.hypergraph.features`); this helper also serves models that only accept CSR through PyTorch.
     """
     from dataclasses import replace
 

@@ -205,3 +205,15 @@ def test_hyperedge_index_is_wrapped_once_per_tensor_and_not_kept_alive():
     del index, hg
     gc.collect()
     assert alive() is None  # the remembered Hypergraph does not hold the index tensor
+
+
+def test_csr_features_given_by_the_user_are_used_as_they_are_with_int32_indices():
+    x = bag_of_words()
+    given = x.to_sparse_csr()
+    model = build_model("hgnn", 30, 3, hidden_channels=8).eval()
+    seen = []
+    model.convs[0].register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    torch.testing.assert_close(model(given, HG), model(x, HG), rtol=1e-5, atol=1e-5)
+    assert seen[0].layout == torch.sparse_csr and seen[0].crow_indices().dtype == torch.int32
+    model(given, HG)
+    assert seen[2] is seen[0]  # converted once
