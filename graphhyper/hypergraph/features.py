@@ -11,7 +11,8 @@ Everything here is remembered per tensor, weakly (the memo dies with the tensor)
 identity and its version counter ``x._version``: a second call on the same, unmodified tensor neither rescans
 it (density, NaN/inf check) nor converts it again, and an in-place change (``x.mul_(2)``, ``x[0] = nan``)
 bumps the version, so the tensor is checked and converted afresh. Changes made through ``x.data`` bypass the
-version counter (PyTorch's rule) and are not seen.
+version counter (PyTorch's rule) and are not seen. Tensors made under ``torch.inference_mode()`` have no version
+counter, so nothing is remembered for them: they are checked (and converted) on every call.
 
 >>> x = torch.zeros(4, 100); x[0, 3] = 1.0
 >>> sparse_features(x).layout
@@ -42,6 +43,8 @@ _memo: WeakIdKeyDictionary = WeakIdKeyDictionary()
 def remember(x: Tensor, key: str, compute: Callable[[], Any]) -> Any:
     """``compute()`` once per (tensor, version): cached weakly on ``x``'s identity (the entry goes with ``x``) and
     recomputed after any in-place change of ``x``. The value must not refer to ``x`` itself, or ``x`` never dies."""
+    if x.is_inference():  # no version counter (in-place changes in inference mode go unseen): not remembered
+        return compute()
     entry = _memo.get(x)
     version = x._version
     if entry is None or entry[0] != version:
@@ -189,7 +192,8 @@ def with_values(x: Tensor, values: Tensor) -> Tensor:
     out = _quiet(
         lambda: torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(), values, x.shape, check_invariants=False)
     )
-    _memo[out] = (out._version, {"transpose": _transpose_of(x)})
+    if not out.is_inference():
+        _memo[out] = (out._version, {"transpose": _transpose_of(x)})
     return out
 
 

@@ -217,3 +217,18 @@ def test_csr_features_given_by_the_user_are_used_as_they_are_with_int32_indices(
     assert seen[0].layout == torch.sparse_csr and seen[0].crow_indices().dtype == torch.int32
     model(given, HG)
     assert seen[2] is seen[0]  # converted once
+
+
+def test_inference_mode_tensors_are_checked_every_call_and_not_remembered(count_scans):
+    model = build_model("hgnn", 30, 3, hidden_channels=8).eval()
+    dense = bag_of_words()
+    expected = model(dense, HG)
+    with torch.inference_mode():
+        x, index = dense.clone(), HG.clone()
+        for _ in range(2):
+            torch.testing.assert_close(model(x, index), expected, rtol=1e-5, atol=1e-5)
+        x[0, 0] = float("nan")  # in place, unseen by a version counter: the next call must still scan
+        with pytest.raises(InvalidInputError, match="NaN or inf"):
+            model(x, index)
+        assert features.sparse_features(x).layout == torch.sparse_csr
+    assert len(count_scans) == 4  # dense once, then every inference call
