@@ -32,8 +32,8 @@ from torch.utils.weak import WeakIdKeyDictionary
 from graphhyper.errors import InvalidInputError
 from graphhyper.hypergraph.kernels import torch_ref as _ref
 
-# Measured on the project's CPU (1 and 2 threads, [2708, F=1433] @ [1433, 256], forward + weight gradient):
-# the CSR product is ~20x faster than the dense one at Cora's 1.3% density, ~2x at 10%, and slower from ~15%.
+# [2708, 1433] @ [1433, 256] with the weight gradient on the project's CPU (1 and 2 threads): the CSR product is
+# 10-11x faster than the dense one at Cora's 1.3% density, 2-2.4x at 10%, even at 20%; 10% keeps a 2x margin.
 SPARSE_MAX_DENSITY = 0.1
 LAYOUTS = ("auto", "dense", "sparse")
 
