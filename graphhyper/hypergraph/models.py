@@ -9,12 +9,18 @@ code's settings as we read them, and every one can be overridden:
 >>> list_models()[:3]
 ['allset-deepsets', 'allset-transformer', 'conhd']
 
+Sparse features: with ``feature_layout="auto"`` (every model's default) a model whose first step is a linear map of
+the features multiplies a CSR copy of them when they are sparse enough (bag-of-words), made once per feature
+tensor; ``build_model(..., feature_layout="dense")`` or ``model.feature_layout = "dense"`` forces the dense
+product. See :mod:`graphhyper.hypergraph.features`.
+
 Node classifiers return ``[V, num_classes]``; ``"conhd"`` returns one row per incidence ``[nnz, num_classes]``
 (edge-dependent node classification); ``"hdhgn"`` returns node logits, or graph logits when given ``batch``.
 """
 
 from __future__ import annotations
 
+import functools
 import numbers
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -24,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphhyper.errors import InvalidInputError
+from graphhyper.hypergraph import features, ops
 from graphhyper.hypergraph import nn as hnn
 from graphhyper.hypergraph.nn import as_hypergraph, check_features, csr_order, dropout, reset_module
 
@@ -36,13 +43,34 @@ def _act(name: str) -> Callable[[Tensor], Tensor]:
     return _ACTS[name]
 
 
-def _input_dropout(x: Tensor, p: float, training: bool) -> Tensor:
-    """Dropout that also takes sparse CSR features (bag-of-words): only the stored entries are dropped, which is the
-    same distribution as dense dropout (zeros stay zero) at the cost of ``nnz`` instead of ``V * F``."""
-    if x.layout != torch.sparse_csr or not training or p == 0.0:
-        return dropout(x, p, training)
-    values = dropout(x.values(), p, training)
-    return torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(), values, x.shape, check_invariants=False)
+_input_dropout = features.dropout
+
+
+def _entry(forward: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """Wrap a model's ``forward(x, hg, ...)``: the user's features are checked for NaN/inf once per tensor and
+    handed to the first layer in the model's ``feature_layout`` (CSR when sparse enough, see
+    :func:`graphhyper.hypergraph.features.model_input`); the layers then run in
+    :func:`~graphhyper.hypergraph.ops.trusted_inputs` (what they pass to the ops is computed from checked
+    features and the parameters)."""
+
+    @functools.wraps(forward)
+    def wrapped(self: nn.Module, x: Tensor, *args, **kwargs) -> Tensor:
+        x = features.model_input(x, getattr(self, "feature_layout", "auto"), _takes_sparse(self))
+        with ops.trusted_inputs():
+            return forward(self, x, *args, **kwargs)
+
+    return wrapped
+
+
+def _takes_sparse(model: nn.Module) -> bool:
+    """Whether ``model``'s first use of the features is a linear map that takes CSR input (the model's
+    ``_takes_sparse()``; models without one get dense features)."""
+    method = getattr(model, "_takes_sparse", None)
+    return bool(method()) if callable(method) else False
+
+
+def _first_conv_takes_sparse(convs: nn.ModuleList) -> bool:
+    return bool(len(convs) and getattr(convs[0], "sparse_input", False))
 
 
 def _wrap(x: Tensor, hg, self_loops: bool = False):
@@ -72,6 +100,10 @@ class HypergraphClassifier(nn.Module):
         for conv in self.convs:
             conv.reset_parameters()  # type: ignore[operator]  # every hypergraph layer has one; nn.Module does not
 
+    def _takes_sparse(self) -> bool:
+        return _first_conv_takes_sparse(self.convs)
+
+    @_entry
     def forward(self, x: Tensor, hg) -> Tensor:
         hg = _wrap(x, hg, self.self_loops)
         x = _input_dropout(x, self.input_dropout, self.training)
@@ -131,10 +163,14 @@ class UniGCNII(nn.Module):
     def reset_parameters(self) -> None:
         reset_module(self)
 
+    def _takes_sparse(self) -> bool:
+        return True
+
+    @_entry
     def forward(self, x: Tensor, hg) -> Tensor:
         hg = _wrap(x, hg, self_loops=True)
         x = _input_dropout(x, self.input_dropout, self.training)
-        x0 = x = F.relu(self.lin_in(x))
+        x0 = x = F.relu(features.apply_linear(self.lin_in, x))
         for conv in self.convs:
             x = F.relu(conv(dropout(x, self.dropout, self.training), hg, x0=x0))
         return self.lin_out(dropout(x, self.dropout, self.training))
@@ -165,10 +201,16 @@ class SetModel(nn.Module):
     def reset_parameters(self) -> None:
         reset_module(self)
 
+    def _takes_sparse(self) -> bool:
+        return isinstance(self.lin_in, nn.Linear) or (self.lin_in is None and _first_conv_takes_sparse(self.convs))
+
+    @_entry
     def forward(self, x: Tensor, hg) -> Tensor:
         hg = _wrap(x, hg)
         x = _input_dropout(x, self.input_dropout, self.training)
-        if self.lin_in is not None:
+        if isinstance(self.lin_in, nn.Linear):
+            x = self.act(features.apply_linear(self.lin_in, x))
+        elif self.lin_in is not None:
             x = self.act(self.lin_in(x))
         x0 = x
         for i, conv in enumerate(self.convs):
@@ -210,12 +252,16 @@ class CoNHD(nn.Module):
     def reset_parameters(self) -> None:
         reset_module(self)
 
-    def forward(self, x: Tensor, hg) -> Tensor:
-        from graphhyper.hypergraph import ops
+    def _takes_sparse(self) -> bool:
+        return True
 
+    @_entry
+    def forward(self, x: Tensor, hg) -> Tensor:
         raw = hg if isinstance(hg, Tensor) else None
         hg = _wrap(x, hg)
-        h = dropout(F.relu(self.lin_in(ops.gather_nodes(x, hg))), self.input_dropout, self.training)
+        # ReLU(W x_v) per node, then copied to the node's incidences (the same rows as projecting each copy)
+        h = ops.gather_nodes(F.relu(features.apply_linear(self.lin_in, x)), hg)
+        h = dropout(h, self.input_dropout, self.training)
         h0 = h
         for i in range(self.num_layers):
             h = self.convs[i % len(self.convs)](h, hg, h0=h0)
@@ -252,8 +298,9 @@ class HDHGN(nn.Module):
     def reset_parameters(self) -> None:
         reset_module(self)
 
+    @_entry
     def forward(self, x: Tensor, hg, batch: Tensor | None = None) -> Tensor:
-        from graphhyper.hypergraph import Hypergraph, ops
+        from graphhyper.hypergraph import Hypergraph
 
         hg = _wrap(x, hg)
         x = self.lin_in(dropout(x, self.input_dropout, self.training))
@@ -289,9 +336,13 @@ class MLPClassifier(nn.Module):
     def reset_parameters(self) -> None:
         self.mlp.reset_parameters()
 
+    def _takes_sparse(self) -> bool:
+        return isinstance(self.mlp.input_norm, nn.Identity)
+
+    @_entry
     def forward(self, x: Tensor, hg=None) -> Tensor:
         check_features(x, self.mlp.in_channels)
-        return self.mlp(dropout(x, self.input_dropout, self.training))
+        return self.mlp(_input_dropout(x, self.input_dropout, self.training))
 
 
 class APPNPClassifier(nn.Module):
@@ -320,6 +371,10 @@ class APPNPClassifier(nn.Module):
     def reset_parameters(self) -> None:
         self.mlp.reset_parameters()
 
+    def _takes_sparse(self) -> bool:
+        return isinstance(self.mlp.input_norm, nn.Identity)
+
+    @_entry
     def forward(self, x: Tensor, hg) -> Tensor:
         hg = _wrap(x, hg)
         return self.prop(self.mlp(_input_dropout(x, self.input_dropout, self.training)), hg)
@@ -664,10 +719,13 @@ def build_model(name: str, in_channels: int, num_classes: int, **overrides) -> n
     """Build the model ``name`` for ``in_channels`` input features and ``num_classes`` outputs.
 
     ``overrides`` replace the defaults (see :func:`model_defaults`); an unknown key raises
-    :class:`~graphhyper.errors.InvalidInputError` listing the accepted ones.
+    :class:`~graphhyper.errors.InvalidInputError` listing the accepted ones. Every model also takes
+    ``feature_layout``: ``"auto"`` (default: CSR input to the first linear map when the features are sparse
+    enough), ``"dense"`` (always dense) or ``"sparse"`` (CSR whatever the density); see
+    :mod:`graphhyper.hypergraph.features`. It is the attribute ``model.feature_layout`` and can be changed later.
     """
     spec = _spec(name)
-    unknown = sorted(set(overrides) - set(spec.defaults))
+    unknown = sorted(set(overrides) - set(spec.defaults) - {"feature_layout"})
     if unknown:
         raise InvalidInputError(
             f"Model {name!r} has no hyperparameter(s) {unknown}; accepted: {sorted(spec.defaults)}."
@@ -675,6 +733,7 @@ def build_model(name: str, in_channels: int, num_classes: int, **overrides) -> n
     for what, value in (("in_channels", in_channels), ("num_classes", num_classes)):
         if not isinstance(value, int) or value < 1:
             raise InvalidInputError(f"{what} must be a positive int, got {value!r}.")
+    layout = features.check_layout(overrides.pop("feature_layout", "auto"))
     config = {**spec.defaults, **overrides}
     hidden = config.get("hidden_channels", 1)
     if isinstance(hidden, bool) or not isinstance(hidden, numbers.Integral) or hidden < 1:
@@ -684,7 +743,10 @@ def build_model(name: str, in_channels: int, num_classes: int, **overrides) -> n
         )
     if config.get("num_layers", 1) < 1:
         raise InvalidInputError(f"num_layers must be >= 1, got {config['num_layers']}.")
-    return spec.builder(in_channels, num_classes, config)
+    model = spec.builder(in_channels, num_classes, config)
+    if layout != "auto":
+        features.set_feature_layout(model, layout)
+    return model
 
 
 __all__ = [

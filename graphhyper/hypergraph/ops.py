@@ -18,7 +18,9 @@ features, as ``x.view(N, H, C)``); per-incidence tensors are in the hypergraph's
 
 The implementation is chosen per device: ``"auto"`` (default) uses Triton kernels for CUDA tensors and the torch
 reference on CPU; force one with :func:`use_backend` / :func:`set_backend`. Inputs are checked (shapes, devices,
-NaN/inf); disable the finite check for speed with :func:`set_input_checks`.
+NaN/inf; a tensor that passed the NaN/inf scan is not scanned again until it changes in place, see
+:mod:`graphhyper.hypergraph.features`); disable the finite check with :func:`set_input_checks`, or skip it for
+tensors the caller vouches for with :func:`trusted_inputs`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import torch
 
 from graphhyper.errors import InvalidInputError, MissingDependencyError
+from graphhyper.hypergraph import features as _features
 from graphhyper.hypergraph.kernels import Layout, edge_layout, node_layout
 from graphhyper.hypergraph.kernels import torch_ref as _ref
 
@@ -69,6 +72,20 @@ def use_backend(name: str) -> Iterator[None]:
 def set_input_checks(check_finite: bool) -> None:
     """Turn the NaN/inf check on feature tensors on or off (shape and device checks always run)."""
     _default["check_finite"] = bool(check_finite)
+
+
+@contextlib.contextmanager
+def trusted_inputs() -> Iterator[None]:
+    """Skip the NaN/inf scan of the ops' tensor arguments inside this block (this thread); shapes, dtypes and
+    devices are still checked. For callers that checked their own inputs: a model checks the user's features
+    once (:func:`graphhyper.hypergraph.features.check_finite`) and runs its layers in this block, since what they
+    pass to the ops is computed from those features and the parameters (a non-finite loss is caught by the
+    training loop)."""
+    _state.trusted = getattr(_state, "trusted", 0) + 1
+    try:
+        yield
+    finally:
+        _state.trusted -= 1
 
 
 def _check_backend(name: str) -> str:
@@ -113,10 +130,8 @@ def _flat(x: object, rows: int, what: str, hg: Hypergraph) -> tuple[torch.Tensor
         raise InvalidInputError(
             f"{what} is on {x.device} but the hypergraph is on {hg.device}; call hg = hg.to(x.device)."
         )
-    if _default["check_finite"] and x.numel() and not bool(torch.isfinite(x).all()):
-        raise InvalidInputError(
-            f"{what} contains NaN or inf; fix the input (or disable this check with ops.set_input_checks(False))."
-        )
+    if not getattr(_state, "trusted", 0):
+        _features.check_finite(x, what)  # once per tensor and version: a reused input is not rescanned
     rest = tuple(x.shape[1:])
     features = 1
     for size in rest:
@@ -143,8 +158,8 @@ def _check_weight(weight: object, hg: Hypergraph, features: int, what: str = "we
         raise InvalidInputError(f"{what} has {weight.shape[1]} heads, which does not divide the {features} features.")
     if weight.device != hg.device:
         raise InvalidInputError(f"{what} is on {weight.device}, the hypergraph on {hg.device}; move one of them.")
-    if _default["check_finite"] and weight.numel() and not bool(torch.isfinite(weight).all()):
-        raise InvalidInputError(f"{what} contains NaN or inf; fix it (or ops.set_input_checks(False)).")
+    if not getattr(_state, "trusted", 0):
+        _features.check_finite(weight, what)
     return weight
 
 
@@ -362,6 +377,7 @@ __all__ = [
     "set_backend",
     "get_backend",
     "set_input_checks",
+    "trusted_inputs",
     "AGGRS",
     "BACKENDS",
 ]

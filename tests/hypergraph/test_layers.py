@@ -206,3 +206,17 @@ def test_gradcheck_float64(name):
     gen = torch.Generator().manual_seed(0)
     inp = torch.randn(hg.nnz if per_inc else 5, F_IN, dtype=torch.float64, generator=gen, requires_grad=True)
     assert torch.autograd.gradcheck(lambda t: layer(t, hg), (inp,), eps=1e-6, atol=1e-5, fast_mode=True)
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_edhnn_split_phi2_equals_phi2_on_the_concatenation(layers):
+    """ED-HNN projects x_v and m_e separately and adds them per incidence: the same rows as phi2([x_v || m_e])."""
+    from graphhyper.hypergraph import Hypergraph, ops
+    from graphhyper.hypergraph.nn import EDHNNConv
+
+    torch.manual_seed(0)
+    hg = Hypergraph(6, [[0, 1, 2], [2, 3], [3, 4, 5, 0]])
+    conv = EDHNNConv(5, 8, mlp2_layers=layers, norm="ln").eval()
+    x, m = torch.randn(6, 5), torch.randn(3, 8)
+    expected = conv.phi2(torch.cat([ops.gather_nodes(x, hg), ops.gather_edges(m, hg)], dim=-1))
+    torch.testing.assert_close(conv._phi2(x, m, hg), expected, rtol=1e-5, atol=1e-5)

@@ -211,3 +211,23 @@ def test_fix_parses_values():
     assert parse_key_values(["a=1", "b=0.5", "c=row", "d=true"], "--fix") == {"a": 1, "b": 0.5, "c": "row", "d": True}
     with pytest.raises(InvalidInputError, match="--fix 'oops': use KEY=VALUE"):
         parse_key_values(["oops"], "--fix")
+
+
+def test_adam_is_fused_where_it_applies_and_steps_like_plain_adam():
+    from graphhyper.hypergraph.train import adam
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(6, 3)
+    fused = adam(model, lr=0.1, weight_decay=0.01)
+    assert fused.defaults["fused"] is True
+    twin = torch.nn.Linear(6, 3)
+    twin.load_state_dict(model.state_dict())
+    plain = torch.optim.Adam(twin.parameters(), lr=0.1, weight_decay=0.01)
+    x = torch.randn(8, 6)
+    for _ in range(3):
+        for m, opt in ((model, fused), (twin, plain)):
+            opt.zero_grad()
+            m(x).square().sum().backward()
+            opt.step()
+    torch.testing.assert_close(model.weight, twin.weight, rtol=1e-5, atol=1e-6)
+    assert not adam(torch.nn.Linear(2, 2).bfloat16(), lr=0.1, weight_decay=0.0).defaults["fused"]

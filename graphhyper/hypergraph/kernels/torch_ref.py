@@ -45,6 +45,9 @@ def _mm(csr: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
     return torch.addmm(out, csr, dense, beta=0, out=out)
 
 
+spmm = _mm  # the public name: graphhyper.hypergraph.features multiplies CSR features with it
+
+
 def _compute_dtype(dense: torch.Tensor) -> torch.dtype:
     """The dtype the CSR product runs in: float32 for half / bfloat16 on CPU, which MKL's sparse kernels do not
     implement (it also accumulates the sums in float32, as the Triton kernels do); the input's dtype otherwise."""

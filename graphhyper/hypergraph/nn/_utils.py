@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from graphhyper.errors import InvalidInputError
 from graphhyper.hypergraph import ops
+from graphhyper.hypergraph.features import remember
 from graphhyper.hypergraph.structure import Hypergraph
 
 
@@ -35,8 +36,16 @@ def as_hypergraph(hg: Hypergraph | Tensor, num_nodes: int | None) -> Hypergraph:
             )
         if hg.dtype not in (torch.int64, torch.int32):
             raise InvalidInputError(f"hyperedge_index must hold integer ids, got dtype {hg.dtype}; cast with .long().")
-        # like PyG, tolerate unused hyperedge ids (gaps): they become empty hyperedges that aggregate to 0
-        return Hypergraph.from_pyg(hg.long(), num_nodes=num_nodes, allow_empty_edges=True)
+        # like PyG, tolerate unused hyperedge ids (gaps): they become empty hyperedges that aggregate to 0. Built
+        # once per index tensor (and version): a model called every epoch with the same index does not re-sort
+        # and re-validate it (the copy keeps the remembered Hypergraph from holding on to the index itself)
+        index = hg
+
+        def build() -> Hypergraph:
+            return Hypergraph.from_pyg(index.long().clone(), num_nodes=num_nodes, allow_empty_edges=True)
+
+        built: Hypergraph = remember(hg, f"hypergraph:{num_nodes}", build)
+        return built
     raise InvalidInputError(
         f"Expected a Hypergraph or a hyperedge_index LongTensor [2, nnz], got {type(hg).__name__}; "
         "build one with graphhyper.hypergraph.Hypergraph(num_nodes, hyperedges)."
@@ -145,8 +154,8 @@ def dropout(x: Tensor, p: float, training: bool) -> Tensor:
         return torch.nn.functional.dropout(x, p, training)
     n = x.numel()
     bits = torch.empty((n + 1) // 2, dtype=torch.int32).random_().view(torch.int16)[:n].view(x.shape)
-    keep = torch.bitwise_and(bits, 0x7FFF) >= round(p * 32768)
-    return x * (keep * (1.0 / (1.0 - p))).to(x.dtype)
+    keep = bits.bitwise_and_(0x7FFF) >= round(p * 32768)
+    return x * keep.to(x.dtype).mul_(1.0 / (1.0 - p))  # the float mask scaled in place: no bool * float promotion
 
 
 class Dropout(nn.Module):

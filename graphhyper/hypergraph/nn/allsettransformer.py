@@ -37,6 +37,7 @@ class AllSetTransformerConv(HypergraphLayer):
     """
 
     repr_kwargs = ("heads",)
+    sparse_input = True  # x may be a CSR tensor: its first use is PMA's linear maps
 
     def __init__(
         self,

@@ -36,6 +36,9 @@ class HypergraphLayer(nn.Module):
     repr_args: ClassVar[tuple[str, ...]] = ("in_channels", "out_channels")
     repr_kwargs: ClassVar[tuple[str, ...]] = ()
     input_size: ClassVar[str | None] = "in_channels"
+    #: whether ``forward`` takes a sparse CSR ``x`` through :func:`graphhyper.hypergraph.features.linear`: a
+    #: model whose first layer says so gets CSR features when they are sparse enough (``feature_layout="auto"``)
+    sparse_input: ClassVar[bool] = False
 
     def reset_parameters(self) -> None:
         reset_module(self)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from graphhyper.hypergraph import ops
+from graphhyper.hypergraph import features, ops
 from graphhyper.hypergraph.nn.base import HypergraphLayer, reset_linear
 from graphhyper.hypergraph.structure import Hypergraph
 
@@ -30,6 +30,8 @@ class HGNNConv(HypergraphLayer):
         - **output:** ``[V, F']``
     """
 
+    sparse_input = True  # x may be a CSR tensor (bag-of-words features): see graphhyper.hypergraph.features
+
     def __init__(self, in_channels: int, out_channels: int, bias: bool = True) -> None:
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
@@ -41,5 +43,5 @@ class HGNNConv(HypergraphLayer):
 
     def forward(self, x: Tensor, hg: Hypergraph | Tensor) -> Tensor:
         hg = self.prepare(x, hg)
-        out = ops.hgnn_propagate(x @ self.lin.weight.t(), hg)
+        out = ops.hgnn_propagate(features.linear(x, self.lin.weight), hg)
         return out if self.lin.bias is None else out + self.lin.bias

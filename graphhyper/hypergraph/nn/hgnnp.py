@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from graphhyper.hypergraph import ops
+from graphhyper.hypergraph import features, ops
 from graphhyper.hypergraph.nn.hgnn import HGNNConv
 from graphhyper.hypergraph.structure import Hypergraph
 
@@ -34,6 +34,6 @@ class HGNNPConv(HGNNConv):
 
     def forward(self, x: Tensor, hg: Hypergraph | Tensor) -> Tensor:
         hg = self.prepare(x, hg)
-        y = ops.v2e(x @ self.lin.weight.t(), hg, aggr="mean")
+        y = ops.v2e(features.linear(x, self.lin.weight), hg, aggr="mean")
         out = ops.e2v(y, hg, aggr="mean")
         return out if self.lin.bias is None else out + self.lin.bias

@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from graphhyper.errors import InvalidInputError
+from graphhyper.hypergraph import features
 from graphhyper.hypergraph.nn._utils import Dropout
 from graphhyper.hypergraph.nn.base import HypergraphLayer
 
@@ -80,5 +81,18 @@ class MLP(HypergraphLayer):
             return x.new_zeros(0, self.out_channels)
         x = self.input_norm(x)
         for lin, norm in zip(self.lins[:-1], self.norms):
-            x = self.drop(norm(self.act(lin(x))))
-        return self.lins[-1](x)
+            x = self.drop(norm(self.act(features.apply_linear(lin, x))))  # x: CSR features or dense
+        return features.apply_linear(self.lins[-1], x)
+
+    def forward_after_first(self, h: Tensor) -> Tensor:
+        """The rest of :meth:`forward` from ``h``, the first ``Linear``'s output on the (input-normed) rows: for
+        callers that compute that product themselves (ED-HNN splits it over its concatenated input)."""
+        if len(self.lins) == 1:
+            return h
+        if h.size(0) == 0 and self.norm == "bn":
+            return h.new_zeros(0, self.out_channels)
+        h = self.drop(self.norms[0](self.act(h)))
+        for lin, norm in zip(self.lins[1:-1], self.norms[1:]):
+            h = self.drop(norm(self.act(lin(h))))
+        out: Tensor = self.lins[-1](h)
+        return out

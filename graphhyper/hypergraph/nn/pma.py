@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphhyper.errors import InvalidInputError
-from graphhyper.hypergraph import ops
+from graphhyper.hypergraph import features, ops
 from graphhyper.hypergraph.nn._utils import dropout, glorot_, set_ops
 from graphhyper.hypergraph.nn.base import HypergraphLayer
 from graphhyper.hypergraph.nn.mlp import MLP
@@ -46,6 +46,7 @@ class PMA(HypergraphLayer):
     """
 
     repr_kwargs = ("heads",)
+    sparse_input = True  # members may be a CSR tensor (see graphhyper.hypergraph.features)
 
     def __init__(
         self,
@@ -82,10 +83,14 @@ class PMA(HypergraphLayer):
         # <s_k, K^k x + b^k> = x (K^k)^T s_k + <b^k, s_k>: the scores without forming the keys [members, F']
         seed = self.seed[0]
         w_score = torch.einsum("hci,hc->ih", self.lin_k.weight.view(H, C, -1), seed)  # [F, H]
-        score = x @ w_score + (self.lin_k.bias.view(H, C) * seed).sum(-1)  # [members, H]
+        # values and scores in one product: one pass over x (a CSR x for bag-of-words features)
+        # (split, not slicing: a slice's backward zero-fills a full-size gradient per slice)
+        both = features.linear(x, torch.cat([self.lin_v.weight, w_score.t()]))  # [members, F' + H]
+        value, score = torch.split(both, [self.out_channels, H], dim=1)
+        value = value + self.lin_v.bias
+        score = score + (self.lin_k.bias.view(H, C) * seed).sum(-1)  # [members, H]
         alpha = softmax(F.leaky_relu(gather(score, hg), self.negative_slope), hg)  # [nnz, H]
         alpha = dropout(alpha, self.dropout, self.training)
-        value = self.lin_v(x)
         if direction == "v2e":
 
             def pool(v, a):
@@ -99,7 +104,8 @@ class PMA(HypergraphLayer):
         if H == 1:
             out = pool(value, alpha[:, 0])
         else:
-            per_head = value.view(-1, H, C).transpose(0, 1).contiguous()  # [H, members, C]
-            out = torch.cat([pool(per_head[k], alpha[:, k]) for k in range(H)], dim=1)
+            # unbind, not indexing: each per_head[k]'s backward would zero-fill a full [H, members, C] gradient
+            per_head = value.view(-1, H, C).transpose(0, 1).contiguous().unbind(0)  # H x [members, C]
+            out = torch.cat([pool(v, a) for v, a in zip(per_head, alpha.unbind(1))], dim=1)
         out = self.ln0(out + self.seed.reshape(1, -1))
         return self.ln1(out + F.relu(self.mlp(out)))

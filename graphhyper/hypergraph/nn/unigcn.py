@@ -3,6 +3,7 @@ IJCAI 2021)."""
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -18,10 +19,25 @@ def unigcn_propagate(x: Tensor, hg: Hypergraph) -> Tensor:
     :math:`h_e` is the mean of :math:`x` over :math:`e`, :math:`d_v = \sum_{e \ni v} w_e` and :math:`d_e` the
     mean of :math:`d_v` over the nodes of :math:`e`. Shared by :class:`UniGCNConv` and :class:`UniGCNIIConv`.
     """
-    d_v = hg.weighted_node_degree.to(x.dtype)
-    d_e = ops.v2e(d_v[:, None], hg, aggr="mean")[:, 0]
-    h_e = ops.v2e(x, hg, aggr="mean") * safe_pow(d_e, -0.5)[:, None]
-    return ops.e2v(h_e, hg, aggr="sum") * safe_pow(d_v, -0.5)[:, None]
+    to_edges, to_nodes = _unigcn_weights(hg, x.dtype)
+    return ops.e2v(ops.v2e(x, hg, aggr="sum", weight=to_edges), hg, aggr="sum", weight=to_nodes, edge_weight=False)
+
+
+def _unigcn_weights(hg: Hypergraph, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """Per-incidence weights (CSR order) of the two sums of :func:`unigcn_propagate`, cached on ``hg``:
+    ``d_e^{-1/2} / |e|`` (mean over ``e`` with ``e``'s scale) and ``w_e d_v^{-1/2}`` (the node side), so a call
+    is two weighted sparse products and no per-call degree or rescaling work."""
+
+    def make() -> tuple[Tensor, Tensor]:
+        d_v = hg.weighted_node_degree.to(dtype)
+        d_e = ops.v2e(d_v[:, None], hg, aggr="mean")[:, 0]
+        size = hg.edge_degree.to(dtype).clamp(min=1)
+        to_edges = (safe_pow(d_e, -0.5) / size)[hg.inc_edge]
+        to_nodes = hg.hyperedge_weight.to(dtype)[hg.inc_edge] * safe_pow(d_v, -0.5)[hg.inc_node]
+        return to_edges.contiguous(), to_nodes.contiguous()
+
+    weights: tuple[Tensor, Tensor] = hg.cache(f"unigcn_weights_{dtype}", make)
+    return weights
 
 
 class UniGCNConv(HypergraphLayer):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 from torch import Tensor, nn
 
 from graphhyper.errors import InvalidInputError
@@ -61,5 +62,5 @@ class UniGCNIIConv(HypergraphLayer):
         if x0 is None:
             x0 = x
         check_features(x0, self.channels, "x0", rows=x.size(0))
-        h = (1 - self.alpha) * unigcn_propagate(x, hg) + self.alpha * x0
-        return (1 - self.beta) * h + self.beta * self.lin(h)
+        h = torch.lerp(unigcn_propagate(x, hg), x0, self.alpha)  # (1 - alpha) prop + alpha x0, one kernel
+        return torch.lerp(h, self.lin(h), self.beta)

@@ -1,0 +1,266 @@
+#!/usr/bin/env python
+"""Per-epoch time of our hypergraph models on the shipped datasets, against DHG and PyG where they have the model.
+
+One epoch is what :func:`graphhyper.hypergraph.train.train_node_classifier` does: a training step (forward, cross
+entropy on the training nodes, backward, Adam) and an evaluation pass (forward in eval mode without gradients,
+arg-max). Every implementation gets the same data as a user would pass it (dense features from the loader,
+row-normalised where the reproduction protocol says so, a self-loop hyperedge per node), the same widths and
+dropout, and the same optimiser: the fused Adam of our training loop (:func:`graphhyper.hypergraph.train.adam`),
+so the table compares the models. Implementations of one (dataset, model) cell run interleaved round-robin in
+one process, so background load hits them alike, and the table shows medians.
+
+    python scripts/bench/train_epoch.py                                  # 7 datasets x 5 models (a few minutes)
+    python scripts/bench/train_epoch.py --datasets cora-ca --models hgnn --rounds 21
+    python scripts/bench/train_epoch.py --peers dhg --threads 1 --json out.json
+
+Models and peers (same settings on both sides):
+
+- ``hgnn``: 2-layer HGNN, width ``--hidden`` (256), dropout 0.5. DHG ``dhg.models.HGNN``; PyG two
+  ``HypergraphConv`` layers (PyG normalises ``D^-1 H W B^-1 H^T``: the same cost class, a different matrix).
+- ``hgnnp``: 2-layer HGNN+, width ``--hidden``, dropout 0.5. DHG ``dhg.models.HGNNP``.
+- ``unigcnii``, ``allset-transformer``, ``ed-hnn``: the reproduction protocol's settings
+  (:func:`graphhyper.experiments.protocol.config_for`); neither DHG nor PyG has them, so they have no peer here
+  (their reference implementations are separate repositories).
+
+Peak memory: after a warm-up epoch, the process' peak RSS is reset (``/proc/self/clear_refs``) before one
+training step and read after it, less the RSS before (large buffers are mmapped, so freed memory leaves RSS).
+Timings depend on load: the machine line (CPU model, threads, load average) is printed with the table; compare
+ratios, and measure on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# glibc: serve buffers >= 64 KiB with mmap so that freed memory leaves RSS (makes the peak-RSS probe honest).
+if __name__ == "__main__" and os.environ.get("MALLOC_MMAP_THRESHOLD_") is None and sys.platform.startswith("linux"):
+    os.environ["MALLOC_MMAP_THRESHOLD_"] = "65536"
+    os.execv(sys.executable, [sys.executable, *sys.argv])
+
+import argparse  # noqa: E402
+import gc  # noqa: E402
+import json  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from typing import Any, Callable  # noqa: E402
+
+if __name__ == "__main__":
+    os.environ["HOME"] = tempfile.mkdtemp(prefix="graphhyper-bench-home-")  # DHG writes into ~
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from _common import machine_line, peak_rss_gb, reset_peak_rss, rss_gb  # noqa: E402
+
+DATASETS = ("cora-ca", "cora-cc", "citeseer-cc", "zoo", "ntu2012", "mushroom", "20news")
+MODELS = ("hgnn", "hgnnp", "unigcnii", "allset-transformer", "ed-hnn")
+PEERS = {"hgnn": ("dhg", "pyg"), "hgnnp": ("dhg",)}
+
+
+@dataclass
+class Cell:
+    """One implementation of one (dataset, model): its training step and its evaluation pass."""
+
+    train: Callable[[], Any]
+    evaluate: Callable[[], Any]
+
+
+# ---------------------------------------------------------------------------------------------- data
+def load(name: str):
+    """The dataset as the reproduction protocol trains it: random split 0, self-loops, its feature norm."""
+    from graphhyper.data import load_hypergraph
+    from graphhyper.experiments.protocol import config_for
+    from graphhyper.hypergraph.train import normalize_features
+
+    data = load_hypergraph(name, split="random", seed=0, add_self_loops=True)
+    return normalize_features(data, config_for(name, "hgnn").feature_norm or "none")
+
+
+def _step(model: torch.nn.Module, forward: Callable[[], torch.Tensor], data, lr: float, wd: float) -> Cell:
+    from graphhyper.hypergraph.train import adam
+
+    opt = adam(model, lr, wd)  # every implementation gets the optimiser of our training loop (fused Adam)
+    train_idx, y = data.split.train, data.y
+
+    def train() -> float:
+        model.train()
+        opt.zero_grad()
+        loss = F.cross_entropy(forward()[train_idx], y[train_idx])
+        loss.backward()
+        opt.step()
+        return float(loss.detach())
+
+    @torch.no_grad()
+    def evaluate() -> torch.Tensor:
+        model.eval()
+        return forward().argmax(-1)
+
+    return Cell(train, evaluate)
+
+
+# ---------------------------------------------------------------------------------------------- implementations
+def ours(name: str, data, hidden: int) -> Cell:
+    from graphhyper.experiments.protocol import config_for
+    from graphhyper.hypergraph.models import build_model
+
+    cfg = config_for(data.name, name)
+    kw = dict(cfg.model)
+    if name in PEERS:
+        kw.update(hidden_channels=hidden, dropout=0.5, input_dropout=0.0)
+    torch.manual_seed(0)
+    model = build_model(name, data.num_features, data.num_classes, **kw)
+    x, hg = data.x, data.hg
+    return _step(model, lambda: model(x, hg), data, cfg.lr or 0.01, cfg.weight_decay or 0.0)
+
+
+def dhg_cell(name: str, data, hidden: int) -> Cell:
+    import dhg
+    import dhg.models
+
+    g = dhg.Hypergraph(data.num_nodes, data.hg.hyperedges())
+    kind = dhg.models.HGNN if name == "hgnn" else dhg.models.HGNNP
+    torch.manual_seed(0)
+    model = kind(data.num_features, hidden, data.num_classes, drop_rate=0.5)
+    x = data.x
+    return _step(model, lambda: model(x, g), data, 0.01, 5e-4)
+
+
+class _PygHGNN(torch.nn.Module):
+    def __init__(self, f_in: int, hidden: int, classes: int) -> None:
+        from torch_geometric.nn import HypergraphConv
+
+        super().__init__()
+        self.conv1, self.conv2 = HypergraphConv(f_in, hidden), HypergraphConv(hidden, classes)
+
+    def forward(self, x: torch.Tensor, index: torch.Tensor, num_edges: int) -> torch.Tensor:
+        x = F.dropout(F.relu(self.conv1(x, index, num_edges=num_edges)), 0.5, self.training)
+        return self.conv2(x, index, num_edges=num_edges)
+
+
+def pyg_cell(name: str, data, hidden: int) -> Cell:
+    torch.manual_seed(0)
+    model = _PygHGNN(data.num_features, hidden, data.num_classes)
+    index, x, n_e = data.hg.hyperedge_index, data.x, data.hg.num_edges
+    return _step(model, lambda: model(x, index, n_e), data, 0.01, 5e-4)
+
+
+MAKERS = {"graphhyper": ours, "dhg": dhg_cell, "pyg": pyg_cell}
+
+
+# ---------------------------------------------------------------------------------------------- measurement
+def peak_mib(fn: Callable[[], Any]) -> float:
+    """Peak extra RSS of one call of ``fn`` in MiB (NaN where the peak cannot be reset)."""
+    gc.collect()
+    if not reset_peak_rss():
+        return float("nan")
+    before = rss_gb()
+    fn()
+    return max(0.0, (peak_rss_gb() - before) * 1e9 / 2**20)
+
+
+def rounds_for(cells: dict[str, Cell], rounds: int, budget: float) -> int:
+    """``rounds``, cut so that one cell takes about ``budget`` seconds at most: at least 3 rounds, or 1 when a
+    single round already exceeds the budget (DHG's HGNN on 20News takes seconds per step)."""
+    start = time.perf_counter()
+    for cell in cells.values():
+        cell.train()
+        cell.evaluate()
+    per_round = time.perf_counter() - start
+    if per_round > budget:
+        return 1
+    return max(3, min(rounds, int(budget / max(per_round, 1e-9))))
+
+
+def measure(cells: dict[str, Cell], rounds: int, budget: float) -> dict[str, dict[str, float]]:
+    """Interleaved medians (ms) of the training step and the evaluation pass, and the step's peak MiB."""
+    n = rounds_for(cells, rounds, budget)  # also the warm-up: one-time work (caches, CSR copies) is not counted
+    memory = {impl: peak_mib(cell.train) for impl, cell in cells.items()}
+    times: dict[str, dict[str, list[float]]] = {impl: {"train": [], "eval": []} for impl in cells}
+    for _ in range(n):
+        for impl, cell in cells.items():
+            for part, fn in (("train", cell.train), ("eval", cell.evaluate)):
+                start = time.perf_counter()
+                fn()
+                times[impl][part].append(time.perf_counter() - start)
+    return {
+        impl: {
+            "train_ms": 1e3 * statistics.median(t["train"]),
+            "eval_ms": 1e3 * statistics.median(t["eval"]),
+            "peak_mib": memory[impl],
+            "rounds": n,
+        }
+        for impl, t in times.items()
+    }
+
+
+def run(args: argparse.Namespace) -> list[dict]:
+    rows = []
+    peers = [p for p in args.peers.split(",") if p]
+    for dataset in args.datasets.split(","):
+        data = load(dataset)
+        for model in args.models.split(","):
+            impls = ["graphhyper"] + [p for p in PEERS.get(model, ()) if p in peers]
+            cells = {impl: MAKERS[impl](model, data, args.hidden) for impl in impls}
+            result = measure(cells, args.rounds, args.budget)
+            ours_row = result["graphhyper"]
+            for impl in impls:
+                r = result[impl]
+                rows.append(
+                    dict(
+                        dataset=dataset,
+                        model=model,
+                        impl=impl,
+                        **{k: round(v, 3) for k, v in r.items()},
+                        train_ratio=round(ours_row["train_ms"] / r["train_ms"], 3),
+                        eval_ratio=round(ours_row["eval_ms"] / r["eval_ms"], 3),
+                    )
+                )
+                print(_line(rows[-1]), flush=True)
+            del cells
+    return rows
+
+
+def _line(r: dict) -> str:
+    ratio = "" if r["impl"] == "graphhyper" else f"{r['train_ratio']:>8.2f} {r['eval_ratio']:>8.2f}"
+    return (
+        f"{r['dataset']:<12} {r['model']:<19} {r['impl']:<11} {r['train_ms']:>9.1f} {r['eval_ms']:>8.1f} "
+        f"{r['peak_mib']:>8.1f} {r['rounds']:>6} {ratio}"
+    )
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--datasets", default=",".join(DATASETS), help="comma list of shipped datasets")
+    p.add_argument("--models", default=",".join(MODELS), help="comma list: " + ", ".join(MODELS))
+    p.add_argument("--peers", default="dhg,pyg", help="comma list of peers: dhg, pyg (empty: ours only)")
+    p.add_argument("--hidden", type=int, default=256, help="width of HGNN / HGNN+ (ours and the peers)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=11, help="interleaved rounds per cell (at most)")
+    p.add_argument("--budget", type=float, default=6.0, help="seconds per cell: fewer rounds (>= 3) for slow cells")
+    p.add_argument("--json", help="also write the rows as JSON to this file")
+    args = p.parse_args(argv)
+    unknown = sorted(set(args.models.split(",")) - set(MODELS)) + sorted(set(args.datasets.split(",")) - set(DATASETS))
+    if unknown:
+        p.error(f"unknown model(s) or dataset(s): {unknown}; models: {MODELS}, datasets: {DATASETS}")
+    torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore", message=".*[Ss]parse.*")
+    warnings.filterwarnings("ignore", message=".*torch.jit.script.*is deprecated")
+    print(machine_line())
+    print("ratio = ours / peer (below 1: ours faster); train = step with backward and Adam, eval = no-grad pass")
+    print(
+        f"{'dataset':<12} {'model':<19} {'impl':<11} {'train ms':>9} {'eval ms':>8} {'peak MiB':>8} {'rounds':>6} "
+        f"{'train x':>8} {'eval x':>8}"
+    )
+    rows = run(args)
+    print(machine_line())
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": machine_line(), "rows": rows}, f, indent=1)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
