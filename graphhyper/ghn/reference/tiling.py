@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import torch
 
-__all__ = ["normalize", "tile_ghn3", "tile_ppuda"]
+__all__ = ["normalize", "tile_ghn3", "tile_ppuda", "weight_scale"]
 
 
 def _window(size: int, want: int) -> slice:
@@ -65,21 +65,24 @@ def tile_ghn3(w: torch.Tensor, t: Sequence[int], centred: bool = True) -> torch.
     if len(s) != len(t):
         raise ValueError(f"decoded block {tuple(s)} cannot be fitted to {tuple(t)}")
     if t[0] > s[0]:
-        n = int(math.ceil(t[0] / s[0]))
-        reps = (n,) if len(t) == 1 else ((n, 1) if len(t) == 2 else (n, 1, 1, 1))
-        w = w.repeat(reps)[: t[0]]
+        w = _tile(w, 0, t[0])
     if len(t) > 1:
         if t[1] > s[1]:
-            n = int(math.ceil(t[1] / s[1]))
-            w = w.repeat((1, n) if len(t) == 2 else (1, n, 1, 1))[:, : t[1]]
+            w = _tile(w, 1, t[1])
         elif len(t) == 3 and len(s) == 3 and t[2] > s[2]:
-            n = int(math.ceil(t[2] / s[2]))
-            w = w.repeat((1, 1, n))[:, :, : t[2]]
+            w = _tile(w, 2, t[2])
     if len(t) <= 3:
         return w[tuple(slice(0, n) for n in t)]
     if not centred:
         return w[: t[0], : t[1], : t[2], : t[3]]
     return w[: t[0], : t[1], _window(w.shape[-2], t[2]), _window(w.shape[-1], t[3])]
+
+
+def _tile(w: torch.Tensor, dim: int, size: int) -> torch.Tensor:
+    """``w`` repeated along ``dim`` and cut to ``size`` (``repeat`` then slice), gathered in one pass:
+    entry ``k`` of the result is entry ``k mod w.shape[dim]`` of ``w``."""
+    index = torch.arange(size, device=w.device) % w.shape[dim]
+    return w.index_select(dim, index)
 
 
 def _slice_ppuda(w: torch.Tensor, t: Sequence[int]) -> torch.Tensor:
@@ -117,20 +120,27 @@ def tile_ppuda(w: torch.Tensor, t: Sequence[int]) -> torch.Tensor:
     return w[tuple(slice(0, n) for n in t)]
 
 
+def weight_scale(shape: Sequence[int]) -> float | None:
+    """The factor :func:`normalize` multiplies a ≥2-d tensor of ``shape`` by (``None``: left as is)."""
+    sz = tuple(shape)
+    if len(sz) > 2 and sz[2] >= 11 and sz[0] == 1:
+        return None
+    no_relu = len(sz) > 2 and (sz[1] == 1 or sz[2] < sz[3])
+    beta = 1.0 if no_relu else 2.0
+    return float((beta / math.prod(sz[1:])) ** 0.5)
+
+
 def normalize(p: torch.Tensor, is_w: bool) -> torch.Tensor:
     """The published fan-in normalisation of a fitted tensor.
 
     ≥2-d: ``p · √(β / fan_in)`` with ``fan_in = p[0].numel()``, ``β = 1`` when ``p`` is ≥3-d and
     ``p.shape[1] = 1`` or ``h < w``, else ``β = 2``; a ≥3-d ``(1, n, c)``-like tensor with ``n ≥ 11`` (position
-    embedding) is left as is. 1-d weights: ``2σ(p/2)`` (in ``[0, 2]``); 1-d biases: ``tanh(p/5)``.
+    embedding) is left as is (:func:`weight_scale`). 1-d weights: ``2σ(p/2)`` (in ``[0, 2]``); 1-d biases:
+    ``tanh(p/5)``.
     """
     if p.dim() > 1:
-        sz = p.shape
-        if len(sz) > 2 and sz[2] >= 11 and sz[0] == 1:
-            return p
-        no_relu = len(sz) > 2 and (sz[1] == 1 or sz[2] < sz[3])
-        beta = 1.0 if no_relu else 2.0
-        return p * (beta / p[0].numel()) ** 0.5
+        scale = weight_scale(p.shape)
+        return p if scale is None else p * scale
     if is_w:
         return 2 * torch.sigmoid(0.5 * p)
     return torch.tanh(0.2 * p)
