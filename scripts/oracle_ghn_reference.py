@@ -295,7 +295,9 @@ def get_model(name: str, seed: int) -> torch.nn.Module:
     return torchvision.models.get_model(name, num_classes=1000).eval()
 
 
-def run(configs: list[str], models: list[str], seed: int, fixture: dict[str, Any] | None) -> int:
+def run(
+    configs: list[str], models: list[str], seed: int, fixture: dict[str, Any] | None, end_to_end: bool = False
+) -> int:
     failures = 0
     for cname in configs:
         ref, sd, cfg = build_reference(cname, seed)
@@ -323,7 +325,7 @@ def run(configs: list[str], models: list[str], seed: int, fixture: dict[str, Any
                     flush=True,
                 )
                 continue
-            rg = to_reference_graph(g)
+            rg = our_view(model) if end_to_end else to_reference_graph(g)
             shapes = {n: tuple(p.shape) for n, p in model.named_parameters()}
             try:
                 pred = ours.predict_graph(rg, shapes)
@@ -354,6 +356,14 @@ def run(configs: list[str], models: list[str], seed: int, fixture: dict[str, Any
     return failures
 
 
+def our_view(model: torch.nn.Module) -> ReferenceGraph:
+    """graphhyper's own reference view (our trace, no autograd): what ``ghn.from_pretrained(...).predict`` uses."""
+    from graphhyper.ghn.reference.view import reference_graph as view
+
+    size = 299 if type(model).__name__ == "Inception3" else 224
+    return view(model, input_shape=(1, 3, size, size))
+
+
 def write_fixture(fixture: dict[str, Any], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for cname, sd in fixture["state_dicts"].items():
@@ -370,6 +380,11 @@ def main() -> int:
         "--models", default="resnet18,resnet50,mobilenet_v2,vgg11,densenet121,efficientnet_b0,vit_b_16,convnext_tiny"
     )
     ap.add_argument("--all-models", action="store_true", help="every torchvision classifier")
+    ap.add_argument(
+        "--end-to-end",
+        action="store_true",
+        help="ours on graphhyper's own view of each model (trace + reference_graph) instead of the reference's graph",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--fixture", default="", help="write the fixture (state dicts, graphs, digests) to this folder")
@@ -379,7 +394,7 @@ def main() -> int:
     fixture: dict[str, Any] | None = None
     if args.fixture:
         fixture = {"configs": {}, "state_dicts": {}, "cases": []}
-    failures = run(args.configs.split(","), models, args.seed, fixture)
+    failures = run(args.configs.split(","), models, args.seed, fixture, args.end_to_end)
     if fixture is not None and fixture["cases"] and not failures:
         write_fixture(fixture, Path(args.fixture))
     print("failures:", failures)

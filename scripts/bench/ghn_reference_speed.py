@@ -74,11 +74,11 @@ def paths(ref, ours, name: str) -> dict:
     return {"reference ghn(model)": reference, "graphhyper predict+apply": graphhyper, "torchvision init": random_init}
 
 
-def time_model(ref, ours, name: str, rounds: int) -> dict[str, float]:
+def time_model(ref, ours, name: str, rounds: int, warm_up: bool = True) -> dict[str, float]:
     fns = paths(ref, ours, name)
     times: dict[str, list[float]] = {k: [] for k in fns}
-    for fn in fns.values():
-        fn()  # warm-up
+    for fn in fns.values() if warm_up else ():
+        fn()
     for _ in range(rounds):
         for k, fn in fns.items():
             t0 = time.perf_counter()
@@ -93,6 +93,7 @@ def main(argv=None) -> int:
     p.add_argument("--all", action="store_true", help="all torchvision classifiers (totals)")
     p.add_argument("--rounds", type=int, default=9)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--no-warm-up", action="store_true", help="time first calls too (for --all --rounds 1)")
     a = p.parse_args(argv)
     try:
         import ghn3  # noqa: F401
@@ -108,7 +109,7 @@ def main(argv=None) -> int:
     print(machine_line())
     total: dict[str, float] = {}
     for name in names:
-        med = time_model(ref, ours, name, a.rounds)
+        med = time_model(ref, ours, name, a.rounds, warm_up=not a.no_warm_up)
         for k, v in med.items():
             total[k] = total.get(k, 0.0) + v
         ratio = med["reference ghn(model)"] / med["graphhyper predict+apply"]
