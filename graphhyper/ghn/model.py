@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
@@ -180,7 +180,10 @@ def _checked_state(module: nn.Module, prediction: Prediction, strict: bool) -> d
         raise InvalidInputError(
             f"Predicted shapes differ from the module's: {wrong[:4]}; predict this module with predict(module, ...)."
         )
-    return {k: v.detach() for k, v in prediction.items()}
+    state: OrderedDict[str, torch.Tensor] = OrderedDict((k, v.detach()) for k, v in prediction.items())
+    # the module's own version metadata: modules that migrate old checkpoints (torchvision's MNASNet) read it
+    state._metadata = getattr(own, "_metadata", OrderedDict())  # type: ignore[attr-defined]
+    return state
 
 
 _CHUNK_NUMEL = 2**25  # elements decoded at once, bounds the transient memory for very large targets

@@ -3,9 +3,10 @@
 
 Same process, same weights (the ``ghn3tm8`` configuration built by the reference code with seeded random
 weights, its state dict loaded into graphhyper's :class:`~graphhyper.ghn.reference.ReferenceGHN`), interleaved
-rounds, medians. Both sides include building the graph: the reference walks autograd after a forward pass of the
-model; graphhyper traces on meta tensors and builds the reference's view from that trace. Also times torchvision's
-own random init of the same model (the floor: a prediction cannot be cheaper than allocating the parameters).
+rounds, medians. Both sides include building the graph (the network itself is built once, untimed): the
+reference walks autograd after a forward pass of the model; graphhyper traces on meta tensors and builds the
+reference's view from that trace. Also times torchvision's own random init of the same model (the floor: a
+prediction cannot be cheaper than allocating the parameters).
 
 Needs the reference code on ``PYTHONPATH`` (never a dependency of graphhyper):
 
@@ -57,15 +58,18 @@ def _input_shape(name: str) -> tuple[int, ...]:
 
 
 def paths(ref, ours, name: str) -> dict:
+    """The three timed calls on one model. The network is built once, outside the timing: both GHNs overwrite its
+    parameters (the reference's ``ghn(net)`` builds its graph of ``net`` on every call, ours traces on every call);
+    the floor is torchvision building the same network with its random init."""
     import torchvision
 
+    net = torchvision.models.get_model(name)
+
     def reference():
-        net = torchvision.models.get_model(name)
         with torch.no_grad():
             ref(net)
 
     def graphhyper():
-        net = torchvision.models.get_model(name)
         ours.apply(net, strict=False, input_shape=_input_shape(name))
 
     def random_init():

@@ -125,3 +125,11 @@ def test_cli_predicts_with_a_published_checkpoint(tmp_path, capsys):
     saved = load_file(str(out))
     assert saved["fc.weight"].shape == (1000, 512) and torch.isfinite(saved["conv1.weight"]).all()
     assert "predicted 62 tensors" in printed
+
+
+def test_apply_writes_into_modules_that_read_their_state_dict_version(tmp_path):
+    """torchvision's MNASNet refuses a state dict without its version metadata; apply must carry it."""
+    net = torchvision.models.mnasnet0_5(num_classes=10)
+    for model in (ghn.from_pretrained(), ghn.from_pretrained(published_file("small_ghn3", tmp_path))):
+        pred = model.apply(net, strict=False, input_shape=(1, 3, 224, 224))
+        assert torch.equal(net.classifier[1].weight, pred["classifier.1.weight"])
