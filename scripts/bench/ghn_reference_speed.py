@@ -97,6 +97,7 @@ def main(argv=None) -> int:
     p.add_argument("--all", action="store_true", help="all torchvision classifiers (totals)")
     p.add_argument("--rounds", type=int, default=9)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--skip", default="", help="comma list of models to leave out (e.g. vit_h_14 on a 24 GiB machine)")
     p.add_argument("--no-warm-up", action="store_true", help="time first calls too (for --all --rounds 1)")
     a = p.parse_args(argv)
     try:
@@ -109,6 +110,7 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore")
     torch.set_num_threads(a.threads)
     names = torchvision.models.list_models(module=torchvision.models) if a.all else a.models.split(",")
+    names = [n for n in names if n not in set(a.skip.split(","))]
     ref, ours = build_pair()
     print(machine_line())
     total: dict[str, float] = {}

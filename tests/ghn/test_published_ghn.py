@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from contextlib import nullcontext
 from pathlib import Path
 
 import joblib
@@ -133,3 +134,22 @@ def test_apply_writes_into_modules_that_read_their_state_dict_version(tmp_path):
     for model in (ghn.from_pretrained(), ghn.from_pretrained(published_file("small_ghn3", tmp_path))):
         pred = model.apply(net, strict=False, input_shape=(1, 3, 224, 224))
         assert torch.equal(net.classifier[1].weight, pred["classifier.1.weight"])
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_small", "convnext_tiny"])
+def test_apply_in_place_writes_exactly_what_predict_returns(name, tmp_path):
+    """apply() gathers large tiled weights straight into the module's parameters; predict() allocates them.
+    Same values, and parameters the GHN does not predict keep theirs."""
+    model = ghn.from_pretrained(published_file("small_ghn3", tmp_path))
+    net = torchvision.models.get_model(name)  # 1000 classes, full widths: blocks are tiled
+    before = {k: v.detach().clone() for k, v in net.named_parameters()}
+    pred = model.predict(net, input_shape=(1, 3, 224, 224))
+    written = model.apply(net, strict=False, input_shape=(1, 3, 224, 224))
+    assert written.keys() == pred.keys() and written.unpredicted == pred.unpredicted
+    params = dict(net.named_parameters())
+    for k, v in pred.items():
+        assert torch.equal(params[k], v), k
+    for k in pred.unpredicted:
+        assert torch.equal(params[k], before[k]), k
+    with pytest.raises(InvalidInputError, match="did not predict") if pred.unpredicted else nullcontext():
+        model.apply(net, input_shape=(1, 3, 224, 224))

@@ -42,6 +42,19 @@ class PublishedGHN(nn.Module):
     def __repr__(self) -> str:
         return f"PublishedGHN({self.name!r}, family={self.family!r}, parameters={self.num_parameters():,})"
 
+    def _predict_into(self, module: nn.Module, strict: bool, trace_kwargs: dict[str, Any]) -> Prediction:
+        """Predict ``module`` straight into its parameters (no second copy of the weights): large tiled weights
+        are gathered into the parameter's memory. Checks what will not be predicted before writing anything."""
+        arch, ref = self._graph_of(module, dict(trace_kwargs))
+        shapes = dict(arch.parameters)
+        params = dict(module.named_parameters())
+        missing = sorted(set(params) - set(self.model.predicted_names(ref, shapes)))
+        if strict and missing:
+            raise _missing_error(missing)
+        out = {name: p.data for name, p in params.items()}
+        pred = self.model.predict_graph(ref, shapes, out=out)
+        return Prediction(pred, unpredicted=missing, unknown_ops=arch.unknown_ops())
+
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
@@ -98,12 +111,21 @@ class PublishedGHN(nn.Module):
                     "apply needs the prediction to write, apply(module, ghn.predict(module, input_shape=...)), or "
                     "the module's input to predict it, apply(module, input_shape=(1, 3, 224, 224))."
                 )
+            if not any(p.is_meta for p in module.parameters()):
+                return self._predict_into(module, strict, trace_kwargs)
             prediction = self.predict(module, **trace_kwargs)
         elif trace_kwargs:
             raise InvalidInputError("apply got a prediction and trace options; pass one or the other.")
         state = _checked_state(module, prediction, strict)
         module.load_state_dict(state, strict=False, assign=any(p.is_meta for p in module.parameters()))
         return prediction
+
+
+def _missing_error(missing: list[str]) -> InvalidInputError:
+    return InvalidInputError(
+        f"The GHN did not predict {len(missing)} parameter(s): {missing[:8]}. "
+        "Pass strict=False to write the others anyway (the published GHNs leave these at their values)."
+    )
 
 
 def load_published_ghn(name_or_path: str | os.PathLike[str]) -> PublishedGHN:

@@ -252,9 +252,17 @@ class ReferenceGHN(nn.Module):
         return x
 
     @torch.no_grad()
-    def predict_graph(self, graph: ReferenceGraph, shapes: Mapping[str, Sequence[int]]) -> dict[str, torch.Tensor]:
+    def predict_graph(
+        self,
+        graph: ReferenceGraph,
+        shapes: Mapping[str, Sequence[int]],
+        out: Mapping[str, torch.Tensor] | None = None,
+    ) -> dict[str, torch.Tensor]:
         """Predicted tensors ``{parameter name: tensor}`` for the model whose ``named_parameters`` shapes are
         ``shapes`` and whose reference graph is ``graph``: every parameter the published code would set.
+
+        With ``out`` (``{name: tensor of that shape}``, e.g. a module's parameters), each prediction is written
+        into its ``out`` tensor, large tiled weights directly by the tiling gather, and those tensors are returned.
 
         A node ``p`` of ``node_info`` predicts the parameter named ``p`` (``p.weight`` when ``p`` names a module);
         a 1-d weight (a norm layer's) also gives its module's bias from the second row of ``decoder_1d``.
@@ -273,12 +281,12 @@ class ReferenceGHN(nn.Module):
         groups: dict[tuple[int, ...], list[Target]] = {}
         for t in targets:
             groups.setdefault(group_key(t, self.max_shape, vit_pos=not self.use_ppuda), []).append(t)
-        out: dict[str, torch.Tensor] = {}
+        result: dict[str, torch.Tensor] = {}
         for key, members in groups.items():
             blocks = self._decode(key, x[torch.tensor([t.node for t in members])])
             for t, block in zip(members, blocks):
-                out.update(self._finish(t, block))
-        return out
+                result.update(self._finish(t, block, out or {}))
+        return result
 
     def predicted_names(self, graph: ReferenceGraph, shapes: Mapping[str, Sequence[int]]) -> list[str]:
         """The parameter names :meth:`predict_graph` returns for this graph and model."""
@@ -309,8 +317,8 @@ class ReferenceGHN(nn.Module):
             return self.decoder.forward_ppuda(x, key, class_pred=False)
         return self.decoder.forward_ghn3(x, key, class_pred=False, centred=not self.is_ghn2)
 
-    def _finish(self, t: Target, block: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Slice/tile one decoded block to its parameter(s) and normalise.
+    def _finish(self, t: Target, block: torch.Tensor, out: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Slice/tile one decoded block to its parameter(s) and normalise (into ``out[name]`` when given).
 
         1-d blocks ``[2, c]`` hold a weight (row 0) and a bias (row 1): a 1-d weight takes row 0 and its
         module's bias row 1; a bias node takes row 1.
@@ -320,13 +328,13 @@ class ReferenceGHN(nn.Module):
             items = [(t.name, t.is_w, block[0 if t.is_w else 1])]
             if t.is_w and t.bias_name is not None:
                 items.append((t.bias_name, False, block[1]))
-        out = {}
-        for name, is_w, w in items:
-            out[name] = self._fit(w, t.shape, is_w)
-        return out
+        return {name: self._fit(w, t.shape, is_w, out.get(name)) for name, is_w, w in items}
 
-    def _fit(self, w: torch.Tensor, shape: tuple[int, ...], is_w: bool) -> torch.Tensor:
-        """One decoded block tiled to ``shape`` and normalised, in a tensor of its own (not a view of the block).
+    def _fit(
+        self, w: torch.Tensor, shape: tuple[int, ...], is_w: bool, out: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """One decoded block tiled to ``shape`` and normalised, in a tensor of its own (not a view of the block),
+        or written into ``out``.
 
         The published order is tile, then normalise. A 2-d or 4-d weight's normalisation is one factor that
         depends on ``shape`` only, so here the (small) block is scaled before it is tiled: the same products,
@@ -335,8 +343,13 @@ class ReferenceGHN(nn.Module):
         scale = weight_scale(shape) if self.weight_norm and len(shape) in (2, 4) else None
         if scale is not None:
             w = w * scale
-        w = tile_ppuda(w, shape) if self.use_ppuda else tile_ghn3(w, shape, centred=not self.is_ghn2)
+        if self.use_ppuda:
+            w = tile_ppuda(w, shape)
+        else:
+            w = tile_ghn3(w, shape, centred=not self.is_ghn2, out=out if scale is not None else None)
         if self.weight_norm and scale is None:
             w = normalize(w, is_w)
+        if out is not None:
+            return w if w is out else out.copy_(w)
         shared = w.untyped_storage().data_ptr() == block.untyped_storage().data_ptr()
         return w.clone() if shared else w.contiguous()

@@ -51,7 +51,7 @@ def _slice_ghn3(w: torch.Tensor, t: Sequence[int], centred: bool) -> torch.Tenso
     return w[: min(t[0], s[0]), : min(t[1], s[1]), _window(s[-2], s2), _window(s[-1], s3)]
 
 
-def tile_ghn3(w: torch.Tensor, t: Sequence[int], centred: bool = True) -> torch.Tensor:
+def tile_ghn3(w: torch.Tensor, t: Sequence[int], centred: bool = True, out: torch.Tensor | None = None) -> torch.Tensor:
     """ghn3's fitting of a decoded block ``w`` to the target shape ``t``.
 
     1. Slice: 1-d/2-d targets read the block's centre position; 4-d targets keep a ``min(t, s)`` window of
@@ -59,18 +59,25 @@ def tile_ghn3(w: torch.Tensor, t: Sequence[int], centred: bool = True) -> torch.
     2. Tile: repeat along dim 0 to ``t[0]``, then along dim 1 to ``t[1]`` (3-d blocks: along dim 2 when dim 1
        fits).
     3. Cut to ``t`` (4-d: the centred / top-left ``t[2] × t[3]`` window).
+
+    With ``out`` (a tensor of shape ``t``), a 2-d or 4-d block whose last step is a tiling gather that already
+    has shape ``t`` is gathered straight into ``out`` (and ``out`` returned); otherwise the result is returned.
     """
     w = _slice_ghn3(w, t, centred)
     s = w.shape
     if len(s) != len(t):
         raise ValueError(f"decoded block {tuple(s)} cannot be fitted to {tuple(t)}")
-    if t[0] > s[0]:
-        w = _tile(w, 0, t[0])
-    if len(t) > 1:
-        if t[1] > s[1]:
-            w = _tile(w, 1, t[1])
-        elif len(t) == 3 and len(s) == 3 and t[2] > s[2]:
-            w = _tile(w, 2, t[2])
+    steps = [(d, t[d]) for d in range(min(2, len(t))) if t[d] > s[d]]
+    if len(t) == 3 and len(s) == 3 and t[1] <= s[1] and t[2] > s[2]:
+        steps.append((2, t[2]))
+    direct = out is not None and len(t) in (2, 4) and bool(steps) and tuple(s[2:]) == tuple(t[2:])
+    direct = direct and all(s[d] == t[d] for d in range(2) if d not in dict(steps))
+    direct = direct and out is not None and out.dtype == w.dtype and out.device == w.device and out.is_contiguous()
+    for k, (dim, size) in enumerate(steps):
+        last = direct and k == len(steps) - 1
+        w = _tile(w, dim, size, out if last else None)
+    if direct:
+        return out if out is not None else w
     if len(t) <= 3:
         return w[tuple(slice(0, n) for n in t)]
     if not centred:
@@ -78,11 +85,13 @@ def tile_ghn3(w: torch.Tensor, t: Sequence[int], centred: bool = True) -> torch.
     return w[: t[0], : t[1], _window(w.shape[-2], t[2]), _window(w.shape[-1], t[3])]
 
 
-def _tile(w: torch.Tensor, dim: int, size: int) -> torch.Tensor:
+def _tile(w: torch.Tensor, dim: int, size: int, out: torch.Tensor | None = None) -> torch.Tensor:
     """``w`` repeated along ``dim`` and cut to ``size`` (``repeat`` then slice), gathered in one pass:
-    entry ``k`` of the result is entry ``k mod w.shape[dim]`` of ``w``."""
+    entry ``k`` of the result is entry ``k mod w.shape[dim]`` of ``w`` (into ``out`` when given)."""
     index = torch.arange(size, device=w.device) % w.shape[dim]
-    return w.index_select(dim, index)
+    if out is None:
+        return w.index_select(dim, index)
+    return torch.index_select(w, dim, index, out=out)
 
 
 def _slice_ppuda(w: torch.Tensor, t: Sequence[int]) -> torch.Tensor:
