@@ -199,7 +199,23 @@ class _Attention(nn.Module):
             self.proj_e = nn.Sequential(nn.Linear(2 * dim, dim), nn.ReLU(), nn.Linear(dim, heads))
 
     def edge_bias(self, adjacency: torch.Tensor) -> torch.Tensor:
-        """``adjacency [N, N]`` -> ``[heads, N, N]``."""
+        """``adjacency [N, N]`` -> ``[heads, N, N]``.
+
+        The bias of a pair depends only on ``(a_ij, a_ji)``, whose values come from the small edge table, so
+        ``proj_e`` runs once per possible pair of table rows and each of the ``N²`` entries gathers its row:
+        the same products as running ``proj_e`` on every entry, without ``N²`` MLP evaluations."""
+        table = self.edge_embed.embed.weight
+        size = table.shape[0]
+        a = adjacency + 2
+        if a.numel() == 0 or int(a.min()) < 0 or int(a.max()) >= size:
+            return self._edge_bias_per_entry(adjacency)  # out-of-table values fail here as in the published code
+        k = int(a.max()) + 1  # rows of the table in use
+        rows = table[:k]
+        grid = torch.cat((rows.unsqueeze(1).expand(k, k, -1), rows.unsqueeze(0).expand(k, k, -1)), -1)
+        per_pair = self.proj_e(grid.reshape(k * k, -1))
+        return per_pair[a * k + a.t()].permute(2, 0, 1)
+
+    def _edge_bias_per_entry(self, adjacency: torch.Tensor) -> torch.Tensor:
         pair = torch.stack((adjacency, adjacency.t()), dim=-1) + 2
         emb = self.edge_embed.embed(pair)
         return self.proj_e(emb.reshape(*emb.shape[:2], -1)).permute(2, 0, 1)
