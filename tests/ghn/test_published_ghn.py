@@ -136,11 +136,12 @@ def test_apply_writes_into_modules_that_read_their_state_dict_version(tmp_path):
         assert torch.equal(net.classifier[1].weight, pred["classifier.1.weight"])
 
 
+@pytest.mark.parametrize("config", ["small_ghn3", "small_ghn2_ghn3"])
 @pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_small", "convnext_tiny"])
-def test_apply_in_place_writes_exactly_what_predict_returns(name, tmp_path):
+def test_apply_in_place_writes_exactly_what_predict_returns(name, config, tmp_path):
     """apply() gathers large tiled weights straight into the module's parameters; predict() allocates them.
     Same values, and parameters the GHN does not predict keep theirs."""
-    model = ghn.from_pretrained(published_file("small_ghn3", tmp_path))
+    model = ghn.from_pretrained(published_file(config, tmp_path))
     net = torchvision.models.get_model(name)  # 1000 classes, full widths: blocks are tiled
     before = {k: v.detach().clone() for k, v in net.named_parameters()}
     pred = model.predict(net, input_shape=(1, 3, 224, 224))
