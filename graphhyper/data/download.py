@@ -19,6 +19,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Callable
 
+from graphhyper._files import sha256_file
 from graphhyper.data.cards import DatasetCard, FileEntry
 from graphhyper.errors import ChecksumError, DatasetError
 
@@ -44,15 +45,6 @@ def dataset_dir(card: DatasetCard, root: str | os.PathLike | None = None) -> Pat
     if not nested.exists() and flat.is_dir():
         return flat
     return nested
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def git_blob_sha1(path: Path) -> str:

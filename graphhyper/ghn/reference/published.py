@@ -25,7 +25,6 @@ The family is what the file says (``config['is_ghn2']``) or else what its keys s
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -36,6 +35,7 @@ from typing import Any, Callable
 
 import torch
 
+from graphhyper._files import sha256_file
 from graphhyper.errors import CheckpointError, MissingDependencyError, require
 from graphhyper.ghn.hub import _open_regular, _paths, _read_config_text
 from graphhyper.ghn.reference._torch_pickle import load_any
@@ -322,14 +322,6 @@ def ensure_converted(name: str) -> Path:
 
 
 # ---------------------------------------------------------------- conversion to safetensors + JSON
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _tensor_table(state: dict[str, torch.Tensor]) -> dict[str, dict[str, Any]]:
     from graphhyper.ghn.reference._safetensors import dtype_name
 
