@@ -78,17 +78,8 @@ SMALL_CONFIGS: dict[str, dict[str, Any]] = {
         "ve": True,
         "layernorm": True,
     },
-    "small_ghn2_ghn3": {
-        "hid": 16,
-        "max_shape": (12, 12, 5, 5),
-        "num_classes": 10,
-        "is_ghn2": True,
-        "weight_norm": True,
-        "ve": True,
-        "layernorm": True,
-        "ppuda": False,
-    },
 }
+SMALL_CONFIGS["small_ghn2_ghn3"] = {**SMALL_CONFIGS["small_ghn2"], "ppuda": False}  # GHN-2 as ghn3 runs it
 
 
 def small_models() -> dict[str, torch.nn.Module]:

@@ -156,14 +156,33 @@ class Prediction(dict):
         self.unknown_ops = list(unknown_ops)
 
 
+def unpredicted_error(missing: Sequence[str]) -> InvalidInputError:
+    """The error of ``apply(strict=True)`` when parameters of the module were not predicted."""
+    return InvalidInputError(
+        f"The GHN did not predict {len(missing)} parameter(s): {list(missing)[:8]}. "
+        "Pass strict=False to write the others anyway (they keep their values), or register the missing ops."
+    )
+
+
+def check_apply_args(prediction: Prediction | None, trace_kwargs: dict[str, Any]) -> None:
+    """``apply`` takes a prediction to write or the trace options to make one, not both and not neither."""
+    if prediction is None and not {"input_shape", "example_inputs"} & trace_kwargs.keys():
+        raise InvalidInputError(
+            "apply needs the prediction to write, apply(module, ghn.predict(module, input_shape=...)), or "
+            "the module's input to predict it, apply(module, input_shape=(1, 3, 224, 224))."
+        )
+    if prediction is not None and trace_kwargs:
+        raise InvalidInputError(
+            f"apply got a prediction and trace options {sorted(trace_kwargs)}: the options only serve to "
+            "predict the module; pass one or the other."
+        )
+
+
 def _checked_state(module: nn.Module, prediction: Prediction, strict: bool) -> dict[str, torch.Tensor]:
     """The tensors of ``prediction`` to load into ``module``, after every check that could refuse them."""
     missing = sorted(set(prediction.unpredicted) | ({n for n, _ in module.named_parameters()} - prediction.keys()))
     if strict and missing:
-        raise InvalidInputError(
-            f"The GHN did not predict {len(missing)} parameter(s): {missing[:8]}. "
-            "Pass strict=False to write the others anyway, or register the missing ops."
-        )
+        raise unpredicted_error(missing)
     own = module.state_dict()
     unexpected = sorted(prediction.keys() - own.keys())
     if unexpected:
@@ -334,18 +353,9 @@ class GHN(nn.Module):
             InvalidInputError: a parameter is not predicted (strict), a predicted name is not in the module or its
                 shape differs, or both ``prediction`` and trace options are given. Nothing is written then.
         """
+        check_apply_args(prediction, trace_kwargs)
         if prediction is None:
-            if not {"input_shape", "example_inputs"} & trace_kwargs.keys():
-                raise InvalidInputError(
-                    "apply needs the prediction to write, apply(module, ghn.predict(module, input_shape=...)), or "
-                    "the module's input to predict it, apply(module, input_shape=(1, 3, 224, 224))."
-                )
             prediction = self.predict(module, **trace_kwargs)
-        elif trace_kwargs:
-            raise InvalidInputError(
-                f"apply got a prediction and trace options {sorted(trace_kwargs)}: the options only serve to "
-                "predict the module; pass one or the other."
-            )
         state = _checked_state(module, prediction, strict)
         module.load_state_dict(state, strict=False, assign=any(p.is_meta for p in module.parameters()))
         return prediction

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from graphhyper.errors import InvalidInputError, UnknownOpError
-from graphhyper.ghn.model import Prediction, _checked_state
+from graphhyper.ghn.model import Prediction, _checked_state, check_apply_args, unpredicted_error
 
 if TYPE_CHECKING:
     from graphhyper.ghn.reference.model import ReferenceGHN
@@ -50,7 +50,7 @@ class PublishedGHN(nn.Module):
         params = dict(module.named_parameters())
         missing = sorted(set(params) - set(self.model.predicted_names(ref, shapes)))
         if strict and missing:
-            raise _missing_error(missing)
+            raise unpredicted_error(missing)
         out = {name: p.data for name, p in params.items()}
         pred = self.model.predict_graph(ref, shapes, out=out)
         return Prediction(pred, unpredicted=missing, unknown_ops=arch.unknown_ops())
@@ -105,27 +105,14 @@ class PublishedGHN(nn.Module):
 
         With ``strict=True`` (default) a parameter the published GHN does not predict raises
         :class:`InvalidInputError` before anything is written; ``strict=False`` leaves those at their values."""
+        check_apply_args(prediction, trace_kwargs)
         if prediction is None:
-            if not {"input_shape", "example_inputs"} & trace_kwargs.keys():
-                raise InvalidInputError(
-                    "apply needs the prediction to write, apply(module, ghn.predict(module, input_shape=...)), or "
-                    "the module's input to predict it, apply(module, input_shape=(1, 3, 224, 224))."
-                )
             if not any(p.is_meta for p in module.parameters()):
                 return self._predict_into(module, strict, trace_kwargs)
             prediction = self.predict(module, **trace_kwargs)
-        elif trace_kwargs:
-            raise InvalidInputError("apply got a prediction and trace options; pass one or the other.")
         state = _checked_state(module, prediction, strict)
         module.load_state_dict(state, strict=False, assign=any(p.is_meta for p in module.parameters()))
         return prediction
-
-
-def _missing_error(missing: list[str]) -> InvalidInputError:
-    return InvalidInputError(
-        f"The GHN did not predict {len(missing)} parameter(s): {missing[:8]}. "
-        "Pass strict=False to write the others anyway (the published GHNs leave these at their values)."
-    )
 
 
 def load_published_ghn(name_or_path: str | os.PathLike[str]) -> PublishedGHN:
