@@ -170,9 +170,18 @@ def _predict(args: argparse.Namespace) -> int:
     if args.input_shape:
         shape = args.input_shape
     ghn = from_pretrained(args.ckpt)
+    from graphhyper.errors import InvalidInputError
+    from graphhyper.ghn.reference.ghn import PublishedGHN
+
+    if args.fill != "reference" and not isinstance(ghn, PublishedGHN):
+        raise InvalidInputError(
+            f"--fill {args.fill} applies to published GHNs (ghn3tm8, ...); {args.ckpt} is one of ours, which "
+            "predicts every parameter it has an op for: drop --fill."
+        )
+    extra = {"fill": args.fill} if isinstance(ghn, PublishedGHN) else {}
     t0 = time.perf_counter()
     with torch.no_grad():
-        pred = ghn.predict(model, input_shape=shape)
+        pred = ghn.predict(model, input_shape=shape, **extra)
     dt = time.perf_counter() - t0
     from safetensors.torch import save_file
 
@@ -237,6 +246,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=writable_file, help="output .safetensors file")
     p.add_argument("--input-shape", default=None, type=shape, help="e.g. 1,3,224,224 (default: the model's usual size)")
     p.add_argument("--threads", type=thread_count, default=2)
+    p.add_argument(
+        "--fill",
+        default="reference",
+        choices=["reference", "all"],
+        help="published GHNs: predict what the published code predicts (reference), or also the parameters it "
+        "leaves at init (all: layer scales, class tokens, relative-position tables, ...)",
+    )
     p.set_defaults(handler=_predict)
     t = sub.add_parser("train", help="meta-batch train a GHN on digits / MNIST-1D DARTS architectures")
     _add_train_args(t)

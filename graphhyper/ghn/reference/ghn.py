@@ -42,17 +42,17 @@ class PublishedGHN(nn.Module):
     def __repr__(self) -> str:
         return f"PublishedGHN({self.name!r}, family={self.family!r}, parameters={self.num_parameters():,})"
 
-    def _predict_into(self, module: nn.Module, strict: bool, trace_kwargs: dict[str, Any]) -> Prediction:
+    def _predict_into(self, module: nn.Module, strict: bool, fill: str, trace_kwargs: dict[str, Any]) -> Prediction:
         """Predict ``module`` straight into its parameters (no second copy of the weights): large tiled weights
         are gathered into the parameter's memory. Checks what will not be predicted before writing anything."""
         arch, ref = self._graph_of(module, dict(trace_kwargs))
         shapes = dict(arch.parameters)
         params = dict(module.named_parameters())
-        missing = sorted(set(params) - set(self.model.predicted_names(ref, shapes)))
+        missing = sorted(set(params) - set(self.model.predicted_names(ref, shapes, fill=fill)))
         if strict and missing:
             raise unpredicted_error(missing)
         out = {name: p.data for name, p in params.items()}
-        pred = self.model.predict_graph(ref, shapes, out=out)
+        pred = self.model.predict_graph(ref, shapes, out=out, fill=fill)
         return Prediction(pred, unpredicted=missing, unknown_ops=arch.unknown_ops())
 
     def num_parameters(self) -> int:
@@ -73,10 +73,16 @@ class PublishedGHN(nn.Module):
         return module_or_graph, reference_graph(module_or_graph)
 
     @torch.no_grad()
-    def predict(self, module_or_graph: Any, *, on_unknown: str = "report", **trace_kwargs: Any) -> Prediction:
+    def predict(
+        self, module_or_graph: Any, *, on_unknown: str = "report", fill: str = "reference", **trace_kwargs: Any
+    ) -> Prediction:
         """Predict the parameters of one architecture (an ``nn.Module``, traced with ``trace_kwargs`` such as
         ``input_shape=(1, 3, 224, 224)``, or an :class:`~graphhyper.arch.ArchGraph`); ``on_unknown`` as in
-        :meth:`GHN.predict`: ops outside our vocabulary are reported (default) or refused (``"error"``)."""
+        :meth:`GHN.predict`: ops outside our vocabulary are reported (default) or refused (``"error"``).
+
+        ``fill="reference"`` (default) predicts exactly what the published code predicts; ``fill="all"`` also
+        predicts the parameters it leaves at their initialisation, each decoded from a host node
+        (:func:`~graphhyper.ghn.reference.targets.host_targets`), without changing the others."""
         if on_unknown not in ("report", "error"):
             raise InvalidInputError(f"on_unknown must be 'report' or 'error', got {on_unknown!r}")
         arch, ref = self._graph_of(module_or_graph, dict(trace_kwargs))
@@ -87,29 +93,36 @@ class PublishedGHN(nn.Module):
                 "graphhyper.arch.ops.register_module_op / register_function_op."
             )
         shapes = dict(arch.parameters)
-        pred = self.model.predict_graph(ref, shapes)
+        pred = self.model.predict_graph(ref, shapes, fill=fill)
         missing = sorted(set(shapes) - set(pred))
         return Prediction(pred, unpredicted=missing, unknown_ops=unknown)
 
     def predict_many(
-        self, items: Sequence[Any], *, on_unknown: str = "report", **trace_kwargs: Any
+        self, items: Sequence[Any], *, on_unknown: str = "report", fill: str = "reference", **trace_kwargs: Any
     ) -> list[Prediction]:
         """:meth:`predict` for each item (the reference decodes one graph at a time too)."""
-        return [self.predict(item, on_unknown=on_unknown, **trace_kwargs) for item in items]
+        return [self.predict(item, on_unknown=on_unknown, fill=fill, **trace_kwargs) for item in items]
 
     @torch.no_grad()
     def apply(  # type: ignore[override]  # fills a module, as GHN.apply does; nn.Module.apply(fn) is not used here
-        self, module: nn.Module, prediction: Prediction | None = None, *, strict: bool = True, **trace_kwargs: Any
+        self,
+        module: nn.Module,
+        prediction: Prediction | None = None,
+        *,
+        strict: bool = True,
+        fill: str = "reference",
+        **trace_kwargs: Any,
     ) -> Prediction:
         """Write predicted parameters into ``module`` (``load_state_dict`` semantics), as :meth:`GHN.apply`.
 
         With ``strict=True`` (default) a parameter the published GHN does not predict raises
-        :class:`InvalidInputError` before anything is written; ``strict=False`` leaves those at their values."""
+        :class:`InvalidInputError` before anything is written; ``strict=False`` leaves those at their values.
+        ``fill`` as in :meth:`predict` (``fill="all"`` leaves nothing unpredicted)."""
         check_apply_args(prediction, trace_kwargs)
         if prediction is None:
             if not any(p.is_meta for p in module.parameters()):
-                return self._predict_into(module, strict, trace_kwargs)
-            prediction = self.predict(module, **trace_kwargs)
+                return self._predict_into(module, strict, fill, trace_kwargs)
+            prediction = self.predict(module, fill=fill, **trace_kwargs)
         state = _checked_state(module, prediction, strict)
         module.load_state_dict(state, strict=False, assign=any(p.is_meta for p in module.parameters()))
         return prediction

@@ -8,6 +8,8 @@ decoded block to the parameter's shape and the same fan-in normalisation.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -18,7 +20,7 @@ from torch import nn
 from graphhyper.errors import CheckpointError, InvalidInputError
 from graphhyper.ghn.reference.graph import PRIMITIVES_DEEPNETS1M, ReferenceGraph
 from graphhyper.ghn.reference.layers import MLP, GatedGNN, GraphormerLayer, ShapeEncoder, TiledDecoder
-from graphhyper.ghn.reference.targets import Target, group_key, match_targets
+from graphhyper.ghn.reference.targets import Target, group_key, host_targets, match_targets
 from graphhyper.ghn.reference.tiling import normalize, tile_ghn3, tile_ppuda, weight_scale
 
 __all__ = ["ReferenceGHN", "infer_config", "map_published_keys", "resolve_config"]
@@ -108,6 +110,17 @@ def map_published_keys(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torc
                 k = f"{name}.weight"
         out[k] = v
     return out
+
+
+FILL_MODES = ("reference", "all")
+
+
+def _check_fill(fill: str) -> None:
+    if fill not in FILL_MODES:
+        raise InvalidInputError(
+            f"fill must be 'reference' (what the published code predicts) or 'all' (also the parameters it "
+            f"leaves at init, by graphhyper's host rule), got {fill!r}."
+        )
 
 
 def _check_graph(graph: ReferenceGraph) -> None:
@@ -257,6 +270,7 @@ class ReferenceGHN(nn.Module):
         graph: ReferenceGraph,
         shapes: Mapping[str, Sequence[int]],
         out: Mapping[str, torch.Tensor] | None = None,
+        fill: str = "reference",
     ) -> dict[str, torch.Tensor]:
         """Predicted tensors ``{parameter name: tensor}`` for the model whose ``named_parameters`` shapes are
         ``shapes`` and whose reference graph is ``graph``: every parameter the published code would set.
@@ -266,10 +280,14 @@ class ReferenceGHN(nn.Module):
 
         A node ``p`` of ``node_info`` predicts the parameter named ``p`` (``p.weight`` when ``p`` names a module);
         a 1-d weight (a norm layer's) also gives its module's bias from the second row of ``decoder_1d``.
-        Parameters without a node (a ViT's class token, ...) are absent, as the published code leaves them:
-        :meth:`predicted_names` lists what will be returned without running the network.
+        Parameters without a node (a ViT's class token, ...) are absent, as the published code leaves them
+        (``fill="reference"``); ``fill="all"`` decodes those too, from a host node
+        (:func:`~graphhyper.ghn.reference.targets.host_targets`), in groups of their own so the reference's
+        predictions stay bit-identical. :meth:`predicted_names` lists what will be returned without running the
+        network.
         """
         _check_graph(graph)
+        _check_fill(fill)
         targets = match_targets(graph, shapes, ghn3_names=not self.use_ppuda)
         node_shapes: list[Sequence[int] | None] = [None] * graph.num_nodes
         for row in graph.node_info:
@@ -278,6 +296,30 @@ class ReferenceGHN(nn.Module):
         for t in targets:
             node_shapes[t.node] = t.shape
         x = self.embed_nodes(graph, node_shapes)
+        result = self._decode_targets(x, targets, out or {})
+        if fill == "all":
+            result.update(self._decode_hosted(x, host_targets(graph, shapes, not self.use_ppuda), out or {}))
+        return result
+
+    def _decode_hosted(
+        self, x: torch.Tensor, hosted: Sequence[Target], out: Mapping[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
+        """:meth:`_decode_targets` for host targets. A token-like tensor (``1 x ... x 1 x D``: a class token, a
+        register) is decoded as a bias of length ``D`` (the published bias rule, ``tanh(p/5)``: small and centred,
+        where tiling one decoded number across ``D`` would give a constant) and reshaped."""
+        tokens = {t.name: t.shape for t in hosted if len(t.shape) > 1 and math.prod(t.shape[:-1]) == 1}
+        flat = [dataclasses.replace(t, shape=(t.shape[-1],), is_w=False) if t.name in tokens else t for t in hosted]
+        result = self._decode_targets(x, flat, {k: v for k, v in out.items() if k not in tokens})
+        for name, shape in tokens.items():
+            result[name] = result[name].view(shape)
+            if name in out:
+                result[name] = out[name].copy_(result[name])
+        return result
+
+    def _decode_targets(
+        self, x: torch.Tensor, targets: Sequence[Target], out: Mapping[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
+        """Decode ``targets`` from the node embeddings ``x``, grouped by their published key."""
         groups: dict[tuple[int, ...], list[Target]] = {}
         for t in targets:
             groups.setdefault(group_key(t, self.max_shape, vit_pos=not self.use_ppuda), []).append(t)
@@ -285,17 +327,22 @@ class ReferenceGHN(nn.Module):
         for key, members in groups.items():
             blocks = self._decode(key, x[torch.tensor([t.node for t in members])])
             for t, block in zip(members, blocks):
-                result.update(self._finish(t, block, out or {}))
+                result.update(self._finish(t, block, out))
         return result
 
-    def predicted_names(self, graph: ReferenceGraph, shapes: Mapping[str, Sequence[int]]) -> list[str]:
-        """The parameter names :meth:`predict_graph` returns for this graph and model."""
+    def predicted_names(
+        self, graph: ReferenceGraph, shapes: Mapping[str, Sequence[int]], fill: str = "reference"
+    ) -> list[str]:
+        """The parameter names :meth:`predict_graph` returns for this graph and model (with the same ``fill``)."""
         _check_graph(graph)
+        _check_fill(fill)
         names = []
         for t in match_targets(graph, shapes, ghn3_names=not self.use_ppuda):
             names.append(t.name)
             if t.bias_name is not None:
                 names.append(t.bias_name)
+        if fill == "all":
+            names += [t.name for t in host_targets(graph, shapes, ghn3_names=not self.use_ppuda)]
         return names
 
     def _decode(self, key: tuple[int, ...], x: torch.Tensor) -> torch.Tensor:

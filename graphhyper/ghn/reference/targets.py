@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from graphhyper.ghn.reference.graph import ReferenceGraph
 
-__all__ = ["Target", "group_key", "layered_entries", "match_targets"]
+__all__ = ["Target", "group_key", "host_targets", "layered_entries", "match_targets"]
 
 _WEIGHT_ATTRS = ("layer_scale", "in_proj_weight", "pos_embedding", "weight")
 _BIAS_ATTRS = ("in_proj_bias", "bias")
@@ -87,6 +87,44 @@ def match_targets(graph: ReferenceGraph, shapes: Mapping[str, Sequence[int]], gh
         bias_name = bias if (is_w and len(shape) == 1 and bias in shapes) else None
         targets.append(Target(row.node, pname, shape, is_w, row.last_weight, row.last_bias, bias_name))
     return targets
+
+
+def host_targets(graph: ReferenceGraph, shapes: Mapping[str, Sequence[int]], ghn3_names: bool = True) -> list[Target]:
+    """Targets for the parameters the published code leaves at their initialisation (graphhyper's fill rule).
+
+    Such a parameter (a ConvNeXt layer scale, a ViT class token, a Swin relative-position table, an auxiliary
+    head's weights) has no node of its own. It is decoded from a *host*: the last weight node inside the
+    parameter's own module; if that module has none, the last weight node of the nearest enclosing module that
+    has one; at the root, the graph's first weight node (the input stem: a ViT's class token lives in the
+    embedding its patch projection makes). The decoded block then goes through the published path for a tensor
+    of its shape and kind (grouping, tiling, normalisation), as if the published graph had given it a node;
+    :meth:`~graphhyper.ghn.reference.model.ReferenceGHN.predict_graph` decodes a token-like ``1 x ... x D``
+    tensor as a bias of length ``D``.
+    """
+    targets = match_targets(graph, shapes, ghn3_names)
+    covered = {t.name for t in targets} | {t.bias_name for t in targets if t.bias_name}
+    hosts = [t for t in targets if t.is_w]
+    if not hosts:
+        return []
+    out = []
+    for name, shape in shapes.items():
+        if name in covered:
+            continue
+        host = _host(name, hosts)
+        is_w = not name.rpartition(".")[2].endswith("bias")
+        out.append(Target(host.node, name, tuple(int(s) for s in shape), is_w, False, False, None))
+    return out
+
+
+def _host(name: str, hosts: Sequence[Target]) -> Target:
+    """The last host inside ``name``'s module, else inside the nearest enclosing module, else the first host."""
+    module = name.rpartition(".")[0]
+    while module:
+        inside = [h for h in hosts if h.name.startswith(module + ".")]
+        if inside:
+            return inside[-1]
+        module = module.rpartition(".")[0]
+    return hosts[0]
 
 
 def _min_sz(sz: Sequence[int], max_shape: Sequence[int], j: int) -> int:
