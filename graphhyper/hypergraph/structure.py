@@ -358,10 +358,20 @@ class Hypergraph:
         return _convert.from_networkx(cls, g)
 
     def to_hypernetx(self) -> Any:
+        """``hypernetx.Hypergraph`` with weights (no isolated nodes or empty hyperedges: HyperNetX drops them)."""
         return _convert.to_hypernetx(self)
 
+    @classmethod
+    def from_hypernetx(cls, h: Any, unmapped: _hif.Unmapped = "raise") -> Self:
+        return _convert.from_hypernetx(cls, h, unmapped)
+
     def to_xgi(self) -> Any:
+        """``xgi.Hypergraph`` (``xgi.DiHypergraph`` when directed), weights as the ``weight`` attribute."""
         return _convert.to_xgi(self)
+
+    @classmethod
+    def from_xgi(cls, h: Any, unmapped: _hif.Unmapped = "raise") -> Self:
+        return _convert.from_xgi(cls, h, unmapped)
 
     def to_hif(self, **kwargs: Any) -> dict[str, Any]:
         """HIF document (JSON-ready ``dict``); options (``node_features``, ``extra``, ``metadata``, ``validate``, ...)
