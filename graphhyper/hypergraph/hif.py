@@ -7,18 +7,14 @@ is required. Each incidence is ``{"node": id, "edge": id}`` plus optional ``weig
 integers. The schema (MIT, HIF development team) ships as ``hif_schema.json`` next to this module, copied verbatim
 from :data:`HIF_SCHEMA_SOURCE`.
 
-What maps onto a :class:`~graphhyper.hypergraph.Hypergraph`:
+What maps onto a :class:`~graphhyper.hypergraph.Hypergraph` (``k`` an incidence in CSR order):
 
-============================== ===========================================================================
-Hypergraph                      HIF
-============================== ===========================================================================
-incidences ``(v, e)``           ``incidences[k] = {"node": node_ids[v], "edge": edge_ids[e]}`` (CSR order)
-``hyperedge_weight [E]``        ``edges[e]["weight"]`` (every hyperedge is listed; missing weight -> 1)
-``node_weight [V]``             ``nodes[v]["weight"]`` (every node is listed; written when not all 1)
-``incidence_features [nnz, F]`` ``incidences[k]["attrs"]["features"]`` (a list of F numbers)
-``is_head [nnz]`` (directed)    ``incidences[k]["direction"]``: ``"head"`` or ``"tail"``
-``node_type`` / ``edge_type``   ``attrs["type"]``, with ``metadata["graphhyper"]["num_node_types"]`` etc.
-============================== ===========================================================================
+- incidence ``(v, e)``: ``incidences[k] = {"node": node_ids[v], "edge": edge_ids[e]}``;
+- ``hyperedge_weight [E]``: ``edges[e]["weight"]`` (every hyperedge is listed; a missing weight reads as 1);
+- ``node_weight [V]``: ``nodes[v]["weight"]`` (every node is listed; the weight written when not all are 1);
+- ``incidence_features [nnz, F]``: ``incidences[k]["attrs"]["features"]`` (a list of F numbers);
+- ``is_head [nnz]`` (``DirectedHypergraph``): ``incidences[k]["direction"]``, ``"head"`` or ``"tail"``;
+- ``node_type`` / ``edge_type``: ``attrs["type"]``, with ``metadata["graphhyper"]["num_node_types"]`` etc.
 
 Everything else a document can hold (string ids, attributes, incidence weights, node features, metadata, the
 ``"asc"`` network type) goes into a :class:`HIFExtra`, which :func:`from_hif_with_extra` returns and
@@ -345,9 +341,9 @@ def from_hif(
     Node ids: ``0 .. V-1`` integers map to themselves; other integer ids are numbered in sorted order, other ids
     in order of first appearance (``nodes`` list first, then ``incidences``). The same for hyperedges.
     """
-    hg, extra = _read(doc, cls, validate=validate, deduplicate=deduplicate, drop=unmapped == "drop")
     if unmapped not in ("raise", "drop"):
         raise InvalidInputError(f"unmapped must be 'raise' or 'drop', got {unmapped!r}.")
+    hg, extra = _read(doc, cls, validate=validate, deduplicate=deduplicate, drop=unmapped == "drop")
     lost = extra.unmapped(_is_directed(hg))
     if lost and unmapped == "raise":
         raise InvalidInputError(
@@ -674,6 +670,12 @@ def _dtype(ours: dict[str, Any], key: str) -> torch.dtype:
     return dtype
 
 
+def _type_value(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 0:
+        raise InvalidInputError(f"{where} must be a non-negative integer (a type id), got {value!r}.")
+    return int(value)
+
+
 def _typed_kwargs(inc: _Incidences, extra: HIFExtra, ours: dict[str, Any]) -> dict[str, Any]:
     """``is_head`` and, when graphhyper wrote the document, node / edge types (from ``attrs["type"]``)."""
     out: dict[str, Any] = {"is_head": torch.tensor(inc.head, dtype=torch.bool)}
@@ -687,7 +689,7 @@ def _typed_kwargs(inc: _Incidences, extra: HIFExtra, ours: dict[str, Any]) -> di
         types = [0] * count
         for i in list(attrs):
             if "type" in attrs[i]:
-                types[i] = int(_id(attrs[i].pop("type"), f"{what} {extra.node_ids[i] if what == 'node' else i} type"))
+                types[i] = _type_value(attrs[i].pop("type"), f"{what} {i} attrs.type")
                 if not attrs[i]:
                     del attrs[i]
         out[f"{what}_type"] = torch.tensor(types, dtype=torch.long)
