@@ -43,6 +43,19 @@ if TYPE_CHECKING:
     from graphhyper.hypergraph.directed import DirectedHypergraph
     from graphhyper.hypergraph.structure import Hypergraph
 
+__all__ = [
+    "HIFExtra",
+    "HIF_SCHEMA_SOURCE",
+    "from_hif",
+    "from_hif_with_extra",
+    "hif_schema",
+    "load_json",
+    "read_hif",
+    "to_hif",
+    "validate_hif",
+    "write_hif",
+]
+
 HIFId = Union[int, str]
 Unmapped = Literal["raise", "drop"]
 

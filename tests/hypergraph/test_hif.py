@@ -408,3 +408,21 @@ def test_hypernetx_keeps_incidence_features_and_refuses_what_it_would_drop():
         Hypergraph(2, [[0, 1], []], allow_empty_edges=True).to_hypernetx()
     with pytest.raises(InvalidHypergraphError, match="to_hif"):
         DirectedHypergraph(2, [([0], [1])]).to_hypernetx()
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+def test_cli_export_writes_the_dataset_as_hif(shared_data, tmp_path, capsys):
+    from graphhyper.cli import main
+    from graphhyper.data import load_hypergraph
+
+    out = tmp_path / "zoo.hif.json"
+    args = ["hypergraph", "export", "--dataset", "zoo", "--root", str(shared_data), "-o", str(out)]
+    assert main([*args, "--labels", "--node-features", *(["--validate"] if HAS_JSONSCHEMA else [])]) == 0
+    assert "zoo:" in capsys.readouterr().out
+    data = load_hypergraph("zoo", shared_data, add_self_loops=False)
+    hg, extra = hif.from_hif_with_extra(hif.load_json(out))
+    assert hg == data.hg and extra.metadata == {"name": "zoo"}
+    assert [extra.node_attrs[v]["label"] for v in range(hg.num_nodes)] == data.y.tolist()
+    assert extra.node_features is not None
+    torch.testing.assert_close(extra.node_features, data.x.float())
+    assert main(["hypergraph", "export", "--dataset", "no-such-set", "-o", str(tmp_path / "x.json")]) == 1
