@@ -534,13 +534,14 @@ def _number(value: Any, where: str) -> float:
 
 
 def _listed(records: list[dict[str, Any]], part: str, key: str) -> dict[HIFId, dict[str, Any]]:
-    """``{id: record}`` in list order; a record listed twice is refused."""
+    """``{id: record}`` in list order; a repeat of an identical record is dropped, a different one refused."""
     out: dict[HIFId, dict[str, Any]] = {}
     for rec in records:
         rid = _id(rec[key])
-        if rid in out:
+        if rid in out and out[rid] != rec:
             raise InvalidInputError(
-                f"{key} {rid!r} is listed twice in '{part}'; list each {key} once (merge the two records' attrs)."
+                f"{key} {rid!r} is listed twice in '{part}' with different weight or attrs; list each {key} once "
+                "(merge the two records)."
             )
         out[rid] = rec
     return out

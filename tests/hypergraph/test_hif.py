@@ -213,6 +213,19 @@ def test_missing_network_type_with_directions_reads_directed_and_asc_is_kept():
     assert hg.to_hif(extra=extra)["network-type"] == "asc"
 
 
+def test_identical_repeated_records_are_one():
+    """As in HIF-standard's compliant example duplicated_nodes_edges.json: the same record twice is one."""
+    doc = {
+        "nodes": [{"node": "n1"}, {"node": "n1"}],
+        "edges": [{"edge": "e1", "weight": 2}, {"edge": "e1", "weight": 2}],
+        "incidences": [{"edge": "e1", "node": "n1"}, {"edge": "e1", "node": "n1"}],
+    }
+    with pytest.raises(InvalidInputError, match="deduplicate=True"):  # a repeated incidence may be meant
+        hif.from_hif(doc, unmapped="drop")
+    hg = hif.from_hif(doc, unmapped="drop", deduplicate=True)
+    assert hg.hyperedges() == [[0]] and hg.hyperedge_weight.tolist() == [2.0]
+
+
 def test_empty_document():
     hg = Hypergraph.from_hif({"incidences": []})
     assert (hg.num_nodes, hg.num_edges, hg.nnz) == (0, 0, 0)
@@ -244,7 +257,7 @@ BAD = [
         "set network-type 'directed'",
     ),
     ({"incidences": [{"edge": 0, "node": 1}, {"edge": 0, "node": 1}]}, "twice.*deduplicate=True"),
-    ({"incidences": [], "nodes": [{"node": "n1"}, {"node": "n1"}]}, "listed twice in 'nodes'"),
+    ({"incidences": [], "nodes": [{"node": "n1"}, {"node": "n1", "weight": 2}]}, "listed twice in 'nodes'"),
     ({"incidences": [{"edge": 0, "node": 1}], "edges": [{"edge": 0, "weight": -2}]}, "weights must be >= 0"),
     ({"incidences": [], "metadata": {"graphhyper": {"hyperedge_weight_dtype": "str"}}}, "hyperedge_weight_dtype"),
 ]
