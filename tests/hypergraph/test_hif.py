@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -230,6 +231,44 @@ def test_empty_document():
     hg = Hypergraph.from_hif({"incidences": []})
     assert (hg.num_nodes, hg.num_edges, hg.nnz) == (0, 0, 0)
     assert Hypergraph.from_hif(schema_valid(hg.to_hif())) == hg
+
+
+E_COLI = Path(__file__).parent / "fixtures" / "e-coli.hif.json"  # HIF-standard's tutorial data, see fixtures/README
+
+
+def _reactions(hg, extra) -> dict:
+    """``{edge id: (head ids, tail ids)}`` of a directed hypergraph in its HIF ids."""
+    return {
+        extra.edge_ids[e]: ({extra.node_ids[v] for v in h}, {extra.node_ids[v] for v in t})
+        for e, (h, t) in enumerate(zip(hg.heads(), hg.tails()))
+    }
+
+
+def test_a_published_directed_document_reads_and_writes_back():
+    doc = schema_valid(hif.load_json(E_COLI))
+    hg, extra = hif.from_hif_with_extra(doc)
+    assert isinstance(hg, DirectedHypergraph)
+    want: dict = {}
+    for r in doc["incidences"]:
+        want.setdefault(r["edge"], (set(), set()))[0 if r["direction"] == "head" else 1].add(r["node"])
+    assert _reactions(hg, extra) == want
+    assert hg.nnz == len(doc["incidences"]) and extra.metadata == doc["metadata"]
+    assert {extra.node_ids[v]: a for v, a in extra.node_attrs.items()} == {r["node"]: r["attrs"] for r in doc["nodes"]}
+    again = schema_valid(hg.to_hif(extra=extra))
+    assert _canonical(again) == _canonical(doc)
+    with pytest.raises(InvalidInputError, match="metadata keys"):
+        hif.from_hif(doc)
+
+
+@needs_xgi
+def test_a_published_directed_document_through_xgi():
+    import xgi
+
+    hg, extra = hif.from_hif_with_extra(hif.load_json(E_COLI))
+    theirs = schema_valid(xgi.to_hif_dict(xgi.from_hif_dict(hg.to_hif(extra=extra))))
+    hg2, extra2 = hif.from_hif_with_extra(theirs)
+    assert _reactions(hg2, extra2) == _reactions(hg, extra)
+    assert extra2.metadata == extra.metadata
 
 
 # ---------------------------------------------------------------------------------------------- bad input
