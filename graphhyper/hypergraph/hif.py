@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 import math
 import numbers
@@ -65,6 +66,7 @@ HIF_SCHEMA_SOURCE = (
 NETWORK_TYPES = ("undirected", "directed", "asc")
 FEATURES = "features"
 OURS = "graphhyper"
+_ID_KEYS = {"incidences": ("node", "edge"), "nodes": ("node",), "edges": ("edge",)}
 _TOP = frozenset({"network-type", "metadata", "incidences", "nodes", "edges"})
 _RECORD_KEYS = {
     "incidences": frozenset({"node", "edge", "weight", "direction", "attrs"}),
@@ -116,9 +118,13 @@ class HIFExtra:
 # ---------------------------------------------------------------------------------------------- schema
 def hif_schema() -> dict[str, Any]:
     """The HIF JSON schema shipped with graphhyper (a copy of :data:`HIF_SCHEMA_SOURCE`)."""
-    text = resources.files("graphhyper.hypergraph").joinpath("hif_schema.json").read_text()
-    schema: dict[str, Any] = json.loads(text)
+    schema: dict[str, Any] = json.loads(_schema_text())
     return schema
+
+
+@functools.lru_cache(maxsize=1)
+def _schema_text() -> str:
+    return resources.files("graphhyper.hypergraph").joinpath("hif_schema.json").read_text()
 
 
 def validate_hif(doc: Any) -> None:
@@ -128,7 +134,7 @@ def validate_hif(doc: Any) -> None:
     """
     jsonschema = require("jsonschema", "hif", "validating HIF documents against the HIF schema")
     validator = jsonschema.Draft7Validator(hif_schema())
-    errors = sorted(validator.iter_errors(doc), key=lambda err: list(err.absolute_path))
+    errors = sorted(validator.iter_errors(doc), key=lambda err: [str(p) for p in err.absolute_path])
     if errors:
         err = errors[0]
         where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
@@ -226,6 +232,12 @@ def _metadata_out(hg: Hypergraph, extra: HIFExtra | None, metadata: dict[str, An
     return out
 
 
+def _attrs_copy(attrs_of: dict[int, dict[str, Any]], i: int) -> dict[str, Any]:
+    """A copy of ``attrs_of[i]`` (``{}`` when absent; most records have none, so nothing is copied)."""
+    attrs = attrs_of.get(i)
+    return copy.deepcopy(attrs) if attrs else {}
+
+
 def _attrs_with(base: dict[str, Any] | None, key: str, value: Any, where: str) -> dict[str, Any]:
     attrs = copy.deepcopy(base) if base else {}
     if key in attrs and attrs[key] != value:
@@ -266,7 +278,7 @@ def _node_records(
     out = []
     for v, nid in enumerate(ids):
         rec: dict[str, Any] = {"node": nid}
-        attrs = copy.deepcopy(attrs_of.get(v, {}))
+        attrs = _attrs_copy(attrs_of, v)
         if write_w:
             rec["weight"] = weights[v]
             attrs = _attrs_with(attrs, "weight", weights[v], f"node {nid!r}") if weight_attrs else attrs
@@ -288,7 +300,7 @@ def _edge_records(hg: Hypergraph, ids: list[HIFId], extra: HIFExtra | None, weig
     out = []
     for e, eid in enumerate(ids):
         rec: dict[str, Any] = {"edge": eid, "weight": weights[e]}
-        attrs = copy.deepcopy(attrs_of.get(e, {}))
+        attrs = _attrs_copy(attrs_of, e)
         if weight_attrs:
             attrs = _attrs_with(attrs, "weight", weights[e], f"edge {eid!r}")
         if types is not None:
@@ -321,7 +333,7 @@ def _incidence_records(
             rec["direction"] = "head" if heads[k] else "tail"
         if inc_w is not None:
             rec["weight"] = inc_w[k]
-        attrs = copy.deepcopy(attrs_of.get(k, {}))
+        attrs = _attrs_copy(attrs_of, k)
         if rows is not None:
             attrs = _attrs_with(attrs, FEATURES, rows[k], f"incidence {k}")
         if attrs:
@@ -401,8 +413,8 @@ def load_json(path: str | Path) -> dict[str, Any]:
 class _Incidences:
     """Per-incidence columns in CSR order (sorted by edge, then node)."""
 
-    node: list[int]
-    edge: list[int]
+    node: torch.Tensor
+    edge: torch.Tensor
     head: list[bool]
     weight: list[float]
     attrs: list[dict[str, Any]]
@@ -422,8 +434,8 @@ def _read(
     node_recs = _listed(doc.get("nodes", []), "nodes", "node")
     edge_recs = _listed(doc.get("edges", []), "edges", "edge")
     incs = doc["incidences"]
-    node_ids = _order_ids([*node_recs, *(_id(r["node"]) for r in incs)])
-    edge_ids = _order_ids([*edge_recs, *(_id(r["edge"]) for r in incs)])
+    node_ids = _order_ids([*node_recs, *_plain_ids([r["node"] for r in incs])])
+    edge_ids = _order_ids([*edge_recs, *_plain_ids([r["edge"] for r in incs])])
     inc = _incidences(incs, node_ids, edge_ids, directed, deduplicate)
     extra = HIFExtra(node_ids, edge_ids, network_type, metadata)
     kwargs = _structure_kwargs(inc, node_recs, edge_recs, extra, ours)
@@ -498,39 +510,48 @@ def _check_document(doc: Any) -> None:
 
 
 def _check_record(rec: Any, part: str, k: int) -> None:
-    where = f"{part}[{k}]"
     if not isinstance(rec, dict):
-        raise InvalidInputError(f"{where} must be a JSON object, got {type(rec).__name__}.")
-    unknown = sorted(set(rec) - _RECORD_KEYS[part])
-    if unknown:
+        raise InvalidInputError(f"{part}[{k}] must be a JSON object, got {type(rec).__name__}.")
+    if not rec.keys() <= _RECORD_KEYS[part]:
+        unknown = sorted(set(rec) - _RECORD_KEYS[part])
         raise InvalidInputError(
-            f"{where} has unknown field(s) {unknown}; allowed: {sorted(_RECORD_KEYS[part])}. Put them in 'attrs'."
+            f"{part}[{k}] has unknown field(s) {unknown}; allowed: {sorted(_RECORD_KEYS[part])}. Put them in 'attrs'."
         )
-    for key in ("node", "edge"):
-        if key in _RECORD_KEYS[part]:
-            if key not in rec:
-                raise InvalidInputError(f"{where} has no {key!r} id (required); add it.")
-            _id(rec[key], f"{where}.{key}")
-    if "weight" in rec:
-        _number(rec["weight"], f"{where}.weight")
+    for key in _ID_KEYS[part]:
+        if key not in rec:
+            raise InvalidInputError(f"{part}[{k}] has no {key!r} id (required); add it.")
+        value = rec[key]
+        if type(value) is not str and type(value) is not int:  # JSON's two cases pass without a call
+            _id(value, f"{part}[{k}].{key}")
+    if "weight" in rec and type(rec["weight"]) is not float:
+        _number(rec["weight"], f"{part}[{k}].weight")
     if "direction" in rec and rec["direction"] not in ("head", "tail"):
-        raise InvalidInputError(f"{where}.direction must be 'head' or 'tail', got {rec['direction']!r}.")
-    if not isinstance(rec.get("attrs", {}), dict):
-        raise InvalidInputError(f"{where}.attrs must be a JSON object, got {type(rec['attrs']).__name__}.")
+        raise InvalidInputError(f"{part}[{k}].direction must be 'head' or 'tail', got {rec['direction']!r}.")
+    if "attrs" in rec and not isinstance(rec["attrs"], dict):
+        raise InvalidInputError(f"{part}[{k}].attrs must be a JSON object, got {type(rec['attrs']).__name__}.")
+
+
+def _plain_ids(values: list[Any]) -> list[HIFId]:
+    """Checked ids as Python ``int`` / ``str`` (numpy integers from pandas become ``int``)."""
+    return [v if type(v) is str or type(v) is int else _id(v) for v in values]
 
 
 def _id(value: Any, where: str = "id") -> HIFId:
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str or kind is int:  # the JSON cases, first and fast
         return value
+    if isinstance(value, str):
+        return str(value)
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return int(value)
-    raise InvalidInputError(f"{where} must be a string or an integer, got {value!r} ({type(value).__name__}).")
+    raise InvalidInputError(f"{where} must be a string or an integer, got {value!r:.60} ({type(value).__name__}).")
 
 
 def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
-        raise InvalidInputError(f"{where} must be a finite number, got {value!r}.")
-    return float(value)
+    number = _finite(value)
+    if number is None:
+        raise InvalidInputError(f"{where} must be a finite number, got {value!r:.60}.")
+    return number
 
 
 def _listed(records: list[dict[str, Any]], part: str, key: str) -> dict[HIFId, dict[str, Any]]:
@@ -560,28 +581,36 @@ def _incidences(
 ) -> _Incidences:
     node_at = {nid: i for i, nid in enumerate(node_ids)}
     edge_at = {eid: i for i, eid in enumerate(edge_ids)}
-    keys = [(edge_at[_id(r["edge"])], node_at[_id(r["node"])]) for r in records]
-    order = sorted(range(len(records)), key=keys.__getitem__)
-    kept: list[int] = []
-    for k in order:
-        if kept and keys[kept[-1]] == keys[k]:
-            if not deduplicate:
-                _raise_repeat(records, kept[-1], k, directed)
-            continue
-        kept.append(k)
+    nodes = torch.tensor([node_at[r["node"]] for r in records], dtype=torch.long)  # ids checked already
+    edges = torch.tensor([edge_at[r["edge"]] for r in records], dtype=torch.long)
+    order = _sort_by_edge_then_node(nodes, edges)
+    nodes, edges = nodes[order], edges[order]
+    repeated = (edges[1:] == edges[:-1]) & (nodes[1:] == nodes[:-1])
+    if bool(repeated.any()):
+        if not deduplicate:
+            j = int(torch.nonzero(repeated)[0, 0])
+            _raise_repeat(records, int(order[j]), int(order[j + 1]), directed)
+        keep = torch.cat([torch.ones(1, dtype=torch.bool), ~repeated])
+        order, nodes, edges = order[keep], nodes[keep], edges[keep]
+    kept = order.tolist()
     if directed:
         missing = next((k for k in kept if "direction" not in records[k]), None)
         if missing is not None:
             raise InvalidInputError(
                 f"incidences[{missing}] of a directed document has no 'direction'; give 'head' or 'tail'."
             )
-    return _Incidences(
-        node=[keys[k][1] for k in kept],
-        edge=[keys[k][0] for k in kept],
-        head=[records[k].get("direction") == "head" for k in kept],
-        weight=[float(records[k].get("weight", 1.0)) for k in kept],
-        attrs=[copy.deepcopy(records[k].get("attrs", {})) for k in kept],
-    )
+    out = _Incidences(nodes, edges, [], [], [])
+    for rec in map(records.__getitem__, kept):
+        out.head.append(rec.get("direction") == "head")
+        out.weight.append(float(rec.get("weight", 1.0)))
+        out.attrs.append(copy.deepcopy(rec["attrs"]) if rec.get("attrs") else {})
+    return out
+
+
+def _sort_by_edge_then_node(nodes: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+    """Stable permutation sorting incidences by (edge, node), the CSR order the Hypergraph keeps."""
+    by_node = torch.sort(nodes, stable=True)[1]
+    return by_node[torch.sort(edges[by_node], stable=True)[1]]
 
 
 def _raise_repeat(records: list[dict[str, Any]], first: int, again: int, directed: bool) -> None:
@@ -619,12 +648,12 @@ def _structure_kwargs(
         extra.incidence_weight = torch.tensor(inc.weight, dtype=torch.float32)
     num_edges = len(extra.edge_ids)
     return {
-        "hyperedge_index": torch.tensor([inc.node, inc.edge], dtype=torch.long).reshape(2, -1),
+        "hyperedge_index": torch.stack([inc.node, inc.edge]),
         "num_edges": num_edges,
         "hyperedge_weight": torch.tensor(edge_w, dtype=_dtype(ours, "hyperedge_weight_dtype")),
         "node_weight": None if all(w == 1.0 for w in node_w) else torch.tensor(node_w, dtype=torch.float32),
         "incidence_features": feats,
-        "allow_empty_edges": len(set(inc.edge)) < num_edges,
+        "allow_empty_edges": int(torch.unique(inc.edge).numel()) < num_edges,
     }
 
 
@@ -639,18 +668,28 @@ def _record_weights(
     weights = []
     for i, rid in enumerate(ids):
         rec = records.get(rid, {})
-        attrs = copy.deepcopy(rec.get("attrs", {}))
+        attrs: dict[str, Any] = copy.deepcopy(rec["attrs"]) if rec.get("attrs") else {}
         weight = rec.get("weight")
-        copied = attrs.get("weight")
-        is_number = isinstance(copied, numbers.Real) and not isinstance(copied, bool)
-        if weight is None and is_number and math.isfinite(float(copied)):
+        copied = _finite(attrs.get("weight"))
+        if weight is None and copied is not None:
             weight = attrs.pop("weight")
-        elif weight is not None and is_number and float(copied) == float(weight):
+        elif weight is not None and copied is not None and copied == float(weight):
             attrs.pop("weight")
         weights.append(1.0 if weight is None else _number(weight, f"{key} {rid!r} weight"))
         if attrs:
             attrs_out[i] = attrs
     return weights
+
+
+def _finite(value: Any) -> float | None:
+    """``value`` as a float when it is a finite real number (not a bool), else ``None``."""
+    if type(value) not in (float, int) and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+        return None  # JSON's numbers skip the slow ABC check
+    try:
+        number = float(value)
+    except (OverflowError, ValueError, TypeError):  # an int beyond float range
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _take_features(attrs: list[dict[str, Any]], dtype: torch.dtype) -> torch.Tensor | None:
