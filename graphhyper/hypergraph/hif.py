@@ -14,7 +14,8 @@ What maps onto a :class:`~graphhyper.hypergraph.Hypergraph` (``k`` an incidence 
 - ``node_weight [V]``: ``nodes[v]["weight"]`` (every node is listed; the weight written when not all are 1);
 - ``incidence_features [nnz, F]``: ``incidences[k]["attrs"]["features"]`` (a list of F numbers);
 - ``is_head [nnz]`` (``DirectedHypergraph``): ``incidences[k]["direction"]``, ``"head"`` or ``"tail"``;
-- ``node_type`` / ``edge_type``: ``attrs["type"]``, with ``metadata["graphhyper"]["num_node_types"]`` etc.
+- ``node_type`` / ``edge_type`` (when there are several types): ``attrs["type"]``, with
+  ``metadata["graphhyper"]["num_node_types"]`` / ``["num_edge_types"]``.
 
 Everything else a document can hold (string ids, attributes, incidence weights, node features, metadata, the
 ``"asc"`` network type) goes into a :class:`HIFExtra`, which :func:`from_hif_with_extra` returns and
@@ -224,9 +225,9 @@ def _metadata_out(hg: Hypergraph, extra: HIFExtra | None, metadata: dict[str, An
         if tensor is not None and tensor.dtype != torch.float32:
             ours[f"{name}_dtype"] = str(tensor.dtype).removeprefix("torch.")
     directed = _as_directed(hg)
-    if directed is not None:
-        ours["num_node_types"] = directed.num_node_types
-        ours["num_edge_types"] = directed.num_edge_types
+    for what in ("node", "edge"):  # only when typed: then every attrs["type"] of that kind is ours
+        if directed is not None and getattr(directed, f"num_{what}_types") > 1:
+            ours[f"num_{what}_types"] = getattr(directed, f"num_{what}_types")
     if ours:
         out[OURS] = ours
     return out
@@ -430,7 +431,7 @@ def _read(
     cls = _pick_class(cls, network_type, drop)
     directed = _class_is_directed(cls)
     metadata = copy.deepcopy(doc.get("metadata", {}))
-    ours = metadata.pop(OURS, {})
+    ours = _our_metadata(metadata.pop(OURS, {}))
     node_recs = _listed(doc.get("nodes", []), "nodes", "node")
     edge_recs = _listed(doc.get("edges", []), "edges", "edge")
     incs = doc["incidences"]
@@ -694,22 +695,25 @@ def _finite(value: Any) -> float | None:
 
 def _take_features(attrs: list[dict[str, Any]], dtype: torch.dtype) -> torch.Tensor | None:
     """``[n, F]`` from every record's ``attrs["features"]`` (then removed), or ``None`` if any lacks it."""
-    rows = [a.get(FEATURES) for a in attrs]
+    rows: list[Any] = [a.get(FEATURES) for a in attrs]
     if not rows or not all(_is_number_row(r) for r in rows):
         return None
-    if len({len(r) for r in rows if r is not None}) != 1:
+    if len({len(r) for r in rows}) != 1:
         return None
+    if not dtype.is_floating_point:
+        info = torch.iinfo(dtype)
+        if not all(type(x) is int and info.min <= x <= info.max for r in rows for x in r):
+            raise InvalidInputError(
+                f"metadata.graphhyper says the incidence features are {dtype}, but some are not integers in "
+                f"[{info.min}, {info.max}]; fix those values or the dtype."
+            )
     for a in attrs:
         del a[FEATURES]
     return torch.tensor(rows, dtype=dtype)
 
 
 def _is_number_row(row: Any) -> bool:
-    return (
-        isinstance(row, list)
-        and len(row) > 0
-        and all(isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x) for x in row)
-    )
+    return isinstance(row, list) and len(row) > 0 and all(_finite(x) is not None for x in row)
 
 
 _DTYPES = {"float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8"}
@@ -729,6 +733,22 @@ def _type_value(value: Any, where: str) -> int:
     return int(value)
 
 
+_OUR_KEYS = frozenset({"hyperedge_weight_dtype", "incidence_features_dtype", "num_node_types", "num_edge_types"})
+
+
+def _our_metadata(ours: Any) -> dict[str, Any]:
+    """``metadata["graphhyper"]``, checked: an object with only the keys :func:`to_hif` writes."""
+    if not isinstance(ours, dict) or not ours.keys() <= _OUR_KEYS:
+        raise InvalidInputError(
+            f"metadata.graphhyper is {ours!r:.80}; that key is graphhyper's own, an object with keys among "
+            f"{sorted(_OUR_KEYS)}. Rename it if it is yours."
+        )
+    for key in ("num_node_types", "num_edge_types"):
+        if key in ours and (_type_value(ours[key], f"metadata.graphhyper.{key}") < 1):
+            raise InvalidInputError(f"metadata.graphhyper.{key} must be at least 1, got {ours[key]}.")
+    return ours
+
+
 def _typed_kwargs(inc: _Incidences, extra: HIFExtra, ours: dict[str, Any]) -> dict[str, Any]:
     """``is_head`` and, when graphhyper wrote the document, node / edge types (from ``attrs["type"]``)."""
     out: dict[str, Any] = {"is_head": torch.tensor(inc.head, dtype=torch.bool)}
@@ -746,5 +766,5 @@ def _typed_kwargs(inc: _Incidences, extra: HIFExtra, ours: dict[str, Any]) -> di
                 if not attrs[i]:
                     del attrs[i]
         out[f"{what}_type"] = torch.tensor(types, dtype=torch.long)
-        out[f"num_{what}_types"] = int(num)
+        out[f"num_{what}_types"] = num
     return out

@@ -299,6 +299,16 @@ BAD = [
     ({"incidences": [], "nodes": [{"node": "n1"}, {"node": "n1", "weight": 2}]}, "listed twice in 'nodes'"),
     ({"incidences": [{"edge": 0, "node": 1}], "edges": [{"edge": 0, "weight": -2}]}, "weights must be >= 0"),
     ({"incidences": [], "metadata": {"graphhyper": {"hyperedge_weight_dtype": "str"}}}, "hyperedge_weight_dtype"),
+    ({"incidences": [], "metadata": {"graphhyper": "mine"}}, "graphhyper's own.*Rename it"),
+    ({"incidences": [], "metadata": {"graphhyper": {"num_node_types": 0}}}, "num_node_types must be at least 1"),
+    ({"incidences": [], "metadata": {"graphhyper": {"num_edge_types": 1.5}}}, "num_edge_types must be a non-negative"),
+    (
+        {
+            "incidences": [{"edge": 0, "node": 0, "attrs": {"features": [1.5]}}],
+            "metadata": {"graphhyper": {"incidence_features_dtype": "int8"}},
+        },
+        "not integers in",
+    ),
 ]
 
 
@@ -478,3 +488,61 @@ def test_cli_export_writes_the_dataset_as_hif(shared_data, tmp_path, capsys):
     assert extra.node_features is not None
     torch.testing.assert_close(extra.node_features, data.x.float())
     assert main(["hypergraph", "export", "--dataset", "no-such-set", "-o", str(tmp_path / "x.json")]) == 1
+
+
+# ---------------------------------------------------------------------------------------------- fuzz
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from([2**70, -(2**70), 10**400])
+    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=3)
+    | st.sampled_from(["head", "tail", "features", "type", "weight", "graphhyper", "directed", "asc"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)  # fmt: skip
+_KEYS = ["node", "edge", "weight", "direction", "attrs", "features", "type", "metadata", "graphhyper", "nodes"]
+
+
+def _seeds() -> list[dict]:
+    typed = DirectedHypergraph(
+        4, [([0, 1], [2]), ([2], [3])], node_type=torch.tensor([0, 1, 1, 0]), incidence_features=torch.rand(5, 2)
+    )
+    plain = Hypergraph(5, [[0, 1, 2], [3], []], hyperedge_weight=[1.0, 2.0, 0.5], allow_empty_edges=True)
+    return [json.loads(json.dumps(d)) for d in (typed.to_hif(), plain.to_hif(node_features=torch.rand(5, 2)), FOREIGN)]
+
+
+def _mutate(doc, data) -> None:
+    """Replace, add or delete one value somewhere in the document."""
+    node, path = doc, []
+    while isinstance(node, (dict, list)) and node and data.draw(st.booleans(), label="deeper"):
+        key = data.draw(st.sampled_from(sorted(node, key=str) if isinstance(node, dict) else range(len(node))))
+        if not isinstance(node[key], (dict, list)):
+            break
+        node, path = node[key], [*path, key]
+    if isinstance(node, dict):
+        key = data.draw(st.sampled_from(sorted(node, key=str) + _KEYS) if node else st.sampled_from(_KEYS))
+        if key in node and data.draw(st.booleans(), label="delete"):
+            del node[key]
+        else:
+            node[key] = data.draw(_JSON)
+    elif isinstance(node, list):
+        if node and data.draw(st.booleans(), label="replace"):
+            node[data.draw(st.integers(0, len(node) - 1))] = data.draw(_JSON)
+        else:
+            node.append(data.draw(_JSON))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_fuzzed_documents_give_our_errors_or_a_consistent_hypergraph(data):
+    from graphhyper.errors import GraphhyperError
+
+    doc = data.draw(st.sampled_from(_seeds()))
+    for _ in range(data.draw(st.integers(1, 3))):
+        _mutate(doc, data)
+    try:
+        hg, extra = hif.from_hif_with_extra(doc)
+    except GraphhyperError:
+        return
+    assert len(extra.node_ids) == hg.num_nodes and len(extra.edge_ids) == hg.num_edges
+    assert hg.nnz <= len(doc["incidences"])
+    again, _ = hif.from_hif_with_extra(json.loads(json.dumps(hg.to_hif(extra=extra))))
+    assert again == hg
