@@ -33,8 +33,9 @@ def test_minibatch_training_learns_and_selects_on_validation(planted, tmp_path):
         model, planted, cfg, epochs=15, lr=1e-2, patience=8, seed=0, progress=False, checkpoint=ckpt
     )
     set_seed(0)
-    full = train_node_classifier(build_model("hgnn", 8, 3, hidden_channels=32), planted, epochs=150, lr=1e-2,
-                                 patience=50, seed=0, progress=False)  # fmt: skip
+    full = train_node_classifier(
+        build_model("hgnn", 8, 3, hidden_channels=32), planted, epochs=150, lr=1e-2, patience=50, seed=0, progress=False
+    )
     assert r.test_acc > 0.8 and r.test_acc > full.test_acc - 0.1
     best = max(r.history, key=lambda h: (h["val_acc"], -h["val_loss"]))
     assert r.best_epoch == best["epoch"] and r.test_acc == best["test_acc"]
@@ -51,16 +52,20 @@ def test_max_steps_per_epoch_and_determinism(planted):
     for _ in range(2):
         set_seed(3)
         model = build_model("hgnn", 8, 3, hidden_channels=16)
-        runs.append(train_node_classifier_minibatch(model, planted, cfg, epochs=2, seed=5, progress=False,
-                                                    max_steps_per_epoch=3))  # fmt: skip
+        runs.append(
+            train_node_classifier_minibatch(
+                model, planted, cfg, epochs=2, seed=5, progress=False, max_steps_per_epoch=3
+            )
+        )
     assert [h["loss"] for h in runs[0].history] == [h["loss"] for h in runs[1].history]
     assert runs[0].best_val_acc == runs[1].best_val_acc
 
 
 def _step_state(model, data, seeds, rank, world, seed):
     """Parameters after one Adam step on the shard of `seeds` this rank owns (full fan-out, no dropout)."""
-    sampler = NodeSampler(data.hg, seeds, batch_size=seeds.numel(), num_layers=2, shuffle=False, seed=seed,
-                          rank=rank, world_size=world)  # fmt: skip
+    sampler = NodeSampler(
+        data.hg, seeds, batch_size=seeds.numel(), num_layers=2, shuffle=False, seed=seed, rank=rank, world_size=world
+    )
     from graphhyper.hypergraph.minibatch import wrap_ddp
 
     net = wrap_ddp(model)
@@ -94,8 +99,7 @@ def test_two_gloo_ranks_step_equals_one_process_step(planted, tmp_path):
     seeds = planted.split.train[:24]
     single = _step_state(copy.deepcopy(model), planted, seeds, 0, 1, seed=0)
     out = tmp_path / "rank0.pt"
-    mp.start_processes(_worker, args=(2, _free_port(), model, planted, seeds, str(out)), nprocs=2,
-                       start_method="fork")  # fmt: skip
+    mp.start_processes(_worker, args=(2, _free_port(), model, planted, seeds, str(out)), nprocs=2, start_method="fork")
     ddp = torch.load(out, weights_only=True)
     before = model.state_dict()
     assert any(not torch.equal(before[k], single[k]) for k in single)  # the step changed something
