@@ -175,3 +175,18 @@ def test_sampled_hypergraph_keeps_global_degree_when_moved(small):
     batch = NodeSampler(hg, num_layers=1).sample(torch.tensor([2, 9]))
     moved = batch.hg.to("meta")
     assert isinstance(moved, SampledHypergraph) and moved.weighted_node_degree.device.type == "meta"
+
+
+def test_incidence_features_and_node_weights_follow_their_incidences(small):
+    hg, _, _ = small
+    feats = torch.arange(hg.nnz, dtype=torch.float32)[:, None].repeat(1, 2)
+    nw = torch.rand(hg.num_nodes, generator=torch.Generator().manual_seed(2))
+    rich = Hypergraph(hg.num_nodes, hyperedge_index=hg.hyperedge_index, incidence_features=feats, node_weight=nw)
+    batch = NodeSampler(rich, num_layers=2, max_edges_per_node=2, max_nodes_per_edge=3).sample(
+        torch.tensor([8, 1, 40]), torch.Generator().manual_seed(4)
+    )
+    sub = batch.hg
+    got = sub.incidence_features[:, 0].long()  # the global incidence id each local incidence came from
+    assert torch.equal(rich.inc_node[got], batch.node_ids[sub.inc_node])
+    assert torch.equal(rich.inc_edge[got], batch.edge_ids[sub.inc_edge])
+    assert torch.equal(sub.node_weight, nw[batch.node_ids])
