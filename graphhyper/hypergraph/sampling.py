@@ -1,0 +1,435 @@
+r"""Mini-batches of a large hypergraph: sampled sub-hypergraphs around a batch of seed nodes or hyperedges.
+
+:class:`NodeSampler` takes a batch of seed nodes and grows a sub-hypergraph around them, hop by hop; a hop is two
+half-steps on the star expansion:
+
+1. *node -> hyperedges*: every node of the frontier keeps up to ``max_edges_per_node`` of its hyperedges (uniform
+   without replacement; all of them when the cap is ``None``), with the incidence that joins them;
+2. *hyperedge -> nodes*: every hyperedge reached for the first time keeps up to ``max_nodes_per_edge`` of its
+   members (same rule), with their incidences. The nodes reached for the first time are the next frontier.
+
+:class:`HyperedgeSampler` starts from a batch of seed hyperedges with half-step 2, then runs ``num_layers - 1``
+further hops. The sub-hypergraph (:class:`SampledBatch`) holds exactly the sampled incidences (each once), the
+nodes and hyperedges they touch, and per-incidence features, hyperedge weights and node weights restricted to
+them. Local ids: the seeds come first, in batch order (``batch.seed_local``), then the other nodes/hyperedges by
+hop; ``batch.node_ids[i]`` / ``batch.edge_ids[j]`` are the global ids of local node ``i`` / hyperedge ``j``.
+
+Degrees. With ``degrees="global"`` (default) the sub-hypergraph's weighted node degree
+:math:`d(v) = \sum_{e \ni v} w_e` is the one of the *whole* hypergraph (:class:`SampledHypergraph`), so a layer
+that normalises by it (HGNN's :math:`D_v^{-1/2}`, UniGCN, HCHA, HyperGCN) scales every node as full-batch training
+does. Hyperedge sizes :math:`|e|` and all mean aggregations are the sub-hypergraph's own: a mean over the sampled
+members, which is the full mean when ``max_nodes_per_edge`` is ``None``. Hence, without caps, an ``L``-layer HGNN
+on an ``L``-hop sub-hypergraph gives exactly the full-batch output at the seeds (``tests/hypergraph/
+test_sampling.py`` checks it). ``degrees="local"`` uses the sub-hypergraph's own degrees for everything (a plain
+:class:`~graphhyper.hypergraph.Hypergraph`). Unweighted counts (``node_degree``/``edge_degree``) are always local:
+they define the sub-hypergraph's CSR/CSC layout.
+
+Randomness. The order of the seed pool is a permutation drawn from ``(seed, epoch)`` (the same on every rank) when
+``shuffle``; the neighbour choices come from ``(seed, epoch, rank)``. Call :meth:`NodeSampler.set_epoch` before each
+epoch, as with ``torch.utils.data.DistributedSampler``. With ``world_size > 1`` each global batch of ``batch_size``
+seeds is split into ``world_size`` equal shards (rank ``r`` takes positions ``r, r + W, ...``): the pool is padded
+to a multiple of ``W`` by repeating its first entries, and ``batch_size`` must be a multiple of ``W``. Every rank
+then runs the same number of steps, each on ``batch_size / W`` seeds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from graphhyper.errors import InvalidInputError
+from graphhyper.hypergraph.structure import Hypergraph
+
+DEGREES = ("global", "local")
+
+
+class SampledHypergraph(Hypergraph):
+    """A sub-hypergraph whose :attr:`weighted_node_degree` is given (the whole hypergraph's degree of each local
+    node) instead of computed from its own incidences. Made by the samplers; it travels with ``.to(device)`` and
+    node transforms like any node field."""
+
+    _global_degree: torch.Tensor
+
+    @property
+    def weighted_node_degree(self) -> torch.Tensor:
+        """``[V_sub]`` float: the weighted degree of each node in the hypergraph it was sampled from."""
+        return self._global_degree
+
+    def _node_fields(self) -> dict[str, torch.Tensor | None]:
+        return {**super()._node_fields(), "global_degree": self._global_degree}
+
+
+@dataclass(frozen=True)
+class SampledBatch:
+    """One mini-batch: a sub-hypergraph with local ids and the way back to the global ids.
+
+    Attributes:
+        hg: the sub-hypergraph (``V_sub`` nodes, ``E_sub`` hyperedges, local ids).
+        node_ids: ``[V_sub]`` global id of each local node.
+        edge_ids: ``[E_sub]`` global id of each local hyperedge.
+        seed_local: ``[B]`` local id of each seed, in batch order (nodes for :class:`NodeSampler`, hyperedges for
+            :class:`HyperedgeSampler`); it is ``arange(B)``: the seeds are the first local ids.
+        seeds: ``[B]`` global ids of the seeds.
+    """
+
+    hg: Hypergraph
+    node_ids: torch.Tensor
+    edge_ids: torch.Tensor
+    seed_local: torch.Tensor
+    seeds: torch.Tensor
+
+    @property
+    def num_seeds(self) -> int:
+        return int(self.seeds.numel())
+
+
+def _stream(*keys: int) -> torch.Generator:
+    """A torch generator seeded from the tuple ``keys`` (distinct tuples give independent streams)."""
+    state = np.random.SeedSequence([int(k) % (2**63) for k in keys]).generate_state(2, dtype=np.uint64)
+    return torch.Generator().manual_seed(int(state[0] >> np.uint64(1)))
+
+
+def _check_cap(value: int | None, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInputError(f"{name}={value!r}: give a positive int, or None to keep all of them.")
+    return value
+
+
+def _check_positive(value: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInputError(f"{name}={value!r}: give a positive int.")
+    return value
+
+
+def sample_segments(
+    ptr: torch.Tensor, segments: torch.Tensor, cap: int | None, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Positions kept when each segment ``s`` of ``segments`` (positions ``ptr[s]:ptr[s+1]``) keeps up to ``cap``
+    of its positions, uniform without replacement (all when ``cap`` is ``None`` or the segment is small enough).
+
+    Returns a ``LongTensor`` of positions, grouped by segment in the order of ``segments``, ascending within one.
+    """
+    start = ptr[segments]
+    count = ptr[segments + 1] - start
+    total = int(count.sum())
+    seg_of = torch.repeat_interleave(torch.arange(segments.numel(), device=ptr.device), count, output_size=total)
+    offset = torch.arange(total, device=ptr.device) - torch.repeat_interleave(
+        torch.cumsum(count, 0) - count, count, output_size=total
+    )
+    pos = start[seg_of] + offset
+    if cap is None or total == 0 or int(count.max()) <= cap:
+        return pos
+    key = torch.rand(total, generator=generator, device=ptr.device)
+    order = torch.argsort(key)
+    order = order[torch.sort(seg_of[order], stable=True)[1]]  # by segment, random within one
+    rank = torch.empty_like(offset)
+    rank[order] = offset
+    return pos[rank < cap]
+
+
+class _Grower:
+    """The state of one sample: local ids given so far and the incidences kept (global incidence ids)."""
+
+    def __init__(self, hg: Hypergraph) -> None:
+        self.hg = hg
+        self.node_local = torch.full((hg.num_nodes,), -1, dtype=torch.long)
+        self.edge_local = torch.full((hg.num_edges,), -1, dtype=torch.long)
+        self.nodes: list[torch.Tensor] = []
+        self.edges: list[torch.Tensor] = []
+        self.incidences: list[torch.Tensor] = []
+        self.num_nodes = 0
+        self.num_edges = 0
+
+    def add_nodes(self, ids: torch.Tensor) -> torch.Tensor:
+        """Give local ids to the nodes of ``ids`` that have none (ascending global id); returns those nodes."""
+        new = torch.unique(ids[self.node_local[ids] < 0])
+        self.node_local[new] = torch.arange(self.num_nodes, self.num_nodes + new.numel())
+        self.num_nodes += new.numel()
+        self.nodes.append(new)
+        return new
+
+    def add_edges(self, ids: torch.Tensor) -> torch.Tensor:
+        new = torch.unique(ids[self.edge_local[ids] < 0])
+        self.edge_local[new] = torch.arange(self.num_edges, self.num_edges + new.numel())
+        self.num_edges += new.numel()
+        self.edges.append(new)
+        return new
+
+    def node_step(self, frontier: torch.Tensor, cap: int | None, gen: torch.Generator | None) -> torch.Tensor:
+        """Half-step node -> hyperedges; returns the hyperedges reached for the first time."""
+        pos = sample_segments(self.hg.node_ptr, frontier, cap, gen)
+        self.incidences.append(self.hg.csc_perm[pos])
+        return self.add_edges(self.hg.csc_edge[pos])
+
+    def edge_step(self, frontier: torch.Tensor, cap: int | None, gen: torch.Generator | None) -> torch.Tensor:
+        """Half-step hyperedge -> nodes (positions are incidence ids: CSR order); returns the new nodes."""
+        pos = sample_segments(self.hg.edge_ptr, frontier, cap, gen)
+        self.incidences.append(pos)
+        return self.add_nodes(self.hg.inc_node[pos])
+
+    def build(self, seeds: torch.Tensor, degrees: str) -> SampledBatch:
+        hg = self.hg
+        inc = torch.unique(torch.cat(self.incidences)) if self.incidences else torch.zeros(0, dtype=torch.long)
+        node_ids, edge_ids = torch.cat(self.nodes), torch.cat(self.edges)
+        local_node, local_edge = self.node_local[hg.inc_node[inc]], self.edge_local[hg.inc_edge[inc]]
+        order = torch.sort(local_edge * max(self.num_nodes, 1) + local_node)[1]  # local CSR order
+        inc, local_node, local_edge = inc[order], local_node[order], local_edge[order]
+        fields = {k: (None if v is None else v[inc]) for k, v in hg._incidence_fields().items()}
+        fields["hyperedge_weight"] = hg.hyperedge_weight[edge_ids]
+        fields["node_weight"] = None if hg._node_weight is None else hg._node_weight[node_ids]
+        sub = hg._replace(
+            inc_node=local_node, inc_edge=local_edge, num_nodes=self.num_nodes, num_edges=self.num_edges, **fields
+        )
+        if degrees == "global":
+            sub = _with_global_degree(sub, hg.weighted_node_degree[node_ids])
+        return SampledBatch(sub, node_ids, edge_ids, torch.arange(seeds.numel()), seeds)
+
+
+def _with_global_degree(sub: Hypergraph, degree: torch.Tensor) -> SampledHypergraph:
+    out = object.__new__(SampledHypergraph)
+    out.__dict__.update(sub.__dict__)
+    out._cache = {}
+    out._global_degree = degree
+    return out
+
+
+class _Sampler:
+    """What both samplers share: the seed pool, its epoch order and sharding, caps and degree mode."""
+
+    _seed_kind = "node"
+
+    def __init__(
+        self,
+        hg: Hypergraph,
+        pool: torch.Tensor | None,
+        batch_size: int,
+        num_layers: int,
+        max_edges_per_node: int | None,
+        max_nodes_per_edge: int | None,
+        *,
+        shuffle: bool,
+        drop_last: bool,
+        seed: int,
+        degrees: str,
+        rank: int,
+        world_size: int,
+    ) -> None:
+        if type(hg) is not Hypergraph:
+            raise InvalidInputError(
+                f"the samplers take a plain Hypergraph, got {type(hg).__name__}; its extra per-incidence roles are "
+                "not carried into sub-hypergraphs. Build a Hypergraph from its hyperedge_index to sample it."
+            )
+        if degrees not in DEGREES:
+            raise InvalidInputError(f"degrees={degrees!r}: choose one of {DEGREES}.")
+        self.hg = hg.to("cpu")
+        self.batch_size = _check_positive(batch_size, "batch_size")
+        self.num_layers = _check_positive(num_layers, "num_layers")
+        self.max_edges_per_node = _check_cap(max_edges_per_node, "max_edges_per_node")
+        self.max_nodes_per_edge = _check_cap(max_nodes_per_edge, "max_nodes_per_edge")
+        self.shuffle, self.drop_last, self.seed, self.degrees = shuffle, drop_last, int(seed), degrees
+        self.rank, self.world_size = _check_shard(rank, world_size, batch_size)
+        self.pool = self._check_pool(pool)
+        self.epoch = 0
+
+    def _check_pool(self, pool: torch.Tensor | None) -> torch.Tensor:
+        size = self.hg.num_nodes if self._seed_kind == "node" else self.hg.num_edges
+        if pool is None:
+            return torch.arange(size)
+        pool = torch.as_tensor(pool).cpu()
+        if pool.dtype == torch.bool:
+            pool = torch.nonzero(pool).flatten()
+        if pool.dim() != 1 or pool.dtype not in (torch.int32, torch.int64) or pool.numel() == 0:
+            raise InvalidInputError(
+                f"the seed {self._seed_kind}s must be a non-empty 1-D integer tensor (or a boolean mask), got "
+                f"{tuple(pool.shape)} {pool.dtype}; pass e.g. data.split.train."
+            )
+        pool = pool.long()
+        if int(pool.min()) < 0 or int(pool.max()) >= size or torch.unique(pool).numel() != pool.numel():
+            raise InvalidInputError(
+                f"the seed {self._seed_kind}s must be distinct ids in 0..{size - 1}; remove repeats and out-of-range "
+                "ids."
+            )
+        if pool.numel() < self.world_size:
+            raise InvalidInputError(
+                f"{pool.numel()} seed {self._seed_kind}(s) cannot be shared by {self.world_size} processes; use fewer "
+                "processes or more seeds."
+            )
+        return pool
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch (the shuffle order and the neighbour choices depend on it)."""
+        self.epoch = int(epoch)
+
+    def _epoch_order(self) -> torch.Tensor:
+        pool = self.pool
+        if self.shuffle:
+            pool = pool[torch.randperm(pool.numel(), generator=_stream(self.seed, self.epoch))]
+        pad = -pool.numel() % self.world_size
+        return torch.cat([pool, pool[:pad]]) if pad else pool
+
+    def __len__(self) -> int:
+        n = self.pool.numel() + (-self.pool.numel() % self.world_size)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def seed_batches(self) -> Iterator[torch.Tensor]:
+        """This rank's seeds of each step of the current epoch."""
+        order = self._epoch_order()
+        for step in range(len(self)):
+            chunk = order[step * self.batch_size : (step + 1) * self.batch_size]
+            yield chunk[self.rank :: self.world_size]
+
+    def __iter__(self) -> Iterator[SampledBatch]:
+        gen = _stream(self.seed, self.epoch, self.rank, 1)
+        for seeds in self.seed_batches():
+            yield self.sample(seeds, gen)
+
+    def sample(self, seeds: torch.Tensor, generator: torch.Generator | None = None) -> SampledBatch:
+        raise NotImplementedError
+
+
+def _check_shard(rank: int, world_size: int, batch_size: int) -> tuple[int, int]:
+    world_size = _check_positive(world_size, "world_size")
+    if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < world_size:
+        raise InvalidInputError(f"rank={rank!r}: give an int in 0..world_size-1 ({world_size - 1}).")
+    if batch_size % world_size:
+        raise InvalidInputError(
+            f"batch_size={batch_size} is the global batch and must be a multiple of world_size={world_size}, so "
+            "every process gets an equal shard; round it to a multiple."
+        )
+    return rank, world_size
+
+
+def _seed_tensor(seeds: torch.Tensor, size: int, kind: str) -> torch.Tensor:
+    seeds = torch.as_tensor(seeds).long().cpu().flatten()
+    if seeds.numel() and (int(seeds.min()) < 0 or int(seeds.max()) >= size):
+        raise InvalidInputError(f"seed {kind} ids must be in 0..{size - 1}.")
+    if torch.unique(seeds).numel() != seeds.numel():
+        raise InvalidInputError(f"the seed {kind}s of one batch must be distinct; remove the repeats.")
+    return seeds
+
+
+class NodeSampler(_Sampler):
+    """Batches of seed nodes, each grown into an ``num_layers``-hop sub-hypergraph (see the module docstring).
+
+    Args:
+        hg: the whole hypergraph (kept on CPU; batches are made on CPU).
+        nodes: the seed pool (ids or a boolean mask), e.g. ``data.split.train``; default all nodes.
+        batch_size: seeds per step, summed over all processes.
+        num_layers: hops to grow (one per message-passing layer of the model).
+        max_edges_per_node: cap on the hyperedges a frontier node keeps per hop (``None``: all).
+        max_nodes_per_edge: cap on the members a newly reached hyperedge keeps (``None``: all).
+        shuffle: draw a new seed order each epoch (``False``: pool order).
+        drop_last: drop the last, smaller step.
+        seed: seeds the shuffle and the neighbour choices (with the epoch and the rank).
+        degrees: ``"global"`` (default) or ``"local"`` weighted node degrees in the sub-hypergraphs.
+        rank, world_size: this process's shard (see the module docstring); default one process.
+
+    Iterating yields :class:`SampledBatch` es; ``len(sampler)`` is the number of steps per epoch.
+    """
+
+    def __init__(
+        self,
+        hg: Hypergraph,
+        nodes: torch.Tensor | None = None,
+        batch_size: int = 1024,
+        num_layers: int = 2,
+        max_edges_per_node: int | None = None,
+        max_nodes_per_edge: int | None = None,
+        *,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        seed: int = 0,
+        degrees: str = "global",
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        super().__init__(
+            hg,
+            nodes,
+            batch_size,
+            num_layers,
+            max_edges_per_node,
+            max_nodes_per_edge,
+            shuffle=shuffle,
+            drop_last=drop_last,
+            seed=seed,
+            degrees=degrees,
+            rank=rank,
+            world_size=world_size,
+        )
+
+    def sample(self, seeds: torch.Tensor, generator: torch.Generator | None = None) -> SampledBatch:
+        """The sub-hypergraph around the distinct seed nodes ``seeds [B]`` (local ids ``0..B-1`` are the seeds)."""
+        seeds = _seed_tensor(seeds, self.hg.num_nodes, "node")
+        grow = _Grower(self.hg)
+        grow.node_local[seeds] = torch.arange(seeds.numel())
+        grow.num_nodes = seeds.numel()
+        grow.nodes.append(seeds)
+        frontier = seeds
+        for _ in range(self.num_layers):
+            new_edges = grow.node_step(frontier, self.max_edges_per_node, generator)
+            frontier = grow.edge_step(new_edges, self.max_nodes_per_edge, generator)
+        return grow.build(seeds, self.degrees)
+
+
+class HyperedgeSampler(_Sampler):
+    """Batches of seed hyperedges with their members (``num_layers=1``), grown by ``num_layers - 1`` further hops.
+
+    Same arguments as :class:`NodeSampler`, with ``edges`` (ids or a mask over the hyperedges; default all) as the
+    seed pool. ``batch.seed_local`` are local *hyperedge* ids; ``batch.seeds`` global hyperedge ids.
+    """
+
+    _seed_kind = "hyperedge"
+
+    def __init__(
+        self,
+        hg: Hypergraph,
+        edges: torch.Tensor | None = None,
+        batch_size: int = 1024,
+        num_layers: int = 1,
+        max_edges_per_node: int | None = None,
+        max_nodes_per_edge: int | None = None,
+        *,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        seed: int = 0,
+        degrees: str = "global",
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        super().__init__(
+            hg,
+            edges,
+            batch_size,
+            num_layers,
+            max_edges_per_node,
+            max_nodes_per_edge,
+            shuffle=shuffle,
+            drop_last=drop_last,
+            seed=seed,
+            degrees=degrees,
+            rank=rank,
+            world_size=world_size,
+        )
+
+    def sample(self, seeds: torch.Tensor, generator: torch.Generator | None = None) -> SampledBatch:
+        """The seed hyperedges ``seeds [B]`` (local ids ``0..B-1``) with their sampled members, grown further."""
+        seeds = _seed_tensor(seeds, self.hg.num_edges, "hyperedge")
+        grow = _Grower(self.hg)
+        grow.edge_local[seeds] = torch.arange(seeds.numel())
+        grow.num_edges = seeds.numel()
+        grow.edges.append(seeds)
+        frontier = grow.edge_step(seeds, self.max_nodes_per_edge, generator)
+        for _ in range(self.num_layers - 1):
+            new_edges = grow.node_step(frontier, self.max_edges_per_node, generator)
+            frontier = grow.edge_step(new_edges, self.max_nodes_per_edge, generator)
+        return grow.build(seeds, self.degrees)
+
+
+__all__ = ["DEGREES", "HyperedgeSampler", "NodeSampler", "SampledBatch", "SampledHypergraph", "sample_segments"]
