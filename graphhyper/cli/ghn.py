@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 from graphhyper.cli._args import (
@@ -46,17 +47,65 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--export-only", action="store_true", help="only export OUT/last.pt, do not train")
     p.add_argument("--device", default=None, type=device, help="cpu or cuda (default: cuda when available)")
+    p.add_argument(
+        "--nproc-per-node",
+        type=int_in(1, 1024, "a process count"),
+        default=None,
+        help="data-parallel processes (default 1): relaunches this command under torchrun, DDP on gloo (CPU) "
+        "or NCCL (CUDA, one GPU per process); --meta-batch is the global meta-batch, split over the processes",
+    )
+
+
+def _train_argv(args: argparse.Namespace) -> list[str]:
+    """``args`` as ``ghn train`` options again (sorted; unset and false options left out)."""
+    argv: list[str] = []
+    for key, val in sorted(vars(args).items()):
+        if key in ("handler", "area", "command") or val is None or val is False:
+            continue
+        argv.append("--" + key.replace("_", "-"))
+        if val is not True:
+            argv.append(str(val))
+    return argv
 
 
 def _command_line(args: argparse.Namespace) -> str:
     """The equivalent ``graphhyper ghn train`` command line (recorded beside an exported checkpoint)."""
-    parts = ["graphhyper ghn train"]
-    for key, val in sorted(vars(args).items()):
-        if key in ("handler", "area", "command") or val is None or val is False:
-            continue
-        flag = "--" + key.replace("_", "-")
-        parts.append(flag if val is True else f"{flag} {val}")
-    return " ".join(parts)
+    argv = _train_argv(args)
+    world = os.environ.get("WORLD_SIZE", "1")
+    if args.nproc_per_node is None and world.isdigit() and int(world) > 1:  # a torchrun worker: record its launch
+        argv += ["--nproc-per-node", world]
+    return " ".join(["graphhyper ghn train", *argv])
+
+
+def launch_torchrun(argv: list[str], nproc: int) -> int:
+    """Run ``python -m graphhyper.ghn.train ARGV`` in ``nproc`` processes under torchrun (one machine, a free
+    rendezvous port); returns torchrun's exit status."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
+    return subprocess.call([*cmd, "-m", "graphhyper.ghn.train", *argv])
+
+
+def _check_nproc(args: argparse.Namespace, device: str) -> None:
+    from graphhyper.errors import InvalidInputError
+
+    nproc = args.nproc_per_node
+    if nproc > args.meta_batch:
+        raise InvalidInputError(
+            f"--nproc-per-node {nproc} is more than --meta-batch {args.meta_batch}: the global meta-batch is "
+            f"split over the processes, so use --meta-batch {nproc} or more, or fewer processes."
+        )
+    if device == "mps":
+        raise InvalidInputError("--nproc-per-node > 1 runs on cpu (gloo) or cuda (NCCL), not mps; use --device cpu.")
+    if device.startswith("cuda"):
+        import torch
+
+        if nproc > torch.cuda.device_count():
+            raise InvalidInputError(
+                f"--nproc-per-node {nproc} on CUDA needs {nproc} GPUs, this machine has "
+                f"{torch.cuda.device_count()}; use fewer processes or --device cpu."
+            )
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -68,9 +117,14 @@ def _train(args: argparse.Namespace) -> int:
     from graphhyper.ghn.train import TrainConfig, run_training
 
     _check_export(args)
-    torch.set_num_threads(args.threads)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if args.nproc_per_node is not None and args.nproc_per_node > 1 and "WORLD_SIZE" not in os.environ:
+        _check_nproc(args, device)
+        argv = _train_argv(argparse.Namespace(**{**vars(args), "nproc_per_node": None}))
+        return launch_torchrun(argv, args.nproc_per_node)
+    torch.set_num_threads(args.threads)
+    rank0 = os.environ.get("RANK", "0") == "0"
+    logging.basicConfig(level=logging.INFO if rank0 else logging.WARNING, format="%(asctime)s %(message)s")
     cfg = TrainConfig(
         tasks=args.tasks.split(","),
         steps=args.steps,
@@ -93,7 +147,7 @@ def _train(args: argparse.Namespace) -> int:
         export_only=args.export_only,
         command=_command_line(args),
     )
-    for h in trainer.history[-3:]:
+    for h in trainer.history[-3:] if trainer.rank == 0 else []:
         print(h)
     return 0
 
