@@ -67,7 +67,7 @@ _WORKER = textwrap.dedent("""
         poisoned.train_step()
         res["after_next"] = poisoned.ghn.state_dict()
         res["skipped"] = poisoned.skipped
-        res["cli"] = main(["--out", f"{out}/cli", *CLI])
+        res["cli"] = main(["--out", f"{out}/cli", "--export", f"{out}/cli/exported", *CLI])
     torch.save(res, f"{out}/rank{rank}.pt")
 """)
 
@@ -201,6 +201,8 @@ def test_entry_point_under_torchrun_matches_one_process(ranks, tmp_path):
     grads = [{n: st["opt"]["state"][i]["exp_avg"] / (1 - beta1) for i, n in enumerate(names)} for st in (one, two)]
     _close(grads[1], grads[0], atol=1e-5)  # the same first-step gradients (AdamW's first moment is (1 - beta1) g)
     _close(two["ghn"], one["ghn"], mask=_conditioned(*grads))
+    meta = json.loads((out / "cli" / "exported.json").read_text())["meta"]  # the recipe, launch included
+    assert meta["world_size"] == 2 and meta["command"].endswith("--nproc-per-node 2")
 
 
 def test_nproc_per_node_relaunches_under_torchrun(tmp_path, monkeypatch):
