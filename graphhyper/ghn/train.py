@@ -37,6 +37,17 @@ import torch.nn.functional as F
 from graphhyper.errors import CheckpointError, InvalidInputError
 from graphhyper.ghn.model import GHN, GHNConfig
 
+__all__ = [
+    "ArchPool",
+    "TrainConfig",
+    "Trainer",
+    "distributed",
+    "export_trainer",
+    "main",
+    "run_training",
+    "shard",
+]
+
 log = logging.getLogger("graphhyper.ghn.train")
 
 
