@@ -118,7 +118,8 @@ def _train(args: argparse.Namespace) -> int:
 
     _check_export(args)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if args.nproc_per_node is not None and args.nproc_per_node > 1 and "WORLD_SIZE" not in os.environ:
+    worker = os.environ.get("WORLD_SIZE", "1").strip() not in ("", "0", "1")  # already one of torchrun's processes
+    if args.nproc_per_node is not None and args.nproc_per_node > 1 and not worker:
         _check_nproc(args, device)
         argv = _train_argv(argparse.Namespace(**{**vars(args), "nproc_per_node": None}))
         return launch_torchrun(argv, args.nproc_per_node)

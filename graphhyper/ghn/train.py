@@ -455,6 +455,12 @@ def distributed(device: str) -> Iterator[str]:
             f"WORLD_SIZE={world} asks for distributed training, but this torch build has no torch.distributed; "
             "install a torch with it or run a single process."
         )
+    missing = [v for v in ("RANK", "MASTER_ADDR", "MASTER_PORT") if v not in os.environ]
+    if missing:
+        raise InvalidInputError(
+            f"WORLD_SIZE={world} asks for distributed training, but {', '.join(missing)} is not set; launch with "
+            "torchrun (or graphhyper ghn train --nproc-per-node N), which sets them, or unset WORLD_SIZE."
+        )
     cuda = torch.device(device).type == "cuda"
     if cuda:
         device = f"cuda:{_env_int('LOCAL_RANK', 0)}"

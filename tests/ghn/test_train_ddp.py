@@ -228,3 +228,16 @@ def test_more_processes_than_architectures_is_refused(tmp_path, capsys):
     argv = ["ghn", "train", "--out", str(tmp_path), *CLI, "--meta-batch", "2", "--nproc-per-node", "4"]
     assert main(argv) == 1
     assert "--meta-batch 4 or more" in capsys.readouterr().err
+
+
+def test_a_world_size_without_torchrun_names_the_fix(monkeypatch):
+    from graphhyper.ghn.train import distributed
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    for var in ("RANK", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(InvalidInputError, match="launch with torchrun"), distributed("cpu"):
+        pass
+    monkeypatch.setenv("WORLD_SIZE", "two")
+    with pytest.raises(InvalidInputError, match="WORLD_SIZE='two' is not an integer"), distributed("cpu"):
+        pass
