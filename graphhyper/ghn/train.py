@@ -474,8 +474,8 @@ def distributed(device: str) -> Iterator[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m graphhyper.ghn.train ARGS``, also as ``torchrun --nproc-per-node N -m graphhyper.ghn.train
-    ARGS``: the same options and behaviour as ``graphhyper ghn train ARGS`` (this entry point hands its arguments
-    to that command, so there is one parser; library code never imports the CLI)."""
+    ARGS``: the same options and behaviour as ``graphhyper ghn train ARGS``. An entry-point shim: it hands its
+    arguments to that command, so there is one parser; importing this module does not import the CLI."""
     from graphhyper.cli import main as cli_main
 
     return cli_main(["ghn", "train", *(sys.argv[1:] if argv is None else argv)])
