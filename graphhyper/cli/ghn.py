@@ -36,7 +36,11 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hidden", type=int_in(1, 4096, "a hidden size"), default=64)
     p.add_argument("--encoder", default="transformer", choices=["transformer", "gatedgnn"])
     p.add_argument("--decoder", default="lowrank", choices=["lowrank", "tiled"])
-    p.add_argument("--mip", action="store_true", help="MIP: constant-norm encodings, theta = theta0 + delta")
+    p.add_argument(
+        "--mip",
+        action="store_true",
+        help="MIP: constant-norm input encodings, free learned theta0, theta = theta0 + delta, no output normalisation",
+    )
     p.add_argument("--rank", type=int_in(1, 4096, "a rank"), default=16)
     p.add_argument("--threads", type=thread_count, default=1)
     p.add_argument(

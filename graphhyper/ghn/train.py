@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from graphhyper.errors import CheckpointError, InvalidInputError
-from graphhyper.ghn.model import GHN, GHNConfig
+from graphhyper.ghn.model import GHN, GHNConfig, legacy_mip_error
 
 __all__ = [
     "ArchPool",
@@ -338,6 +338,9 @@ class Trainer:
                 f"Training checkpoint {path} was made with another GHN config; "
                 "resume with the same config or use a new out_dir."
             )
+        legacy = legacy_mip_error(self.ghn.config, st["ghn"], f"Training checkpoint {path}")
+        if legacy is not None:
+            raise legacy
         self.ghn.load_state_dict(st["ghn"])
         self.opt.load_state_dict(st["opt"])
         self.sched.load_state_dict(st["sched"])
