@@ -23,14 +23,14 @@ from __future__ import annotations
 import functools
 import numbers
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphhyper.errors import InvalidInputError
-from graphhyper.hypergraph import features, ops
+from graphhyper.hypergraph import features, ops, sampling
 from graphhyper.hypergraph import nn as hnn
 from graphhyper.hypergraph.nn import as_hypergraph, check_features, csr_order, dropout, reset_module
 
@@ -105,13 +105,24 @@ class HypergraphClassifier(nn.Module):
 
     @_entry
     def forward(self, x: Tensor, hg) -> Tensor:
-        hg = _wrap(x, hg, self.self_loops)
+        """``[V, C]`` logits; on a trimmable :class:`~graphhyper.hypergraph.sampling.NodeSampler` sample (see
+        :func:`~graphhyper.hypergraph.sampling.layer_plan`), ``[B, C]`` logits of its ``B`` seeds."""
+        plan = self._layer_plan(hg)
+        if plan is None:
+            plan = [(_wrap(x, hg, self.self_loops), None)] * len(self.convs)
         x = _input_dropout(x, self.input_dropout, self.training)
-        for i, conv in enumerate(self.convs):
-            x = self._conv(conv, x, hg)
+        for i, (conv, (hg_l, rows)) in enumerate(zip(self.convs, plan)):
+            x = self._conv(conv, x, hg_l)[:rows]
             if i < len(self.convs) - 1:
                 x = dropout(self.act(x), self.dropout, self.training)
         return x
+
+    def _layer_plan(self, hg) -> Sequence[tuple[Any, int | None]] | None:
+        """Per-layer trims of a sampled ``hg`` when every conv supports them (``trim_safe``) and no self loops
+        are added (they would change the degrees that the trims take from the whole sample)."""
+        if self.self_loops or not all(getattr(conv, "trim_safe", False) for conv in self.convs):
+            return None
+        return None if isinstance(hg, Tensor) else sampling.layer_plan(hg, len(self.convs))
 
     def _conv(self, conv: nn.Module, x: Tensor, hg) -> Tensor:
         return conv(x, hg)

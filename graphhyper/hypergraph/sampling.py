@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import numpy as np
 import torch
@@ -173,7 +173,7 @@ class _Grower:
         self.incidences.append(pos)
         return self.add_nodes(self.hg.inc_node[pos])
 
-    def build(self, seeds: torch.Tensor, degrees: str) -> SampledBatch:
+    def build(self, seeds: torch.Tensor, degrees: str, hops: bool = False) -> SampledBatch:
         hg = self.hg
         inc = torch.unique(torch.cat(self.incidences)) if self.incidences else torch.zeros(0, dtype=torch.long)
         node_ids, edge_ids = torch.cat(self.nodes), torch.cat(self.edges)
@@ -188,7 +188,102 @@ class _Grower:
         )
         if degrees == "global":
             sub = _with_global_degree(sub, hg.weighted_node_degree[node_ids])
+        if hops:
+            _set_hops(sub, self._hop_pointers(local_edge))
         return SampledBatch(sub, node_ids, edge_ids, torch.arange(seeds.numel()), seeds)
+
+    def _hop_pointers(self, local_edge: torch.Tensor) -> HopPointers:
+        """Node, hyperedge and incidence counts within ``0, 1, ..., L`` hops (see :func:`trim`)."""
+        nodes = [0, *torch.tensor([t.numel() for t in self.nodes]).cumsum(0).tolist()]
+        edges = [0, *torch.tensor([t.numel() for t in self.edges], dtype=torch.long).cumsum(0).tolist()]
+        incs = torch.searchsorted(local_edge, torch.tensor(edges), right=False).tolist()
+        return HopPointers(tuple(nodes), tuple(edges), tuple(incs))
+
+
+class HopPointers(NamedTuple):
+    """Where each hop ends in a :class:`NodeSampler` sample (local ids are ordered by hop).
+
+    ``nodes[k + 1]``: nodes within ``k`` hops of the seeds (``nodes[1]`` = the seeds, ``nodes[-1]`` = all);
+    ``edges[k]``: hyperedges reached within ``k`` hops (``edges[0] = 0``); ``incidences[k]``: incidences whose
+    hyperedge is among those (a prefix of the CSR order, which is sorted by hyperedge).
+    """
+
+    nodes: tuple[int, ...]
+    edges: tuple[int, ...]
+    incidences: tuple[int, ...]
+
+    @property
+    def num_hops(self) -> int:
+        return len(self.edges) - 1
+
+
+def _set_hops(hg: Hypergraph, hops: HopPointers) -> None:
+    hg.__dict__["_hops"] = hops
+
+
+def hop_pointers(hg: Hypergraph) -> HopPointers | None:
+    """The :class:`HopPointers` of a :class:`NodeSampler` sub-hypergraph, or ``None`` for any other hypergraph
+    (including one transformed since sampling, whose sizes no longer match them)."""
+    hops = getattr(hg, "_hops", None)
+    if not isinstance(hops, HopPointers):
+        return None
+    sizes = (hg.num_nodes, hg.num_edges, hg.nnz)
+    if sizes != (hops.nodes[-1], hops.edges[-1], hops.incidences[-1]) or type(hg) not in (
+        Hypergraph,
+        SampledHypergraph,
+    ):
+        return None
+    return hops
+
+
+def trim(hg: Hypergraph, hops: int) -> SampledHypergraph:
+    r"""The part of a :class:`NodeSampler` sample that an ``hops``-hop computation needs: the hyperedges reached
+    within ``hops`` hops with all their sampled incidences, on the nodes within ``hops`` hops (prefixes of the
+    local ids, so ``x[:trimmed.num_nodes]`` are its node features).
+
+    A layer run on ``trim(hg, k)`` gives, at the nodes within ``k - 1`` hops, the output it gives on ``hg`` when no
+    fan-out cap was set: such a node has all its sampled hyperedges in the trim, each with all its sampled members,
+    and the weighted node degrees (:attr:`~SampledHypergraph.weighted_node_degree`) are those of ``hg``. With caps,
+    the trim also drops the incidences that a later hop's hyperedge drew back to an earlier node (the usual
+    layer-wise sampling estimate). Unweighted node counts (``node_degree``) are the trim's own.
+    """
+    ptr = hop_pointers(hg)
+    if ptr is None:
+        raise InvalidInputError(
+            "trim() needs a NodeSampler sub-hypergraph as sampled (trim=True, untransformed); run the model on the "
+            "whole sample instead."
+        )
+    if isinstance(hops, bool) or not isinstance(hops, int) or not 0 <= hops <= ptr.num_hops:
+        raise InvalidInputError(f"hops={hops!r}: give an int in 0..{ptr.num_hops} (the hops of this sample).")
+    n, e, k = ptr.nodes[hops + 1], ptr.edges[hops], ptr.incidences[hops]
+    fields = {name: (None if v is None else v[:k]) for name, v in hg._incidence_fields().items()}
+    node_weight = hg._node_weight
+    out = _with_global_degree(
+        hg._replace(
+            inc_node=hg.inc_node[:k],
+            inc_edge=hg.inc_edge[:k],
+            num_nodes=n,
+            num_edges=e,
+            hyperedge_weight=hg.hyperedge_weight[:e],
+            node_weight=None if node_weight is None else node_weight[:n],
+            **fields,
+        ),
+        hg.weighted_node_degree[:n],
+    )
+    _set_hops(out, HopPointers(ptr.nodes[: hops + 2], ptr.edges[: hops + 1], ptr.incidences[: hops + 1]))
+    return out
+
+
+def layer_plan(hg: Hypergraph, num_layers: int) -> list[tuple[SampledHypergraph, int]] | None:
+    """Per-layer trimming of a :class:`NodeSampler` sample for a ``num_layers``-layer model: ``[(hg_l, n_l)]``
+    where layer ``l`` (0-based) runs on ``hg_l = trim(hg, min(H, L - l))`` (``H`` the sample's hops) and only its
+    first ``n_l`` output rows (the nodes within ``min(H, L - 1 - l)`` hops) are needed by the next layer; the last
+    layer's ``n`` is the number of seeds. ``None`` when ``hg`` is no such sample."""
+    ptr = hop_pointers(hg)
+    if ptr is None:
+        return None
+    H = ptr.num_hops
+    return [(trim(hg, min(H, num_layers - i)), ptr.nodes[min(H, num_layers - 1 - i) + 1]) for i in range(num_layers)]
 
 
 def _with_global_degree(sub: Hypergraph, degree: torch.Tensor) -> SampledHypergraph:
@@ -329,6 +424,9 @@ class NodeSampler(_Sampler):
         seed: seeds the shuffle and the neighbour choices (with the epoch and the rank).
         degrees: ``"global"`` (default) or ``"local"`` weighted node degrees in the sub-hypergraphs.
         rank, world_size: this process's shard (see the module docstring); default one process.
+        trim: record where each hop ends (:class:`HopPointers`), so that models which support it run layer ``l``
+            only on the part of the sample within ``L - l`` hops of the seeds (:func:`layer_plan`) and return
+            logits for the seeds only; ``False`` runs every layer on the whole sample.
 
     Iterating yields :class:`SampledBatch` es; ``len(sampler)`` is the number of steps per epoch.
     """
@@ -348,7 +446,9 @@ class NodeSampler(_Sampler):
         degrees: str = "global",
         rank: int = 0,
         world_size: int = 1,
+        trim: bool = True,
     ) -> None:
+        self.trim = bool(trim)
         super().__init__(
             hg,
             nodes,
@@ -375,7 +475,7 @@ class NodeSampler(_Sampler):
         for _ in range(self.num_layers):
             new_edges = grow.node_step(frontier, self.max_edges_per_node, generator)
             frontier = grow.edge_step(new_edges, self.max_nodes_per_edge, generator)
-        return grow.build(seeds, self.degrees)
+        return grow.build(seeds, self.degrees, hops=self.trim)
 
 
 class HyperedgeSampler(_Sampler):
@@ -432,4 +532,15 @@ class HyperedgeSampler(_Sampler):
         return grow.build(seeds, self.degrees)
 
 
-__all__ = ["DEGREES", "HyperedgeSampler", "NodeSampler", "SampledBatch", "SampledHypergraph", "sample_segments"]
+__all__ = [
+    "DEGREES",
+    "HopPointers",
+    "HyperedgeSampler",
+    "NodeSampler",
+    "SampledBatch",
+    "SampledHypergraph",
+    "hop_pointers",
+    "layer_plan",
+    "sample_segments",
+    "trim",
+]

@@ -31,6 +31,9 @@ class HGNNConv(HypergraphLayer):
     """
 
     sparse_input = True  # x may be a CSR tensor (bag-of-words features): see graphhyper.hypergraph.features
+    # A node's output needs only its own hyperedges, their members, the members' weighted degrees and |e|, all of
+    # which a per-layer trim of a sample keeps: see graphhyper.hypergraph.sampling.trim.
+    trim_safe = True
 
     def __init__(self, in_channels: int, out_channels: int, bias: bool = True) -> None:
         super().__init__()
