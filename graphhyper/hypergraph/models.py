@@ -112,7 +112,7 @@ class HypergraphClassifier(nn.Module):
             plan = [(_wrap(x, hg, self.self_loops), None)] * len(self.convs)
         x = _input_dropout(x, self.input_dropout, self.training)
         for i, (conv, (hg_l, rows)) in enumerate(zip(self.convs, plan)):
-            x = self._conv(conv, x, hg_l)[:rows]
+            x = self._conv(conv, x, hg_l, rows)
             if i < len(self.convs) - 1:
                 x = dropout(self.act(x), self.dropout, self.training)
         return x
@@ -124,8 +124,9 @@ class HypergraphClassifier(nn.Module):
             return None
         return None if isinstance(hg, Tensor) else sampling.layer_plan(hg, len(self.convs))
 
-    def _conv(self, conv: nn.Module, x: Tensor, hg) -> Tensor:
-        return conv(x, hg)
+    def _conv(self, conv: nn.Module, x: Tensor, hg, rows: int | None) -> Tensor:
+        """``conv(x, hg)``, or its first ``rows`` rows (``trim_safe`` convs take ``out_rows``)."""
+        return conv(x, hg) if rows is None else conv(x, hg, out_rows=rows)
 
 
 class HyperGCN(HypergraphClassifier):
@@ -144,8 +145,8 @@ class HyperGCN(HypergraphClassifier):
             self._graph = hg.cache(key, lambda: hnn.hypergcn_graph(x, hg, self.use_mediator))
         return super().forward(x, hg)
 
-    def _conv(self, conv: nn.Module, x: Tensor, hg) -> Tensor:
-        return conv(x, hg, graph=self._graph)
+    def _conv(self, conv: nn.Module, x: Tensor, hg, rows: int | None) -> Tensor:
+        return conv(x, hg, graph=self._graph)[:rows]
 
 
 class UniGCNII(nn.Module):

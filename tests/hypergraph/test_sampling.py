@@ -236,3 +236,21 @@ def test_hop_pointers_and_trims_are_prefixes_by_hop(small):
     with pytest.raises(InvalidInputError, match="NodeSampler sub-hypergraph"):
         trim(batch.hg.add_self_loops(), 1)
     assert hop_pointers(HyperedgeSampler(hg).sample(torch.tensor([0, 1])).hg) is None
+
+
+@pytest.mark.parametrize("name", ["hgnn", "hgnnp"])
+def test_trimmed_step_has_the_untrimmed_gradients(small, name):
+    """Propagating before the linear map (fewer input than hidden channels) and trimming change neither the loss
+    nor the gradients of an uncapped step."""
+    hg, x, y = small
+    seeds = torch.tensor([3, 9, 27, 81])
+    torch.manual_seed(1)
+    model = build_model(name, 6, 3, hidden_channels=16, dropout=0.0)
+    grads = []
+    for trimmed in (True, False):
+        batch = NodeSampler(hg, num_layers=2, trim=trimmed).sample(seeds)
+        model.zero_grad()
+        logits = model(x[batch.node_ids], batch.hg)[batch.seed_local]
+        torch.nn.functional.cross_entropy(logits, y[seeds]).backward()
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters()]))
+    assert grads[0].abs().sum() > 0 and torch.allclose(grads[0], grads[1], atol=1e-6)
