@@ -125,12 +125,13 @@ def sample_segments(
     pos = start[seg_of] + offset
     if cap is None or total == 0 or int(count.max()) <= cap:
         return pos
-    key = torch.rand(total, generator=generator, device=ptr.device)
-    order = torch.argsort(key)
-    order = order[torch.sort(seg_of[order], stable=True)[1]]  # by segment, random within one
-    rank = torch.empty_like(offset)
-    rank[order] = offset
-    return pos[rank < cap]
+    # One sort of the keys (segment, random 31 bits): segment s keeps its slots cumsum(count)[s-1]:..., now in a
+    # random order, so slot j of the sorted order is that segment's offset[j]-th draw; keep the first cap draws.
+    noise = torch.randint(0, 2**31, (total,), generator=generator, device=ptr.device)
+    order = torch.sort((seg_of << 31) | noise).indices
+    keep = torch.zeros(total, dtype=torch.bool, device=ptr.device)
+    keep[order[offset < cap]] = True
+    return pos[keep]
 
 
 class _Grower:
@@ -175,11 +176,14 @@ class _Grower:
 
     def build(self, seeds: torch.Tensor, degrees: str, hops: bool = False) -> SampledBatch:
         hg = self.hg
-        inc = torch.unique(torch.cat(self.incidences)) if self.incidences else torch.zeros(0, dtype=torch.long)
+        inc = torch.cat(self.incidences) if self.incidences else torch.zeros(0, dtype=torch.long)
         node_ids, edge_ids = torch.cat(self.nodes), torch.cat(self.edges)
-        local_node, local_edge = self.node_local[hg.inc_node[inc]], self.edge_local[hg.inc_edge[inc]]
-        order = torch.sort(local_edge * max(self.num_nodes, 1) + local_node)[1]  # local CSR order
-        inc, local_node, local_edge = inc[order], local_node[order], local_edge[order]
+        # one sort gives the local CSR order and brings repeats (an incidence drawn from both ends) together
+        key, order = torch.sort(self.edge_local[hg.inc_edge[inc]] * self.num_nodes + self.node_local[hg.inc_node[inc]])
+        first = torch.ones_like(key, dtype=torch.bool)
+        first[1:] = key[1:] != key[:-1]
+        key, inc = key[first], inc[order[first]]
+        local_node, local_edge = key % max(self.num_nodes, 1), key // max(self.num_nodes, 1)
         fields = {k: (None if v is None else v[inc]) for k, v in hg._incidence_fields().items()}
         fields["hyperedge_weight"] = hg.hyperedge_weight[edge_ids]
         fields["node_weight"] = None if hg._node_weight is None else hg._node_weight[node_ids]
