@@ -41,7 +41,8 @@ class SamplerConfig:
     """How the sub-hypergraphs are grown (see :class:`~graphhyper.hypergraph.sampling.NodeSampler`).
 
     ``num_layers`` should be the number of message-passing layers of the model; ``eval_batch_size`` defaults to
-    ``batch_size``.
+    ``batch_size``; ``trim`` lets models that support it run each layer on the part of the sample it needs
+    (:func:`~graphhyper.hypergraph.sampling.layer_plan`).
     """
 
     batch_size: int = 1024
@@ -50,6 +51,7 @@ class SamplerConfig:
     max_nodes_per_edge: int | None = None
     degrees: str = "global"
     eval_batch_size: int | None = None
+    trim: bool = True
 
 
 def dist_info() -> tuple[int, int]:
@@ -96,6 +98,7 @@ def _sampler(hg: Any, pool: torch.Tensor, cfg: SamplerConfig, batch: int, **kw: 
         cfg.max_edges_per_node,
         cfg.max_nodes_per_edge,
         degrees=cfg.degrees,
+        trim=cfg.trim,
         **kw,
     )
 

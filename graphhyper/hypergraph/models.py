@@ -78,6 +78,14 @@ def _wrap(x: Tensor, hg, self_loops: bool = False):
     return hg.cache("with_self_loops", hg.add_self_loops) if self_loops else hg
 
 
+def _layer_plan(convs: nn.ModuleList, hg, self_loops: bool) -> Sequence[tuple[Any, int | None]] | None:
+    """:func:`graphhyper.hypergraph.sampling.layer_plan` of ``hg`` when it is a trimmable sample and every conv
+    declares ``trim_safe`` (its output at a node needs only what a trim keeps), else ``None``."""
+    if isinstance(hg, Tensor) or not all(getattr(conv, "trim_safe", False) for conv in convs):
+        return None
+    return sampling.layer_plan(hg, len(convs), self_loops)
+
+
 # ---------------------------------------------------------------------------------------------- model classes
 class HypergraphClassifier(nn.Module):
     """A stack of hypergraph convolutions: input dropout, then ``conv -> activation -> dropout`` per layer, the
@@ -118,11 +126,8 @@ class HypergraphClassifier(nn.Module):
         return x
 
     def _layer_plan(self, hg) -> Sequence[tuple[Any, int | None]] | None:
-        """Per-layer trims of a sampled ``hg`` when every conv supports them (``trim_safe``) and no self loops
-        are added (they would change the degrees that the trims take from the whole sample)."""
-        if self.self_loops or not all(getattr(conv, "trim_safe", False) for conv in self.convs):
-            return None
-        return None if isinstance(hg, Tensor) else sampling.layer_plan(hg, len(self.convs))
+        """Per-layer trims of a sampled ``hg`` when every conv supports them (``trim_safe``)."""
+        return _layer_plan(self.convs, hg, self.self_loops)
 
     def _conv(self, conv: nn.Module, x: Tensor, hg, rows: int | None) -> Tensor:
         """``conv(x, hg)``, or its first ``rows`` rows (``trim_safe`` convs take ``out_rows``)."""
@@ -180,11 +185,14 @@ class UniGCNII(nn.Module):
 
     @_entry
     def forward(self, x: Tensor, hg) -> Tensor:
-        hg = _wrap(x, hg, self_loops=True)
+        """``[V, C]`` logits; ``[B, C]`` for the seeds of a trimmable sample (as :class:`HypergraphClassifier`)."""
+        plan = _layer_plan(self.convs, hg, self_loops=True)
+        if plan is None:
+            plan = [(_wrap(x, hg, self_loops=True), None)] * len(self.convs)
         x = _input_dropout(x, self.input_dropout, self.training)
         x0 = x = F.relu(features.apply_linear(self.lin_in, x))
-        for conv in self.convs:
-            x = F.relu(conv(dropout(x, self.dropout, self.training), hg, x0=x0))
+        for conv, (hg_l, rows) in zip(self.convs, plan):
+            x = F.relu(conv(dropout(x, self.dropout, self.training), hg_l, x0=x0[: x.shape[0]], out_rows=rows))
         return self.lin_out(dropout(x, self.dropout, self.training))
 
 

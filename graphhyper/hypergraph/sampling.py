@@ -278,16 +278,23 @@ def trim(hg: Hypergraph, hops: int) -> SampledHypergraph:
     return out
 
 
-def layer_plan(hg: Hypergraph, num_layers: int) -> list[tuple[SampledHypergraph, int]] | None:
+def layer_plan(hg: Hypergraph, num_layers: int, self_loops: bool = False) -> list[tuple[Hypergraph, int]] | None:
     """Per-layer trimming of a :class:`NodeSampler` sample for a ``num_layers``-layer model: ``[(hg_l, n_l)]``
     where layer ``l`` (0-based) runs on ``hg_l = trim(hg, min(H, L - l))`` (``H`` the sample's hops) and only its
     first ``n_l`` output rows (the nodes within ``min(H, L - 1 - l)`` hops) are needed by the next layer; the last
-    layer's ``n`` is the number of seeds. ``None`` when ``hg`` is no such sample."""
+    layer's ``n`` is the number of seeds. ``None`` when ``hg`` is no such sample.
+
+    ``self_loops``: each trim gets a singleton hyperedge for every node without one, and the weighted node degrees
+    of ``hg.add_self_loops()`` (what the untrimmed model would use)."""
     ptr = hop_pointers(hg)
     if ptr is None:
         return None
     H = ptr.num_hops
-    return [(trim(hg, min(H, num_layers - i)), ptr.nodes[min(H, num_layers - 1 - i) + 1]) for i in range(num_layers)]
+    trims = [trim(hg, min(H, num_layers - i)) for i in range(num_layers)]
+    if self_loops:
+        degree = hg.cache("with_self_loops", hg.add_self_loops).weighted_node_degree
+        trims = [_with_global_degree(t.add_self_loops(), degree[: t.num_nodes]) for t in trims]
+    return [(t, ptr.nodes[min(H, num_layers - 1 - i) + 1]) for i, t in enumerate(trims)]
 
 
 def _with_global_degree(sub: Hypergraph, degree: torch.Tensor) -> SampledHypergraph:

@@ -50,6 +50,7 @@ def _args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--hops", type=int, default=2)
     p.add_argument("--max-edges-per-node", type=int, default=5)
     p.add_argument("--max-nodes-per-edge", type=int, default=5)
+    p.add_argument("--no-trim", action="store_true", help="run every layer on the whole sample (no per-layer trims)")
     p.add_argument("--eval-nodes", type=int, default=20_000, help="validation nodes of the timed eval pass")
     p.add_argument("--modes", default=",".join(MODES), help=f"comma-separated subset of {MODES}")
     p.add_argument("--mode", choices=("prepare", "full", "mini"), help=argparse.SUPPRESS)
@@ -147,10 +148,18 @@ def _mini(a: argparse.Namespace) -> None:
         opt = adam(model, lr=0.01, weight_decay=5e-4)
         caps = (a.max_edges_per_node, a.max_nodes_per_edge)
         sampler = NodeSampler(
-            data.hg, data.split.train, a.batch_size, a.hops, *caps, seed=a.seed, rank=rank, world_size=world
+            data.hg,
+            data.split.train,
+            a.batch_size,
+            a.hops,
+            *caps,
+            seed=a.seed,
+            rank=rank,
+            world_size=world,
+            trim=not a.no_trim,
         )
         step_s, sample_s, losses, sub = _time_steps(net, opt, sampler, data, a.steps)
-        cfg = M.SamplerConfig(a.batch_size, a.hops, *caps)
+        cfg = M.SamplerConfig(a.batch_size, a.hops, *caps, trim=not a.no_trim)
         val = data.split.val[: a.eval_nodes]
         t0 = time.perf_counter()
         acc, _ = M.evaluate_minibatch(model, data, val, cfg, seed=a.seed)
@@ -274,7 +283,7 @@ def _drive(a: argparse.Namespace, argv: list[str]) -> None:
     caps = f"{a.max_edges_per_node}/{a.max_nodes_per_edge}"
     print(
         f"\nHSBM {a.nodes} nodes, {a.edges} hyperedges, {a.features} features, {a.classes} classes, seed {a.seed}; "
-        f"model {a.model}; batch {a.batch_size}, hops {a.hops}, caps {caps}"
+        f"model {a.model}; batch {a.batch_size}, hops {a.hops}, caps {caps}, trim {not a.no_trim}"
     )
     print("| mode | epoch (s) | step (s) | peak RSS (GB, own) | peak RSS (GB, process tree) | note |")
     print("|---|---|---|---|---|---|")

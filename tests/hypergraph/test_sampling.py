@@ -254,3 +254,21 @@ def test_trimmed_step_has_the_untrimmed_gradients(small, name):
         torch.nn.functional.cross_entropy(logits, y[seeds]).backward()
         grads.append(torch.cat([p.grad.flatten() for p in model.parameters()]))
     assert grads[0].abs().sum() > 0 and torch.allclose(grads[0], grads[1], atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["unigcn", "unigcnii"])
+@pytest.mark.parametrize("layers, hops", [(2, 2), (3, 1)])
+def test_self_loop_models_trim_to_the_untrimmed_output(small, name, layers, hops):
+    """UniGCN/UniGCNII add self loops: each trim gets its own, with the looped sample's degrees; more layers than
+    hops run the first layers on the whole sample."""
+    hg, x, _ = small
+    seeds = torch.tensor([1, 50, 99, 7, 33])
+    torch.manual_seed(0)
+    model = build_model(name, 6, 3, hidden_channels=8, num_layers=layers).eval()
+    for degrees in ("global", "local"):
+        trimmed = NodeSampler(hg, num_layers=hops, degrees=degrees).sample(seeds)
+        whole = NodeSampler(hg, num_layers=hops, degrees=degrees, trim=False).sample(seeds)
+        with torch.no_grad():
+            got = model(x[trimmed.node_ids], trimmed.hg)
+            expected = model(x[whole.node_ids], whole.hg)[whole.seed_local]
+        assert got.shape == (5, 3) and torch.allclose(got, expected, atol=1e-6)
