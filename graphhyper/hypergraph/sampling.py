@@ -36,13 +36,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterator, NamedTuple
+from typing import TYPE_CHECKING, Iterator, NamedTuple
 
 import numpy as np
 import torch
 
 from graphhyper.errors import InvalidInputError
 from graphhyper.hypergraph.structure import Hypergraph
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 DEGREES = ("global", "local")
 
@@ -53,6 +56,7 @@ class SampledHypergraph(Hypergraph):
     node transforms like any node field."""
 
     _global_degree: torch.Tensor
+    _global_loop: torch.Tensor | None = None
 
     @property
     def weighted_node_degree(self) -> torch.Tensor:
@@ -60,7 +64,17 @@ class SampledHypergraph(Hypergraph):
         return self._global_degree
 
     def _node_fields(self) -> dict[str, torch.Tensor | None]:
-        return {**super()._node_fields(), "global_degree": self._global_degree}
+        return {**super()._node_fields(), "global_degree": self._global_degree, "global_loop": self._global_loop}
+
+    def add_self_loops(self) -> Self:
+        """Singleton hyperedges as :meth:`Hypergraph.add_self_loops`; the degrees become those of the *whole*
+        hypergraph with its self loops: ``+1`` at the nodes that have no singleton hyperedge there (known when the
+        sampler recorded it), so a self-loop model (UniGCN) normalises as in full-batch training."""
+        out = super().add_self_loops()
+        if self._global_loop is not None:
+            out._global_degree = self._global_degree + (~self._global_loop).to(self._global_degree.dtype)
+            out._global_loop = torch.ones_like(self._global_loop)
+        return out
 
 
 @dataclass(frozen=True)
@@ -191,7 +205,7 @@ class _Grower:
             inc_node=local_node, inc_edge=local_edge, num_nodes=self.num_nodes, num_edges=self.num_edges, **fields
         )
         if degrees == "global":
-            sub = _with_global_degree(sub, hg.weighted_node_degree[node_ids])
+            sub = _with_global_degree(sub, hg.weighted_node_degree[node_ids], _has_singleton(hg)[node_ids])
         if hops:
             _set_hops(sub, self._hop_pointers(local_edge))
         return SampledBatch(sub, node_ids, edge_ids, torch.arange(seeds.numel()), seeds)
@@ -261,7 +275,7 @@ def trim(hg: Hypergraph, hops: int) -> SampledHypergraph:
         raise InvalidInputError(f"hops={hops!r}: give an int in 0..{ptr.num_hops} (the hops of this sample).")
     n, e, k = ptr.nodes[hops + 1], ptr.edges[hops], ptr.incidences[hops]
     fields = {name: (None if v is None else v[:k]) for name, v in hg._incidence_fields().items()}
-    node_weight = hg._node_weight
+    node_weight, loop = hg._node_weight, getattr(hg, "_global_loop", None)
     out = _with_global_degree(
         hg._replace(
             inc_node=hg.inc_node[:k],
@@ -273,6 +287,7 @@ def trim(hg: Hypergraph, hops: int) -> SampledHypergraph:
             **fields,
         ),
         hg.weighted_node_degree[:n],
+        None if loop is None else loop[:n],
     )
     _set_hops(out, HopPointers(ptr.nodes[: hops + 2], ptr.edges[: hops + 1], ptr.incidences[: hops + 1]))
     return out
@@ -297,12 +312,26 @@ def layer_plan(hg: Hypergraph, num_layers: int, self_loops: bool = False) -> lis
     return [(t, ptr.nodes[min(H, num_layers - 1 - i) + 1]) for i, t in enumerate(trims)]
 
 
-def _with_global_degree(sub: Hypergraph, degree: torch.Tensor) -> SampledHypergraph:
+def _with_global_degree(sub: Hypergraph, degree: torch.Tensor, loop: torch.Tensor | None = None) -> SampledHypergraph:
+    """``sub`` as a :class:`SampledHypergraph` with weighted node degrees ``degree`` and, when known, ``loop``:
+    whether each node has a singleton hyperedge in the hypergraph the degrees come from."""
     out = object.__new__(SampledHypergraph)
     out.__dict__.update(sub.__dict__)
     out._cache = {}
     out._global_degree = degree
+    out._global_loop = loop
     return out
+
+
+def _has_singleton(hg: Hypergraph) -> torch.Tensor:
+    """``[V]`` bool, cached on ``hg``: the node has a singleton hyperedge."""
+
+    def make() -> torch.Tensor:
+        out = torch.zeros(hg.num_nodes, dtype=torch.bool, device=hg.device)
+        out[hg.inc_node[hg.edge_degree[hg.inc_edge] == 1]] = True
+        return out
+
+    return hg.cache("has_singleton", make)
 
 
 class _Sampler:

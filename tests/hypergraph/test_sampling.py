@@ -259,8 +259,9 @@ def test_trimmed_step_has_the_untrimmed_gradients(small, name):
 @pytest.mark.parametrize("name", ["unigcn", "unigcnii"])
 @pytest.mark.parametrize("layers, hops", [(2, 2), (3, 1)])
 def test_self_loop_models_trim_to_the_untrimmed_output(small, name, layers, hops):
-    """UniGCN/UniGCNII add self loops: each trim gets its own, with the looped sample's degrees; more layers than
-    hops run the first layers on the whole sample."""
+    """UniGCN/UniGCNII add self loops: each trim gets its own, with the looped sample's degrees (with global
+    degrees: the whole looped hypergraph's, so uncapped they match full batch); more layers than hops run the
+    first layers on the whole sample."""
     hg, x, _ = small
     seeds = torch.tensor([1, 50, 99, 7, 33])
     torch.manual_seed(0)
@@ -272,3 +273,15 @@ def test_self_loop_models_trim_to_the_untrimmed_output(small, name, layers, hops
             got = model(x[trimmed.node_ids], trimmed.hg)
             expected = model(x[whole.node_ids], whole.hg)[whole.seed_local]
         assert got.shape == (5, 3) and torch.allclose(got, expected, atol=1e-6)
+        if degrees == "global" and hops == layers:  # the sample's self loops give the whole hypergraph's degrees
+            with torch.no_grad():
+                assert torch.allclose(got, model(x, hg)[seeds], atol=1e-5)
+
+
+def test_self_loops_of_a_sample_add_the_whole_hypergraphs_loop_weights():
+    hg = Hypergraph(4, hyperedge_index=torch.tensor([[0, 1, 2, 1, 3], [0, 0, 0, 1, 2]]))  # node 1 has {1}
+    batch = NodeSampler(hg, num_layers=1).sample(torch.tensor([0]))  # reaches nodes 0, 1, 2 but not {1}
+    looped = batch.hg.add_self_loops()
+    expected = hg.add_self_loops().weighted_node_degree[batch.node_ids]
+    assert torch.equal(looped.weighted_node_degree, expected)
+    assert torch.equal(looped.add_self_loops().weighted_node_degree, expected)  # a second call adds nothing
