@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from graphhyper.errors import InvalidInputError
+from graphhyper.hypergraph.features import check_finite, remember
 from graphhyper.hypergraph.sampling import NodeSampler, SampledBatch
 from graphhyper.hypergraph.train import TrainResult, _Best, _check_args, adam, node_logits
 
@@ -104,8 +105,13 @@ def _sampler(hg: Any, pool: torch.Tensor, cfg: SamplerConfig, batch: int, **kw: 
 
 
 def batch_logits(model: torch.nn.Module, x: torch.Tensor, batch: SampledBatch, device: torch.device) -> torch.Tensor:
-    """``[B, C]`` logits of the seeds of ``batch``: the model run on the sub-hypergraph, read at ``seed_local``."""
+    """``[B, C]`` logits of the seeds of ``batch``: the model run on the sub-hypergraph, read at ``seed_local``.
+
+    The NaN/inf check of the features runs once on the whole ``x`` (remembered per tensor); the gathered rows are
+    marked as checked, so a step does not scan them again."""
+    check_finite(x)
     x_sub = x[batch.node_ids].to(device)
+    remember(x_sub, "finite", lambda: True)
     return node_logits(model, x_sub, batch.hg.to(device))[batch.seed_local.to(device)]
 
 
