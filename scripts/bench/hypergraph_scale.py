@@ -51,6 +51,9 @@ def _args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-edges-per-node", type=int, default=5)
     p.add_argument("--max-nodes-per-edge", type=int, default=5)
     p.add_argument("--no-trim", action="store_true", help="run every layer on the whole sample (no per-layer trims)")
+    p.add_argument(
+        "--eval-batch-size", type=int, default=None, help="seeds per evaluation batch (default --batch-size)"
+    )
     p.add_argument("--eval-nodes", type=int, default=20_000, help="validation nodes of the timed eval pass")
     p.add_argument("--modes", default=",".join(MODES), help=f"comma-separated subset of {MODES}")
     p.add_argument("--mode", choices=("prepare", "full", "mini"), help=argparse.SUPPRESS)
@@ -159,7 +162,7 @@ def _mini(a: argparse.Namespace) -> None:
             trim=not a.no_trim,
         )
         step_s, sample_s, losses, sub = _time_steps(net, opt, sampler, data, a.steps)
-        cfg = M.SamplerConfig(a.batch_size, a.hops, *caps, trim=not a.no_trim)
+        cfg = M.SamplerConfig(a.batch_size, a.hops, *caps, eval_batch_size=a.eval_batch_size, trim=not a.no_trim)
         val = data.split.val[: a.eval_nodes]
         t0 = time.perf_counter()
         acc, _ = M.evaluate_minibatch(model, data, val, cfg, seed=a.seed)
