@@ -14,6 +14,12 @@ nodes and hyperedges they touch, and per-incidence features, hyperedge weights a
 them. Local ids: the seeds come first, in batch order (``batch.seed_local``), then the other nodes/hyperedges by
 hop; ``batch.node_ids[i]`` / ``batch.edge_ids[j]`` are the global ids of local node ``i`` / hyperedge ``j``.
 
+Per-layer trims. Since local ids go by hop and incidences by hyperedge, the part of a :class:`NodeSampler` sample
+within ``k`` hops of the seeds is a prefix of its nodes, hyperedges and incidences (:class:`HopPointers`,
+:func:`trim`). Models that support it (``trim_safe`` layers: HGNN, HGNN+, UniGCN, UniGCNII) run layer ``l`` of
+``L`` on the ``L - l + 1``-hop trim only (:func:`layer_plan`) and return the seeds' logits; without caps this
+equals the untrimmed run at the seeds.
+
 Degrees. With ``degrees="global"`` (default) the sub-hypergraph's weighted node degree
 :math:`d(v) = \sum_{e \ni v} w_e` is the one of the *whole* hypergraph (:class:`SampledHypergraph`), so a layer
 that normalises by it (HGNN's :math:`D_v^{-1/2}`, UniGCN, HCHA, HyperGCN) scales every node as full-batch training
