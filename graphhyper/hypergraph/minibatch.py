@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from graphhyper.errors import InvalidInputError
+from graphhyper.hypergraph.features import check_finite, remember
 from graphhyper.hypergraph.sampling import NodeSampler, SampledBatch
 from graphhyper.hypergraph.train import TrainResult, _Best, _check_args, adam, node_logits
 
@@ -41,7 +42,8 @@ class SamplerConfig:
     """How the sub-hypergraphs are grown (see :class:`~graphhyper.hypergraph.sampling.NodeSampler`).
 
     ``num_layers`` should be the number of message-passing layers of the model; ``eval_batch_size`` defaults to
-    ``batch_size``.
+    ``batch_size``; ``trim`` lets models that support it run each layer on the part of the sample it needs
+    (:func:`~graphhyper.hypergraph.sampling.layer_plan`).
     """
 
     batch_size: int = 1024
@@ -50,6 +52,7 @@ class SamplerConfig:
     max_nodes_per_edge: int | None = None
     degrees: str = "global"
     eval_batch_size: int | None = None
+    trim: bool = True
 
 
 def dist_info() -> tuple[int, int]:
@@ -96,13 +99,19 @@ def _sampler(hg: Any, pool: torch.Tensor, cfg: SamplerConfig, batch: int, **kw: 
         cfg.max_edges_per_node,
         cfg.max_nodes_per_edge,
         degrees=cfg.degrees,
+        trim=cfg.trim,
         **kw,
     )
 
 
 def batch_logits(model: torch.nn.Module, x: torch.Tensor, batch: SampledBatch, device: torch.device) -> torch.Tensor:
-    """``[B, C]`` logits of the seeds of ``batch``: the model run on the sub-hypergraph, read at ``seed_local``."""
+    """``[B, C]`` logits of the seeds of ``batch``: the model run on the sub-hypergraph, read at ``seed_local``.
+
+    The NaN/inf check of the features runs once on the whole ``x`` (remembered per tensor); the gathered rows are
+    marked as checked, so a step does not scan them again."""
+    check_finite(x)
     x_sub = x[batch.node_ids].to(device)
+    remember(x_sub, "finite", lambda: True)
     return node_logits(model, x_sub, batch.hg.to(device))[batch.seed_local.to(device)]
 
 

@@ -14,6 +14,12 @@ nodes and hyperedges they touch, and per-incidence features, hyperedge weights a
 them. Local ids: the seeds come first, in batch order (``batch.seed_local``), then the other nodes/hyperedges by
 hop; ``batch.node_ids[i]`` / ``batch.edge_ids[j]`` are the global ids of local node ``i`` / hyperedge ``j``.
 
+Per-layer trims. Since local ids go by hop and incidences by hyperedge, the part of a :class:`NodeSampler` sample
+within ``k`` hops of the seeds is a prefix of its nodes, hyperedges and incidences (:class:`HopPointers`,
+:func:`trim`). Models that support it (``trim_safe`` layers: HGNN, HGNN+, UniGCN, UniGCNII) run layer ``l`` of
+``L`` on the ``L - l + 1``-hop trim only (:func:`layer_plan`) and return the seeds' logits; without caps this
+equals the untrimmed run at the seeds.
+
 Degrees. With ``degrees="global"`` (default) the sub-hypergraph's weighted node degree
 :math:`d(v) = \sum_{e \ni v} w_e` is the one of the *whole* hypergraph (:class:`SampledHypergraph`), so a layer
 that normalises by it (HGNN's :math:`D_v^{-1/2}`, UniGCN, HCHA, HyperGCN) scales every node as full-batch training
@@ -36,13 +42,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator, NamedTuple
 
 import numpy as np
 import torch
 
 from graphhyper.errors import InvalidInputError
 from graphhyper.hypergraph.structure import Hypergraph
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 DEGREES = ("global", "local")
 
@@ -53,6 +62,7 @@ class SampledHypergraph(Hypergraph):
     node transforms like any node field."""
 
     _global_degree: torch.Tensor
+    _global_loop: torch.Tensor | None = None
 
     @property
     def weighted_node_degree(self) -> torch.Tensor:
@@ -60,7 +70,17 @@ class SampledHypergraph(Hypergraph):
         return self._global_degree
 
     def _node_fields(self) -> dict[str, torch.Tensor | None]:
-        return {**super()._node_fields(), "global_degree": self._global_degree}
+        return {**super()._node_fields(), "global_degree": self._global_degree, "global_loop": self._global_loop}
+
+    def add_self_loops(self) -> Self:
+        """Singleton hyperedges as :meth:`Hypergraph.add_self_loops`; the degrees become those of the *whole*
+        hypergraph with its self loops: ``+1`` at the nodes that have no singleton hyperedge there (known when the
+        sampler recorded it), so a self-loop model (UniGCN) normalises as in full-batch training."""
+        out = super().add_self_loops()
+        if self._global_loop is not None:
+            out._global_degree = self._global_degree + (~self._global_loop).to(self._global_degree.dtype)
+            out._global_loop = torch.ones_like(self._global_loop)
+        return out
 
 
 @dataclass(frozen=True)
@@ -125,12 +145,13 @@ def sample_segments(
     pos = start[seg_of] + offset
     if cap is None or total == 0 or int(count.max()) <= cap:
         return pos
-    key = torch.rand(total, generator=generator, device=ptr.device)
-    order = torch.argsort(key)
-    order = order[torch.sort(seg_of[order], stable=True)[1]]  # by segment, random within one
-    rank = torch.empty_like(offset)
-    rank[order] = offset
-    return pos[rank < cap]
+    # One sort of the keys (segment, random 31 bits): segment s keeps its slots cumsum(count)[s-1]:..., now in a
+    # random order, so slot j of the sorted order is that segment's offset[j]-th draw; keep the first cap draws.
+    noise = torch.randint(0, 2**31, (total,), generator=generator, device=ptr.device)
+    order = torch.sort((seg_of << 31) | noise).indices
+    keep = torch.zeros(total, dtype=torch.bool, device=ptr.device)
+    keep[order[offset < cap]] = True
+    return pos[keep]
 
 
 class _Grower:
@@ -173,13 +194,16 @@ class _Grower:
         self.incidences.append(pos)
         return self.add_nodes(self.hg.inc_node[pos])
 
-    def build(self, seeds: torch.Tensor, degrees: str) -> SampledBatch:
+    def build(self, seeds: torch.Tensor, degrees: str, hops: bool = False) -> SampledBatch:
         hg = self.hg
-        inc = torch.unique(torch.cat(self.incidences)) if self.incidences else torch.zeros(0, dtype=torch.long)
+        inc = torch.cat(self.incidences) if self.incidences else torch.zeros(0, dtype=torch.long)
         node_ids, edge_ids = torch.cat(self.nodes), torch.cat(self.edges)
-        local_node, local_edge = self.node_local[hg.inc_node[inc]], self.edge_local[hg.inc_edge[inc]]
-        order = torch.sort(local_edge * max(self.num_nodes, 1) + local_node)[1]  # local CSR order
-        inc, local_node, local_edge = inc[order], local_node[order], local_edge[order]
+        # one sort gives the local CSR order and brings repeats (an incidence drawn from both ends) together
+        key, order = torch.sort(self.edge_local[hg.inc_edge[inc]] * self.num_nodes + self.node_local[hg.inc_node[inc]])
+        first = torch.ones_like(key, dtype=torch.bool)
+        first[1:] = key[1:] != key[:-1]
+        key, inc = key[first], inc[order[first]]
+        local_node, local_edge = key % max(self.num_nodes, 1), key // max(self.num_nodes, 1)
         fields = {k: (None if v is None else v[inc]) for k, v in hg._incidence_fields().items()}
         fields["hyperedge_weight"] = hg.hyperedge_weight[edge_ids]
         fields["node_weight"] = None if hg._node_weight is None else hg._node_weight[node_ids]
@@ -187,16 +211,133 @@ class _Grower:
             inc_node=local_node, inc_edge=local_edge, num_nodes=self.num_nodes, num_edges=self.num_edges, **fields
         )
         if degrees == "global":
-            sub = _with_global_degree(sub, hg.weighted_node_degree[node_ids])
+            sub = _with_global_degree(sub, hg.weighted_node_degree[node_ids], _has_singleton(hg)[node_ids])
+        if hops:
+            _set_hops(sub, self._hop_pointers(local_edge))
         return SampledBatch(sub, node_ids, edge_ids, torch.arange(seeds.numel()), seeds)
 
+    def _hop_pointers(self, local_edge: torch.Tensor) -> HopPointers:
+        """Node, hyperedge and incidence counts within ``0, 1, ..., L`` hops (see :func:`trim`)."""
+        nodes = [0, *torch.tensor([t.numel() for t in self.nodes]).cumsum(0).tolist()]
+        edges = [0, *torch.tensor([t.numel() for t in self.edges], dtype=torch.long).cumsum(0).tolist()]
+        incs = torch.searchsorted(local_edge, torch.tensor(edges), right=False).tolist()
+        return HopPointers(tuple(nodes), tuple(edges), tuple(incs))
 
-def _with_global_degree(sub: Hypergraph, degree: torch.Tensor) -> SampledHypergraph:
+
+class HopPointers(NamedTuple):
+    """Where each hop ends in a :class:`NodeSampler` sample (local ids are ordered by hop).
+
+    ``nodes[k + 1]``: nodes within ``k`` hops of the seeds (``nodes[1]`` = the seeds, ``nodes[-1]`` = all);
+    ``edges[k]``: hyperedges reached within ``k`` hops (``edges[0] = 0``); ``incidences[k]``: incidences whose
+    hyperedge is among those (a prefix of the CSR order, which is sorted by hyperedge).
+    """
+
+    nodes: tuple[int, ...]
+    edges: tuple[int, ...]
+    incidences: tuple[int, ...]
+
+    @property
+    def num_hops(self) -> int:
+        return len(self.edges) - 1
+
+
+def _set_hops(hg: Hypergraph, hops: HopPointers) -> None:
+    hg.__dict__["_hops"] = hops
+
+
+def hop_pointers(hg: Hypergraph) -> HopPointers | None:
+    """The :class:`HopPointers` of a :class:`NodeSampler` sub-hypergraph, or ``None`` for any other hypergraph
+    (including one transformed since sampling, whose sizes no longer match them)."""
+    hops = getattr(hg, "_hops", None)
+    if not isinstance(hops, HopPointers):
+        return None
+    sizes = (hg.num_nodes, hg.num_edges, hg.nnz)
+    if sizes != (hops.nodes[-1], hops.edges[-1], hops.incidences[-1]) or type(hg) not in (
+        Hypergraph,
+        SampledHypergraph,
+    ):
+        return None
+    return hops
+
+
+def trim(hg: Hypergraph, hops: int) -> SampledHypergraph:
+    r"""The part of a :class:`NodeSampler` sample that an ``hops``-hop computation needs: the hyperedges reached
+    within ``hops`` hops with all their sampled incidences, on the nodes within ``hops`` hops (prefixes of the
+    local ids, so ``x[:trimmed.num_nodes]`` are its node features).
+
+    A layer run on ``trim(hg, k)`` gives, at the nodes within ``k - 1`` hops, the output it gives on ``hg`` when no
+    fan-out cap was set: such a node has all its sampled hyperedges in the trim, each with all its sampled members,
+    and the weighted node degrees (:attr:`~SampledHypergraph.weighted_node_degree`) are those of ``hg``. With caps,
+    the trim also drops the incidences that a later hop's hyperedge drew back to an earlier node (the usual
+    layer-wise sampling estimate). Unweighted node counts (``node_degree``) are the trim's own.
+    """
+    ptr = hop_pointers(hg)
+    if ptr is None:
+        raise InvalidInputError(
+            "trim() needs a NodeSampler sub-hypergraph as sampled (trim=True, untransformed); run the model on the "
+            "whole sample instead."
+        )
+    if isinstance(hops, bool) or not isinstance(hops, int) or not 0 <= hops <= ptr.num_hops:
+        raise InvalidInputError(f"hops={hops!r}: give an int in 0..{ptr.num_hops} (the hops of this sample).")
+    n, e, k = ptr.nodes[hops + 1], ptr.edges[hops], ptr.incidences[hops]
+    fields = {name: (None if v is None else v[:k]) for name, v in hg._incidence_fields().items()}
+    node_weight, loop = hg._node_weight, getattr(hg, "_global_loop", None)
+    out = _with_global_degree(
+        hg._replace(
+            inc_node=hg.inc_node[:k],
+            inc_edge=hg.inc_edge[:k],
+            num_nodes=n,
+            num_edges=e,
+            hyperedge_weight=hg.hyperedge_weight[:e],
+            node_weight=None if node_weight is None else node_weight[:n],
+            **fields,
+        ),
+        hg.weighted_node_degree[:n],
+        None if loop is None else loop[:n],
+    )
+    _set_hops(out, HopPointers(ptr.nodes[: hops + 2], ptr.edges[: hops + 1], ptr.incidences[: hops + 1]))
+    return out
+
+
+def layer_plan(hg: Hypergraph, num_layers: int, self_loops: bool = False) -> list[tuple[Hypergraph, int]] | None:
+    """Per-layer trimming of a :class:`NodeSampler` sample for a ``num_layers``-layer model: ``[(hg_l, n_l)]``
+    where layer ``l`` (0-based) runs on ``hg_l = trim(hg, min(H, L - l))`` (``H`` the sample's hops) and only its
+    first ``n_l`` output rows (the nodes within ``min(H, L - 1 - l)`` hops) are needed by the next layer; the last
+    layer's ``n`` is the number of seeds. ``None`` when ``hg`` is no such sample.
+
+    ``self_loops``: each trim gets a singleton hyperedge for every node without one, and the weighted node degrees
+    of ``hg.add_self_loops()`` (what the untrimmed model would use)."""
+    ptr = hop_pointers(hg)
+    if ptr is None:
+        return None
+    H = ptr.num_hops
+    trims = [trim(hg, min(H, num_layers - i)) for i in range(num_layers)]
+    if self_loops:
+        degree = hg.cache("with_self_loops", hg.add_self_loops).weighted_node_degree
+        trims = [_with_global_degree(t.add_self_loops(), degree[: t.num_nodes]) for t in trims]
+    return [(t, ptr.nodes[min(H, num_layers - 1 - i) + 1]) for i, t in enumerate(trims)]
+
+
+def _with_global_degree(sub: Hypergraph, degree: torch.Tensor, loop: torch.Tensor | None = None) -> SampledHypergraph:
+    """``sub`` as a :class:`SampledHypergraph` with weighted node degrees ``degree`` and, when known, ``loop``:
+    whether each node has a singleton hyperedge in the hypergraph the degrees come from."""
     out = object.__new__(SampledHypergraph)
     out.__dict__.update(sub.__dict__)
     out._cache = {}
     out._global_degree = degree
+    out._global_loop = loop
     return out
+
+
+def _has_singleton(hg: Hypergraph) -> torch.Tensor:
+    """``[V]`` bool, cached on ``hg``: the node has a singleton hyperedge."""
+
+    def make() -> torch.Tensor:
+        out = torch.zeros(hg.num_nodes, dtype=torch.bool, device=hg.device)
+        out[hg.inc_node[hg.edge_degree[hg.inc_edge] == 1]] = True
+        return out
+
+    return hg.cache("has_singleton", make)
 
 
 class _Sampler:
@@ -329,6 +470,9 @@ class NodeSampler(_Sampler):
         seed: seeds the shuffle and the neighbour choices (with the epoch and the rank).
         degrees: ``"global"`` (default) or ``"local"`` weighted node degrees in the sub-hypergraphs.
         rank, world_size: this process's shard (see the module docstring); default one process.
+        trim: record where each hop ends (:class:`HopPointers`), so that models which support it run layer ``l``
+            only on the part of the sample within ``L - l`` hops of the seeds (:func:`layer_plan`) and return
+            logits for the seeds only; ``False`` runs every layer on the whole sample.
 
     Iterating yields :class:`SampledBatch` es; ``len(sampler)`` is the number of steps per epoch.
     """
@@ -348,7 +492,9 @@ class NodeSampler(_Sampler):
         degrees: str = "global",
         rank: int = 0,
         world_size: int = 1,
+        trim: bool = True,
     ) -> None:
+        self.trim = bool(trim)
         super().__init__(
             hg,
             nodes,
@@ -375,7 +521,7 @@ class NodeSampler(_Sampler):
         for _ in range(self.num_layers):
             new_edges = grow.node_step(frontier, self.max_edges_per_node, generator)
             frontier = grow.edge_step(new_edges, self.max_nodes_per_edge, generator)
-        return grow.build(seeds, self.degrees)
+        return grow.build(seeds, self.degrees, hops=self.trim)
 
 
 class HyperedgeSampler(_Sampler):
@@ -432,4 +578,15 @@ class HyperedgeSampler(_Sampler):
         return grow.build(seeds, self.degrees)
 
 
-__all__ = ["DEGREES", "HyperedgeSampler", "NodeSampler", "SampledBatch", "SampledHypergraph", "sample_segments"]
+__all__ = [
+    "DEGREES",
+    "HopPointers",
+    "HyperedgeSampler",
+    "NodeSampler",
+    "SampledBatch",
+    "SampledHypergraph",
+    "hop_pointers",
+    "layer_plan",
+    "sample_segments",
+    "trim",
+]

@@ -9,7 +9,9 @@ from graphhyper.hypergraph.sampling import (
     HyperedgeSampler,
     NodeSampler,
     SampledHypergraph,
+    hop_pointers,
     sample_segments,
+    trim,
 )
 
 
@@ -190,3 +192,96 @@ def test_incidence_features_and_node_weights_follow_their_incidences(small):
     assert torch.equal(rich.inc_node[got], batch.node_ids[sub.inc_node])
     assert torch.equal(rich.inc_edge[got], batch.edge_ids[sub.inc_edge])
     assert torch.equal(sub.node_weight, nw[batch.node_ids])
+
+
+@pytest.mark.parametrize("name", ["hgnn", "hgnnp"])
+@pytest.mark.parametrize("hops", [1, 2, 3])
+def test_per_layer_trims_equal_full_batch_and_untrimmed_at_the_seeds(small, name, hops):
+    hg, x, _ = small
+    seeds = torch.tensor([1, 50, 99, 7, 33])
+    torch.manual_seed(0)
+    model = build_model(name, 6, 3, hidden_channels=8, num_layers=hops).eval()
+    trimmed = NodeSampler(hg, num_layers=hops).sample(seeds)
+    whole = NodeSampler(hg, num_layers=hops, trim=False).sample(seeds)
+    assert hop_pointers(whole.hg) is None
+    with torch.no_grad():
+        expected = model(x, hg)[seeds]
+        got = model(x[trimmed.node_ids], trimmed.hg)
+        untrimmed = model(x[whole.node_ids], whole.hg)
+    assert got.shape == (5, 3) and untrimmed.shape == (whole.hg.num_nodes, 3)  # the trimmed model scores seeds only
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert torch.equal(got, untrimmed[whole.seed_local])
+
+
+def test_hop_pointers_and_trims_are_prefixes_by_hop(small):
+    hg, _, _ = small
+    seeds = torch.tensor([4, 8, 15])
+    batch = NodeSampler(hg, num_layers=2, max_edges_per_node=2, max_nodes_per_edge=3).sample(seeds, None)
+    ptr = hop_pointers(batch.hg)
+    assert ptr is not None and ptr.num_hops == 2 and ptr.nodes[1] == 3
+    assert ptr.nodes[-1] == batch.hg.num_nodes and ptr.edges[-1] == batch.hg.num_edges
+    one = trim(batch.hg, 1)
+    assert (one.num_nodes, one.num_edges, one.nnz) == (ptr.nodes[2], ptr.edges[1], ptr.incidences[1])
+    assert bool((one.inc_edge < ptr.edges[1]).all()) and bool(
+        (batch.hg.inc_edge[ptr.incidences[1] :] >= ptr.edges[1]).all()
+    )
+    # every hyperedge of the trim keeps all its sampled members, and the degrees are the sample's
+    assert torch.equal(one.edge_degree, batch.hg.edge_degree[: ptr.edges[1]])
+    assert torch.equal(one.weighted_node_degree, batch.hg.weighted_node_degree[: ptr.nodes[2]])
+    # hop-1 hyperedges were reached from the seeds, hop-1 nodes from hop-1 hyperedges
+    first = set(batch.edge_ids[: ptr.edges[1]].tolist())
+    assert first <= {e for e in range(hg.num_edges) if set(hg.inc_node[hg.inc_edge == e].tolist()) & {4, 8, 15}}
+    with pytest.raises(InvalidInputError, match="hops=3"):
+        trim(batch.hg, 3)
+    with pytest.raises(InvalidInputError, match="NodeSampler sub-hypergraph"):
+        trim(batch.hg.add_self_loops(), 1)
+    assert hop_pointers(HyperedgeSampler(hg).sample(torch.tensor([0, 1])).hg) is None
+
+
+@pytest.mark.parametrize("name", ["hgnn", "hgnnp"])
+def test_trimmed_step_has_the_untrimmed_gradients(small, name):
+    """Propagating before the linear map (fewer input than hidden channels) and trimming change neither the loss
+    nor the gradients of an uncapped step."""
+    hg, x, y = small
+    seeds = torch.tensor([3, 9, 27, 81])
+    torch.manual_seed(1)
+    model = build_model(name, 6, 3, hidden_channels=16, dropout=0.0)
+    grads = []
+    for trimmed in (True, False):
+        batch = NodeSampler(hg, num_layers=2, trim=trimmed).sample(seeds)
+        model.zero_grad()
+        logits = model(x[batch.node_ids], batch.hg)[batch.seed_local]
+        torch.nn.functional.cross_entropy(logits, y[seeds]).backward()
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters()]))
+    assert grads[0].abs().sum() > 0 and torch.allclose(grads[0], grads[1], atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["unigcn", "unigcnii"])
+@pytest.mark.parametrize("layers, hops", [(2, 2), (3, 1)])
+def test_self_loop_models_trim_to_the_untrimmed_output(small, name, layers, hops):
+    """UniGCN/UniGCNII add self loops: each trim gets its own, with the looped sample's degrees (with global
+    degrees: the whole looped hypergraph's, so uncapped they match full batch); more layers than hops run the
+    first layers on the whole sample."""
+    hg, x, _ = small
+    seeds = torch.tensor([1, 50, 99, 7, 33])
+    torch.manual_seed(0)
+    model = build_model(name, 6, 3, hidden_channels=8, num_layers=layers).eval()
+    for degrees in ("global", "local"):
+        trimmed = NodeSampler(hg, num_layers=hops, degrees=degrees).sample(seeds)
+        whole = NodeSampler(hg, num_layers=hops, degrees=degrees, trim=False).sample(seeds)
+        with torch.no_grad():
+            got = model(x[trimmed.node_ids], trimmed.hg)
+            expected = model(x[whole.node_ids], whole.hg)[whole.seed_local]
+        assert got.shape == (5, 3) and torch.allclose(got, expected, atol=1e-6)
+        if degrees == "global" and hops == layers:  # the sample's self loops give the whole hypergraph's degrees
+            with torch.no_grad():
+                assert torch.allclose(got, model(x, hg)[seeds], atol=1e-5)
+
+
+def test_self_loops_of_a_sample_add_the_whole_hypergraphs_loop_weights():
+    hg = Hypergraph(4, hyperedge_index=torch.tensor([[0, 1, 2, 1, 3], [0, 0, 0, 1, 2]]))  # node 1 has {1}
+    batch = NodeSampler(hg, num_layers=1).sample(torch.tensor([0]))  # reaches nodes 0, 1, 2 but not {1}
+    looped = batch.hg.add_self_loops()
+    expected = hg.add_self_loops().weighted_node_degree[batch.node_ids]
+    assert torch.equal(looped.weighted_node_degree, expected)
+    assert torch.equal(looped.add_self_loops().weighted_node_degree, expected)  # a second call adds nothing
