@@ -82,6 +82,8 @@ def _command_line(args: argparse.Namespace) -> str:
         if key in ("handler", "area", "command") or val is None or val is False:
             continue
         flag = "--" + key.replace("_", "-")
+        if isinstance(val, dict):  # --pool-mix: written back as it is typed
+            val = ",".join(f"{k}={v}" for k, v in val.items())
         parts.append(flag if val is True else f"{flag} {val}")
     return " ".join(parts)
 

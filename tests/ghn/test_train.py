@@ -159,3 +159,17 @@ def test_cli_pool_mix_and_init_from_reach_the_train_config():
     assert args.pool_mix == {"id": 0.5, "bn_free": 0.5} and args.init_from == "ghn-tiny-tiled"
     with pytest.raises(argparse.ArgumentTypeError, match="SPLIT=SHARE"):
         cli_ghn._pool_mix("bnfree=1")
+
+
+def test_recorded_command_line_parses_back():
+    import argparse
+
+    from graphhyper.cli import ghn as cli_ghn
+
+    parser = argparse.ArgumentParser()
+    cli_ghn.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["ghn", "train", "--pool-mix", "id=0.5,bn_free=0.5"])
+    line = cli_ghn._command_line(args)
+    assert "--pool-mix id=0.5,bn_free=0.5" in line
+    again = parser.parse_args(line.split()[1:])
+    assert again.pool_mix == args.pool_mix
