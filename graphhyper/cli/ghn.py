@@ -11,6 +11,7 @@ from graphhyper.cli._args import (
     existing_file,
     int_in,
     non_empty,
+    non_negative_float,
     non_negative_int,
     positive_float,
     positive_int,
@@ -22,6 +23,23 @@ from graphhyper.cli._args import (
 )
 
 
+def _pool_mix(text: str) -> dict[str, float]:
+    """``id=0.5,bn_free=0.5`` -> ``{"id": 0.5, "bn_free": 0.5}`` (architecture splits and their shares)."""
+    from graphhyper.ghn.tasks import ARCH_SPLITS
+
+    mix: dict[str, float] = {}
+    for part in text.split(","):
+        name, _, share = part.partition("=")
+        if name.strip() not in ARCH_SPLITS or not share:
+            raise argparse.ArgumentTypeError(
+                f"{part!r}: write SPLIT=SHARE pairs with SPLIT in {ARCH_SPLITS}, e.g. id=0.5,bn_free=0.5"
+            )
+        mix[name.strip()] = non_negative_float(share)
+    if sum(mix.values()) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: the shares must not all be 0")
+    return mix
+
+
 def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="runs/ghn", type=writable_dir, help="run directory (checkpoints, history)")
     p.add_argument("--tasks", default="digits,mnist1d", help="comma-separated: digits, mnist1d")
@@ -31,6 +49,15 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=positive_float, default=2e-3)
     p.add_argument("--warmup", type=non_negative_int, default=100)
     p.add_argument("--pool-size", type=positive_int, default=512, help="training architectures per task")
+    p.add_argument(
+        "--pool-mix",
+        default="id=1",
+        type=_pool_mix,
+        help="shares of architecture splits in the training pool, e.g. id=0.5,bn_free=0.5",
+    )
+    p.add_argument(
+        "--init-from", default=None, type=non_empty, help="start from this GHN (bundled name or path): fine-tune"
+    )
     p.add_argument("--seed", type=random_seed, default=0)
     p.add_argument("--ckpt-every", type=positive_int, default=50)
     p.add_argument("--hidden", type=int_in(1, 4096, "a hidden size"), default=64)
@@ -67,6 +94,8 @@ def _train_argv(args: argparse.Namespace) -> list[str]:
         if key in ("handler", "area", "command") or val is None or val is False:
             continue
         argv.append("--" + key.replace("_", "-"))
+        if isinstance(val, dict):  # --pool-mix: written back as it is typed
+            val = ",".join(f"{k}={v}" for k, v in val.items())
         if val is not True:
             argv.append(str(val))
     return argv
@@ -141,6 +170,8 @@ def _train(args: argparse.Namespace) -> int:
         seed=args.seed,
         ckpt_every=args.ckpt_every,
         device=device,
+        pool_mix=args.pool_mix,
+        init_from=args.init_from,
     )
     gcfg = GHNConfig(hidden=args.hidden, encoder=args.encoder, decoder=args.decoder, mip=args.mip, rank=args.rank)
     trainer = run_training(

@@ -69,16 +69,48 @@ class TrainConfig:
     log_every: int = 10
     amp: bool = True
     device: str = "cpu"
+    #: Architecture splits of each task's training pool and their shares, e.g. ``{"id": 0.5, "bn_free": 0.5}``
+    #: (DeepNets-1M's training set holds BN-free networks too); shares are normalised to sum to 1.
+    pool_mix: dict[str, float] = field(default_factory=lambda: {"id": 1.0})
+    #: Bundled name or path of a GHN to start from (fine-tuning); ``None`` trains from scratch.
+    init_from: str | None = None
+
+
+def pool_counts(size: int, mix: dict[str, float]) -> dict[str, int]:
+    """Split ``size`` architectures over the splits of ``mix`` in proportion to their shares (largest remainder).
+
+    >>> pool_counts(512, {"id": 0.5, "bn_free": 0.5})
+    {'id': 256, 'bn_free': 256}
+    """
+    from graphhyper.ghn.tasks import ARCH_SPLITS
+
+    bad = {k: v for k, v in mix.items() if k not in ARCH_SPLITS or not isinstance(v, (int, float)) or v < 0}
+    total = sum(v for k, v in mix.items() if k not in bad)
+    if bad or not mix or total <= 0:
+        raise InvalidInputError(
+            f"pool_mix {mix!r}: give non-negative shares of architecture splits {ARCH_SPLITS} with a positive sum, "
+            "e.g. {'id': 0.5, 'bn_free': 0.5}."
+        )
+    exact = {k: size * v / total for k, v in mix.items()}
+    counts = {k: int(x) for k, x in exact.items()}
+    for k in sorted(exact, key=lambda k: counts[k] - exact[k])[: size - sum(counts.values())]:
+        counts[k] += 1
+    return counts
 
 
 class ArchPool:
-    """Training architectures of one task: specs sampled up front, networks built and packed on first use."""
+    """Training architectures of one task: specs sampled up front (``mix``: shares of architecture splits, see
+    :func:`pool_counts`), networks built and packed on first use."""
 
-    def __init__(self, task, size: int, seed: int, ghn: GHN):
+    def __init__(self, task, size: int, seed: int, ghn: GHN, mix: dict[str, float] | None = None):
         from graphhyper.ghn.tasks import arch_specs
 
         self.task, self.ghn = task, ghn
-        self.specs = arch_specs(task, "id", size, seed=seed, role="train")
+        self.specs = [
+            spec
+            for split, n in pool_counts(size, mix or {"id": 1.0}).items()
+            for spec in arch_specs(task, split, n, seed=seed, role="train")
+        ]
         self._built: dict[int, tuple] = {}
 
     def get(self, i: int, device) -> tuple:
@@ -142,7 +174,7 @@ class Trainer:
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, self._lr_lambda)
         self.gen = torch.Generator().manual_seed(config.seed * 1000)  # the same on every rank
         self.tasks = [get_task(t) for t in config.tasks]
-        self.pools = [ArchPool(t, config.pool_size, config.seed, self.ghn) for t in self.tasks]
+        self.pools = [ArchPool(t, config.pool_size, config.seed, self.ghn, config.pool_mix) for t in self.tasks]
         self.step = 0
         self.history: list[dict] = []
         self.skipped: list[int] = []
@@ -403,11 +435,12 @@ def run_training(
 ) -> Trainer:
     """Resume from ``out_dir/last.pt`` when present, train, and optionally export (what the CLI and
     ``scripts/train_ghn.py`` run). Under ``torchrun`` it joins the process group first (:func:`distributed`);
-    rank 0 writes the checkpoints and the export."""
+    rank 0 writes the checkpoints and the export. With ``train_config.init_from`` a new run starts from that GHN's
+    weights (its config replaces ``ghn_config``); a resumed run continues from its own checkpoint."""
     with distributed(train_config.device) as device:
         train_config = replace(train_config, device=device)
         torch.manual_seed(train_config.seed)
-        trainer = Trainer(None, train_config, out_dir, ghn_config=ghn_config)
+        trainer = Trainer(_init_from(train_config), train_config, out_dir, ghn_config=ghn_config)
         resumed = trainer.resume_if_possible()
         log.info(
             "%s; GHN has %s parameters; %d process(es)",
@@ -421,6 +454,21 @@ def run_training(
             path = export_trainer(trainer, export, command)
             log.info("exported %s (%.2f MB)", path, path.stat().st_size / 1e6)
         return trainer
+
+
+def _init_from(train_config: TrainConfig) -> GHN | None:
+    """The GHN that ``train_config.init_from`` names, in training mode (``None`` when unset)."""
+    if not train_config.init_from:
+        return None
+    from graphhyper.ghn.hub import from_pretrained
+
+    start = from_pretrained(train_config.init_from)
+    if not isinstance(start, GHN):
+        raise InvalidInputError(
+            f"init_from={train_config.init_from!r} is a published GHN-2/3 checkpoint; fine-tuning starts from "
+            "a graphhyper GHN (a bundled name such as 'ghn-tiny-tiled' or a path saved by ghn.hub.save)."
+        )
+    return start.train()
 
 
 def _env_int(name: str, default: int) -> int:

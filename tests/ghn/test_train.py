@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from graphhyper.errors import CheckpointError
-from graphhyper.ghn import GHNConfig
+from graphhyper.ghn import GHN, GHNConfig
 from graphhyper.ghn.train import TrainConfig, Trainer
 
 GCFG = dict(hidden=16, layers=1, rank=4)
@@ -71,3 +71,63 @@ def test_nan_guard_skips_and_logs(caplog):
     t.train_step()
     assert all(torch.isfinite(p).all() for p in t.ghn.parameters())
     assert any(not torch.equal(before[k], t.ghn.state_dict()[k]) for k in before)
+
+
+def test_pool_mix_splits_the_pool_by_share():
+    from graphhyper.errors import InvalidInputError
+    from graphhyper.ghn.train import pool_counts
+
+    assert pool_counts(10, {"id": 1, "bn_free": 1}) == {"id": 5, "bn_free": 5}
+    assert pool_counts(7, {"id": 2, "bn_free": 1}) == {"id": 5, "bn_free": 2}
+    assert sum(pool_counts(11, {"id": 0.3, "dense": 0.3, "bn_free": 0.4}).values()) == 11
+    with pytest.raises(InvalidInputError, match="bn_free"):
+        pool_counts(4, {"bnfree": 1.0})
+    with pytest.raises(InvalidInputError, match="positive sum"):
+        pool_counts(4, {"id": 0.0})
+    t = _trainer(pool_size=6, pool_mix={"id": 0.5, "bn_free": 0.5})
+    norms = [s.norm for s in t.pools[0].specs]
+    assert norms.count("none") == 3 and norms.count("bn") == 3
+
+
+def test_init_from_starts_at_the_saved_weights_and_trains_them(tmp_path):
+    from graphhyper.ghn import hub
+    from graphhyper.ghn.train import run_training
+
+    torch.manual_seed(1)
+    start = GHN(GHNConfig(**GCFG))
+    hub.save(start, tmp_path / "start")
+    before = {k: v.clone() for k, v in start.state_dict().items()}
+    ft = run_training(
+        _cfg(steps=1, init_from=str(tmp_path / "start.safetensors")), GHNConfig(hidden=8, layers=1), tmp_path / "run"
+    )
+    assert ft.ghn.config.hidden == GCFG["hidden"]  # the saved GHN's config, not the one passed
+    after = ft.ghn.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    assert max((before[k] - after[k]).abs().max().item() for k in before) < 0.05  # one small step from it
+
+
+def test_cli_pool_mix_and_init_from_reach_the_train_config():
+    import argparse
+
+    from graphhyper.cli import ghn as cli_ghn
+
+    parser = argparse.ArgumentParser()
+    cli_ghn.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["ghn", "train", "--pool-mix", "id=0.5,bn_free=0.5", "--init-from", "ghn-tiny-tiled"])
+    assert args.pool_mix == {"id": 0.5, "bn_free": 0.5} and args.init_from == "ghn-tiny-tiled"
+    with pytest.raises(argparse.ArgumentTypeError, match="SPLIT=SHARE"):
+        cli_ghn._pool_mix("bnfree=1")
+
+
+def test_recorded_command_line_parses_back():
+    import argparse
+
+    from graphhyper.cli import ghn as cli_ghn
+
+    parser = argparse.ArgumentParser()
+    cli_ghn.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["ghn", "train", "--pool-mix", "id=0.5,bn_free=0.5"])
+    line = cli_ghn._command_line(args)
+    assert "--pool-mix id=0.5,bn_free=0.5" in line
+    again = parser.parse_args(line.split()[1:])
+    assert again.pool_mix == args.pool_mix
