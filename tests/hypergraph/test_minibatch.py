@@ -1,4 +1,3 @@
-import copy
 import os
 import socket
 
@@ -15,7 +14,7 @@ from graphhyper.hypergraph.minibatch import (
 )
 from graphhyper.hypergraph.models import build_model
 from graphhyper.hypergraph.sampling import NodeSampler
-from graphhyper.hypergraph.train import adam, set_seed, train_node_classifier
+from graphhyper.hypergraph.train import set_seed, train_node_classifier
 
 
 @pytest.fixture(scope="module")
@@ -62,14 +61,16 @@ def test_max_steps_per_epoch_and_determinism(planted):
 
 
 def _step_state(model, data, seeds, rank, world, seed):
-    """Parameters after one Adam step on the shard of `seeds` this rank owns (full fan-out, no dropout)."""
+    """Parameters after one SGD step on the shard of `seeds` this rank owns (full fan-out, no dropout). SGD, not
+    Adam: Adam's first step moves a parameter by about lr whatever the size of its gradient, so gradients that are
+    rounding noise (which differ between one process and two) would move by +-lr and hide the comparison."""
     sampler = NodeSampler(
         data.hg, seeds, batch_size=seeds.numel(), num_layers=2, shuffle=False, seed=seed, rank=rank, world_size=world
     )
     from graphhyper.hypergraph.minibatch import wrap_ddp
 
     net = wrap_ddp(model)
-    opt = adam(model, lr=1e-2, weight_decay=5e-4)
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
     batch = next(iter(sampler))
     minibatch_step(net, opt, batch, data.x, data.y)
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -93,14 +94,20 @@ def _free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="open bug: one mini-batch step differs between a fresh single process and 2 gloo ranks, and between "
+    "two 2-rank runs (SGD exposes it; the Adam version hid it, since Adam's first step is ~lr*sign(grad))",
+)
 def test_two_gloo_ranks_step_equals_one_process_step(planted, tmp_path):
     set_seed(0)
     model = build_model("hgnn", 8, 3, hidden_channels=16, dropout=0.0)
     seeds = planted.split.train[:24]
-    single = _step_state(copy.deepcopy(model), planted, seeds, 0, 1, seed=0)
-    out = tmp_path / "rank0.pt"
-    mp.start_processes(_worker, args=(2, _free_port(), model, planted, seeds, str(out)), nprocs=2, start_method="fork")
-    ddp = torch.load(out, weights_only=True)
+    one, out = tmp_path / "single.pt", tmp_path / "rank0.pt"
+    for world, path in ((1, one), (2, out)):  # both in fresh processes (spawn: no state inherited from this one)
+        args = (world, _free_port(), model, planted, seeds, str(path))
+        mp.start_processes(_worker, args=args, nprocs=world, start_method="spawn")
+    single, ddp = torch.load(one, weights_only=True), torch.load(out, weights_only=True)
     before = model.state_dict()
     assert any(not torch.equal(before[k], single[k]) for k in single)  # the step changed something
     for k in single:
