@@ -170,7 +170,7 @@ def spectral_features(hg: Hypergraph, dim: int = 44, seed: int = 0) -> Tensor:
     m = torch.sparse_coo_tensor(index, vals, (hg.num_nodes, hg.num_edges), check_invariants=False)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        u, s, _ = torch.svd_lowrank(m.coalesce(), q=dim + 10, niter=4)
+        u, s, _ = torch.svd_lowrank(m.coalesce(), q=min(dim + 10, hg.num_nodes, hg.num_edges), niter=4)
     x = u[:, :dim]
     x = (x - x.mean(0)) / x.std(0).clamp(min=1e-12)
     return x.float()
