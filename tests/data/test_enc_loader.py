@@ -1,6 +1,7 @@
 """ENC loaders: the real WHATsNet files (skipped when absent) and small crafted folders."""
 
 import shutil
+from functools import cache
 
 import pytest
 import torch
@@ -13,9 +14,15 @@ from graphhyper.errors import ChecksumError, DatasetError, InvalidInputError
 SOURCES_MD = {"coauth-dblp": (91266, 3, 18253, 18254), "stack-biology": (26823, 3, 5365, 5365)}
 
 
+@cache
+def _load(name):
+    """One read per set for this module (DBLP: about 3 s)."""
+    return load_enc_dataset(name)
+
+
 @pytest.mark.parametrize("name", sorted(SOURCES_MD))
 def test_real_files_match_card_and_sources(name, shared_data):
-    ds = load_enc_dataset(name)  # verifies sizes and sha256 against the card
+    ds = _load(name)  # verifies sizes and sha256 against the card
     card = get_card(name)
     assert ds.statistics == card.statistics
     s = ds.edge_split
@@ -29,7 +36,7 @@ def test_real_files_match_card_and_sources(name, shared_data):
 
 
 def test_dblp_first_paper(shared_data):
-    ds = load_enc_dataset("coauth-dblp")
+    ds = _load("coauth-dblp")
     assert ds.edge_names[0] == "conf/aaai/0001TZLL14"
     first = ds.listed_edge == 0
     assert ds.y[first].tolist() == [0, 1, 1, 1, 2]  # first, middle, ..., last author
