@@ -7,6 +7,7 @@
 from graphhyper.data.cards import DatasetCard, get_card, list_datasets
 from graphhyper.data.dataset import HypergraphDataset, from_tensors, hypergraph_statistics, load_hypergraph
 from graphhyper.data.download import dataset_dir, default_root, download_file, ensure_files, verify_file
+from graphhyper.data.enc import EncDataset, load_enc_dataset
 from graphhyper.data.safe_pickle import SafeUnpickler, safe_load, safe_loads
 from graphhyper.data.splits import Split, fixed_split, random_split
 
@@ -26,6 +27,8 @@ __all__ = [
     "from_tensors",
     "hypergraph_statistics",
     "load_hypergraph",
+    "EncDataset",
+    "load_enc_dataset",
     "dataset_dir",
     "default_root",
     "download_file",

@@ -185,6 +185,11 @@ def load_hypergraph(
     from graphhyper.hypergraph.structure import Hypergraph
 
     card = get_card(name)
+    if card.format == "enc":
+        raise InvalidInputError(
+            f"dataset '{card.name}' labels (node, hyperedge) incidences, not nodes; load it with "
+            "graphhyper.data.load_enc_dataset (edge-dependent node classification)."
+        )
     kwargs: dict[str, Any] = {}
     if card.format == "cornell":
         kwargs = {

@@ -245,8 +245,10 @@ class CoNHD(nn.Module):
     """CoNHD for edge-dependent node classification: ``h_{v,e} = ReLU(W x_v)``, ``L`` :class:`CoNHDConv` steps
     (weights shared across steps by default, as in the reference) and a linear head per incidence.
 
-    ``forward(x [V, F], hg) -> [nnz, num_classes]``, rows in the order of ``hg.hyperedge_index`` (or of the
-    given ``hyperedge_index`` columns). ``per_incidence`` tells node classification
+    ``forward(x [V, F], hg, pe=None) -> [nnz, num_classes]``, rows in the order of ``hg.hyperedge_index`` (or of
+    the given ``hyperedge_index`` columns); with ``pe_channels = P > 0`` every step adds the per-incidence order
+    encoding ``pe [nnz, P]`` to its operators' inputs (see :class:`CoNHDConv`). ``per_incidence`` tells node
+    classification
     (:func:`~graphhyper.hypergraph.train.node_logits`) to mean-pool each node's rows."""
 
     per_incidence = True
@@ -268,6 +270,7 @@ class CoNHD(nn.Module):
         self.convs = nn.ModuleList(hnn.CoNHDConv(hidden_channels, dropout=dropout, **conv_kw) for _ in range(n_convs))
         self.head = nn.Linear(hidden_channels, num_classes)
         self.num_layers, self.input_dropout, self.hidden_channels = num_layers, input_dropout, hidden_channels
+        self.pe_channels = int(conv_kw.get("pe_channels", 0))
 
     def reset_parameters(self) -> None:
         reset_module(self)
@@ -276,15 +279,17 @@ class CoNHD(nn.Module):
         return True
 
     @_entry
-    def forward(self, x: Tensor, hg) -> Tensor:
+    def forward(self, x: Tensor, hg, pe: Tensor | None = None) -> Tensor:
         raw = hg if isinstance(hg, Tensor) else None
         hg = _wrap(x, hg)
+        if raw is not None and pe is not None:
+            pe = pe[csr_order(raw, hg.num_nodes)]
         # ReLU(W x_v) per node, then copied to the node's incidences (the same rows as projecting each copy)
         h = ops.gather_nodes(F.relu(features.apply_linear(self.lin_in, x)), hg)
         h = dropout(h, self.input_dropout, self.training)
         h0 = h
         for i in range(self.num_layers):
-            h = self.convs[i % len(self.convs)](h, hg, h0=h0)
+            h = self.convs[i % len(self.convs)](h, hg, h0=h0, pe=pe)
         out = self.head(h)
         if raw is not None:
             out = out[torch.argsort(csr_order(raw, hg.num_nodes))]
@@ -521,6 +526,7 @@ def _conhd(in_c: int, n_cls: int, c: dict) -> nn.Module:
         "operator",
         "heads",
         "num_inducing",
+        "pe_channels",
     )
     return CoNHD(in_c, n_cls, **{k: c[k] for k in keys})
 
@@ -658,6 +664,7 @@ _REGISTRY: dict[str, ModelSpec] = {
             operator="unp",
             heads=4,
             num_inducing=4,
+            pe_channels=0,
         ),
         "CoNHD (Zheng and Worring 2025), per-incidence logits",
         _SLOW,

@@ -7,7 +7,7 @@ def test_datasets_lists_every_card(capsys):
     assert main(["hypergraph", "datasets", "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["cora-ca"]["nodes"] == 2708 and rows["cora-cc"]["isolated"] == 1274
-    assert len(rows) == 14
+    assert len(rows) == 16  # 14 node-classification sets, 2 edge-dependent (enc) ones
 
 
 def test_train_on_zoo(capsys, shared_data):
@@ -32,6 +32,16 @@ def test_train_on_zoo(capsys, shared_data):
     assert code == 0
     assert "model mlp: best val acc" in out and "test acc at that epoch" in out
     assert "published" not in out  # the cards have no MLP number
+
+
+def test_train_enc_on_stack_biology(capsys, shared_data):
+    args = ["hypergraph", "train", "--task", "enc", "--dataset", "stack-biology", "--model", "hgnn", "--quiet"]
+    code = main([*args, "--epochs", "3", "--lr", "0.01", "--set", "hidden_channels=8", "--feature-dim", "8"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "EncDataset('stack-biology'" in out and "test at that epoch micro-F1" in out
+    assert main([*args, "--epochs", "1", "--dataset", "cora-ca"]) == 1
+    assert "load_hypergraph" in capsys.readouterr().err  # a node-classification set is refused for enc
 
 
 def test_errors_are_reported_not_raised(capsys):

@@ -1,0 +1,452 @@
+r"""Edge-dependent node classification (ENC): one label per (node, hyperedge) incidence.
+
+A node can play a different role in each hyperedge (first / middle / last author of a paper, asker / answerer
+of a question). The task (Choe et al., "Classification of Edge-Dependent Labels of Nodes in Hypergraphs",
+KDD 2023; Zheng and Worring, CoNHD, CIKM 2025) predicts the label of every incidence of the validation and test
+hyperedges after training on the labels of the training hyperedges; it is scored by micro- and macro-F1 over
+those incidences.
+
+Inputs, as the published code builds them (WHATsNet and CoNHD share the pipeline):
+
+* **order encoding** ``pe [nnz, 4]`` (:func:`order_encoding`, their "OrderPE"): for each of four node
+  centralities (degree, eigenvector and PageRank on the weighted clique expansion, hypergraph k-core,
+  :func:`node_centralities`), the dense rank of the node's value among the nodes listed in the hyperedge, divided
+  by the number of nodes listed: :math:`p_{v,e} = \mathrm{rank}_e(c_v) / |e|`.
+* **node features** ``x [V, 44]``: the published code embeds nodes by Word2Vec on hypergraph random walks; we use a
+  spectral embedding of the same size instead (:func:`spectral_features`, a documented deviation: no gensim, and
+  no random-walk sampling to seed).
+
+Models return one row per incidence of ``hg`` (CSR order): CoNHD natively, node models through
+:class:`IncidenceHead` (``MLP([z_v || z_e || p_{v,e}])`` with ``z_e`` the mean of its nodes' embeddings).
+:func:`train_enc` trains full-batch with early stopping on validation micro-F1.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from graphhyper.errors import InvalidInputError
+from graphhyper.hypergraph import ops
+from graphhyper.hypergraph.nn.mlp import MLP
+from graphhyper.hypergraph.structure import Hypergraph
+from graphhyper.hypergraph.train import _progress, adam, resets_patience
+
+CENTRALITIES = ("degree", "eigenvector", "pagerank", "kcore")
+
+
+# ------------------------------------------------------------------------------------------------ centralities
+def _clique(hg: Hypergraph) -> Any:
+    """Weighted clique expansion ``A = H H^T - diag`` (``A_uv`` = number of hyperedges holding both) as scipy CSR."""
+    import scipy.sparse as sp
+
+    h = sp.csr_matrix(
+        (np.ones(hg.nnz), (hg.inc_node.cpu().numpy(), hg.inc_edge.cpu().numpy())), shape=(hg.num_nodes, hg.num_edges)
+    )
+    a = (h @ h.T).tocsr()
+    a.setdiag(0)
+    a.eliminate_zeros()
+    return a
+
+
+def pagerank(a: Any, alpha: float = 0.85, iters: int = 100, tol: float = 1e-10) -> np.ndarray:
+    """PageRank of the weighted graph ``a`` (scipy CSR, symmetric): power iteration of
+    ``r = alpha * (W^T r + d_r / V) + (1 - alpha) / V`` with ``W`` the row-normalised weights and ``d_r`` the mass
+    on nodes without edges (spread uniformly, as networkx does)."""
+    n = a.shape[0]
+    out = np.asarray(a.sum(axis=1)).ravel()
+    inv = np.divide(1.0, out, out=np.zeros_like(out), where=out > 0)
+    r = np.full(n, 1.0 / n)
+    for _ in range(iters):
+        dangling = r[out == 0].sum()
+        new = alpha * (a.T @ (r * inv) + dangling / n) + (1 - alpha) / n
+        done = np.abs(new - r).sum() < tol * n
+        r = new
+        if done:
+            break
+    return r
+
+
+def eigenvector_centrality(a: Any, iters: int = 100) -> np.ndarray:
+    """Leading eigenvector of ``a`` by power iteration on ``A + I`` (networkx's iteration), unit l2 norm."""
+    x = np.ones(a.shape[0])
+    for _ in range(iters):
+        x = x + a @ x
+        x /= np.linalg.norm(x) or 1.0
+    return x
+
+
+def hypergraph_kcore(hg: Hypergraph) -> np.ndarray:
+    """Core number of every node in the hypergraph: nodes are peeled in increasing order of their current value
+    (initially the degree); peeling ``v`` lowers by one, once per not-yet-peeled hyperedge of ``v``, every member
+    whose value is still above ``v``'s (the hypergraph core decomposition of the WHATsNet preprocessing)."""
+    import heapq
+
+    ptr, inc_node = hg.edge_ptr.tolist(), hg.inc_node.tolist()
+    csc_edge, node_ptr = hg.csc_edge.tolist(), hg.node_ptr.tolist()
+    value = hg.node_degree.long().tolist()
+    heap = [(d, v) for v, d in enumerate(value)]
+    heapq.heapify(heap)
+    done, used = [False] * hg.num_nodes, [False] * hg.num_edges
+    while heap:
+        d, v = heapq.heappop(heap)
+        if done[v] or d != value[v]:
+            continue
+        done[v] = True
+        for e in csc_edge[node_ptr[v] : node_ptr[v + 1]]:
+            if used[e]:
+                continue
+            used[e] = True
+            for u in inc_node[ptr[e] : ptr[e + 1]]:
+                if value[u] > d:
+                    value[u] -= 1
+                    heapq.heappush(heap, (value[u], u))
+    return np.asarray(value, dtype=np.float64)
+
+
+def node_centralities(hg: Hypergraph, degree: Tensor | None = None) -> Tensor:
+    """``[V, 4]`` float64 centralities in the order of :data:`CENTRALITIES`: degree (``degree`` if given, e.g.
+    counting repeated listings, else ``hg.node_degree``), eigenvector and PageRank on the weighted clique
+    expansion, hypergraph k-core (:func:`hypergraph_kcore`)."""
+    a = _clique(hg)
+    deg = (hg.node_degree if degree is None else degree).double().cpu().numpy()
+    cols = [deg, eigenvector_centrality(a), pagerank(a), hypergraph_kcore(hg)]
+    return torch.from_numpy(np.stack(cols, axis=1))
+
+
+def dense_rank_in_groups(values: Tensor, groups: Tensor, size: Tensor | None = None) -> Tensor:
+    """``rank / size`` of each value within its group: the dense rank (1 = smallest, equal values share a rank) of
+    ``values[i]`` among the entries with ``groups[i]``, divided by the group's number of entries (or ``size``).
+
+    ``values`` is compared in float32, so centralities equal up to round-off share a rank."""
+    vals = values.float().cpu().numpy()
+    grp = groups.cpu().numpy()
+    order = np.lexsort((vals, grp))
+    g, v = grp[order], vals[order]
+    new_group = np.ones(len(order), dtype=bool)
+    new_group[1:] = g[1:] != g[:-1]
+    step = new_group.copy()
+    step[1:] |= v[1:] != v[:-1]
+    csum = np.cumsum(step)
+    first = np.maximum.accumulate(np.where(new_group, np.arange(len(order)), 0))
+    rank = np.empty(len(order), dtype=np.float64)
+    rank[order] = csum - csum[first] + 1
+    count = np.bincount(grp) if size is None else size.cpu().numpy()
+    return torch.from_numpy(rank / count[grp]).float()
+
+
+def order_encoding(ds: Any, centralities: Tensor | None = None) -> Tensor:
+    """CoNHD's / WHATsNet's OrderPE for ``ds`` (an :class:`~graphhyper.data.EncDataset`): ``[nnz, 4]`` in the
+    CSR order of ``ds.hg``, column ``k`` = dense rank of centrality ``k`` of the node among the nodes listed in
+    the hyperedge, over the number listed (repeated listings of a pair get the same value)."""
+    hg = ds.hg
+    listed_node = hg.inc_node[ds.incidence]
+    if centralities is None:
+        centralities = node_centralities(hg, torch.bincount(listed_node, minlength=hg.num_nodes))
+    cols = [dense_rank_in_groups(centralities[listed_node, k], ds.listed_edge) for k in range(centralities.shape[1])]
+    pe = torch.zeros(hg.nnz, len(cols))
+    pe[ds.incidence] = torch.stack(cols, dim=1)
+    return pe
+
+
+def spectral_features(hg: Hypergraph, dim: int = 44, seed: int = 0) -> Tensor:
+    r"""``[V, dim]`` node features: the top ``dim`` left singular vectors of the normalised incidence matrix
+    :math:`D_v^{-1/2} H D_e^{-1/2}` (randomised SVD, seeded), each column standardised to mean 0, std 1. Stands in
+    for the published Word2Vec random-walk embedding (both place nodes by the hyperedges they share)."""
+    if not 1 <= dim < min(hg.num_nodes, hg.num_edges):
+        limit = min(hg.num_nodes, hg.num_edges)
+        raise InvalidInputError(f"dim={dim}: use 1 <= dim < min(nodes, hyperedges) = {limit}.")
+    dv = hg.node_degree.double().clamp(min=1).rsqrt()
+    de = hg.edge_degree.double().clamp(min=1).rsqrt()
+    vals = dv[hg.inc_node] * de[hg.inc_edge]
+    index = torch.stack([hg.inc_node, hg.inc_edge])
+    m = torch.sparse_coo_tensor(index, vals, (hg.num_nodes, hg.num_edges), check_invariants=False)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        u, s, _ = torch.svd_lowrank(m.coalesce(), q=min(dim + 10, hg.num_nodes, hg.num_edges), niter=4)
+    x = u[:, :dim]
+    x = (x - x.mean(0)) / x.std(0).clamp(min=1e-12)
+    return x.float()
+
+
+# ------------------------------------------------------------------------------------------------ task and metrics
+@dataclass
+class EncTask:
+    """Everything a model and the trainer need: ``hg``, node features ``x [V, F]``, order encoding
+    ``pe [nnz, P]`` (CSR order), the listed incidences' labels ``y [M]`` and CSR ids ``incidence [M]``, and
+    ``split``: indices into the ``M`` listed incidences of the train / val / test hyperedges."""
+
+    name: str
+    hg: Hypergraph
+    x: Tensor
+    pe: Tensor
+    y: Tensor
+    incidence: Tensor
+    split: Any
+    num_classes: int
+
+    def to(self, device: torch.device | str) -> EncTask:
+        from graphhyper.data.splits import Split
+
+        s = self.split
+        return EncTask(
+            self.name,
+            self.hg.to(device),
+            self.x.to(device),
+            self.pe.to(device),
+            self.y.to(device),
+            self.incidence.to(device),
+            Split(s.train.to(device), s.val.to(device), s.test.to(device)),
+            self.num_classes,
+        )
+
+
+def prepare_enc(ds: Any, feature_dim: int = 44, seed: int = 0) -> EncTask:
+    """The :class:`EncTask` of an :class:`~graphhyper.data.EncDataset`: spectral node features of size
+    ``feature_dim`` (:func:`spectral_features`) and the order encoding (:func:`order_encoding`)."""
+    x = spectral_features(ds.hg, feature_dim, seed)
+    return EncTask(ds.name, ds.hg, x, order_encoding(ds), ds.y, ds.incidence, ds.incidence_split(), ds.num_classes)
+
+
+def f1_scores(pred: Tensor, target: Tensor, num_classes: int) -> tuple[float, float]:
+    r"""``(micro-F1, macro-F1)`` of single-label predictions. Micro-F1 pools the counts of every class (for one
+    label per item it equals accuracy); macro-F1 is the mean over the classes present in ``target`` or ``pred``
+    of :math:`F1_c = 2\,TP_c / (2\,TP_c + FP_c + FN_c)` (sklearn's ``f1_score(average=...)``)."""
+    if pred.shape != target.shape or pred.numel() == 0:
+        raise InvalidInputError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} must be equal, non-empty.")
+    pred, target = pred.long().cpu(), target.long().cpu()
+    tp = torch.bincount(target[pred == target], minlength=num_classes).double()
+    n_pred = torch.bincount(pred, minlength=num_classes).double()
+    n_true = torch.bincount(target, minlength=num_classes).double()
+    denom = n_pred + n_true
+    present = denom > 0
+    macro = float((2 * tp[present] / denom[present]).mean())
+    micro = float(tp.sum() / target.numel())
+    return micro, macro
+
+
+# ------------------------------------------------------------------------------------------------ models
+class IncidenceHead(nn.Module):
+    r"""Per-incidence classifier on top of a node model: ``z = node_model(x, hg)`` ``[V, H]``,
+    :math:`\mathbf{z}_e = \frac{1}{|e|}\sum_{v \in e} \mathbf{z}_v`, and for every incidence
+    :math:`\hat{y}_{v,e} = \mathrm{MLP}([\mathbf{z}_v \,\Vert\, \mathbf{z}_e \,\Vert\, \mathbf{p}_{v,e}])`
+    (the order encoding only with ``pe_channels > 0``).
+
+    ``forward(x [V, F], hg, pe=None) -> [nnz, num_classes]`` in the CSR order of ``hg``.
+    """
+
+    def __init__(
+        self,
+        node_model: nn.Module,
+        hidden_channels: int,
+        num_classes: int,
+        pe_channels: int = 0,
+        mlp_layers: int = 2,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.node_model, self.hidden_channels, self.pe_channels = node_model, hidden_channels, pe_channels
+        self.mlp = MLP(2 * hidden_channels + pe_channels, hidden_channels, num_classes, mlp_layers, dropout)
+
+    def reset_parameters(self) -> None:
+        from graphhyper.hypergraph.nn import reset_module
+
+        reset_module(self)
+
+    def forward(self, x: Tensor, hg: Hypergraph, pe: Tensor | None = None) -> Tensor:
+        z = self.node_model(x, hg)
+        if z.dim() != 2 or z.shape != (hg.num_nodes, self.hidden_channels):
+            raise InvalidInputError(
+                f"the node model returned shape {tuple(z.shape)}; IncidenceHead needs node embeddings "
+                f"[{hg.num_nodes}, {self.hidden_channels}] (build the node model with num_classes=hidden_channels)."
+            )
+        parts = [ops.gather_nodes(z, hg), ops.gather_edges(ops.v2e(z, hg, aggr="mean"), hg)]
+        if self.pe_channels:
+            if pe is None or pe.shape != (hg.nnz, self.pe_channels):
+                raise InvalidInputError(f"pass pe [{hg.nnz}, {self.pe_channels}] (built with pe_channels>0).")
+            parts.append(pe.to(z.dtype))
+        return self.mlp(torch.cat(parts, dim=-1))
+
+
+#: CoNHD's ENC settings in the authors' run scripts (co-representation 128, 2 diffusion steps, 2 set blocks per
+#: operator, dropout and input dropout 0.7, order encoding of the 4 centralities).
+CONHD_ENC = dict(
+    hidden_channels=128, num_layers=2, num_blocks=2, dropout=0.7, input_dropout=0.7, operator="unp", pe_channels=4
+)
+
+
+def build_enc_model(
+    name: str,
+    in_channels: int,
+    num_classes: int,
+    *,
+    hidden_channels: int | None = None,
+    head_pe: bool = False,
+    pe_channels: int = 4,
+    **overrides: Any,
+) -> nn.Module:
+    """An ENC model: ``"conhd"`` with :data:`CONHD_ENC` (overridable; ``hidden_channels`` default 128), or any node
+    model of :func:`~graphhyper.hypergraph.models.build_model` producing ``hidden_channels`` (default 64)
+    embeddings under an :class:`IncidenceHead` (which also reads the order encoding when ``head_pe``).
+    ``pe_channels``: size of the order encoding (4 centralities; 0 builds CoNHD without it)."""
+    from graphhyper.hypergraph.models import build_model
+
+    if name == "conhd":
+        if hidden_channels is not None:
+            overrides["hidden_channels"] = hidden_channels
+        return build_model("conhd", in_channels, num_classes, **{**CONHD_ENC, "pe_channels": pe_channels, **overrides})
+    hidden_channels = hidden_channels or 64
+    node = build_model(name, in_channels, hidden_channels, hidden_channels=hidden_channels, **overrides)
+    return IncidenceHead(node, hidden_channels, num_classes, pe_channels if head_pe else 0)
+
+
+def incidence_logits(model: nn.Module, task: EncTask) -> Tensor:
+    """``[M, C]`` logits of the listed incidences: the model's ``[nnz, C]`` rows picked by ``task.incidence``."""
+    uses_pe = bool(getattr(model, "pe_channels", 0))
+    out = model(task.x, task.hg, pe=task.pe if uses_pe else None)
+    if out.dim() != 2 or out.shape[0] != task.hg.nnz:
+        raise InvalidInputError(
+            f"{type(model).__name__} returned shape {tuple(out.shape)}; ENC needs one row per incidence "
+            f"[{task.hg.nnz}, C] (CoNHD, or a node model under IncidenceHead)."
+        )
+    return out[task.incidence]
+
+
+# ------------------------------------------------------------------------------------------------ training
+@dataclass
+class EncResult:
+    """Outcome of :func:`train_enc` (F1 scores are fractions in ``[0, 1]``, test ones at the best validation epoch)."""
+
+    val_micro_f1: float
+    val_macro_f1: float
+    test_micro_f1: float
+    test_macro_f1: float
+    best_epoch: int
+    epochs_run: int
+    train_seconds: float
+    history: list[dict[str, float]] = field(default_factory=list, repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "history"}
+
+
+@torch.no_grad()
+def evaluate_enc(model: nn.Module, task: EncTask) -> dict[str, float]:
+    """Micro-/macro-F1 on val and test and the validation loss, model in eval mode."""
+    model.eval()
+    logits = incidence_logits(model, task)
+    pred, s = logits.argmax(-1), task.split
+    row = {"val_loss": float(F.cross_entropy(logits[s.val], task.y[s.val]))}
+    for part in ("val", "test"):
+        idx = getattr(s, part)
+        row[f"{part}_micro"], row[f"{part}_macro"] = f1_scores(pred[idx], task.y[idx], task.num_classes)
+    return row
+
+
+@dataclass
+class _Keep:
+    key: tuple[float, float] = (-1.0, float("inf"))
+    row: dict[str, float] = field(default_factory=dict)
+    epoch: int = -1
+    improved: int = -1
+    state: dict[str, Any] | None = None
+
+    def update(self, model: nn.Module, row: dict[str, float], epoch: int) -> None:
+        if resets_patience(row["val_micro"], row["val_loss"], self.key):
+            self.improved = epoch
+        if (row["val_micro"], -row["val_loss"]) > (self.key[0], -self.key[1]):
+            self.key, self.row, self.epoch = (row["val_micro"], row["val_loss"]), row, epoch
+            self.state = copy.deepcopy(model.state_dict())
+
+
+def _check_task(task: EncTask, epochs: int, eval_every: int) -> None:
+    if epochs < 1 or eval_every < 1:
+        raise InvalidInputError(f"epochs={epochs}, eval_every={eval_every}: both must be >= 1.")
+    if task.split.train.numel() == 0 or task.split.val.numel() == 0:
+        raise InvalidInputError("the split needs training and validation hyperedges (early stopping reads val).")
+
+
+def train_enc(
+    model: nn.Module,
+    task: EncTask,
+    *,
+    epochs: int = 300,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    patience: int | None = 50,
+    seed: int | None = 0,
+    progress: bool = True,
+    device: str | torch.device | None = None,
+    eval_every: int = 1,
+) -> EncResult:
+    """Train ``model`` (``forward(x, hg, pe=None) -> [nnz, C]``) full-batch with Adam and cross-entropy on the
+    incidences of the training hyperedges; keep the epoch with the best validation micro-F1 (ties: lower
+    validation loss), stop after ``patience`` epochs without one, load its weights into ``model`` and report its
+    validation and test micro-/macro-F1. ``eval_every``: evaluate every that many epochs (and at the last one);
+    patience still counts epochs. The test scores never influence any choice."""
+    _check_task(task, epochs, eval_every)
+    if device is not None:
+        model, task = model.to(device), task.to(device)
+    if seed is not None:
+        torch.manual_seed(seed)
+    opt = adam(model, lr=lr, weight_decay=weight_decay)
+    keep, history, bar = _Keep(), [], _progress(epochs, progress)
+    start, epoch = time.perf_counter(), 0
+    tr = task.split.train
+    for epoch in range(epochs):
+        model.train()
+        opt.zero_grad()
+        loss = F.cross_entropy(incidence_logits(model, task)[tr], task.y[tr])
+        if not torch.isfinite(loss):
+            raise InvalidInputError(f"the training loss became {float(loss)} at epoch {epoch}; lower the lr.")
+        loss.backward()
+        opt.step()
+        if bar is not None:
+            bar.update(1)
+        if (epoch + 1) % eval_every and epoch != epochs - 1:
+            continue
+        row = {"epoch": epoch, "loss": float(loss.detach()), **evaluate_enc(model, task)}
+        history.append(row)
+        keep.update(model, row, epoch)
+        if bar is not None:
+            bar.set_postfix(loss=f"{row['loss']:.3f}", val=f"{row['val_micro']:.3f}", refresh=False)
+        if patience is not None and epoch - keep.improved >= patience:
+            break
+    if bar is not None:
+        bar.close()
+    if keep.state is not None:
+        model.load_state_dict(keep.state)
+    r = keep.row
+    return EncResult(
+        r["val_micro"], r["val_macro"], r["test_micro"], r["test_macro"], keep.epoch, epoch + 1,
+        time.perf_counter() - start, history,
+    )  # fmt: skip
+
+
+__all__ = [
+    "CENTRALITIES",
+    "CONHD_ENC",
+    "EncResult",
+    "EncTask",
+    "IncidenceHead",
+    "build_enc_model",
+    "dense_rank_in_groups",
+    "eigenvector_centrality",
+    "evaluate_enc",
+    "f1_scores",
+    "hypergraph_kcore",
+    "incidence_logits",
+    "node_centralities",
+    "order_encoding",
+    "pagerank",
+    "prepare_enc",
+    "spectral_features",
+    "train_enc",
+]
