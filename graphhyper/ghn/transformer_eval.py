@@ -147,13 +147,13 @@ def summarize(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         row: dict[str, Any] = {"pairs": len(full)}
         for m, better in (("loss", -1), ("acc", 1)):
             g = [p["ghn"][k][m] for p in full]
-            r = [p["random"][k][m] for p in full]
-            d = [a - b for a, b in zip(g, r)]
+            rnd = [p["random"][k][m] for p in full]
+            d = [a - b for a, b in zip(g, rnd)]
             mean = sum(d) / len(d)
             se = math.sqrt(sum((x - mean) ** 2 for x in d) / max(1, len(d) - 1) / len(d))
             row[m] = {
                 "ghn": sum(g) / len(g),
-                "random": sum(r) / len(r),
+                "random": sum(rnd) / len(rnd),
                 "diff": mean,
                 "se": se,
                 "ghn_wins": sum(1 for x in d if x * better > 0),
