@@ -38,6 +38,16 @@ def test_gpt_splits_predict_every_parameter(ghn, split):
         assert out.shape == (2, 16, 256)
 
 
+def test_predicted_tied_head_gives_order_one_logits(ghn):
+    # embeddings are decoded with entries ~ 1/sqrt(width): a tied head must not start with sqrt(width)-sized logits
+    spec = gpt.GPTSpec(depth=1, width=256, heads=4, tied=True, context=8)
+    pred = ghn.predict(gpt.spec_to_graph(spec))
+    emb = pred["tok.weight"]
+    assert 0.5 / 16 <= emb.pow(2).mean().sqrt() <= 2 / 16
+    logits = torch.func.functional_call(gpt.build(spec), dict(pred), (torch.randint(0, 256, (2, 8)),))
+    assert logits.std() < 4
+
+
 def test_gpt_tied_head_shares_the_embedding_and_is_causal():
     spec = gpt.GPTSpec(depth=1, width=16, heads=2, tied=True, context=8)
     net = gpt.build(spec)
