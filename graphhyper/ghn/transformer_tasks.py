@@ -4,7 +4,7 @@ and MNIST-1D.
 * ``"pytext"`` -- :class:`TextTask`: the byte corpus of :mod:`graphhyper.data.pycorpus` (cut by file),
   architectures from :mod:`graphhyper.arch.spaces.gpt`. A training batch is ``size`` windows of ``context + 1``
   bytes at uniform random offsets of the train stream: ``x = w[:, :-1]``, ``y = w[:, 1:]``; the loss is the mean
-  cross-entropy per byte (nats). The ``val`` / ``test`` splits are ``eval_windows`` fixed windows evenly spaced
+  cross-entropy per byte (nats). The ``val`` / ``test`` splits are ``eval_count`` fixed windows evenly spaced
   over the val / test streams.
 * ``"digits-vit"`` / ``"mnist1d-vit"`` -- :class:`SpaceTask`: the tensors of the ``"digits"`` / ``"mnist1d"``
   tasks, architectures from :mod:`graphhyper.arch.spaces.vit`.
@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from graphhyper.errors import InvalidInputError
 from graphhyper.ghn.tasks import Task
 
-__all__ = ["SpaceTask", "TextTask", "TASK_NAMES", "load_task", "load_text_task", "ARCH_SPLITS"]
+__all__ = ["SpaceTask", "TextTask", "TASK_NAMES", "load_task", "load_text_task", "eval_windows", "ARCH_SPLITS"]
 
 #: Architecture splits of the transformer spaces.
 ARCH_SPLITS = ("id", "wide", "deep")
@@ -73,7 +73,7 @@ class TextTask(SpaceTask):
         return w[:, :-1], w[:, 1:]
 
 
-def _windows(stream: np.ndarray, context: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+def eval_windows(stream: np.ndarray, context: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``count`` windows of ``context + 1`` bytes at evenly spaced offsets of ``stream`` (fixed, no RNG)."""
     if stream.shape[0] < context + 1:
         raise InvalidInputError(f"A corpus split of {stream.shape[0]} bytes is shorter than one window of {context}.")
@@ -82,15 +82,15 @@ def _windows(stream: np.ndarray, context: int, count: int) -> tuple[torch.Tensor
     return w[:, :-1], w[:, 1:]
 
 
-def load_text_task(context: int = 64, eval_windows: int = 256, root=None, lib_dir=None) -> TextTask:
+def load_text_task(context: int = 64, eval_count: int = 256, root=None, lib_dir=None) -> TextTask:
     """The ``"pytext"`` task (see the module docstring); ``root`` / ``lib_dir`` go to
     :func:`~graphhyper.data.pycorpus.load_pycorpus`."""
     from graphhyper.arch.spaces import gpt
     from graphhyper.data.pycorpus import VOCAB_SIZE, load_pycorpus
 
     corpus = load_pycorpus(lib_dir, root)
-    x_val, y_val = _windows(corpus.val, context, eval_windows)
-    x_test, y_test = _windows(corpus.test, context, eval_windows)
+    x_val, y_val = eval_windows(corpus.val, context, eval_count)
+    x_test, y_test = eval_windows(corpus.test, context, eval_count)
     train = torch.from_numpy(corpus.train.copy())
     return TextTask(
         "pytext",

@@ -19,7 +19,7 @@ def text_task(tmp_path, monkeypatch):
     lib.mkdir()
     for i in range(40):
         (lib / f"m{i}.py").write_text(f"def f{i}(x):\n    return x * {i} + {i % 7}\n" * 5)
-    task = load_text_task(context=16, eval_windows=8, root=tmp_path / "cache", lib_dir=lib)
+    task = load_text_task(context=16, eval_count=8, root=tmp_path / "cache", lib_dir=lib)
     monkeypatch.setitem(tasks_mod._CACHE, "pytext", task)
     return task
 
