@@ -10,7 +10,8 @@ a warm-up; the same batches for both inits) is evaluated at each k on the ``--sp
 
 The JSON (written after every architecture; a rerun of the same command skips the pairs already in it) holds the
 command, the machine line, the GHN's recorded training meta, the budget, every record and, per split, the paired
-summary (:func:`graphhyper.ghn.transformer_eval.summarize`). ``--ghn random`` evaluates an untrained GHN (a
+summary (:func:`graphhyper.ghn.transformer_eval.summarize`); ``--report FILE`` prints that summary as a Markdown
+table. ``--ghn random`` evaluates an untrained GHN (a
 control). Use ``--threads 1`` on shared machines.
 """
 
@@ -53,6 +54,24 @@ def _load_ghn(name: str):
     return ghn, getattr(ghn, "meta", {})
 
 
+def markdown(doc: dict) -> str:
+    """The summary of an output JSON as a Markdown table: per split and k, mean metric of each init, the paired
+    difference (GHN - random) +- its standard error, and the GHN's wins out of the pairs."""
+    lines = [
+        "| split | k | pairs | metric | GHN init | random init | GHN - random (± s.e.) | GHN wins |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for split, per_k in doc.get("summary", {}).items():
+        for k, row in per_k.items():
+            for m in ("loss", "acc"):
+                r = row[m]
+                lines.append(
+                    f"| {split} | {k} | {row['pairs']} | {m} | {r['ghn']:.3f} | {r['random']:.3f} | "
+                    f"{r['diff']:+.3f} ± {r['se']:.3f} | {r['ghn_wins']}/{row['pairs']} |"
+                )
+    return "\n".join(lines)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ghn", required=True, help="GHN checkpoint (path or bundled name) or 'random'")
@@ -72,10 +91,19 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _report(argv: list[str]) -> int:
+    """``--report FILE``: print the Markdown table of an existing output JSON."""
+    print(markdown(json.loads(Path(argv[1]).read_text())))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from graphhyper.ghn.tasks import arch_specs, get_task
     from graphhyper.ghn.transformer_eval import StepBudget, budget_dict, paired_eval, summarize
 
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--report"] and len(argv) == 2:
+        return _report(argv)
     args = _parser().parse_args(argv)
     torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -86,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     budget = StepBudget(lr=args.lr, warmup=args.warmup, batch_size=args.batch_size)
     seeds, ks = _ints(args.seeds), _ints(args.ks)
     doc.update(
-        command="python scripts/eval_ghn_transformers.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        command="python scripts/eval_ghn_transformers.py " + " ".join(argv),
         machine=machine_line(),
         ghn=args.ghn,
         ghn_meta=meta,
