@@ -1,10 +1,12 @@
 """Evaluate a GHN: the tables of issue 8's "Must show".
 
     python scripts/eval_ghn.py --ckpt ghn-tiny-tiled --n-archs 8 --out runs/eval.json          # main tables
+    python scripts/eval_ghn.py --on val --n-archs 6 --out runs/eval_val.json    # to choose: validation nets + data
     python scripts/eval_ghn.py --ablation --ablation-steps 60 --out runs/ablation.json    # 4 GHN variants
 
-Main tables, per task (digits, MNIST-1D) and split of held-out architectures (ID, WIDE, DEEP):
-mean test accuracy with GHN-predicted parameters, with random init, with random init + a fixed SGD budget,
+Main tables, per task (digits, MNIST-1D) and split of held-out architectures (ID, WIDE, DEEP, DENSE, BN-FREE):
+mean test accuracy (``--on val``: validation architectures and validation data, for choosing) with GHN-predicted
+parameters, with random init, with random init + a fixed SGD budget,
 the GHN/SGD ratio; and GHN init + 1 epoch SGD vs random init + 1 epoch SGD.
 
 Ablation: GatedGNN+tiled (GHN-2-like) vs transformer+low-rank, each with and without MIP, trained with the same
@@ -26,6 +28,17 @@ def _mean(xs):
     return sum(xs) / max(1, len(xs))
 
 
+def _baseline_cells(r: dict, g: float) -> str:
+    """Table cells after the GHN column; the ratio divides by the He-init SGD where it was run (BN-FREE)."""
+    if "sgd" not in r:
+        return "- | - | - | -"
+    rnd, s = _mean(r["random"]), _mean(r["sgd"])
+    he = _mean(r["sgd_he"]) if "sgd_he" in r else None
+    ref = s if he is None else he
+    he_cell = "-" if he is None else f"{100 * he:.1f}%"
+    return f"{100 * rnd:.1f}% | {100 * s:.1f}% | {he_cell} | {100 * g / max(ref, 1e-9):.0f}%"
+
+
 def main_tables(args) -> dict:
     from graphhyper.ghn import from_pretrained
     from graphhyper.ghn.evaluate import SGDBudget, evaluate_split
@@ -37,6 +50,8 @@ def main_tables(args) -> dict:
         "ckpt": args.ckpt,
         "ckpt_meta": ghn.meta,
         "n_archs": args.n_archs,
+        "on": args.on,
+        "seed": args.seed,
         "sgd_budget": budget.__dict__,
         "results": {},
     }
@@ -46,26 +61,25 @@ def main_tables(args) -> dict:
     )
     for tname in args.tasks.split(","):
         task = get_task(tname)
-        print(f"\n### {tname}: mean test accuracy over {args.n_archs} held-out architectures per split")
-        print(f"| split | GHN predicted | random init | SGD ({budget.steps} steps) | GHN / SGD |")
-        print("|---|---|---|---|---|")
+        print(f"\n### {tname}: mean {args.on} accuracy over {args.n_archs} held-out ({args.on}) architectures")
+        print(f"| split | GHN predicted | random init | SGD ({budget.steps} steps) | SGD, He init | GHN / SGD |")
+        print("|---|---|---|---|---|---|")
         for split in args.splits.split(","):
             t0 = time.time()
-            specs = arch_specs(task, split, args.n_archs, seed=args.seed)
+            specs = arch_specs(task, split, args.n_archs, seed=args.seed, role=args.on)
             modes = ["ghn", "random", "sgd"]
             if split == "id":
                 modes += ["ghn+sgd", "random+sgd"]
+            if split == "bn_free":  # PyTorch's default init vanishes without BN: SGD from it stays at chance
+                modes += ["sgd_he"]
             if args.ghn_only:
                 modes = ["ghn"]
-            r = evaluate_split(ghn, task, specs, modes=modes, budget=budget, init_epochs=1.0)
+            r = evaluate_split(ghn, task, specs, modes=modes, budget=budget, init_epochs=1.0, split=args.on)
             out["results"][f"{tname}/{split}"] = r
             g = _mean(r["ghn"])
-            if "sgd" in r:
-                rnd, s = _mean(r["random"]), _mean(r["sgd"])
-                cells = f"{100 * rnd:.1f}% | {100 * s:.1f}% | {100 * g / max(s, 1e-9):.0f}%"
-            else:
-                cells = "- | - | -"
-            print(f"| {split.upper()} | {100 * g:.1f}% | {cells} |   ({time.time() - t0:.0f} s)", flush=True)
+            cells = _baseline_cells(r, g)
+            label = split.upper().replace("_", "-")
+            print(f"| {label} | {100 * g:.1f}% | {cells} |   ({time.time() - t0:.0f} s)", flush=True)
         r = out["results"][f"{tname}/id"] if "id" in args.splits.split(",") else None
         if r and "ghn+sgd" in r:
             print(
@@ -163,7 +177,13 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ckpt", default="ghn-tiny-tiled")
     p.add_argument("--tasks", default="digits,mnist1d")
-    p.add_argument("--splits", default="id,wide,deep")
+    p.add_argument("--splits", default="id,wide,deep,dense,bn_free")
+    p.add_argument(
+        "--on",
+        choices=("val", "test"),
+        default="test",
+        help="val: validation architectures and validation data (to choose); test: report once",
+    )
     p.add_argument("--n-archs", type=int, default=8)
     p.add_argument("--sgd-steps", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
@@ -182,6 +202,8 @@ def main(argv=None) -> int:
         help="also record the mean accuracies in the bundled checkpoint's JSON (meta.eval)",
     )
     args = p.parse_args(argv)
+    if args.record and args.on != "test":
+        p.error("--record writes the reported (test) figures into the checkpoint's JSON; drop it with --on val")
     torch.set_num_threads(args.threads)
     res = ablation(args) if args.ablation else main_tables(args)
     if args.record and not args.ablation:

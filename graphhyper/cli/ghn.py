@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 from graphhyper.cli._args import (
@@ -10,6 +11,7 @@ from graphhyper.cli._args import (
     existing_file,
     int_in,
     non_empty,
+    non_negative_float,
     non_negative_int,
     positive_float,
     positive_int,
@@ -21,6 +23,23 @@ from graphhyper.cli._args import (
 )
 
 
+def _pool_mix(text: str) -> dict[str, float]:
+    """``id=0.5,bn_free=0.5`` -> ``{"id": 0.5, "bn_free": 0.5}`` (architecture splits and their shares)."""
+    from graphhyper.ghn.tasks import ARCH_SPLITS
+
+    mix: dict[str, float] = {}
+    for part in text.split(","):
+        name, _, share = part.partition("=")
+        if name.strip() not in ARCH_SPLITS or not share:
+            raise argparse.ArgumentTypeError(
+                f"{part!r}: write SPLIT=SHARE pairs with SPLIT in {ARCH_SPLITS}, e.g. id=0.5,bn_free=0.5"
+            )
+        mix[name.strip()] = non_negative_float(share)
+    if sum(mix.values()) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: the shares must not all be 0")
+    return mix
+
+
 def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="runs/ghn", type=writable_dir, help="run directory (checkpoints, history)")
     p.add_argument("--tasks", default="digits,mnist1d", help="comma-separated: digits, mnist1d")
@@ -30,12 +49,25 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=positive_float, default=2e-3)
     p.add_argument("--warmup", type=non_negative_int, default=100)
     p.add_argument("--pool-size", type=positive_int, default=512, help="training architectures per task")
+    p.add_argument(
+        "--pool-mix",
+        default="id=1",
+        type=_pool_mix,
+        help="shares of architecture splits in the training pool, e.g. id=0.5,bn_free=0.5",
+    )
+    p.add_argument(
+        "--init-from", default=None, type=non_empty, help="start from this GHN (bundled name or path): fine-tune"
+    )
     p.add_argument("--seed", type=random_seed, default=0)
     p.add_argument("--ckpt-every", type=positive_int, default=50)
     p.add_argument("--hidden", type=int_in(1, 4096, "a hidden size"), default=64)
     p.add_argument("--encoder", default="transformer", choices=["transformer", "gatedgnn"])
     p.add_argument("--decoder", default="lowrank", choices=["lowrank", "tiled"])
-    p.add_argument("--mip", action="store_true", help="MIP: constant-norm encodings, theta = theta0 + delta")
+    p.add_argument(
+        "--mip",
+        action="store_true",
+        help="MIP: constant-norm input encodings, free learned theta0, theta = theta0 + delta, no output normalisation",
+    )
     p.add_argument("--rank", type=int_in(1, 4096, "a rank"), default=16)
     p.add_argument("--threads", type=thread_count, default=1)
     p.add_argument(
@@ -46,17 +78,67 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--export-only", action="store_true", help="only export OUT/last.pt, do not train")
     p.add_argument("--device", default=None, type=device, help="cpu or cuda (default: cuda when available)")
+    p.add_argument(
+        "--nproc-per-node",
+        type=int_in(1, 1024, "a process count"),
+        default=None,
+        help="data-parallel processes (default 1): relaunches this command under torchrun, DDP on gloo (CPU) "
+        "or NCCL (CUDA, one GPU per process); --meta-batch is the global meta-batch, split over the processes",
+    )
+
+
+def _train_argv(args: argparse.Namespace) -> list[str]:
+    """``args`` as ``ghn train`` options again (sorted; unset and false options left out)."""
+    argv: list[str] = []
+    for key, val in sorted(vars(args).items()):
+        if key in ("handler", "area", "command") or val is None or val is False:
+            continue
+        argv.append("--" + key.replace("_", "-"))
+        if isinstance(val, dict):  # --pool-mix: written back as it is typed
+            val = ",".join(f"{k}={v}" for k, v in val.items())
+        if val is not True:
+            argv.append(str(val))
+    return argv
 
 
 def _command_line(args: argparse.Namespace) -> str:
     """The equivalent ``graphhyper ghn train`` command line (recorded beside an exported checkpoint)."""
-    parts = ["graphhyper ghn train"]
-    for key, val in sorted(vars(args).items()):
-        if key in ("handler", "area", "command") or val is None or val is False:
-            continue
-        flag = "--" + key.replace("_", "-")
-        parts.append(flag if val is True else f"{flag} {val}")
-    return " ".join(parts)
+    argv = _train_argv(args)
+    world = os.environ.get("WORLD_SIZE", "1")
+    if args.nproc_per_node is None and world.isdigit() and int(world) > 1:  # a torchrun worker: record its launch
+        argv += ["--nproc-per-node", world]
+    return " ".join(["graphhyper ghn train", *argv])
+
+
+def launch_torchrun(argv: list[str], nproc: int) -> int:
+    """Run ``python -m graphhyper.ghn.train ARGV`` in ``nproc`` processes under torchrun (one machine, a free
+    rendezvous port); returns torchrun's exit status."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
+    return subprocess.call([*cmd, "-m", "graphhyper.ghn.train", *argv])
+
+
+def _check_nproc(args: argparse.Namespace, device: str) -> None:
+    from graphhyper.errors import InvalidInputError
+
+    nproc = args.nproc_per_node
+    if nproc > args.meta_batch:
+        raise InvalidInputError(
+            f"--nproc-per-node {nproc} is more than --meta-batch {args.meta_batch}: the global meta-batch is "
+            f"split over the processes, so use --meta-batch {nproc} or more, or fewer processes."
+        )
+    if device == "mps":
+        raise InvalidInputError("--nproc-per-node > 1 runs on cpu (gloo) or cuda (NCCL), not mps; use --device cpu.")
+    if device.startswith("cuda"):
+        import torch
+
+        if nproc > torch.cuda.device_count():
+            raise InvalidInputError(
+                f"--nproc-per-node {nproc} on CUDA needs {nproc} GPUs, this machine has "
+                f"{torch.cuda.device_count()}; use fewer processes or --device cpu."
+            )
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -68,9 +150,15 @@ def _train(args: argparse.Namespace) -> int:
     from graphhyper.ghn.train import TrainConfig, run_training
 
     _check_export(args)
-    torch.set_num_threads(args.threads)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    worker = os.environ.get("WORLD_SIZE", "1").strip() not in ("", "0", "1")  # already one of torchrun's processes
+    if args.nproc_per_node is not None and args.nproc_per_node > 1 and not worker:
+        _check_nproc(args, device)
+        argv = _train_argv(argparse.Namespace(**{**vars(args), "nproc_per_node": None}))
+        return launch_torchrun(argv, args.nproc_per_node)
+    torch.set_num_threads(args.threads)
+    rank0 = os.environ.get("RANK", "0") == "0"
+    logging.basicConfig(level=logging.INFO if rank0 else logging.WARNING, format="%(asctime)s %(message)s")
     cfg = TrainConfig(
         tasks=args.tasks.split(","),
         steps=args.steps,
@@ -82,6 +170,8 @@ def _train(args: argparse.Namespace) -> int:
         seed=args.seed,
         ckpt_every=args.ckpt_every,
         device=device,
+        pool_mix=args.pool_mix,
+        init_from=args.init_from,
     )
     gcfg = GHNConfig(hidden=args.hidden, encoder=args.encoder, decoder=args.decoder, mip=args.mip, rank=args.rank)
     trainer = run_training(
@@ -93,7 +183,7 @@ def _train(args: argparse.Namespace) -> int:
         export_only=args.export_only,
         command=_command_line(args),
     )
-    for h in trainer.history[-3:]:
+    for h in trainer.history[-3:] if trainer.rank == 0 else []:
         print(h)
     return 0
 

@@ -1,7 +1,7 @@
-"""`graphhyper hypergraph ...` sub-commands: ``datasets`` (list with statistics), ``train`` (one model, one split),
-``distill`` (LightHGNN / LightHGNN+ student from an HGNN teacher), ``tune`` (Optuna on validation, then evaluate),
-``table`` (the benchmark table over datasets x models x seeds). The experiment logic lives in
-:mod:`graphhyper.experiments`."""
+"""`graphhyper hypergraph ...` sub-commands: ``datasets`` (list with statistics), ``export`` (a benchmark as a HIF
+file), ``train`` (one model, one split), ``distill`` (LightHGNN / LightHGNN+ student from an HGNN teacher), ``tune``
+(Optuna on validation, then evaluate), ``table`` (the benchmark table over datasets x models x seeds). The experiment
+logic lives in :mod:`graphhyper.experiments`."""
 
 from __future__ import annotations
 
@@ -28,11 +28,21 @@ from graphhyper.experiments.config import parse_key_values
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("hypergraph", help="hypergraph datasets, training and distillation")
-    sub = parser.add_subparsers(dest="command", metavar="{datasets,train,distill,tune,table}")
+    sub = parser.add_subparsers(dest="command", metavar="{datasets,export,train,distill,tune,table}")
 
     ls = sub.add_parser("datasets", help="list the benchmark hypergraphs with their statistics")
     ls.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ls.set_defaults(handler=_datasets)
+
+    ex = sub.add_parser("export", help="write a benchmark hypergraph as a HIF file (JSON, read by XGI / HyperNetX)")
+    ex.add_argument("--dataset", default="cora-ca", type=non_empty)
+    ex.add_argument("--root", default=None, type=data_root, help="data root (default $GRAPHHYPER_DATA)")
+    ex.add_argument("--format", default="hif", choices=("hif",), help="file format (HIF, the interchange JSON)")
+    ex.add_argument("-o", "--out", required=True, type=writable_file, help="output file (.json)")
+    ex.add_argument("--node-features", action="store_true", help="write x as nodes[v].attrs.features (large)")
+    ex.add_argument("--labels", action="store_true", help="write y as nodes[v].attrs.label")
+    ex.add_argument("--validate", action="store_true", help="check the file against the HIF schema (jsonschema)")
+    ex.set_defaults(handler=_export)
 
     tr = sub.add_parser("train", help="train a hypergraph model on a benchmark (50/25/25 split, early stopping)")
     _common(tr)
@@ -46,6 +56,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="model hyper-parameter override, e.g. --set hidden_channels=256 (repeatable)",
     )
+    _minibatch_arguments(tr)
     tr.set_defaults(handler=_train)
 
     di = sub.add_parser("distill", help="LightHGNN(+): distil an HGNN teacher into an MLP")
@@ -346,6 +357,26 @@ def _datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    """The dataset's hypergraph as stored (no self loops added), weights included, as a HIF document."""
+    from graphhyper.data import load_hypergraph
+    from graphhyper.hypergraph import hif
+
+    data = load_hypergraph(args.dataset, args.root, add_self_loops=False)
+    hg = data.hg
+    extra = hif.HIFExtra(list(range(hg.num_nodes)), list(range(hg.num_edges)), metadata={"name": args.dataset})
+    if args.labels:
+        extra.node_attrs = {v: {"label": int(y)} for v, y in enumerate(data.y.tolist())}
+    path = hif.write_hif(
+        hg, args.out, extra=extra, node_features=data.x if args.node_features else None, validate=args.validate
+    )
+    print(
+        f"{args.dataset}: {hg.num_nodes} nodes, {hg.num_edges} hyperedges, {hg.nnz} incidences -> {path} "
+        f"({path.stat().st_size / 1e6:.2f} MB, HIF)"
+    )
+    return 0
+
+
 def _fmt(value) -> str:
     return "?" if value is None else str(value)
 
@@ -432,18 +463,22 @@ def build_with_overrides(model: str, in_channels: int, num_classes: int, overrid
         ) from exc
 
 
-def _train(args: argparse.Namespace) -> int:
-    from graphhyper.hypergraph.train import set_seed, train_node_classifier, with_sparse_features
+def _minibatch_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group(
+        "mini-batch training (sampled sub-hypergraphs; under `torchrun --nproc-per-node W` each process takes an "
+        "equal shard of every batch, DistributedDataParallel over gloo)"
+    )
+    g.add_argument("--batch-size", type=positive_int, default=None, help="seed nodes per step (default: full batch)")
+    g.add_argument("--hops", type=positive_int, default=None, help="hops to sample (default: the model's num_layers)")
+    g.add_argument("--max-edges-per-node", type=positive_int, default=None, help="fan-out cap (default: all)")
+    g.add_argument("--max-nodes-per-edge", type=positive_int, default=None, help="fan-out cap (default: all)")
+    g.add_argument("--checkpoint", type=writable_file, default=None, help="best weights (.safetensors), rank 0")
 
-    with_train_defaults(args, args.model)
-    overrides = checked_overrides(args.model, args.set)
-    data = _load(args)
-    set_seed(args.seed)
-    model = build_with_overrides(args.model, data.num_features, data.num_classes, overrides)
-    data = with_sparse_features(model, data)
-    res = train_node_classifier(
-        model,
-        data,
+
+def _fit(args: argparse.Namespace, model, data, overrides: dict):
+    from graphhyper.hypergraph.train import train_node_classifier, with_sparse_features
+
+    common = dict(
         epochs=args.epochs,
         lr=args.lr,
         weight_decay=args.weight_decay,
@@ -452,6 +487,33 @@ def _train(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         device=args.device,
     )
+    if args.batch_size is None:
+        if args.checkpoint or args.hops or args.max_edges_per_node or args.max_nodes_per_edge:
+            from graphhyper.errors import InvalidInputError
+
+            raise InvalidInputError("--hops, --max-*-per-* and --checkpoint need mini-batches: give --batch-size N.")
+        return train_node_classifier(model, with_sparse_features(model, data), **common)
+    from graphhyper.hypergraph.minibatch import SamplerConfig, train_node_classifier_minibatch
+    from graphhyper.hypergraph.models import model_defaults
+
+    hops = args.hops or int(overrides.get("num_layers", model_defaults(args.model).get("num_layers", 2)))
+    cfg = SamplerConfig(args.batch_size, hops, args.max_edges_per_node, args.max_nodes_per_edge)
+    return train_node_classifier_minibatch(model, data, cfg, checkpoint=args.checkpoint, **common)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from graphhyper.hypergraph.minibatch import distributed
+    from graphhyper.hypergraph.train import set_seed
+
+    with_train_defaults(args, args.model)
+    overrides = checked_overrides(args.model, args.set)
+    data = _load(args)
+    set_seed(args.seed)
+    model = build_with_overrides(args.model, data.num_features, data.num_classes, overrides)
+    with distributed() as (rank, _):
+        res = _fit(args, model, data, overrides)
+    if rank != 0:
+        return 0
     print(
         f"{data!r}\nmodel {args.model}: best val acc {100 * res.best_val_acc:.2f} (epoch {res.best_epoch}), "
         f"test acc at that epoch {100 * res.test_acc:.2f}, {res.epochs_run} epochs in {res.train_seconds:.1f}s"

@@ -7,16 +7,16 @@ batch), so decoding cost is a handful of batched matmuls, not a Python loop over
   cropped to the target shape.
 * :class:`LowRankDecoder` -- LoGAH-style: a rank-``r`` factorisation whose factors are generated row by row
   from Fourier codes of the row / column index, so its size does not depend on the target width.
-* :class:`ResidualDecoder` -- the MIP option: ``theta = theta0 + delta`` with ``theta0`` decoded from the
-  context-free node embedding (op + shape only) and ``delta`` from the encoder's output.
+* :class:`Theta0` -- the MIP option (Ortiz et al., ICLR 2024): free learned tensors ``theta0``, one per
+  parameter kind, tiled / cropped to each target; :func:`mip_output` adds the decoded residual to them,
+  ``theta = theta0 + delta``, with no renormalisation of the sum.
 
-:func:`normalize_output` then applies the operation-dependent output normalisation.
+Without MIP, :func:`normalize_output` applies the operation-dependent output normalisation.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 from torch import nn
@@ -28,6 +28,10 @@ BIAS_BOUND = 0.25
 NORM_BIAS_BOUND = 0.5
 NORM_WEIGHT_SPREAD = 0.5  # norm-layer scales live in (1 - spread, 1 + spread)
 GAIN_MIN, GAIN_MAX = 0.5, 2.0  # learned gain of weights, times the He scale
+#: Tile sizes of the free MIP tensors theta0: weights ``THETA0_TILE x THETA0_TILE (x 9 kernel positions)``, vectors.
+THETA0_TILE = 32
+THETA0_VEC_TILE = 64
+MIP_VECTOR_SCALE = 0.1  # fixed factor of the MIP residual of vectors and scalars (see mip_output)
 
 
 def check_shape(name: str, shape: tuple[int, ...], max_dim: int) -> None:
@@ -121,6 +125,13 @@ class LowRankDecoder(nn.Module):
         return (a @ b.transpose(1, 2)).view(g, *shape)
 
 
+def kernel_index(dims: tuple[int, ...]) -> torch.Tensor:
+    """Index in a flattened 3x3 tile of every entry of a kernel of extent ``dims`` (centred, wrapped): ``[K]``."""
+    dims2 = (tuple(dims) + (1, 1))[:2] if len(dims) <= 2 else (dims[0], math.prod(dims[1:]))
+    rows = [(torch.arange(k) - (k - 1) // 2 + 1) % 3 for k in dims2]
+    return (rows[0].view(-1, 1) * 3 + rows[1].view(1, -1)).reshape(-1)
+
+
 class TiledDecoder(nn.Module):
     r"""GHN-2 tiled decoder (baseline).
 
@@ -148,11 +159,7 @@ class TiledDecoder(nn.Module):
         )
         self.vec = nn.Linear(hidden, vec_tile)
 
-    @staticmethod
-    def _kernel_index(dims: tuple[int, ...]) -> torch.Tensor:
-        dims2 = (tuple(dims) + (1, 1))[:2] if len(dims) <= 2 else (dims[0], math.prod(dims[1:]))
-        rows = [(torch.arange(k) - (k - 1) // 2 + 1) % 3 for k in dims2]
-        return (rows[0].view(-1, 1) * 3 + rows[1].view(1, -1)).reshape(-1)
+    _kernel_index = staticmethod(kernel_index)
 
     def forward(self, h: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
         g = h.shape[0]
@@ -169,29 +176,96 @@ class TiledDecoder(nn.Module):
         return w.reshape(g, *shape)
 
 
-class ResidualDecoder(nn.Module):
-    r"""MIP option: :math:`\theta = \theta_0(h_0) + \Delta\theta(h)`.
+def tile_to(tile: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    r"""Repeat and crop ``tile`` to ``shape``, as the tiled decoder does.
 
-    ``base`` decodes the context-free embedding :math:`h_0` (op + shape encoding, before message passing),
-    ``delta`` the encoder output :math:`h`; both are decoders of the same kind.
+    Weights: :math:`W_{a,b,k} = T_{a \bmod t_o,\, b \bmod t_i,\, \kappa(k)}` with ``tile [t_o, t_i, 9]`` for
+    kernels (:math:`\kappa` = :func:`kernel_index`) and ``[t_o, t_i]`` for 2-D shapes; vectors
+    :math:`v_a = t_{a \bmod t_v}`; scalars are the 0-d tile itself.
+    """
+    if len(shape) == 0:
+        return tile
+    dev = tile.device
+    if len(shape) == 1:
+        return tile[torch.arange(shape[0], device=dev) % tile.shape[0]]
+    w = tile[..., kernel_index(tuple(shape[2:])).to(dev)] if len(shape) > 2 else tile
+    w = w[torch.arange(shape[0], device=dev) % tile.shape[0]]
+    w = w[:, torch.arange(shape[1], device=dev) % tile.shape[1]]
+    return w.reshape(shape)
+
+
+class Theta0(nn.Module):
+    r"""The MIP base parameters :math:`\theta_0`: free learned tensors, independent of the input graph.
+
+    MIP (Ortiz, Guttag, Dalca, ICLR 2024) predicts :math:`\theta = \theta_0 + h(x)` with :math:`\theta_0` a
+    separate learned copy of the primary network's parameters. A GHN predicts for any architecture, so there is
+    one :math:`\theta_0` per *parameter kind* -- the role (:data:`~graphhyper.ghn.features.ROLES`), with 2-D
+    matrices and kernels (>= 3-D) apart -- repeated and cropped to each target by :func:`tile_to`:
+
+    * ``weight`` ``[32, 32]``, ``weight_kernel`` ``[32, 32, 9]``: :math:`\mathcal N(0, 1)` (times the fixed
+      :math:`\sqrt{2/\mathrm{fan\_in}}` of :func:`mip_output`: He-normal, ``kaiming_normal_``);
+      ``embedding``, ``embedding_kernel``: :math:`\mathcal N(0, 1)` (``nn.Embedding``'s init);
+    * ``norm_weight`` ``[64]``: ones; ``bias``, ``norm_bias``, ``vector`` ``[64]`` and ``scalar`` ``[]``: zeros.
+
+    ``forward(role, shape)`` returns the unscaled base of one target, shape ``shape``.
     """
 
-    # any decoder modules ((h, shape) -> tensor; low-rank ones also have .factors), duck-typed
-    base: Any
-    delta: Any
+    KINDS = (
+        "weight",
+        "weight_kernel",
+        "embedding",
+        "embedding_kernel",
+        "bias",
+        "norm_weight",
+        "norm_bias",
+        "vector",
+        "scalar",
+    )
 
-    def __init__(self, base: nn.Module, delta: nn.Module):
+    def __init__(self, tile: int = THETA0_TILE, vec_tile: int = THETA0_VEC_TILE):
         super().__init__()
-        self.base, self.delta = base, delta
+        tiles: dict[str, torch.Tensor] = {}
+        for role in ("weight", "embedding"):
+            tiles[role] = torch.randn(tile, tile)
+            tiles[f"{role}_kernel"] = torch.randn(tile, tile, 9)
+        for role in ("bias", "norm_weight", "norm_bias", "vector"):
+            tiles[role] = torch.ones(vec_tile) if role == "norm_weight" else torch.zeros(vec_tile)
+        tiles["scalar"] = torch.zeros(())
+        self.tiles = nn.ParameterDict({k: nn.Parameter(v) for k, v in tiles.items()})
 
-    def forward(self, h: torch.Tensor, shape: tuple[int, ...], h0: torch.Tensor) -> torch.Tensor:
-        return self.base(h0, shape) + self.delta(h, shape)
+    @staticmethod
+    def kind(role: str, shape: tuple[int, ...]) -> str:
+        """The :attr:`KINDS` entry of a parameter of ``role`` and ``shape``."""
+        return f"{role}_kernel" if len(shape) > 2 else role
 
-    def factors(self, h: torch.Tensor, shape: tuple[int, ...], h0: torch.Tensor):
-        """Low-rank factors of ``theta0 + delta``: the two factorisations concatenated along the rank."""
-        a0, b0 = self.base.factors(h0, shape)
-        a1, b1 = self.delta.factors(h, shape)
-        return torch.cat([a0, a1], -1), torch.cat([b0, b1], -1)
+    def forward(self, role: str, shape: tuple[int, ...]) -> torch.Tensor:
+        tile = self.tiles[self.kind(role, shape)]
+        if tile.dim() != min(len(shape), 3):
+            raise InvalidInputError(
+                f"A parameter of role {role!r} has shape {tuple(shape)}, which MIP's theta0 of that role "
+                f"({tuple(tile.shape)}) cannot be tiled to; give it a role that matches its rank."
+            )
+        return tile_to(tile, shape)
+
+
+def mip_output(theta0: torch.Tensor, delta: torch.Tensor, role: str, fan_in: torch.Tensor) -> torch.Tensor:
+    r"""MIP's additive output of a group: ``theta0 [*shape]``, ``delta [G, *shape]``, ``fan_in [G]`` -> ``[G, *shape]``.
+
+    .. math::
+        \theta = \sqrt{2/\mathrm{fan\_in}}\,(\theta_0 + \Delta) \ \text{(weight)},\qquad
+        \theta = \theta_0 + \Delta \ \text{(embedding)},\qquad
+        \theta = \theta_0 + \varepsilon\,\Delta \ \text{(vectors, scalars)}
+
+    The factors are fixed constants of the target (He scale; :math:`\varepsilon` = ``MIP_VECTOR_SCALE`` = 0.1,
+    which only sets the residual's size at initialisation, as an output-layer init would: decoded vectors start
+    with an RMS of about 1, which would put norm scales at :math:`1 \pm 1`). So :math:`\theta` is affine in
+    :math:`\Delta` -- doubling the residual doubles :math:`\theta - \theta|_{\Delta=0}` -- and the sum is
+    neither renormalised nor squashed.
+    """
+    out = theta0.unsqueeze(0) + (delta if role in ("weight", "embedding") else MIP_VECTOR_SCALE * delta)
+    if role == "weight":
+        out = out * torch.sqrt(2.0 / fan_in.to(out.dtype)).view(-1, *([1] * (out.dim() - 1)))
+    return out
 
 
 def normalize_output(raw: torch.Tensor, role: str, fan_in: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
@@ -245,17 +319,23 @@ def normalized_from_factors(
     return ((a * coef.view(-1, 1, 1)) @ b.transpose(1, 2)).view(a.shape[0], *shape)
 
 
-def build_decoder(kind: str, hidden: int, mip: bool, rank: int = 16, max_dim: int = 2**17) -> nn.Module:
-    """``kind`` in ``{"tiled", "lowrank"}``; ``mip=True`` wraps two of them in :class:`ResidualDecoder`."""
-
-    def one() -> nn.Module:
-        if kind == "lowrank":
-            return LowRankDecoder(hidden, rank=rank, max_dim=max_dim)
-        if kind == "tiled":
-            return TiledDecoder(hidden, max_dim=max_dim)
-        raise ValueError(f"unknown decoder {kind!r}; choose 'tiled' or 'lowrank'")
-
-    return ResidualDecoder(one(), one()) if mip else one()
+def build_decoder(kind: str, hidden: int, rank: int = 16, max_dim: int = 2**17) -> nn.Module:
+    """``kind`` in ``{"tiled", "lowrank"}`` (with MIP the same decoder predicts the residual)."""
+    if kind == "lowrank":
+        return LowRankDecoder(hidden, rank=rank, max_dim=max_dim)
+    if kind == "tiled":
+        return TiledDecoder(hidden, max_dim=max_dim)
+    raise ValueError(f"unknown decoder {kind!r}; choose 'tiled' or 'lowrank'")
 
 
-__all__ = ["LowRankDecoder", "TiledDecoder", "ResidualDecoder", "normalize_output", "build_decoder", "check_shape"]
+__all__ = [
+    "LowRankDecoder",
+    "TiledDecoder",
+    "Theta0",
+    "kernel_index",
+    "tile_to",
+    "mip_output",
+    "normalize_output",
+    "build_decoder",
+    "check_shape",
+]

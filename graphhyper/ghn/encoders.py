@@ -25,7 +25,9 @@ class ShapeEncoding(nn.Module):
         \phi(s) = [\sin(\pi 2^j s / 17), \cos(\pi 2^j s / 17)]_{j=0}^{F-1} \;\Vert\; [s / 17]
 
     followed by a linear map to ``hidden``. With ``constant_norm=True`` (the MIP option) the raw term is
-    dropped so :math:`\lVert\phi(s)\rVert` is the same for every input.
+    dropped, so every descriptor is encoded by its (sin, cos) pairs only -- MIP's
+    :math:`[\cos(\pi\gamma/2), \sin(\pi\gamma/2)]` at several frequencies -- and
+    :math:`\lVert\phi(s)\rVert^2 = S F` for every input (``S = SHAPE_RAW_DIM`` descriptors, ``F`` frequencies).
 
     Shapes: ``[N, SHAPE_RAW_DIM] -> [N, hidden]``.
     """
@@ -41,16 +43,25 @@ class ShapeEncoding(nn.Module):
         in_dim = SHAPE_RAW_DIM * 2 * num_freqs + (0 if constant_norm else SHAPE_RAW_DIM)
         self.proj = nn.Linear(in_dim, hidden)
 
-    def forward(self, raw: torch.Tensor) -> torch.Tensor:
+    def features(self, raw: torch.Tensor) -> torch.Tensor:
+        r"""The encoding :math:`\phi(s)` before the linear map: ``[N, SHAPE_RAW_DIM] -> [N, in_dim]``."""
         ang = raw.unsqueeze(-1) * self.freqs  # [N, S, F]
         feats = [ang.sin().flatten(1), ang.cos().flatten(1)]
         if not self.constant_norm:
             feats.append(raw / 17.0)
-        return self.proj(torch.cat(feats, dim=1))
+        return torch.cat(feats, dim=1)
+
+    def forward(self, raw: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.features(raw))
 
 
 class NodeEmbedding(nn.Module):
-    """``h0 = op_embedding[op] + ShapeEncoding(shape)``; with ``constant_norm`` rescaled to norm ``sqrt(d)``."""
+    r"""``h0 = op_embedding[op] + ShapeEncoding(shape)`` = a linear map of the input :math:`[e_{op};\ \phi(s)]`.
+
+    With ``constant_norm`` (MIP) that input has the same norm :math:`\sqrt{1 + S F}` for every node: the op is
+    one-hot and :math:`\phi` has no raw term. As in MIP the *input* has constant norm; ``h0`` itself is not
+    renormalised.
+    """
 
     def __init__(self, num_ops: int, hidden: int, constant_norm: bool = False):
         super().__init__()
@@ -59,10 +70,7 @@ class NodeEmbedding(nn.Module):
         self.constant_norm = constant_norm
 
     def forward(self, batch: GraphBatch) -> torch.Tensor:
-        h = self.op(batch.op_idx) + self.shape(batch.shape_raw)
-        if self.constant_norm:
-            h = F.normalize(h, dim=-1) * math.sqrt(h.shape[-1])
-        return h
+        return self.op(batch.op_idx) + self.shape(batch.shape_raw)
 
 
 class GatedGNN(nn.Module):

@@ -18,7 +18,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from graphhyper.errors import CheckpointError, GraphhyperError
-from graphhyper.ghn.model import GHN, GHNConfig
+from graphhyper.ghn.model import GHN, GHNConfig, legacy_mip_error
 
 if TYPE_CHECKING:
     from graphhyper.ghn.reference.ghn import PublishedGHN
@@ -218,6 +218,9 @@ def _check_header(f: Any, config: GHNConfig, st_path: Path, js_path: Path, size:
                 f"{st_path} was saved with a different config than {js_path}; pair each weights "
                 "file with the JSON written beside it."
             )
+    legacy = legacy_mip_error(config, f.keys(), str(st_path))
+    if legacy is not None:
+        raise legacy
     expected = _expected_state(config)
     found = {k: (tuple(sl.get_shape()), sl.get_dtype()) for k in f.keys() for sl in (f.get_slice(k),)}
     missing = sorted(set(expected) - set(found))

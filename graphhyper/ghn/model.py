@@ -13,16 +13,17 @@ import math
 import warnings
 from collections import Counter, OrderedDict, defaultdict
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import torch
 from torch import nn
 
-from graphhyper.errors import InvalidInputError, UnknownOpError
+from graphhyper.errors import CheckpointError, InvalidInputError, UnknownOpError
 from graphhyper.ghn.decoders import (
-    ResidualDecoder,
+    Theta0,
     build_decoder,
     check_shape,
+    mip_output,
     normalize_output,
     normalized_from_factors,
 )
@@ -65,7 +66,9 @@ class GHNConfig:
         hidden: node / parameter embedding size.
         encoder: ``"gatedgnn"`` (GHN-2) or ``"transformer"`` (GHN-3).
         decoder: ``"lowrank"`` (LoGAH) or ``"tiled"`` (GHN-2).
-        mip: MIP option: constant-norm input encodings and ``theta = theta0 + delta``.
+        mip: magnitude-invariant parametrisation (Ortiz et al., ICLR 2024): constant-norm input encodings, a free
+            learned ``theta0`` per parameter kind and the additive output ``theta = theta0 + delta`` with no
+            output normalisation (see docs/ghn.md, "MIP").
         rank: rank of the low-rank decoder.
         layers, heads, cutoff: transformer depth, heads and shortest-path cutoff.
         rounds: forward+backward sweeps of the GatedGNN.
@@ -208,14 +211,35 @@ def _checked_state(module: nn.Module, prediction: Prediction, strict: bool) -> d
 _CHUNK_NUMEL = 2**25  # elements decoded at once, bounds the transient memory for very large targets
 
 
+def legacy_mip_error(config: GHNConfig, names: Iterable[str], where: str) -> CheckpointError | None:
+    """The error for weights of a GHN with ``mip=True`` saved in the layout before MIP as published, else ``None``.
+
+    That layout decoded ``theta0`` from the node embedding (``decoder.base.*`` next to ``decoder.delta.*``) and
+    renormalised the sum; its weights mean nothing to the current MIP GHN.
+    """
+    if not config.mip or not any(n.startswith(("decoder.base.", "decoder.delta.")) for n in names):
+        return None
+    return CheckpointError(
+        f"{where} is a GHN with mip=true in the layout of graphhyper before MIP as published (theta0 decoded "
+        "from the node embeddings, output renormalised); this graphhyper implements MIP with a free learned theta0 "
+        "and cannot load it. Retrain it (scripts/train_ghn.py --mip, or `graphhyper ghn train --mip`), or load it "
+        "with graphhyper at commit 99edd9b or earlier."
+    )
+
+
 class GHN(nn.Module):
     r"""Graph hypernetwork: :math:`\{\theta_p\}_{p} = \mathrm{Dec}(\mathrm{Enc}(G))`.
 
     Node embeddings :math:`h^0_v = E_{op}[o_v] + \mathrm{ShapeEnc}(s_v)` go through the encoder (GatedGNN
     or graph transformer); each parameter :math:`p` owned by node :math:`v` is decoded from
     :math:`h_v + E_{role}[p] + E_{slot}[p]`, all parameters of one shape in one batched call, then
-    normalised per op (:func:`~graphhyper.ghn.decoders.normalize_output`).
+    normalised per op (:func:`~graphhyper.ghn.decoders.normalize_output`). With ``config.mip`` the decoded
+    tensor is instead a residual added to the free base :math:`\theta_0` of its kind
+    (:class:`~graphhyper.ghn.decoders.Theta0`, :func:`~graphhyper.ghn.decoders.mip_output`).
     """
+
+    gain: nn.Linear | None  # output gain of the normalised (non-MIP) output
+    theta0: Theta0 | None
 
     def __init__(self, config: GHNConfig | None = None):
         super().__init__()
@@ -234,12 +258,12 @@ class GHN(nn.Module):
         )
         self.role = nn.Embedding(len(ROLES), config.hidden)
         self.slot = nn.Embedding(8, config.hidden)
-        self.gain = nn.Linear(config.hidden, 1)
-        self.decoder = build_decoder(
-            config.decoder, config.hidden, config.mip, rank=config.rank, max_dim=config.max_dim
-        )
-        nn.init.zeros_(self.gain.weight)
-        nn.init.constant_(self.gain.bias, -1.1)  # gain 0.5 + 1.5 * sigmoid(-1.1) ~ 0.87
+        self.gain = None if config.mip else nn.Linear(config.hidden, 1)
+        self.decoder = build_decoder(config.decoder, config.hidden, rank=config.rank, max_dim=config.max_dim)
+        self.theta0 = Theta0() if config.mip else None
+        if self.gain is not None:
+            nn.init.zeros_(self.gain.weight)
+            nn.init.constant_(self.gain.bias, -1.1)  # gain 0.5 + 1.5 * sigmoid(-1.1) ~ 0.87
 
     # ------------------------------------------------------------------ core
     def pack(self, graph_or_module, **trace_kwargs) -> tuple[PackedGraph, Any]:
@@ -267,10 +291,6 @@ class GHN(nn.Module):
                 check_shape(spec.name, spec.shape, self.config.max_dim)
                 groups[(spec.shape, spec.role)].append((gi, spec, off + spec.node))
         out: list[dict[str, torch.Tensor]] = [{} for _ in packed]
-        factors: Any = getattr(self.decoder, "factors", None)
-        fast = factors is not None and (
-            not isinstance(self.decoder, ResidualDecoder) or hasattr(self.decoder.base, "factors")
-        )
         for (shape, role), items in groups.items():
             node = torch.tensor([it[2] for it in items], device=dev)
             slot = torch.tensor([it[1].slot for it in items], device=dev)
@@ -280,17 +300,22 @@ class GHN(nn.Module):
             step = max(1, _CHUNK_NUMEL // numel)
             for a in range(0, len(items), step):
                 sl = slice(a, a + step)
-                hp = h[node[sl]] + emb[sl]
-                args = (hp, shape, h0[node[sl]] + emb[sl]) if isinstance(self.decoder, ResidualDecoder) else (hp, shape)
-                gain = self.gain(hp).squeeze(-1)
-                if fast and role in ("weight", "embedding") and len(shape) >= 2:
-                    a, b = factors(*args)
-                    val = normalized_from_factors(a, b, shape, role, fan_in[sl], gain)
-                else:
-                    val = normalize_output(self.decoder(*args), role, fan_in[sl], gain)
+                val = self._decode(h[node[sl]] + emb[sl], shape, role, fan_in[sl])
                 for (gi, spec, _), t in zip(items[sl], val.unbind(0)):
                     out[gi][spec.name] = t
         return out
+
+    def _decode(self, hp: torch.Tensor, shape: tuple[int, ...], role: str, fan_in: torch.Tensor) -> torch.Tensor:
+        """Parameters ``[G, *shape]`` of one chunk of a shape group from their embeddings ``hp [G, hidden]``."""
+        if self.theta0 is not None:
+            return mip_output(self.theta0(role, shape), self.decoder(hp, shape), role, fan_in)
+        assert self.gain is not None  # every GHN without MIP has its output gain
+        gain = self.gain(hp).squeeze(-1)
+        factors: Any = getattr(self.decoder, "factors", None)
+        if factors is not None and role in ("weight", "embedding") and len(shape) >= 2:
+            a, b = factors(hp, shape)
+            return normalized_from_factors(a, b, shape, role, fan_in, gain)
+        return normalize_output(self.decoder(hp, shape), role, fan_in, gain)
 
     # ------------------------------------------------------------------ public API
     def predict(self, module_or_graph, *, on_unknown: str = "report", **trace_kwargs) -> Prediction:

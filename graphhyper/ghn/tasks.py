@@ -9,8 +9,10 @@ from the original training pool, seeded; searches select on it) and ``test`` (un
 choice). Nothing that trains draws a validation example; the bundled checkpoint
 (``ghn-tiny-tiled``) predates the split and was trained on the whole pool, validation examples included (never test).
 
-Splits of architectures (see :func:`arch_specs`): ``"id"`` (the training distribution, made small so a GHN
-trains on 2 CPU cores), ``"wide"`` (wider than anything seen: 48-64 channels), ``"deep"`` (12-18 cells).
+Splits of architectures (see :func:`arch_specs`), the five of DeepNets-1M scaled down: ``"id"`` (the training
+distribution, made small so a GHN trains on 2 CPU cores), ``"wide"`` (wider than anything seen: 48-64 channels),
+``"deep"`` (12-16 cells), ``"dense"`` (5-6 nodes per cell with 2-3 incoming edges each, against 1-4 nodes with 2
+edges in ID) and ``"bn_free"`` (the ID distribution without any batch norm).
 """
 
 from __future__ import annotations
@@ -28,9 +30,16 @@ SPLIT_OVERRIDES: dict[str, dict] = {
     "id": dict(cells=(3, 5), widths=(8, 12, 16), head_hiddens=(32, 64)),
     "wide": dict(cells=(3, 5), widths=(48, 64), head_hiddens=(32, 64)),
     "deep": dict(cells=(12, 16), widths=(8, 12, 16), head_hiddens=(32, 64)),
+    "dense": dict(cells=(3, 5), widths=(8, 12, 16), head_hiddens=(32, 64)),
+    "bn_free": dict(cells=(3, 5), widths=(8, 12, 16), head_hiddens=(32, 64)),
 }
+#: Architecture splits, in the order tables report them.
+ARCH_SPLITS = ("id", "wide", "deep", "dense", "bn_free")
+#: The DARTS split each architecture split samples from (its node / edge / norm ranges; cells, widths and head
+#: sizes come from :data:`SPLIT_OVERRIDES`).
+_BASE_SPLIT = {"id": "id", "wide": "id", "deep": "deep", "dense": "dense", "bn_free": "bn_free"}
 #: Seed offsets so the held-out ID test architectures never coincide with training ones.
-_SPLIT_SEED = {"train": 0, "id": 7919, "wide": 104729, "deep": 1299709}
+_SPLIT_SEED = {"train": 0, "id": 7919, "wide": 104729, "deep": 1299709, "dense": 15485867, "bn_free": 32452843}
 #: Added to a split's seed offset for its validation architectures (far from every other draw).
 _VAL_ARCH_OFFSET = 50_000_017
 #: Data splits of a task, and the seed offset of the validation draw (independent of the test draw).
@@ -145,9 +154,9 @@ def get_task(name: str) -> Task:
 
 
 def arch_specs(task: Task, split: str, n: int, seed: int = 0, role: str = "test") -> list:
-    """``n`` DARTS specs for ``task``: ``split`` in ``{"id", "wide", "deep"}``; ``role="train"`` gives the
-    training pool of the ID distribution (disjoint seeds from the held-out ``role="test"`` ID split), and
-    ``role="val"`` held-out architectures for choosing recipes or checkpoints (disjoint from the test ones)."""
+    """``n`` DARTS specs for ``task``: ``split`` in :data:`ARCH_SPLITS`; ``role="train"`` gives training
+    architectures of that distribution (disjoint seeds from the held-out ``role="test"`` ones), and ``role="val"``
+    held-out architectures for choosing recipes or checkpoints (disjoint from the test ones)."""
     from graphhyper.arch.spaces import darts
 
     if hasattr(task, "arch_specs"):  # tasks with their own space (graphhyper.ghn.transformer_tasks)
@@ -156,7 +165,7 @@ def arch_specs(task: Task, split: str, n: int, seed: int = 0, role: str = "test"
         raise InvalidInputError(f"Unknown architecture split {split!r}; choose one of {sorted(SPLIT_OVERRIDES)}.")
     if role not in ("train", "val", "test"):
         raise InvalidInputError(f"Unknown architecture role {role!r}; choose 'train', 'val' or 'test'.")
-    base = "deep" if split == "deep" else "id"
+    base = _BASE_SPLIT[split]
     offset = _SPLIT_SEED["train" if role == "train" else split] + (_VAL_ARCH_OFFSET if role == "val" else 0)
     return [
         darts.sample_spec(offset + seed * 100_003 + j, base, **task.darts_kwargs(), **SPLIT_OVERRIDES[split])

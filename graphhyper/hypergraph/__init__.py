@@ -15,7 +15,7 @@ from graphhyper.hypergraph.directed import DirectedHypergraph
 from graphhyper.hypergraph.generators import hsbm, random_hypergraph
 from graphhyper.hypergraph.structure import Hypergraph
 
-_LAZY = ("nn", "models", "distill", "kernels", "convert", "transforms")
+_LAZY = ("nn", "models", "distill", "kernels", "convert", "transforms", "hif", "sampling", "minibatch")
 
 
 def __getattr__(name: str):

@@ -7,12 +7,14 @@ networkx (bipartite graph), hypernetx and xgi. Optional libraries are imported l
 
 from __future__ import annotations
 
+import json
 import os
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import torch
 
 from graphhyper.errors import InvalidHypergraphError, require
+from graphhyper.hypergraph import hif as _hif
 
 if TYPE_CHECKING:
     from graphhyper.hypergraph.structure import Hypergraph
@@ -159,16 +161,94 @@ def from_networkx(cls: type[H], g: Any) -> H:
 
 
 # ---------------------------------------------------------------------------------------------- hypernetx / xgi
+# Both go through the HIF document of graphhyper.hypergraph.hif: one mapping of ids, weights and attributes.
 def to_hypernetx(hg: Hypergraph) -> Any:
-    """``hypernetx.Hypergraph`` keyed by hyperedge id (weights are not carried)."""
+    """``hypernetx.Hypergraph``: hyperedge ``e`` has uid ``e`` and property ``weight``; node weights and incidence
+    features (cell property ``features``) are carried. HyperNetX has no isolated nodes or empty hyperedges, so
+    those are refused (call ``hg.remove_isolated_nodes()`` / ``hg.drop_empty_edges()`` first)."""
     hnx = require("hypernetx", None, "conversion to hypernetx")
-    return hnx.Hypergraph({e: members for e, members in enumerate(hg.hyperedges())})
+    pd = require("pandas", None, "conversion to hypernetx")
+    from graphhyper.hypergraph.directed import DirectedHypergraph
+
+    if isinstance(hg, DirectedHypergraph):
+        raise InvalidHypergraphError("to_hypernetx takes an undirected Hypergraph; use to_hif() for directed ones.")
+    _refuse_isolated_and_empty(hg, "HyperNetX")
+    doc = _hif.to_hif(hg)
+    frames = {part: pd.DataFrame(_hnx_rows(doc[part], part)) for part in ("incidences", "nodes", "edges")}
+    return hnx.Hypergraph(
+        frames["incidences"],
+        misc_cell_properties_col="attrs",
+        edge_properties=frames["edges"],
+        node_properties=frames["nodes"],
+        misc_properties_col="attrs",
+    )
+
+
+def _refuse_isolated_and_empty(hg: Hypergraph, library: str) -> None:
+    if hg.isolated_nodes().numel():
+        raise InvalidHypergraphError(
+            f"{library} drops isolated nodes ({hg.isolated_nodes().numel()} here); call hg.remove_isolated_nodes() "
+            "first (it returns the id mapping), or use to_hif()."
+        )
+    if bool((hg.edge_degree == 0).any()):
+        raise InvalidHypergraphError(f"{library} has no empty hyperedges; call hg.drop_empty_edges() first.")
+
+
+def _hnx_rows(records: list[dict[str, Any]], part: str) -> dict[str, list[Any]]:
+    """Column lists (``weight`` 1 and ``attrs`` {} where a record has none) for a HyperNetX DataFrame."""
+    keys = ("edge", "node") if part == "incidences" else (part[:-1],)
+    cols: dict[str, list[Any]] = {k: [r[k] for r in records] for k in keys}
+    cols["weight"] = [r.get("weight", 1.0) for r in records]
+    cols["attrs"] = [dict(r.get("attrs", {})) for r in records]
+    return cols
+
+
+def from_hypernetx(cls: type[H], h: Any, unmapped: _hif.Unmapped = "raise") -> H:
+    """From a ``hypernetx.Hypergraph`` (uids, weights and properties as in its HIF export; ``unmapped`` as in
+    :func:`graphhyper.hypergraph.hif.from_hif`)."""
+    doc = {
+        "network-type": "undirected",
+        "incidences": _hnx_records(h.incidences.to_dataframe, ("edge", "node")),
+        "nodes": _hnx_records(h.nodes.to_dataframe, ("node",)),
+        "edges": _hnx_records(h.edges.to_dataframe, ("edge",)),
+    }
+    return cast(H, _hif.from_hif(doc, cls, unmapped=unmapped))
+
+
+def _hnx_records(frame: Any, keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """HIF records of a HyperNetX property DataFrame: index -> ids, ``weight``, other columns -> ``attrs``."""
+    out = []
+    for index, row in frame.iterrows():
+        ids = index if isinstance(index, tuple) else (index,)
+        props = dict(row)
+        attrs = dict(props.pop("misc_properties", None) or {})
+        weight = props.pop("weight", 1.0)
+        attrs.update(props)
+        rec: dict[str, Any] = {k: _plain(i) for k, i in zip(keys, ids)}
+        rec["weight"] = float(weight)
+        if attrs:
+            rec["attrs"] = attrs
+        out.append(rec)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars (pandas indexes) as Python ints / strings."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def to_xgi(hg: Hypergraph) -> Any:
-    """``xgi.Hypergraph`` with node ids ``0..V-1`` (isolated nodes included) and hyperedge ids ``0..E-1``."""
+    """``xgi.Hypergraph`` (``xgi.DiHypergraph`` for a ``DirectedHypergraph``) with node ids ``0..V-1`` (isolated
+    nodes included), hyperedge ids ``0..E-1`` (empty ones included) and the weights as the ``weight`` attribute
+    of every hyperedge (and of every node when not all 1). XGI has no per-incidence attributes: incidence features
+    are not carried (use to_hif for them)."""
     xgi = require("xgi", None, "conversion to xgi")
-    h = xgi.Hypergraph()
-    h.add_nodes_from(range(hg.num_nodes))
-    h.add_edges_from({e: members for e, members in enumerate(hg.hyperedges())})
-    return h
+    return xgi.from_hif_dict(_hif.to_hif(hg, weight_attrs=True))
+
+
+def from_xgi(cls: type[H], h: Any, unmapped: _hif.Unmapped = "raise") -> H:
+    """From an ``xgi.Hypergraph`` / ``xgi.DiHypergraph`` via its HIF document; a ``weight`` attribute is the
+    weight (``unmapped`` as in :func:`graphhyper.hypergraph.hif.from_hif`)."""
+    xgi = require("xgi", None, "conversion from xgi")
+    doc = json.loads(json.dumps(xgi.to_hif_dict(h)))
+    return cast(H, _hif.from_hif(doc, cls, unmapped=unmapped))

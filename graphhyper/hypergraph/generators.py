@@ -36,28 +36,56 @@ def hsbm(
     _check(num_nodes, num_edges, num_classes, feature_dim, mean_edge_size, p_in, min_edge_size)
     rng = np.random.default_rng(seed)
     y = rng.integers(0, num_classes, size=num_nodes)
+    node, edge = _incidences(rng, y, num_nodes, num_edges, num_classes, mean_edge_size, p_in, min_edge_size)
+    index = torch.stack([torch.from_numpy(node), torch.from_numpy(edge)])
+    del node, edge
+    x = _features(rng, y, num_classes, feature_dim, feature_noise)
+    hg = Hypergraph(num_nodes, hyperedge_index=index, num_edges=num_edges, deduplicate=True)
+    return hg, torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+
+
+def _incidences(
+    rng: np.random.Generator,
+    y: np.ndarray,
+    num_nodes: int,
+    num_edges: int,
+    num_classes: int,
+    mean_edge_size: float,
+    p_in: float,
+    min_edge_size: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(node, edge)`` int64 ids of the sampled incidences (repeats not yet merged)."""
     order = np.argsort(y, kind="stable")
     counts = np.bincount(y, minlength=num_classes)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-
     sizes = np.maximum(min_edge_size, 1 + rng.poisson(max(mean_edge_size - 1.0, 0.0), size=num_edges))
     sizes = np.minimum(sizes, num_nodes)
     home = rng.integers(0, num_classes, size=num_edges)
     home = np.where(counts[home] > 0, home, y[rng.integers(0, num_nodes, size=num_edges)])
-    edge = np.repeat(np.arange(num_edges), sizes)
+    edge = np.repeat(np.arange(num_edges, dtype=np.int64), sizes)
     nnz = edge.size
     inside = rng.random(nnz) < p_in
     cls = home[edge]
     pick_in = order[starts[cls] + (rng.random(nnz) * counts[cls]).astype(np.int64).clip(max=counts[cls] - 1)]
-    pick_any = rng.integers(0, num_nodes, size=nnz)
-    node = np.where(inside, pick_in, pick_any)
+    del cls
+    node = np.where(inside, pick_in, rng.integers(0, num_nodes, size=nnz)).astype(np.int64, copy=False)
+    return node, edge
 
+
+_ROWS = 1 << 16  # feature rows drawn per chunk: float64 temporaries of 64k rows, not of all V
+
+
+def _features(
+    rng: np.random.Generator, y: np.ndarray, num_classes: int, feature_dim: int, feature_noise: float
+) -> np.ndarray:
+    """``[V, F]`` float32 class means (norm 2) plus Gaussian noise, drawn in row chunks (same stream as one draw)."""
     means = rng.standard_normal((num_classes, feature_dim))
     means /= np.linalg.norm(means, axis=1, keepdims=True).clip(min=1e-12)
-    x = means[y] * 2.0 + feature_noise * rng.standard_normal((num_nodes, feature_dim))
-    index = torch.from_numpy(np.stack([node, edge]).astype(np.int64))
-    hg = Hypergraph(num_nodes, hyperedge_index=index, num_edges=num_edges, deduplicate=True)
-    return hg, torch.from_numpy(x.astype(np.float32)), torch.from_numpy(y.astype(np.int64))
+    x = np.empty((y.size, feature_dim), dtype=np.float32)
+    for lo in range(0, y.size, _ROWS):
+        hi = min(lo + _ROWS, y.size)
+        x[lo:hi] = means[y[lo:hi]] * 2.0 + feature_noise * rng.standard_normal((hi - lo, feature_dim))
+    return x
 
 
 def random_hypergraph(

@@ -23,14 +23,14 @@ from __future__ import annotations
 import functools
 import numbers
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphhyper.errors import InvalidInputError
-from graphhyper.hypergraph import features, ops
+from graphhyper.hypergraph import features, ops, sampling
 from graphhyper.hypergraph import nn as hnn
 from graphhyper.hypergraph.nn import as_hypergraph, check_features, csr_order, dropout, reset_module
 
@@ -78,6 +78,14 @@ def _wrap(x: Tensor, hg, self_loops: bool = False):
     return hg.cache("with_self_loops", hg.add_self_loops) if self_loops else hg
 
 
+def _layer_plan(convs: nn.ModuleList, hg, self_loops: bool) -> Sequence[tuple[Any, int | None]] | None:
+    """:func:`graphhyper.hypergraph.sampling.layer_plan` of ``hg`` when it is a trimmable sample and every conv
+    declares ``trim_safe`` (its output at a node needs only what a trim keeps), else ``None``."""
+    if isinstance(hg, Tensor) or not all(getattr(conv, "trim_safe", False) for conv in convs):
+        return None
+    return sampling.layer_plan(hg, len(convs), self_loops)
+
+
 # ---------------------------------------------------------------------------------------------- model classes
 class HypergraphClassifier(nn.Module):
     """A stack of hypergraph convolutions: input dropout, then ``conv -> activation -> dropout`` per layer, the
@@ -105,16 +113,25 @@ class HypergraphClassifier(nn.Module):
 
     @_entry
     def forward(self, x: Tensor, hg) -> Tensor:
-        hg = _wrap(x, hg, self.self_loops)
+        """``[V, C]`` logits; on a trimmable :class:`~graphhyper.hypergraph.sampling.NodeSampler` sample (see
+        :func:`~graphhyper.hypergraph.sampling.layer_plan`), ``[B, C]`` logits of its ``B`` seeds."""
+        plan = self._layer_plan(hg)
+        if plan is None:
+            plan = [(_wrap(x, hg, self.self_loops), None)] * len(self.convs)
         x = _input_dropout(x, self.input_dropout, self.training)
-        for i, conv in enumerate(self.convs):
-            x = self._conv(conv, x, hg)
+        for i, (conv, (hg_l, rows)) in enumerate(zip(self.convs, plan)):
+            x = self._conv(conv, x, hg_l, rows)
             if i < len(self.convs) - 1:
                 x = dropout(self.act(x), self.dropout, self.training)
         return x
 
-    def _conv(self, conv: nn.Module, x: Tensor, hg) -> Tensor:
-        return conv(x, hg)
+    def _layer_plan(self, hg) -> Sequence[tuple[Any, int | None]] | None:
+        """Per-layer trims of a sampled ``hg`` when every conv supports them (``trim_safe``)."""
+        return _layer_plan(self.convs, hg, self.self_loops)
+
+    def _conv(self, conv: nn.Module, x: Tensor, hg, rows: int | None) -> Tensor:
+        """``conv(x, hg)``, or its first ``rows`` rows (``trim_safe`` convs take ``out_rows``)."""
+        return conv(x, hg) if rows is None else conv(x, hg, out_rows=rows)
 
 
 class HyperGCN(HypergraphClassifier):
@@ -133,8 +150,8 @@ class HyperGCN(HypergraphClassifier):
             self._graph = hg.cache(key, lambda: hnn.hypergcn_graph(x, hg, self.use_mediator))
         return super().forward(x, hg)
 
-    def _conv(self, conv: nn.Module, x: Tensor, hg) -> Tensor:
-        return conv(x, hg, graph=self._graph)
+    def _conv(self, conv: nn.Module, x: Tensor, hg, rows: int | None) -> Tensor:
+        return conv(x, hg, graph=self._graph)[:rows]
 
 
 class UniGCNII(nn.Module):
@@ -168,11 +185,14 @@ class UniGCNII(nn.Module):
 
     @_entry
     def forward(self, x: Tensor, hg) -> Tensor:
-        hg = _wrap(x, hg, self_loops=True)
+        """``[V, C]`` logits; ``[B, C]`` for the seeds of a trimmable sample (as :class:`HypergraphClassifier`)."""
+        plan = _layer_plan(self.convs, hg, self_loops=True)
+        if plan is None:
+            plan = [(_wrap(x, hg, self_loops=True), None)] * len(self.convs)
         x = _input_dropout(x, self.input_dropout, self.training)
         x0 = x = F.relu(features.apply_linear(self.lin_in, x))
-        for conv in self.convs:
-            x = F.relu(conv(dropout(x, self.dropout, self.training), hg, x0=x0))
+        for conv, (hg_l, rows) in zip(self.convs, plan):
+            x = F.relu(conv(dropout(x, self.dropout, self.training), hg_l, x0=x0[: x.shape[0]], out_rows=rows))
         return self.lin_out(dropout(x, self.dropout, self.training))
 
 

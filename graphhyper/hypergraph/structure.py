@@ -12,13 +12,15 @@ Repeated (node, hyperedge) incidences are refused unless ``deduplicate=True``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, TypeVar, cast
 
 import torch
 
 from graphhyper.errors import InvalidHypergraphError
 from graphhyper.hypergraph import _validate as V
 from graphhyper.hypergraph import convert as _convert
+from graphhyper.hypergraph import hif as _hif
 from graphhyper.hypergraph import transforms as _tf
 
 if TYPE_CHECKING:
@@ -356,10 +358,40 @@ class Hypergraph:
         return _convert.from_networkx(cls, g)
 
     def to_hypernetx(self) -> Any:
+        """``hypernetx.Hypergraph`` with weights (no isolated nodes or empty hyperedges: HyperNetX drops them)."""
         return _convert.to_hypernetx(self)
 
+    @classmethod
+    def from_hypernetx(cls, h: Any, unmapped: _hif.Unmapped = "raise") -> Self:
+        return _convert.from_hypernetx(cls, h, unmapped)
+
     def to_xgi(self) -> Any:
+        """``xgi.Hypergraph`` (``xgi.DiHypergraph`` when directed), weights as the ``weight`` attribute."""
         return _convert.to_xgi(self)
+
+    @classmethod
+    def from_xgi(cls, h: Any, unmapped: _hif.Unmapped = "raise") -> Self:
+        return _convert.from_xgi(cls, h, unmapped)
+
+    def to_hif(self, **kwargs: Any) -> dict[str, Any]:
+        """HIF document (JSON-ready ``dict``); options (``node_features``, ``extra``, ``metadata``, ``validate``, ...)
+        as :func:`graphhyper.hypergraph.hif.to_hif`."""
+        return _hif.to_hif(self, **kwargs)
+
+    @classmethod
+    def from_hif(cls, doc: dict[str, Any], **kwargs: Any) -> Self:
+        """From a HIF document; ``validate``, ``unmapped``, ``deduplicate`` as in
+        :func:`graphhyper.hypergraph.hif.from_hif`."""
+        return cast("Self", _hif.from_hif(doc, cls, **kwargs))
+
+    def write_hif(self, path: str | Path, **kwargs: Any) -> Path:
+        """Write :meth:`to_hif` to ``path`` as JSON; returns the path."""
+        return _hif.write_hif(self, path, **kwargs)
+
+    @classmethod
+    def read_hif(cls, path: str | Path, **kwargs: Any) -> Self:
+        """:meth:`from_hif` of the JSON file at ``path``."""
+        return cast("Self", _hif.read_hif(path, cls, **kwargs))
 
     # ------------------------------------------------------------------ misc
     def __eq__(self, other: object) -> bool:

@@ -58,6 +58,14 @@ def accuracy(logits: torch.Tensor, y: torch.Tensor, idx: torch.Tensor) -> float:
     return float((logits[idx].argmax(-1) == y[idx]).float().mean())
 
 
+def _trimmed_rows(hg: Any, num_nodes: int) -> int:
+    """The seed count of a trimmable sample (:func:`graphhyper.hypergraph.sampling.layer_plan`), else ``num_nodes``."""
+    from graphhyper.hypergraph.sampling import hop_pointers
+
+    ptr = None if isinstance(hg, torch.Tensor) else hop_pointers(hg)
+    return num_nodes if ptr is None else ptr.nodes[1]
+
+
 def node_logits(model: torch.nn.Module, x: torch.Tensor, hg: Any) -> torch.Tensor:
     """``model(x, hg)`` as node logits ``[V, C]``: per-incidence rows mean-pooled per node, wrong row counts refused.
 
@@ -76,6 +84,8 @@ def node_logits(model: torch.nn.Module, x: torch.Tensor, hg: Any) -> torch.Tenso
         from graphhyper.hypergraph import ops
 
         out = ops.reduce_to_nodes(out, hg, aggr="mean")
+    if out.dim() == 2 and out.shape[0] == _trimmed_rows(hg, x.shape[0]):
+        return out  # a model that ran per-layer trims of a NodeSampler sample: rows of its seeds only
     if out.dim() != 2 or out.shape[0] != x.shape[0]:
         what = f"{hg.nnz} incidences" if per_incidence else f"{x.shape[0]} nodes"
         raise InvalidInputError(

@@ -1,17 +1,12 @@
-"""Trainer: exact resume after a kill, NaN/inf guard, 2-process gloo data parallel."""
+"""Trainer: exact resume after a kill, NaN/inf guard (data parallel: test_train_ddp.py)."""
 
 from __future__ import annotations
-
-import os
-import subprocess
-import sys
-import textwrap
 
 import pytest
 import torch
 
 from graphhyper.errors import CheckpointError
-from graphhyper.ghn import GHNConfig
+from graphhyper.ghn import GHN, GHNConfig
 from graphhyper.ghn.train import TrainConfig, Trainer
 
 GCFG = dict(hidden=16, layers=1, rank=4)
@@ -78,38 +73,61 @@ def test_nan_guard_skips_and_logs(caplog):
     assert any(not torch.equal(before[k], t.ghn.state_dict()[k]) for k in before)
 
 
-_WORKER = textwrap.dedent("""
-    import sys, torch, torch.distributed as dist
-    torch.set_num_threads(1)
-    rank, world, init, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
-    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
-    from graphhyper.ghn import GHNConfig
-    from graphhyper.ghn.train import Trainer, TrainConfig
-    torch.manual_seed(rank)  # different init per rank: the trainer must broadcast rank 0's weights
-    cfg = TrainConfig(tasks=["digits"], steps=2, meta_batch=1, batch_size=8, pool_size=2, warmup=1, seed=0)
-    t = Trainer(None, cfg, None, ghn_config=GHNConfig(hidden=16, layers=1, rank=4))
-    t.fit()
-    torch.save({k: v for k, v in t.ghn.state_dict().items()}, out)
-    dist.destroy_process_group()
-""")
+def test_pool_mix_splits_the_pool_by_share():
+    from graphhyper.errors import InvalidInputError
+    from graphhyper.ghn.train import pool_counts
+
+    assert pool_counts(10, {"id": 1, "bn_free": 1}) == {"id": 5, "bn_free": 5}
+    assert pool_counts(7, {"id": 2, "bn_free": 1}) == {"id": 5, "bn_free": 2}
+    assert sum(pool_counts(11, {"id": 0.3, "dense": 0.3, "bn_free": 0.4}).values()) == 11
+    with pytest.raises(InvalidInputError, match="bn_free"):
+        pool_counts(4, {"bnfree": 1.0})
+    with pytest.raises(InvalidInputError, match="positive sum"):
+        pool_counts(4, {"id": 0.0})
+    t = _trainer(pool_size=6, pool_mix={"id": 0.5, "bn_free": 0.5})
+    norms = [s.norm for s in t.pools[0].specs]
+    assert norms.count("none") == 3 and norms.count("bn") == 3
 
 
-def test_gloo_two_process_data_parallel(tmp_path):
-    script = tmp_path / "worker.py"
-    script.write_text(_WORKER)
-    init = f"file://{tmp_path / 'rendezvous'}"
-    env = dict(os.environ, TQDM_DISABLE="1")
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(script), str(r), "2", init, str(tmp_path / f"w{r}.pt")],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        for r in range(2)
-    ]
-    outs = [p.communicate(timeout=240)[0].decode() for p in procs]
-    assert all(p.returncode == 0 for p in procs), outs
-    w0 = torch.load(tmp_path / "w0.pt", weights_only=True)
-    w1 = torch.load(tmp_path / "w1.pt", weights_only=True)
-    assert all(torch.equal(w0[k], w1[k]) for k in w0)  # gradients were averaged: replicas stay identical
+def test_init_from_starts_at_the_saved_weights_and_trains_them(tmp_path):
+    from graphhyper.ghn import hub
+    from graphhyper.ghn.train import run_training
+
+    torch.manual_seed(1)
+    start = GHN(GHNConfig(**GCFG))
+    hub.save(start, tmp_path / "start")
+    before = {k: v.clone() for k, v in start.state_dict().items()}
+    ft = run_training(
+        _cfg(steps=1, init_from=str(tmp_path / "start.safetensors")), GHNConfig(hidden=8, layers=1), tmp_path / "run"
+    )
+    assert ft.ghn.config.hidden == GCFG["hidden"]  # the saved GHN's config, not the one passed
+    after = ft.ghn.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    assert max((before[k] - after[k]).abs().max().item() for k in before) < 0.05  # one small step from it
+
+
+def test_cli_pool_mix_and_init_from_reach_the_train_config():
+    import argparse
+
+    from graphhyper.cli import ghn as cli_ghn
+
+    parser = argparse.ArgumentParser()
+    cli_ghn.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["ghn", "train", "--pool-mix", "id=0.5,bn_free=0.5", "--init-from", "ghn-tiny-tiled"])
+    assert args.pool_mix == {"id": 0.5, "bn_free": 0.5} and args.init_from == "ghn-tiny-tiled"
+    with pytest.raises(argparse.ArgumentTypeError, match="SPLIT=SHARE"):
+        cli_ghn._pool_mix("bnfree=1")
+
+
+def test_recorded_command_line_parses_back():
+    import argparse
+
+    from graphhyper.cli import ghn as cli_ghn
+
+    parser = argparse.ArgumentParser()
+    cli_ghn.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["ghn", "train", "--pool-mix", "id=0.5,bn_free=0.5"])
+    line = cli_ghn._command_line(args)
+    assert "--pool-mix id=0.5,bn_free=0.5" in line
+    again = parser.parse_args(line.split()[1:])
+    assert again.pool_mix == args.pool_mix

@@ -257,3 +257,13 @@ def test_run_config_patience_zero_trains_every_epoch(shared_data):
     cfg = {"model": {"hidden_channels": 8}, "lr": 0.0, "weight_decay": 0.0, "epochs": 15, "patience": 0}
     assert run_config("zoo", cfg, 0, model_name="hgnn").epochs_run == 15
     assert run_config("zoo", {**cfg, "patience": 1}, 0, model_name="hgnn").epochs_run == 2
+
+
+def test_train_minibatch_on_zoo(capsys, shared_data, tmp_path):
+    ckpt = tmp_path / "zoo.safetensors"
+    args = ["hypergraph", "train", "--dataset", "zoo", "--model", "hgnn", "--epochs", "5", "--quiet"]
+    code = main([*args, "--batch-size", "16", "--max-edges-per-node", "8", "--checkpoint", str(ckpt)])
+    out = capsys.readouterr().out
+    assert code == 0 and "model hgnn: best val acc" in out and ckpt.stat().st_size > 0
+    assert main([*args, "--hops", "1"]) == 1  # sampling options without --batch-size
+    assert "--batch-size" in capsys.readouterr().err

@@ -137,6 +137,7 @@ COMMANDS = {
             "--max-minutes",
             "--export",
             "--device",
+            "--nproc-per-node",
         ],
     ),
     "ghn predict": (
@@ -186,6 +187,7 @@ LONG_WORK = [
     ("graphhyper.experiments.tuning", "evaluate_configs"),
     ("graphhyper.experiments.table", "run_table"),
     ("graphhyper.ghn.train", "run_training"),
+    ("graphhyper.cli.ghn", "launch_torchrun"),
     ("graphhyper.ghn", "from_pretrained"),
     ("graphhyper.cli.search", "nb201_searches"),
     ("graphhyper.cli.search", "darts_search"),

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphhyper.hypergraph import features, ops
@@ -31,6 +35,9 @@ class HGNNConv(HypergraphLayer):
     """
 
     sparse_input = True  # x may be a CSR tensor (bag-of-words features): see graphhyper.hypergraph.features
+    # A node's output needs only its own hyperedges, their members, the members' weighted degrees and |e|, all of
+    # which a per-layer trim of a sample keeps (see graphhyper.hypergraph.sampling.trim); forward takes out_rows.
+    trim_safe = True
 
     def __init__(self, in_channels: int, out_channels: int, bias: bool = True) -> None:
         super().__init__()
@@ -41,7 +48,21 @@ class HGNNConv(HypergraphLayer):
     def reset_parameters(self) -> None:
         reset_linear(self.lin)
 
-    def forward(self, x: Tensor, hg: Hypergraph | Tensor) -> Tensor:
+    def forward(self, x: Tensor, hg: Hypergraph | Tensor, out_rows: int | None = None) -> Tensor:
+        """``out_rows``: return only the first rows (a per-layer trim, see
+        :func:`graphhyper.hypergraph.sampling.layer_plan`); the linear map then runs on those rows only."""
         hg = self.prepare(x, hg)
-        out = ops.hgnn_propagate(features.linear(x, self.lin.weight), hg)
+        out = self._project(x, hg, ops.hgnn_propagate, out_rows)
         return out if self.lin.bias is None else out + self.lin.bias
+
+    def _project(
+        self, x: Tensor, hg: Hypergraph, propagate: Callable[[Tensor, Hypergraph], Tensor], rows: int | None
+    ) -> Tensor:
+        r"""``propagate(x Θ)[:rows]``. ``propagate`` is linear in the features, so this is also
+        ``propagate(x)[:rows] Θ``, which is taken for a dense ``x`` when it is cheaper: fewer input than output
+        channels, or fewer than twice as many when ``x`` needs no gradient (then the backward pass has no
+        propagation at all, only the weight gradient ``(P x)^T g``)."""
+        f_in, f_out = self.lin.in_features, self.lin.out_features
+        if x.layout == torch.strided and (f_in < f_out or (not x.requires_grad and f_in < 2 * f_out)):
+            return F.linear(propagate(x, hg)[:rows], self.lin.weight)
+        return propagate(features.linear(x, self.lin.weight), hg)[:rows]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from graphhyper.hypergraph import features, ops
+from graphhyper.hypergraph import ops
 from graphhyper.hypergraph.nn.hgnn import HGNNConv
 from graphhyper.hypergraph.structure import Hypergraph
 
@@ -32,8 +32,12 @@ class HGNNPConv(HGNNConv):
 
     # Parameters, initialisation and repr are HGNNConv's; only the propagation differs.
 
-    def forward(self, x: Tensor, hg: Hypergraph | Tensor) -> Tensor:
+    def forward(self, x: Tensor, hg: Hypergraph | Tensor, out_rows: int | None = None) -> Tensor:
         hg = self.prepare(x, hg)
-        y = ops.v2e(features.linear(x, self.lin.weight), hg, aggr="mean")
-        out = ops.e2v(y, hg, aggr="mean")
+        out = self._project(x, hg, _mean_of_means, out_rows)
         return out if self.lin.bias is None else out + self.lin.bias
+
+
+def _mean_of_means(x: Tensor, hg: Hypergraph) -> Tensor:
+    """Node -> hyperedge mean, then the weighted hyperedge -> node mean."""
+    return ops.e2v(ops.v2e(x, hg, aggr="mean"), hg, aggr="mean")

@@ -73,9 +73,14 @@ class UniGCNConv(HypergraphLayer):
     def reset_parameters(self) -> None:
         reset_linear(self.lin)
 
-    def forward(self, x: Tensor, hg: Hypergraph | Tensor) -> Tensor:
+    # A node's output needs its own hyperedges, their members, the members' weighted degrees, w_e and |e|: all kept
+    # by a per-layer trim of a sample (graphhyper.hypergraph.sampling.trim); forward takes out_rows.
+    trim_safe = True
+
+    def forward(self, x: Tensor, hg: Hypergraph | Tensor, out_rows: int | None = None) -> Tensor:
+        """``out_rows``: return only the first rows (a per-layer trim)."""
         hg = self.prepare(x, hg)
-        out = unigcn_propagate(x @ self.lin.weight.t(), hg)
+        out = unigcn_propagate(x @ self.lin.weight.t(), hg)[:out_rows]
         if self.lin.bias is not None:
             out = out + self.lin.bias
         return F.normalize(out, dim=-1) if self.normalize else out

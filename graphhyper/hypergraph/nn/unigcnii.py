@@ -57,10 +57,16 @@ class UniGCNIIConv(HypergraphLayer):
     def reset_parameters(self) -> None:
         reset_linear(self.lin)
 
-    def forward(self, x: Tensor, hg: Hypergraph | Tensor, x0: Tensor | None = None) -> Tensor:
+    # Its propagation is UniGCN's (trim_safe there); forward takes out_rows.
+    trim_safe = True
+
+    def forward(
+        self, x: Tensor, hg: Hypergraph | Tensor, x0: Tensor | None = None, out_rows: int | None = None
+    ) -> Tensor:
+        """``x0``: the initial representation (default ``x``); ``out_rows``: return only the first rows."""
         hg = self.prepare(x, hg)
         if x0 is None:
             x0 = x
         check_features(x0, self.channels, "x0", rows=x.size(0))
-        h = torch.lerp(unigcn_propagate(x, hg), x0, self.alpha)  # (1 - alpha) prop + alpha x0, one kernel
+        h = torch.lerp(unigcn_propagate(x, hg)[:out_rows], x0[:out_rows], self.alpha)  # (1 - alpha) prop + alpha x0
         return torch.lerp(h, self.lin(h), self.beta)
