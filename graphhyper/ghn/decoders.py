@@ -274,7 +274,9 @@ def normalize_output(raw: torch.Tensor, role: str, fan_in: torch.Tensor, gain: t
     * ``weight``: :math:`W = \gamma(g)\sqrt{2/\mathrm{fan\_in}}\; \hat W / \mathrm{rms}(\hat W)`
       (He scaling times a learned gain :math:`\gamma(g) = 0.5 + 1.5\sigma(g) \in (0.5, 2)`, bounded away from
       zero so a meta-batch cannot collapse to uniform logits).
-    * ``embedding``: :math:`\gamma(g)\, \hat W / \mathrm{rms}(\hat W)`.
+    * ``embedding`` (``[num, dim]``, ``fan_in = dim``): :math:`\gamma(g)\, \hat W / (\mathrm{rms}(\hat W)
+      \sqrt{\mathrm{dim}})`, entries of order :math:`1/\sqrt{\mathrm{dim}}`, so that a head tied to the embedding
+      (GPT-2) starts with logits of order one instead of :math:`\sqrt{\mathrm{dim}}`.
     * ``norm_weight``: :math:`1 + 0.5\tanh(\hat w) \in (0.5, 1.5)`; ``norm_bias``: :math:`0.5 \tanh(\hat b)`.
     * ``bias`` / other vectors: :math:`0.25 \tanh(\hat b)`; scalars: :math:`\tanh`.
 
@@ -298,6 +300,8 @@ def _weight_scale(role: str, fan_in: torch.Tensor, gain: torch.Tensor) -> torch.
     scale = GAIN_MIN + (GAIN_MAX - GAIN_MIN) * torch.sigmoid(gain)
     if role == "weight":
         scale = scale * torch.sqrt(2.0 / fan_in.to(gain.dtype))
+    elif role == "embedding":  # rows of norm ~gain: a tied output head (GPT-2) then gives O(1) logits
+        scale = scale * torch.rsqrt(fan_in.to(gain.dtype))
     return scale
 
 

@@ -129,7 +129,18 @@ def load_mnist1d_task(seed: int = 42, val_size: int = 500) -> Task:
     return Task("mnist1d", *parts, (xt - mu) / sd, torch.tensor(ds["y_test"], dtype=torch.long), dims=1, image_size=40)
 
 
+def _transformer_loader(name: str) -> Callable[[], Task]:
+    def load() -> Task:
+        from graphhyper.ghn.transformer_tasks import load_task
+
+        return load_task(name)
+
+    return load
+
+
 TASKS: dict[str, Callable[[], Task]] = {"digits": load_digits_task, "mnist1d": load_mnist1d_task}
+#: Transformer tasks (graphhyper.ghn.transformer_tasks): next-byte prediction with GPT-style decoders, ViTs.
+TASKS.update({name: _transformer_loader(name) for name in ("pytext", "digits-vit", "mnist1d-vit")})
 _CACHE: dict[str, Task] = {}
 
 
@@ -148,6 +159,8 @@ def arch_specs(task: Task, split: str, n: int, seed: int = 0, role: str = "test"
     held-out architectures for choosing recipes or checkpoints (disjoint from the test ones)."""
     from graphhyper.arch.spaces import darts
 
+    if hasattr(task, "arch_specs"):  # tasks with their own space (graphhyper.ghn.transformer_tasks)
+        return task.arch_specs(split, n, seed=seed, role=role)
     if split not in SPLIT_OVERRIDES:
         raise InvalidInputError(f"Unknown architecture split {split!r}; choose one of {sorted(SPLIT_OVERRIDES)}.")
     if role not in ("train", "val", "test"):

@@ -118,11 +118,17 @@ class ArchPool:
         if i not in self._built:
             from graphhyper.arch.spaces import darts
 
+            space = getattr(self.task, "space", None) or darts  # transformer tasks carry their own space
             with torch.random.fork_rng(devices=[]):
-                net = darts.build(self.specs[i]).to(device)
-            packed, _ = self.ghn.pack(darts.spec_to_graph(self.specs[i]))
+                net = space.build(self.specs[i]).to(device)
+            packed, _ = self.ghn.pack(space.spec_to_graph(self.specs[i]))
             self._built[i] = (net, packed)
         return self._built[i]
+
+
+def _ce_accuracy(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """Cross-entropy and accuracy of class logits ``[B, C]`` against ``y [B]``."""
+    return F.cross_entropy(logits, y), (logits.argmax(1) == y).float().mean().item()
 
 
 def _dist():
@@ -224,8 +230,9 @@ class Trainer:
             for (net, _), params in zip(built, preds):
                 net.train()
                 logits = torch.func.functional_call(net, params, (x,)).float()
-                losses.append(F.cross_entropy(logits, y))
-                correct += (logits.argmax(1) == y).float().mean().item()
+                loss_i, acc_i = getattr(task, "loss_and_accuracy", _ce_accuracy)(logits, y)
+                losses.append(loss_i)
+                correct += acc_i
         return torch.stack(losses).sum() / (c.meta_batch / self.world), correct
 
     def _global_stats(self, loss: torch.Tensor, correct: float) -> tuple[float, float, bool]:

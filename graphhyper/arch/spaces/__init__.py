@@ -2,6 +2,8 @@
 
 - :mod:`~graphhyper.arch.spaces.darts`: DARTS / DeepNets-1M cells, ID and OOD splits (wide, deep, dense, bn_free).
 - :mod:`~graphhyper.arch.spaces.nb201`: the 15,625 NAS-Bench-201 cells.
+- :mod:`~graphhyper.arch.spaces.gpt`: GPT-2-style byte-level decoders (depth, width, heads, MLP ratio, tying).
+- :mod:`~graphhyper.arch.spaces.vit`: small ViTs for 8x8 digits and MNIST-1D.
 
 Each space module offers ``sample_specs(n, seed, split, **kw)``, ``build(spec)`` and ``spec_to_graph(spec)``;
 :func:`get_space` returns them behind one :class:`Space` interface (used by
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ...errors import InvalidInputError
-from . import darts, nb201
+from . import darts, gpt, nb201, vit
 
 
 @dataclass(frozen=True)
@@ -61,14 +63,34 @@ SPACES = {
         lambda s: nb201.parse(json.loads(s)),
         nb201.all_cells,
     ),
+    "gpt": Space(
+        "gpt",
+        tuple(gpt.SPLITS),
+        gpt.sample_specs,
+        gpt.build,
+        gpt.spec_to_graph,
+        lambda s: s.hash(),
+        lambda s: s.to_json(),
+        gpt.GPTSpec.from_json,
+    ),
+    "vit": Space(
+        "vit",
+        tuple(vit.SPLITS),
+        vit.sample_specs,
+        vit.build,
+        vit.spec_to_graph,
+        lambda s: s.hash(),
+        lambda s: s.to_json(),
+        vit.ViTSpec.from_json,
+    ),
 }
 
 
 def get_space(name: str) -> Space:
-    """The :class:`Space` called ``name`` (``"darts"`` or ``"nb201"``)."""
+    """The :class:`Space` called ``name`` (``"darts"``, ``"nb201"``, ``"gpt"`` or ``"vit"``)."""
     if name not in SPACES:
         raise InvalidInputError(f"Unknown search space {name!r}. Use one of {sorted(SPACES)}.")
     return SPACES[name]
 
 
-__all__ = ["darts", "nb201", "Space", "SPACES", "get_space"]
+__all__ = ["darts", "gpt", "nb201", "vit", "Space", "SPACES", "get_space"]
