@@ -222,3 +222,16 @@ def test_fixed_embeddings_train_only_the_scorer(planted):
     res = ep.train_edge_predictor(model, x, split, strategy="sized", epochs=40, patience=None, seed=0)
     assert res.test_auroc > 0.6
     assert np.isfinite(res.best_val_ap)
+
+
+def test_every_table_method_builds_and_scores(planted):
+    from graphhyper.experiments.edgepred import METHODS, EdgePredSettings, build_edge_predictor
+
+    hg, x, _ = planted
+    cand = Hypergraph(hg.num_nodes, [[0, 1, 2], [3, 4]])
+    for method in METHODS:
+        model = build_edge_predictor(method, x.shape[1], EdgePredSettings(hidden_channels=8, embed_channels=4))
+        assert model(x, hg, cand).shape == (2,)
+        assert (model.encoder is None) == (method == "pool-features")
+    with pytest.raises(InvalidInputError, match="unknown"):
+        build_edge_predictor("node2vec", x.shape[1], EdgePredSettings())

@@ -257,3 +257,15 @@ def test_run_config_patience_zero_trains_every_epoch(shared_data):
     cfg = {"model": {"hidden_channels": 8}, "lr": 0.0, "weight_decay": 0.0, "epochs": 15, "patience": 0}
     assert run_config("zoo", cfg, 0, model_name="hgnn").epochs_run == 15
     assert run_config("zoo", {**cfg, "patience": 1}, 0, model_name="hgnn").epochs_run == 2
+
+
+def test_edgepred_runs_and_reports_auroc_and_ap(capsys, shared_data):
+    code = main(
+        ["hypergraph", "edgepred", "--dataset", "cora-ca", "--method", "gcn", "--negatives", "clique"]
+        + ["--epochs", "3", "--patience", "3", "--threads", "1", "--json"]
+    )
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0
+    assert row["dataset"] == "cora-ca" and row["method"] == "gcn" and row["negatives"] == "clique"
+    assert 0.0 <= row["test_auroc"] <= 1.0 and 0.0 <= row["test_ap"] <= 1.0 and row["epochs_run"] == 3
+    assert row["hyperedges"]["val"] == row["hyperedges"]["test"] > 0  # 10% each of the distinct hyperedges
