@@ -13,6 +13,7 @@ Methods (all score a candidate set with :class:`~graphhyper.hypergraph.edgepred.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -64,6 +65,14 @@ def build_edge_predictor(method: str, in_channels: int, s: EdgePredSettings) -> 
     return ep.EdgePredictor(enc, ep.SetScorer(width, s.scorer_hidden, pool=s.pool, dropout=0.0))
 
 
+@functools.lru_cache(maxsize=2)
+def _load(dataset: str, root: str | None) -> Any:
+    """The dataset, read once per process (a table runs many seeds and methods on it; nothing here mutates it)."""
+    from graphhyper.data import load_hypergraph
+
+    return load_hypergraph(dataset, root)
+
+
 def run_edge_prediction(
     dataset: str,
     method: str,
@@ -74,10 +83,8 @@ def run_edge_prediction(
 ) -> dict[str, Any]:
     """Split ``dataset``'s hyperedges with ``seed`` (10% validation, 10% test by default), train ``method`` with
     ``strategy`` negatives and return the validation and test AUROC / AP with the settings that made them."""
-    from graphhyper.data import load_hypergraph
-
     s = settings or EdgePredSettings()
-    data = load_hypergraph(dataset, root)
+    data = _load(dataset, None if root is None else str(root))
     split = ep.split_hyperedges(data.hg, val=s.val, test=s.test, seed=seed)
     torch.manual_seed(seed)
     model = build_edge_predictor(method, data.num_features, s)

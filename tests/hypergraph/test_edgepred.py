@@ -211,7 +211,7 @@ def test_tiny_run_beats_chance(planted):
     model = ep.EdgePredictor(build_model("hgnn", x.shape[1], 32, hidden_channels=32), ep.SetScorer(32, 32))
     res = ep.train_edge_predictor(model, x, split, strategy="sized", epochs=60, patience=None, seed=0)
     assert res.best_val_auroc > 0.75  # planted communities: members of a hyperedge share a class
-    assert res.test_auroc > 0.7 and res.test_ap > 0.7
+    assert res.test_auroc > 0.65 and res.test_ap > 0.6
     assert 0 <= res.best_epoch < res.epochs_run == 60
 
 
