@@ -64,11 +64,14 @@ def run(args: argparse.Namespace) -> None:
 
 
 def _cell(rows: list[dict], key: str) -> str:
+    """``mean ± std`` over the seeds that ran (their count when fewer than three); why there is none otherwise."""
     vals = [100 * r[key] for r in rows if key in r]
     if not vals:
-        return "n/a"
-    sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
-    return f"{statistics.mean(vals):.1f} ± {sd:.1f}"
+        return "no negatives" if any("error" in r for r in rows) else "not run"
+    if len(vals) == 1:
+        return f"{vals[0]:.1f} (1 seed)"
+    text = f"{statistics.mean(vals):.1f} ± {statistics.stdev(vals):.1f}"
+    return text if len(vals) >= 3 else f"{text} ({len(vals)} seeds)"
 
 
 def markdown(args: argparse.Namespace) -> None:
