@@ -38,10 +38,10 @@ def run(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     done = _done(args.out)
     settings = EdgePredSettings(epochs=args.epochs, patience=args.patience, pool=args.pool)
-    for d in args.datasets:
-        for s in args.strategies:
-            for m in args.methods:
-                for seed in args.seeds:
+    for seed in args.seeds:  # seed-major: a table stopped early has every cell at the same number of seeds
+        for d in args.datasets:
+            for s in args.strategies:
+                for m in args.methods:
                     if (d, s, m, seed) in done:
                         continue
                     start = time.perf_counter()
