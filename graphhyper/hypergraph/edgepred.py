@@ -310,15 +310,25 @@ class _Sampler:
         return edge_key(members) if len(members) == k else None
 
     def _clique(self, template: EdgeKey) -> EdgeKey | None:
+        """A random swap of ``template`` whose result is not forbidden: ``u`` among the members that have a swap,
+        then ``w`` among that ``u``'s options, skipping results that are known sets (for a pair, most swaps
+        recreate an existing pair), at most 64 looks per template."""
         us, ws = self.adj.swaps(template)
         if ws.size == 0:
             return None
         members = np.asarray(template)
         usable = members if bool((us == -1).any()) else np.unique(us)
-        u = int(usable[int(self.rng.integers(usable.size))])
-        options = ws[(us == -1) | (us == u)]
-        w = int(options[int(self.rng.integers(options.size))])
-        return edge_key([*(int(v) for v in members if v != u), w])
+        looks = 0
+        for u in self.rng.permutation(usable).tolist():
+            rest = [int(v) for v in members if v != u]
+            for w in self.rng.permutation(ws[(us == -1) | (us == u)]).tolist():
+                key = edge_key([*rest, int(w)])
+                if key not in self.forbidden:
+                    return key
+                looks += 1
+                if looks >= 64:
+                    return None
+        return None
 
 
 # ---------------------------------------------------------------------------------------------- metrics

@@ -125,6 +125,13 @@ def test_clique_finds_the_only_swap():
     assert set(_keys(neg)) == {(1, 2), (1, 3)}
 
 
+def test_clique_skips_swaps_that_recreate_known_pairs():
+    # from [0, 1], 31 swaps keep 0; 29 of them give an existing pair (0, w), only (0, 31) and (0, 32) are new
+    hg = Hypergraph(33, [[0, i] for i in range(1, 31)] + [[0, 31, 32]])
+    neg = ep.negative_hyperedges(hg, 50, "clique", seed=0, positives=Hypergraph(33, [[0, 1]]))
+    assert set(_keys(neg)) == {(0, 31), (0, 32)}
+
+
 def test_negatives_fail_clearly_when_none_exist():
     hg = Hypergraph(3, [[0, 1], [1, 2], [0, 2]])
     with pytest.raises(InvalidInputError, match="strategy='sized'"):
