@@ -1,7 +1,8 @@
 """`graphhyper hypergraph ...` sub-commands: ``datasets`` (list with statistics), ``export`` (a benchmark as a HIF
-file), ``train`` (one model, one split), ``distill`` (LightHGNN / LightHGNN+ student from an HGNN teacher), ``tune``
-(Optuna on validation, then evaluate), ``table`` (the benchmark table over datasets x models x seeds). The experiment
-logic lives in :mod:`graphhyper.experiments`."""
+file), ``train`` (one model, one split; ``--task enc`` for edge-dependent node labels), ``distill`` (LightHGNN /
+LightHGNN+ student from an HGNN teacher), ``tune`` (Optuna on validation, then evaluate), ``table`` (the benchmark
+table over datasets x models x seeds), ``edgepred`` (hyperedge prediction). The experiment logic lives in
+:mod:`graphhyper.experiments`."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from graphhyper.experiments.config import parse_key_values
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("hypergraph", help="hypergraph datasets, training and distillation")
-    sub = parser.add_subparsers(dest="command", metavar="{datasets,export,train,distill,tune,table}")
+    sub = parser.add_subparsers(dest="command", metavar="{datasets,export,train,distill,tune,table,edgepred}")
 
     ls = sub.add_parser("datasets", help="list the benchmark hypergraphs with their statistics")
     ls.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -86,6 +87,64 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     ta = sub.add_parser("table", help="the benchmark table: datasets x models x seeds beside the published numbers")
     add_table_arguments(ta)
     ta.set_defaults(handler=run_table)
+
+    ep = sub.add_parser("edgepred", help="hyperedge prediction: sized/motif/clique negatives, AUROC and AP")
+    add_edgepred_arguments(ep)
+    ep.set_defaults(handler=run_edgepred)
+
+
+def add_edgepred_arguments(p: argparse.ArgumentParser) -> None:
+    from graphhyper.experiments.edgepred import METHODS, EdgePredSettings
+    from graphhyper.hypergraph.edgepred import POOLS, STRATEGIES
+
+    d = EdgePredSettings()
+    p.add_argument("--dataset", default="cora-ca", type=non_empty)
+    p.add_argument(
+        "--root", default=None, type=data_root, help="data root (default $GRAPHHYPER_DATA or ~/.cache/graphhyper)"
+    )
+    p.add_argument("--method", default="hgnn", choices=METHODS, help="encoder + set scorer (see docs/hypergraphs.md)")
+    p.add_argument("--negatives", default="sized", choices=STRATEGIES, help="negative sampling (Patil et al. 2020)")
+    p.add_argument("--seed", type=random_seed, default=0, help="first split / initialisation seed")
+    p.add_argument("--seeds", type=positive_int, default=1, help="number of runs (seed, seed+1, ...)")
+    p.add_argument("--epochs", type=positive_int, default=d.epochs)
+    p.add_argument("--patience", type=positive_int, default=d.patience)
+    p.add_argument("--lr", type=positive_float, default=d.lr)
+    p.add_argument("--weight-decay", type=non_negative_float, default=d.weight_decay)
+    p.add_argument("--pool", default=d.pool, choices=POOLS, help="set pooling of the scorer")
+    p.add_argument("--threads", type=thread_count, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--json", action="store_true", help="print one JSON object per run")
+
+
+def run_edgepred(args: argparse.Namespace) -> int:
+    import statistics
+
+    import torch
+
+    from graphhyper.experiments.edgepred import EdgePredSettings, run_edge_prediction
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    settings = EdgePredSettings(
+        epochs=args.epochs, patience=args.patience, lr=args.lr, weight_decay=args.weight_decay, pool=args.pool
+    )
+    rows = []
+    for seed in range(args.seed, args.seed + args.seeds):
+        row = run_edge_prediction(args.dataset, args.method, args.negatives, seed, settings, args.root)
+        rows.append(row)
+        if args.json:
+            _print(json.dumps(row))
+        else:
+            _print(
+                f"{row['dataset']} {args.method} {args.negatives} seed {seed}: "
+                f"val AUROC {100 * row['best_val_auroc']:.2f} (epoch {row['best_epoch']}), "
+                f"test AUROC {100 * row['test_auroc']:.2f}, "
+                f"test AP {100 * row['test_ap']:.2f}"
+            )
+    if len(rows) > 1 and not args.json:
+        for key in ("test_auroc", "test_ap"):
+            vals = [100 * r[key] for r in rows]
+            _print(f"{key}: {statistics.mean(vals):.2f} ± {statistics.stdev(vals):.2f} over {len(vals)} seeds")
+    return 0
 
 
 def add_tune_arguments(p: argparse.ArgumentParser) -> None:

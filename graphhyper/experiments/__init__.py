@@ -9,6 +9,8 @@
   (``graphhyper hypergraph table``)
 * :mod:`~graphhyper.experiments.tuning`: Optuna tuning of hypergraph models on validation accuracy, ``tune``,
   ``evaluate_configs``, ``choose_config``, ``run_config`` (``graphhyper hypergraph tune``)
+* :mod:`~graphhyper.experiments.edgepred`: hyperedge-prediction runs, ``run_edge_prediction``
+  (``graphhyper hypergraph edgepred``, ``scripts/edgepred_table.py``)
 """
 
 from graphhyper.experiments.config import RunConfig, TunedConfig, load_config, parse_key_values

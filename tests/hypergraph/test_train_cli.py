@@ -277,3 +277,15 @@ def test_train_minibatch_on_zoo(capsys, shared_data, tmp_path):
     assert code == 0 and "model hgnn: best val acc" in out and ckpt.stat().st_size > 0
     assert main([*args, "--hops", "1"]) == 1  # sampling options without --batch-size
     assert "--batch-size" in capsys.readouterr().err
+
+
+def test_edgepred_runs_and_reports_auroc_and_ap(capsys, shared_data):
+    code = main(
+        ["hypergraph", "edgepred", "--dataset", "cora-ca", "--method", "gcn", "--negatives", "clique"]
+        + ["--epochs", "3", "--patience", "3", "--threads", "1", "--json"]
+    )
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0
+    assert row["dataset"] == "cora-ca" and row["method"] == "gcn" and row["negatives"] == "clique"
+    assert 0.0 <= row["test_auroc"] <= 1.0 and 0.0 <= row["test_ap"] <= 1.0 and row["epochs_run"] == 3
+    assert row["hyperedges"]["val"] == row["hyperedges"]["test"] > 0  # 10% each of the distinct hyperedges
