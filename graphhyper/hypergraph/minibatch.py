@@ -82,12 +82,26 @@ def distributed(backend: str = "gloo") -> Iterator[tuple[int, int]]:
 def wrap_ddp(model: torch.nn.Module) -> torch.nn.Module:
     """``model`` in :class:`~torch.nn.parallel.DistributedDataParallel` when ``W > 1`` processes run, else itself.
 
-    The wrapper copies ``per_incidence`` so :func:`~graphhyper.hypergraph.train.node_logits` still reads it."""
+    The wrapper copies ``per_incidence`` so :func:`~graphhyper.hypergraph.train.node_logits` still reads it.
+    Parameters and buffers held in shared memory (a model passed to ``torch.multiprocessing`` workers is moved
+    there, and every rank then maps the same storage) get private copies first: otherwise each rank's optimizer
+    step writes into the one storage, so the step is applied ``W`` times, racily, and leaks into the parent's
+    model."""
     if dist_info()[1] == 1 or isinstance(model, torch.nn.parallel.DistributedDataParallel):
         return model
+    _unshare(model)
     ddp = torch.nn.parallel.DistributedDataParallel(model)
     ddp.__dict__["per_incidence"] = bool(getattr(model, "per_incidence", False))
     return ddp
+
+
+@torch.no_grad()
+def _unshare(model: torch.nn.Module) -> None:
+    """Give every CPU parameter and buffer of ``model`` that lives in shared memory a private copy (in place: the
+    ``Parameter`` objects, and so optimizers built on them, stay the same)."""
+    for t in [*model.parameters(), *model.buffers()]:
+        if t.device.type == "cpu" and t.is_shared():
+            t.data = t.data.clone()
 
 
 def _sampler(hg: Any, pool: torch.Tensor, cfg: SamplerConfig, batch: int, **kw: Any) -> NodeSampler:
