@@ -526,6 +526,7 @@ def distributed(device: str) -> Iterator[str]:
     dist.init_process_group("nccl" if cuda else "gloo")
     try:
         yield device
+        dist.barrier()  # every rank done before any tears the group down (a peer mid-teardown aborts)
     finally:
         dist.destroy_process_group()
 

@@ -74,6 +74,8 @@ def distributed(backend: str = "gloo") -> Iterator[tuple[int, int]]:
         d.init_process_group(backend)
     try:
         yield dist_info()
+        if join:
+            d.barrier()  # every rank done before any tears gloo down (a peer mid-teardown aborts with SIGABRT)
     finally:
         if join:
             d.destroy_process_group()

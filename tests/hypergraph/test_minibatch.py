@@ -87,6 +87,7 @@ def _worker(rank, world, port, model, data, seeds, out, private):
         state = _step_state(copy.deepcopy(model) if private else model, data, seeds, rank, world, seed=0)
         if rank == 0:
             torch.save(state, out)
+        torch.distributed.barrier()  # no rank tears gloo down while its peer still talks (SIGABRT otherwise)
     finally:
         torch.distributed.destroy_process_group()
 
