@@ -42,7 +42,11 @@ def _pool_mix(text: str) -> dict[str, float]:
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="runs/ghn", type=writable_dir, help="run directory (checkpoints, history)")
-    p.add_argument("--tasks", default="digits,mnist1d", help="comma-separated: digits, mnist1d")
+    p.add_argument(
+        "--tasks",
+        default="digits,mnist1d",
+        help="comma-separated: digits, mnist1d (DARTS CNNs), digits-vit, mnist1d-vit (ViTs), pytext (GPT decoders)",
+    )
     p.add_argument("--steps", type=positive_int, default=3000)
     p.add_argument("--meta-batch", type=positive_int, default=4, help="architectures per step")
     p.add_argument("--batch-size", type=positive_int, default=32)
