@@ -65,11 +65,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="node: node classification; enc: edge-dependent node classification (one label per node-hyperedge "
         "pair, the dataset's given split by hyperedge, micro-/macro-F1; datasets coauth-dblp, stack-biology)",
     )
-    tr.add_argument("--feature-dim", type=positive_int, default=44, help="enc: size of the spectral node features")
+    tr.add_argument("--feature-dim", type=positive_int, default=None, help="enc: spectral node features (default 44)")
     tr.add_argument(
         "--head-pe", action="store_true", help="enc, node models: the per-incidence head also reads the order encoding"
     )
-    tr.add_argument("--eval-every", type=positive_int, default=1, help="enc: evaluate every N epochs")
+    tr.add_argument("--eval-every", type=positive_int, default=None, help="enc: evaluate every N epochs (default 1)")
     tr.set_defaults(handler=_train)
 
     di = sub.add_parser("distill", help="LightHGNN(+): distil an HGNN teacher into an MLP")
@@ -546,10 +546,9 @@ def _minibatch_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--checkpoint", type=writable_file, default=None, help="best weights (.safetensors), rank 0")
 
 
-def _fit(args: argparse.Namespace, model, data, overrides: dict):
-    from graphhyper.hypergraph.train import train_node_classifier, with_sparse_features
-
-    common = dict(
+def _loop_options(args: argparse.Namespace) -> dict:
+    """The training-loop options every ``train`` task passes on."""
+    return dict(
         epochs=args.epochs,
         lr=args.lr,
         weight_decay=args.weight_decay,
@@ -558,8 +557,39 @@ def _fit(args: argparse.Namespace, model, data, overrides: dict):
         progress=not args.quiet,
         device=args.device,
     )
+
+
+def _refuse_other_task_options(args: argparse.Namespace) -> None:
+    """Options of the other ``--task`` are refused by name instead of being ignored."""
+    from graphhyper.errors import InvalidInputError
+
+    if args.task == "enc":
+        given = [f for f, v in _minibatch_flags(args) if v]
+        fix = "drop them: edge-dependent node classification trains full batch"
+    else:
+        given = [f for f, v in (("--feature-dim", args.feature_dim), ("--head-pe", args.head_pe)) if v]
+        given += ["--eval-every"] if args.eval_every is not None else []
+        fix = "they apply to --task enc"
+    if given:
+        raise InvalidInputError(f"{', '.join(given)} with --task {args.task}: {fix}.")
+
+
+def _minibatch_flags(args: argparse.Namespace) -> list[tuple[str, object]]:
+    return [
+        ("--batch-size", args.batch_size),
+        ("--hops", args.hops),
+        ("--max-edges-per-node", args.max_edges_per_node),
+        ("--max-nodes-per-edge", args.max_nodes_per_edge),
+        ("--checkpoint", args.checkpoint),
+    ]
+
+
+def _fit(args: argparse.Namespace, model, data, overrides: dict):
+    from graphhyper.hypergraph.train import train_node_classifier, with_sparse_features
+
+    common = _loop_options(args)
     if args.batch_size is None:
-        if args.checkpoint or args.hops or args.max_edges_per_node or args.max_nodes_per_edge:
+        if any(v for _, v in _minibatch_flags(args)):
             from graphhyper.errors import InvalidInputError
 
             raise InvalidInputError("--hops, --max-*-per-* and --checkpoint need mini-batches: give --batch-size N.")
@@ -576,6 +606,7 @@ def _train(args: argparse.Namespace) -> int:
     from graphhyper.hypergraph.minibatch import distributed
     from graphhyper.hypergraph.train import set_seed
 
+    _refuse_other_task_options(args)
     if args.task == "enc":
         return _train_enc(args)
     with_train_defaults(args, args.model)
@@ -611,21 +642,11 @@ def _train_enc(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     ds = load_enc_dataset(args.dataset, args.root)
-    task = enc.prepare_enc(ds, feature_dim=args.feature_dim)
+    task = enc.prepare_enc(ds, **({"feature_dim": args.feature_dim} if args.feature_dim else {}))
     set_seed(args.seed)
     model = enc.build_enc_model(args.model, task.x.shape[1], task.num_classes, head_pe=args.head_pe, **overrides)
-    res = enc.train_enc(
-        model,
-        task,
-        epochs=args.epochs,
-        lr=args.lr,
-        weight_decay=args.weight_decay,
-        patience=args.patience,
-        seed=args.seed,
-        progress=not args.quiet,
-        device=args.device,
-        eval_every=args.eval_every,
-    )
+    every = {"eval_every": args.eval_every} if args.eval_every else {}
+    res = enc.train_enc(model, task, **every, **_loop_options(args))
     print(
         f"{ds!r}\nmodel {args.model}: best val micro-F1 {100 * res.val_micro_f1:.2f} macro-F1 "
         f"{100 * res.val_macro_f1:.2f} (epoch {res.best_epoch}); test at that epoch micro-F1 "
