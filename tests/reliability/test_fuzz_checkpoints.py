@@ -140,6 +140,8 @@ def _edit_bytes(raw: bytes, edit) -> bytes:
         return raw[: edit[1] % (len(raw) + 1)]
     if edit[0] == "length":
         return struct.pack("<Q", edit[1]) + raw[8:]
+    if not raw:  # an earlier edit truncated the file to nothing: no byte left to flip
+        return raw
     pos = edit[1] % len(raw)
     return raw[:pos] + bytes([raw[pos] ^ edit[2]]) + raw[pos + 1 :]
 
