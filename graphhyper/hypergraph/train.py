@@ -168,7 +168,7 @@ def train_node_classifier(
         row.update(epoch=epoch, loss=loss)
         history.append(row)
         best.update(model, row, epoch, keep_state=restore_best)
-        _show(bar, row, best.test)
+        _show(bar, row, best.val)
         if patience is not None and epoch - best.improved_epoch >= patience:
             break
     if bar is not None:
@@ -257,10 +257,12 @@ class _Best:
                 self.state = copy.deepcopy(model.state_dict())
 
 
-def _show(bar: Any, row: dict[str, float], best_test: float) -> None:
+def _show(bar: Any, row: dict[str, float], best_val: float) -> None:
+    """Loss, validation accuracy and the best validation accuracy so far: the bar shows what the model is chosen
+    on, never the test split (test accuracy is reported once, in the returned ``TrainResult``)."""
     if bar is None:
         return
-    bar.set_postfix(loss=f"{row['loss']:.3f}", val=f"{row['val_acc']:.3f}", test=f"{best_test:.3f}", refresh=False)
+    bar.set_postfix(loss=f"{row['loss']:.3f}", val=f"{row['val_acc']:.3f}", best_val=f"{best_val:.3f}", refresh=False)
     bar.update(1)  # one redraw per epoch, with the new postfix
 
 

@@ -44,6 +44,28 @@ def test_reported_test_acc_is_at_best_validation_epoch(planted):
     assert float((pred[val] == planted.y[val]).float().mean()) == pytest.approx(r.best_val_acc)
 
 
+def test_progress_bar_shows_validation_never_test(planted, monkeypatch):
+    import graphhyper.hypergraph.train as train_mod
+
+    shown: list[dict] = []
+
+    class Bar:
+        def set_postfix(self, **kw):
+            shown.append(kw)
+
+        def update(self, n):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(train_mod, "_progress", lambda total, enabled: Bar())
+    model = build_model("hgnn", 8, 3, hidden_channels=16)
+    r = train_node_classifier(model, planted, epochs=5, lr=5e-2, seed=1)
+    assert len(shown) == 5 and all("test" not in key for row in shown for key in row)
+    assert float(shown[-1]["best_val"]) == pytest.approx(r.best_val_acc, abs=1e-3)
+
+
 def test_early_stopping_and_determinism(planted):
     runs = []
     for _ in range(2):
