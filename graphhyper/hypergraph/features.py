@@ -208,21 +208,27 @@ class _CSRLinear(torch.autograd.Function):
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
-        ctx.x, ctx.x_t = inputs[0], inputs[2:]
+        ctx.x = inputs[0]
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[None, Tensor | None, None, None, None]:
         if not ctx.needs_input_grad[1]:
             return None, None, None, None, None
-        x, (t_crow, t_col, perm) = ctx.x, ctx.x_t
-        shape = (x.size(1), x.size(0))
+        return None, csr_transpose_product(ctx.x, grad).t(), None, None, None
 
-        def transposed() -> Tensor:
-            values = x.values()[perm]
-            return _quiet(lambda: torch.sparse_csr_tensor(t_crow, t_col, values, shape, check_invariants=False))
 
-        x_t: Tensor = remember(x, "transposed", transposed)  # features without dropout: built once
-        return None, _ref.spmm(x_t, grad.contiguous()).t(), None, None, None
+def csr_transpose_product(x: Tensor, dense: Tensor) -> Tensor:
+    """``x^T @ dense`` for a CSR ``x [N, F]`` and ``dense [N, K]`` -> ``[F, K]``: one CSR product with ``x``'s
+    transpose, whose structure is remembered per tensor (and its values per tensor version)."""
+    t_crow, t_col, perm = _transpose_of(x)
+    shape = (x.size(1), x.size(0))
+
+    def transposed() -> Tensor:
+        values = x.values()[perm]
+        return _quiet(lambda: torch.sparse_csr_tensor(t_crow, t_col, values, shape, check_invariants=False))
+
+    x_t: Tensor = remember(x, "transposed", transposed)  # features without dropout: built once
+    return _ref.spmm(x_t, dense.contiguous())
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -264,6 +270,7 @@ __all__ = [
     "LAYOUTS",
     "SPARSE_MAX_DENSITY",
     "check_finite",
+    "csr_transpose_product",
     "dense_features",
     "density",
     "dropout",

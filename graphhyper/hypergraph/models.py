@@ -33,6 +33,7 @@ from graphhyper.errors import InvalidInputError
 from graphhyper.hypergraph import features, ops, sampling
 from graphhyper.hypergraph import nn as hnn
 from graphhyper.hypergraph.nn import as_hypergraph, check_features, csr_order, dropout, reset_module
+from graphhyper.hypergraph.nn._fused import relu_dropout
 
 _ACTS: dict[str, Callable[[Tensor], Tensor]] = {"relu": F.relu, "elu": F.elu, "gelu": F.gelu, "tanh": torch.tanh}
 
@@ -122,8 +123,15 @@ class HypergraphClassifier(nn.Module):
         for i, (conv, (hg_l, rows)) in enumerate(zip(self.convs, plan)):
             x = self._conv(conv, x, hg_l, rows)
             if i < len(self.convs) - 1:
-                x = dropout(self.act(x), self.dropout, self.training)
+                x = self._act_dropout(x)
         return x
+
+    def _act_dropout(self, x: Tensor) -> Tensor:
+        """``dropout(act(x))``; ReLU as one autograd node that keeps only its output (see
+        :func:`graphhyper.hypergraph.nn._fused.relu_dropout`)."""
+        if self.act_name == "relu":
+            return relu_dropout(x, self.dropout, self.training)
+        return dropout(self.act(x), self.dropout, self.training)
 
     def _layer_plan(self, hg) -> Sequence[tuple[Any, int | None]] | None:
         """Per-layer trims of a sampled ``hg`` when every conv supports them (``trim_safe``)."""

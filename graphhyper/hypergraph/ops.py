@@ -88,6 +88,11 @@ def trusted_inputs() -> Iterator[None]:
         _state.trusted -= 1
 
 
+def inputs_trusted() -> bool:
+    """Whether this thread is inside :func:`trusted_inputs` (the ops skip their NaN/inf scan)."""
+    return bool(getattr(_state, "trusted", 0))
+
+
 def _check_backend(name: str) -> str:
     if name not in BACKENDS:
         raise InvalidInputError(f"Unknown backend {name!r}; choose one of {BACKENDS}.")
@@ -378,6 +383,7 @@ __all__ = [
     "get_backend",
     "set_input_checks",
     "trusted_inputs",
+    "inputs_trusted",
     "AGGRS",
     "BACKENDS",
 ]

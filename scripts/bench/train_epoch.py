@@ -22,8 +22,12 @@ Models and peers (same settings on both sides):
   (:func:`graphhyper.experiments.protocol.config_for`); neither DHG nor PyG has them, so they have no peer here
   (their reference implementations are separate repositories).
 
-Peak memory: after a warm-up epoch, the process' peak RSS is reset (``/proc/self/clear_refs``) before one
-training step and read after it, less the RSS before (large buffers are mmapped, so freed memory leaves RSS).
+Peak memory: measured in a child process (the same cells, built the same way) where glibc serves every buffer of
+64 KiB or more with its own mmap (``MALLOC_MMAP_THRESHOLD_``), so that freed memory leaves RSS: after a warm-up
+epoch, the peak RSS is reset (``/proc/self/clear_refs``) before one training step and read after it, less the RSS
+before. The timings run in this process with glibc's default allocator settings, as a user's training runs: with
+a fixed mmap threshold every large tensor is a fresh mmap whose pages fault in on first touch, which made a step
+2-3x slower and charged each implementation per allocation rather than per unit of work.
 Timings depend on load: the machine line (CPU model, threads, load average) is printed with the table; compare
 ratios, and measure on a quiet machine.
 """
@@ -33,15 +37,19 @@ from __future__ import annotations
 import os
 import sys
 
-# glibc: serve buffers >= 64 KiB with mmap so that freed memory leaves RSS (makes the peak-RSS probe honest).
-if __name__ == "__main__" and os.environ.get("MALLOC_MMAP_THRESHOLD_") is None and sys.platform.startswith("linux"):
-    os.environ["MALLOC_MMAP_THRESHOLD_"] = "65536"
-    os.execv(sys.executable, [sys.executable, *sys.argv])
+# The memory child (--memory-only): glibc serves buffers >= 64 KiB with mmap so that freed memory leaves RSS (makes
+# the peak-RSS probe honest). The timing process keeps the default allocator (see the module docs).
+MEMORY_FLAG = "--memory-only"
+if __name__ == "__main__" and MEMORY_FLAG in sys.argv and os.environ.get("MALLOC_MMAP_THRESHOLD_") is None:
+    if sys.platform.startswith("linux"):
+        os.environ["MALLOC_MMAP_THRESHOLD_"] = "65536"
+        os.execv(sys.executable, [sys.executable, *sys.argv])
 
 import argparse  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
@@ -174,10 +182,29 @@ def rounds_for(cells: dict[str, Cell], rounds: int, budget: float) -> int:
     return max(3, min(rounds, int(budget / max(per_round, 1e-9))))
 
 
+def peaks(cells: dict[str, Cell]) -> dict[str, float]:
+    """Peak extra MiB of one training step per implementation, after a warm-up epoch (caches, CSR copies)."""
+    for cell in cells.values():
+        cell.train()
+        cell.evaluate()
+    return {impl: peak_mib(cell.train) for impl, cell in cells.items()}
+
+
+def memory_in_child(argv: list[str]) -> dict[str, float]:
+    """``{"dataset/model/impl": peak MiB}`` from a child process run with ``--memory-only`` (NaN if it fails)."""
+    cmd = [sys.executable, os.path.abspath(__file__), *argv, MEMORY_FLAG]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        print(f"memory probe failed (peak MiB shown as nan): {done.stderr.strip()[-500:]}", file=sys.stderr)
+        return {}
+    result: dict[str, float] = json.loads(lines[-1])
+    return result
+
+
 def measure(cells: dict[str, Cell], rounds: int, budget: float) -> dict[str, dict[str, float]]:
-    """Interleaved medians (ms) of the training step and the evaluation pass, and the step's peak MiB."""
+    """Interleaved medians (ms) of the training step and the evaluation pass."""
     n = rounds_for(cells, rounds, budget)  # also the warm-up: one-time work (caches, CSR copies) is not counted
-    memory = {impl: peak_mib(cell.train) for impl, cell in cells.items()}
     times: dict[str, dict[str, list[float]]] = {impl: {"train": [], "eval": []} for impl in cells}
     for _ in range(n):
         for impl, cell in cells.items():
@@ -189,22 +216,29 @@ def measure(cells: dict[str, Cell], rounds: int, budget: float) -> dict[str, dic
         impl: {
             "train_ms": 1e3 * statistics.median(t["train"]),
             "eval_ms": 1e3 * statistics.median(t["eval"]),
-            "peak_mib": memory[impl],
             "rounds": n,
         }
         for impl, t in times.items()
     }
 
 
-def run(args: argparse.Namespace) -> list[dict]:
-    rows = []
+def run(args: argparse.Namespace, memory: dict[str, float] | None = None) -> list[dict]:
+    """Time every cell (peak MiB from ``memory``); with ``memory=None`` only probe the peaks and return them as
+    one row ``{"dataset/model/impl": MiB}``."""
+    rows: list[dict] = []
+    probed: dict[str, float] = {}
     peers = [p for p in args.peers.split(",") if p]
     for dataset in args.datasets.split(","):
         data = load(dataset)
         for model in args.models.split(","):
             impls = ["graphhyper"] + [p for p in PEERS.get(model, ()) if p in peers]
             cells = {impl: MAKERS[impl](model, data, args.hidden) for impl in impls}
+            if memory is None:
+                probed.update({f"{dataset}/{model}/{k}": v for k, v in peaks(cells).items()})
+                continue
             result = measure(cells, args.rounds, args.budget)
+            for impl in impls:
+                result[impl]["peak_mib"] = memory.get(f"{dataset}/{model}/{impl}", float("nan"))
             ours_row = result["graphhyper"]
             for impl in impls:
                 r = result[impl]
@@ -220,7 +254,7 @@ def run(args: argparse.Namespace) -> list[dict]:
                 )
                 print(_line(rows[-1]), flush=True)
             del cells
-    return rows
+    return rows if memory is not None else [probed]
 
 
 def _line(r: dict) -> str:
@@ -241,6 +275,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--rounds", type=int, default=11, help="interleaved rounds per cell (at most)")
     p.add_argument("--budget", type=float, default=6.0, help="seconds per cell: fewer rounds (>= 3) for slow cells")
     p.add_argument("--json", help="also write the rows as JSON to this file")
+    p.add_argument(MEMORY_FLAG, action="store_true", help=argparse.SUPPRESS)  # the memory child
     args = p.parse_args(argv)
     unknown = sorted(set(args.models.split(",")) - set(MODELS)) + sorted(set(args.datasets.split(",")) - set(DATASETS))
     if unknown:
@@ -248,13 +283,18 @@ def main(argv: list[str] | None = None) -> list[dict]:
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message=".*[Ss]parse.*")
     warnings.filterwarnings("ignore", message=".*torch.jit.script.*is deprecated")
+    if args.memory_only:
+        probed = run(args, None)[0]
+        print(json.dumps(probed))
+        return [probed]
+    memory = memory_in_child([a for a in (sys.argv[1:] if argv is None else argv) if a != MEMORY_FLAG])
     print(machine_line())
     print("ratio = ours / peer (below 1: ours faster); train = step with backward and Adam, eval = no-grad pass")
     print(
         f"{'dataset':<12} {'model':<19} {'impl':<11} {'train ms':>9} {'eval ms':>8} {'peak MiB':>8} {'rounds':>6} "
         f"{'train x':>8} {'eval x':>8}"
     )
-    rows = run(args)
+    rows = run(args, memory)
     print(machine_line())
     if args.json:
         with open(args.json, "w") as f:

@@ -210,7 +210,8 @@ def test_per_layer_trims_equal_full_batch_and_untrimmed_at_the_seeds(small, name
         untrimmed = model(x[whole.node_ids], whole.hg)
     assert got.shape == (5, 3) and untrimmed.shape == (whole.hg.num_nodes, 3)  # the trimmed model scores seeds only
     assert torch.allclose(got, expected, atol=1e-5)
-    assert torch.equal(got, untrimmed[whole.seed_local])
+    # the untrimmed sample runs the layers' fused CPU path, the trims the generic one: equal up to rounding
+    assert torch.allclose(got, untrimmed[whole.seed_local], rtol=1e-6, atol=1e-6)
 
 
 def test_hop_pointers_and_trims_are_prefixes_by_hop(small):

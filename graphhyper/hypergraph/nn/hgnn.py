@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphhyper.hypergraph import features, ops
+from graphhyper.hypergraph.nn import _fused
 from graphhyper.hypergraph.nn.base import HypergraphLayer, reset_linear
 from graphhyper.hypergraph.structure import Hypergraph
 
@@ -52,6 +53,8 @@ class HGNNConv(HypergraphLayer):
         """``out_rows``: return only the first rows (a per-layer trim, see
         :func:`graphhyper.hypergraph.sampling.layer_plan`); the linear map then runs on those rows only."""
         hg = self.prepare(x, hg)
+        if _fused.applies(x, self.lin.weight, out_rows):  # CPU: one autograd node, cached operator
+            return _fused.layer(x, hg, self.lin.weight, self.lin.bias, "hgnn")
         out = self._project(x, hg, ops.hgnn_propagate, out_rows)
         return out if self.lin.bias is None else out + self.lin.bias
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from graphhyper.hypergraph import ops
+from graphhyper.hypergraph.nn import _fused
 from graphhyper.hypergraph.nn.hgnn import HGNNConv
 from graphhyper.hypergraph.structure import Hypergraph
 
@@ -34,6 +35,8 @@ class HGNNPConv(HGNNConv):
 
     def forward(self, x: Tensor, hg: Hypergraph | Tensor, out_rows: int | None = None) -> Tensor:
         hg = self.prepare(x, hg)
+        if _fused.applies(x, self.lin.weight, out_rows):  # CPU: one autograd node, cached operator
+            return _fused.layer(x, hg, self.lin.weight, self.lin.bias, "hgnnp")
         out = self._project(x, hg, _mean_of_means, out_rows)
         return out if self.lin.bias is None else out + self.lin.bias
 
