@@ -39,6 +39,7 @@ if __name__ == "__main__" and os.environ.get("MALLOC_MMAP_THRESHOLD_") is None a
     os.execv(sys.executable, [sys.executable, *sys.argv])
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
@@ -57,7 +58,19 @@ from _common import machine_line, peak_rss_gb, reset_peak_rss, rss_gb  # noqa: E
 
 DATASETS = ("cora-ca", "cora-cc", "citeseer-cc", "zoo", "ntu2012", "mushroom", "20news")
 MODELS = ("hgnn", "hgnnp", "unigcnii", "allset-transformer", "ed-hnn")
-PEERS = {"hgnn": ("dhg", "pyg"), "hgnnp": ("dhg",)}
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+PEERS = {
+    "hgnn": ("dhg", "pyg"),
+    "hgnnp": ("dhg",),
+    "unigcnii": ("allset", "edhnn"),
+    "allset-transformer": ("allset",),
+    "ed-hnn": ("edhnn",),
+}
+WIDTH_MODELS = ("hgnn", "hgnnp")  # --hidden sets their width; the others take the protocol's
+REFERENCES = {  # peer -> (option, environment variable, what to pass)
+    "allset": ("--allset-src", "GRAPHHYPER_ALLSET_SRC", "the src/ folder of a checkout of jianhao2016/AllSet"),
+    "edhnn": ("--edhnn-src", "GRAPHHYPER_EDHNN_SRC", "the root of a checkout of Graph-COM/ED-HNN"),
+}
 
 
 @dataclass
@@ -108,7 +121,7 @@ def ours(name: str, data, hidden: int) -> Cell:
 
     cfg = config_for(data.name, name)
     kw = dict(cfg.model)
-    if name in PEERS:
+    if name in WIDTH_MODELS:
         kw.update(hidden_channels=hidden, dropout=0.5, input_dropout=0.0)
     torch.manual_seed(0)
     model = build_model(name, data.num_features, data.num_classes, **kw)
@@ -147,7 +160,134 @@ def pyg_cell(name: str, data, hidden: int) -> Cell:
     return _step(model, lambda: model(x, index, n_e), data, 0.01, 5e-4)
 
 
-MAKERS = {"graphhyper": ours, "dhg": dhg_cell, "pyg": pyg_cell}
+# ---------------------------------------------------------------------------------------------- reference codes
+def _settings(data, name: str) -> tuple[dict, Any]:
+    """Our model's full hyperparameters (registry defaults, then the protocol's overrides) and its run config."""
+    from graphhyper.experiments.protocol import config_for
+    from graphhyper.hypergraph.models import model_defaults
+
+    cfg = config_for(data.name, name)
+    return {**model_defaults(name), **cfg.model}, cfg
+
+
+def _incidences(data) -> tuple[torch.Tensor, torch.Tensor]:
+    """Node and hyperedge id of every incidence of ``data.hg`` (self-loops included), sorted by node, then
+    hyperedge: the order the references' loaders leave (AllSet's ``ExtractV2E``, its UniGCNII's CSR ``H``,
+    ED-HNN's ``AddHypergraphSelfLoops`` all sort by node)."""
+    v, e = data.hg.hyperedge_index
+    order = torch.argsort(v * data.hg.num_edges + e)
+    return v[order].contiguous(), e[order].contiguous()
+
+
+def _reference_imports():
+    """``scripts/_reference_imports.py`` (one folder up from this script)."""
+    scripts = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if scripts not in sys.path:
+        sys.path.append(scripts)
+    import _reference_imports
+
+    return _reference_imports
+
+
+def _reference_norm(norm: str) -> str:
+    return {"none": "None"}.get(norm, norm)
+
+
+def _allset_model(models, name: str, data):
+    """AllSet's model for ``name`` and the ``data`` object its ``forward`` takes, built as its ``train.py`` does."""
+    from torch_geometric.data import Data
+
+    c, _ = _settings(data, name)
+    v, e = _incidences(data)
+    n, f, k = data.num_nodes, data.num_features, data.num_classes
+    if name == "allset-transformer":  # train.py: ExtractV2E, Add_Self_Loops, norm_contruction("all_one")
+        args = argparse.Namespace(
+            All_num_layers=c["num_layers"],
+            MLP_num_layers=c["mlp_layers"],
+            MLP_hidden=c["hidden_channels"],
+            heads=c["heads"],
+            Classifier_num_layers=c["classifier_layers"],
+            Classifier_hidden=c["classifier_hidden"],
+            dropout=c["dropout"],
+            aggregate="mean",
+            normalization=_reference_norm(c["norm"]),
+            deepset_input_norm=True,
+            GPR=False,
+            LearnMask=False,
+            PMA=True,
+            num_features=f,
+            num_classes=k,
+        )
+        return models.SetGNN(args), Data(x=data.x, edge_index=torch.stack([v, e + n]), norm=torch.ones_like(v))
+    if name == "unigcnii":  # train.py: degV = H 1, degE = mean of degV over the hyperedge, both ^-1/2
+        deg_v = torch.bincount(v, minlength=n).float().view(-1, 1)
+        deg_e = torch.zeros(data.hg.num_edges, 1).index_add_(0, e, deg_v[v])
+        deg_e = (deg_e / torch.bincount(e, minlength=data.hg.num_edges).view(-1, 1)).pow(-0.5)
+        deg_v = deg_v.pow(-0.5)
+        deg_v[torch.isinf(deg_v)] = 1
+        args = argparse.Namespace(UniGNN_degV=deg_v, UniGNN_degE=deg_e, UniGNN_use_norm=False)
+        return models.UniGCNII(args, f, c["hidden_channels"], k, c["num_layers"], 1, v, e), Data(x=data.x)
+    raise ValueError(f"AllSet's code is not a peer of {name!r} here")
+
+
+def allset_cell(name: str, data, hidden: int, src: str) -> Cell:
+    """AllSet's own code (its ``SetGNN`` with PMA, its ``UniGCNII``) on our data and settings."""
+    models, _ = _reference_imports().import_allset(src)
+    _, cfg = _settings(data, name)
+    torch.manual_seed(0)
+    model, batch = _allset_model(models, name, data)
+    model.reset_parameters()
+    return _step(model, lambda: model(batch), data, cfg.lr or 0.01, cfg.weight_decay or 0.0)
+
+
+def _edhnn_model(edgnn, unigcn2, name: str, data):
+    """ED-HNN's model for ``name`` and the ``data`` object its ``forward`` takes, built as its ``train.py`` does."""
+    from torch_geometric.data import Data
+
+    c, _ = _settings(data, name)
+    v, e = _incidences(data)
+    batch = Data(x=data.x, edge_index=torch.stack([v, e]))  # datasets.py: [V; E], hyperedges from 0, self-loops
+    if name == "ed-hnn":
+        args = argparse.Namespace(
+            MLP_hidden=c["hidden_channels"],
+            activation=c["act"],
+            input_dropout=c["input_dropout"],
+            dropout=c["dropout"],
+            MLP_num_layers=c["mlp1_layers"],
+            MLP2_num_layers=c["mlp2_layers"],
+            MLP3_num_layers=c["mlp3_layers"],
+            All_num_layers=c["num_layers"],
+            edconv_type="EquivSet",
+            restart_alpha=c["alpha"],
+            aggregate=c["aggr"],
+            normalization=_reference_norm(c["norm"]),
+            AllSet_input_norm=False,  # our EDHNNConv's MLPs have no input norm
+            Classifier_hidden=c["classifier_hidden"],
+            Classifier_num_layers=c["classifier_layers"],
+        )
+        return edgnn.EquivSetGNN(data.num_features, data.num_classes, args), batch
+    if name == "unigcnii":
+        args = argparse.Namespace(
+            All_num_layers=c["num_layers"],
+            MLP_hidden=c["hidden_channels"],
+            restart_alpha=c["alpha"],
+            UniGNN_use_norm=False,
+        )
+        return unigcn2.UniGCNII(data.num_features, data.num_classes, args), batch
+    raise ValueError(f"ED-HNN's code is not a peer of {name!r} here")
+
+
+def edhnn_cell(name: str, data, hidden: int, src: str) -> Cell:
+    """ED-HNN's own code (its ``EquivSetGNN``, its ``UniGCNII``) on our data and settings."""
+    edgnn, unigcn2 = _reference_imports().import_edhnn(src)
+    _, cfg = _settings(data, name)
+    torch.manual_seed(0)
+    model, batch = _edhnn_model(edgnn, unigcn2, name, data)
+    model.reset_parameters()
+    return _step(model, lambda: model(batch), data, cfg.lr or 0.01, cfg.weight_decay or 0.0)
+
+
+REFERENCE_MAKERS = {"allset": allset_cell, "edhnn": edhnn_cell}
 
 
 # ---------------------------------------------------------------------------------------------- measurement
@@ -174,17 +314,20 @@ def rounds_for(cells: dict[str, Cell], rounds: int, budget: float) -> int:
     return max(3, min(rounds, int(budget / max(per_round, 1e-9))))
 
 
-def measure(cells: dict[str, Cell], rounds: int, budget: float) -> dict[str, dict[str, float]]:
-    """Interleaved medians (ms) of the training step and the evaluation pass, and the step's peak MiB."""
+def measure(
+    cells: dict[str, Cell], rounds: int, budget: float, clock: Callable[[], float] = time.perf_counter
+) -> dict[str, dict[str, float]]:
+    """Interleaved medians (ms by ``clock``) of the training step and the evaluation pass, and the step's peak
+    MiB."""
     n = rounds_for(cells, rounds, budget)  # also the warm-up: one-time work (caches, CSR copies) is not counted
     memory = {impl: peak_mib(cell.train) for impl, cell in cells.items()}
     times: dict[str, dict[str, list[float]]] = {impl: {"train": [], "eval": []} for impl in cells}
     for _ in range(n):
         for impl, cell in cells.items():
             for part, fn in (("train", cell.train), ("eval", cell.evaluate)):
-                start = time.perf_counter()
+                start = clock()
                 fn()
-                times[impl][part].append(time.perf_counter() - start)
+                times[impl][part].append(clock() - start)
     return {
         impl: {
             "train_ms": 1e3 * statistics.median(t["train"]),
@@ -196,15 +339,40 @@ def measure(cells: dict[str, Cell], rounds: int, budget: float) -> dict[str, dic
     }
 
 
+def reference_sources(args: argparse.Namespace, peers: list[str]) -> dict[str, str]:
+    """The checkout of each requested reference peer (option, else environment variable); a peer without one is
+    dropped with a printed reason."""
+    found = {}
+    for peer, (option, env, what) in REFERENCES.items():
+        if peer not in peers:
+            continue
+        path = getattr(args, option.lstrip("-").replace("-", "_")) or os.environ.get(env)
+        if path:
+            found[peer] = path
+        else:
+            print(f"peer {peer} skipped: no checkout given ({option} PATH or ${env}: {what})")
+    return found
+
+
+def makers(sources: dict[str, str]) -> dict[str, Callable[..., Cell]]:
+    """Cell builders ``(model, data, hidden) -> Cell`` of ours, DHG, PyG and the reference peers with a checkout."""
+    out: dict[str, Callable[..., Cell]] = {"graphhyper": ours, "dhg": dhg_cell, "pyg": pyg_cell}
+    for peer, src in sources.items():
+        out[peer] = functools.partial(REFERENCE_MAKERS[peer], src=src)
+    return out
+
+
 def run(args: argparse.Namespace) -> list[dict]:
     rows = []
     peers = [p for p in args.peers.split(",") if p]
+    available = makers(reference_sources(args, peers))
+    peers = [p for p in peers if p in available]
     for dataset in args.datasets.split(","):
         data = load(dataset)
         for model in args.models.split(","):
             impls = ["graphhyper"] + [p for p in PEERS.get(model, ()) if p in peers]
-            cells = {impl: MAKERS[impl](model, data, args.hidden) for impl in impls}
-            result = measure(cells, args.rounds, args.budget)
+            cells = {impl: available[impl](model, data, args.hidden) for impl in impls}
+            result = measure(cells, args.rounds, args.budget, CLOCKS[args.clock])
             ours_row = result["graphhyper"]
             for impl in impls:
                 r = result[impl]
@@ -235,21 +403,37 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--datasets", default=",".join(DATASETS), help="comma list of shipped datasets")
     p.add_argument("--models", default=",".join(MODELS), help="comma list: " + ", ".join(MODELS))
-    p.add_argument("--peers", default="dhg,pyg", help="comma list of peers: dhg, pyg (empty: ours only)")
+    p.add_argument(
+        "--peers", default="dhg,pyg,allset,edhnn", help="comma list of peers: dhg, pyg, allset, edhnn (empty: ours)"
+    )
+    p.add_argument("--allset-src", help="AllSet checkout's src/ folder (default $GRAPHHYPER_ALLSET_SRC)")
+    p.add_argument("--edhnn-src", help="ED-HNN checkout's root folder (default $GRAPHHYPER_EDHNN_SRC)")
     p.add_argument("--hidden", type=int, default=256, help="width of HGNN / HGNN+ (ours and the peers)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--rounds", type=int, default=11, help="interleaved rounds per cell (at most)")
     p.add_argument("--budget", type=float, default=6.0, help="seconds per cell: fewer rounds (>= 3) for slow cells")
+    p.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="wall",
+        help="wall: time.perf_counter; cpu: this process' CPU time (time.process_time), robust to other jobs "
+        "taking the cores; equals wall time only with --threads 1 on an otherwise idle core",
+    )
     p.add_argument("--json", help="also write the rows as JSON to this file")
     args = p.parse_args(argv)
     unknown = sorted(set(args.models.split(",")) - set(MODELS)) + sorted(set(args.datasets.split(",")) - set(DATASETS))
+    unknown += sorted(set(args.peers.split(",")) - {"", "dhg", "pyg", *REFERENCES})
     if unknown:
-        p.error(f"unknown model(s) or dataset(s): {unknown}; models: {MODELS}, datasets: {DATASETS}")
+        p.error(
+            f"unknown model(s), dataset(s) or peer(s): {unknown}; models: {MODELS}, datasets: {DATASETS}, "
+            f"peers: dhg, pyg, {', '.join(REFERENCES)}"
+        )
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message=".*[Ss]parse.*")
     warnings.filterwarnings("ignore", message=".*torch.jit.script.*is deprecated")
     print(machine_line())
     print("ratio = ours / peer (below 1: ours faster); train = step with backward and Adam, eval = no-grad pass")
+    print(f"clock: {args.clock} ({CLOCKS[args.clock].__name__})")
     print(
         f"{'dataset':<12} {'model':<19} {'impl':<11} {'train ms':>9} {'eval ms':>8} {'peak MiB':>8} {'rounds':>6} "
         f"{'train x':>8} {'eval x':>8}"
