@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Per-epoch time of our hypergraph models on the shipped datasets, against DHG and PyG where they have the model.
+"""Per-epoch time of our hypergraph models on the shipped datasets, against DHG, PyG and the reference codes.
 
 One epoch is what :func:`graphhyper.hypergraph.train.train_node_classifier` does: a training step (forward, cross
 entropy on the training nodes, backward, Adam) and an evaluation pass (forward in eval mode without gradients,
@@ -12,6 +12,8 @@ one process, so background load hits them alike, and the table shows medians.
     python scripts/bench/train_epoch.py                                  # 7 datasets x 5 models (a few minutes)
     python scripts/bench/train_epoch.py --datasets cora-ca --models hgnn --rounds 21
     python scripts/bench/train_epoch.py --peers dhg --threads 1 --json out.json
+    export GRAPHHYPER_ALLSET_SRC=$PWD/../AllSet/src GRAPHHYPER_EDHNN_SRC=$PWD/../ED-HNN   # checkouts, see below
+    python scripts/bench/train_epoch.py --models unigcnii,allset-transformer,ed-hnn --threads 1 --clock cpu
 
 Models and peers (same settings on both sides):
 
@@ -19,13 +21,44 @@ Models and peers (same settings on both sides):
   ``HypergraphConv`` layers (PyG normalises ``D^-1 H W B^-1 H^T``: the same cost class, a different matrix).
 - ``hgnnp``: 2-layer HGNN+, width ``--hidden``, dropout 0.5. DHG ``dhg.models.HGNNP``.
 - ``unigcnii``, ``allset-transformer``, ``ed-hnn``: the reproduction protocol's settings
-  (:func:`graphhyper.experiments.protocol.config_for`); neither DHG nor PyG has them, so they have no peer here
-  (their reference implementations are separate repositories).
+  (:func:`graphhyper.experiments.protocol.config_for` over the registry defaults); neither DHG nor PyG has them.
+  Their peers are the authors' own code, run from a local checkout that is not part of graphhyper (peers
+  ``allset`` and ``edhnn``; without a checkout they are skipped with a printed reason):
+
+      git clone https://github.com/jianhao2016/AllSet    # measured at commit 6281a2f; --allset-src AllSet/src
+      git clone https://github.com/Graph-COM/ED-HNN       # measured at commit fea3b8f; --edhnn-src ED-HNN
+
+  (or ``GRAPHHYPER_ALLSET_SRC`` / ``GRAPHHYPER_EDHNN_SRC``). ``scripts/_reference_imports.py`` imports them
+  unchanged but for a ``torch_scatter`` stand-in over PyG's pure-torch ``scatter`` (the compiled
+  ``torch_scatter`` is not installed here; its speed may differ) and one line of AllSet's ``PMA.aggregate``
+  for PyG >= 2.5. Each reference model is built from our model's settings and fed the same data laid out as
+  its ``train.py`` lays it out (a PyG ``Data``; incidences sorted by node; AllSet's hyperedge ids offset by the
+  node count), built once outside the timed step; the timed step is its ``forward(data)`` in our ``_step``.
+
+  - ``allset``/``allset-transformer``: AllSet's ``SetGNN`` with ``PMA=True``: ``MLP_hidden`` = width, ``heads``,
+    ``All_num_layers``, ``MLP_num_layers`` (the PMA feed-forward depth), ``Classifier_num_layers`` /
+    ``_hidden``, dropout, LayerNorm, no GPR / LearnMask; its input dropout is fixed at 0.2 (ours: 0.2). Same
+    parameter count as ours plus two BatchNorms the reference builds and never calls (they only cost Adam).
+  - ``allset``/``unigcnii``: AllSet's ``UniGCNII`` (32 layers of width 64, alpha 0.1, lambda 0.5, dropout 0.2),
+    with ``degV``/``degE`` computed as its ``train.py`` does. Its input dropout is fixed at 0.2 (ours: 0.6; one
+    dropout either way). Same parameter count as ours.
+  - ``edhnn``/``unigcnii``: ED-HNN's ``UniGCNII`` (same sizes, ``restart_alpha`` 0.1). It averages (``mean``
+    scatters) instead of AllSet's degree scaling: the same cost class, a different matrix.
+  - ``edhnn``/``ed-hnn``: ED-HNN's ``EquivSetGNN`` (``EquivSet`` conv): width 256, ``MLP_num_layers`` /
+    ``MLP2_`` / ``MLP3_`` 1, 2 layers, restart alpha 0.5, mean, LayerNorm, classifier 2 layers of 64,
+    ``AllSet_input_norm=False`` (its default adds a LayerNorm before every conv MLP; ours has none). Two
+    differences remain: it applies one conv module at every layer (ours: one per layer, ``share_weights=False``;
+    the same arithmetic per step, one conv's parameters fewer for Adam), and its forward drops out the raw input
+    features at the model's dropout (0.5; ours: ``input_dropout`` 0.0).
+
+  The references' own loops use ``log_softmax`` + NLL and AllSet's UniGCNII two weight-decay groups; here every
+  implementation gets the same cross entropy and fused Adam (``_step``), so the table compares the models.
 
 Peak memory: after a warm-up epoch, the process' peak RSS is reset (``/proc/self/clear_refs``) before one
 training step and read after it, less the RSS before (large buffers are mmapped, so freed memory leaves RSS).
 Timings depend on load: the machine line (CPU model, threads, load average) is printed with the table; compare
-ratios, and measure on a quiet machine.
+ratios, and measure on a quiet machine. Beside other jobs, ``--threads 1 --clock cpu`` times by the process' CPU
+time, which does not count the time other jobs hold the core (cache sharing still slows it).
 """
 
 from __future__ import annotations
