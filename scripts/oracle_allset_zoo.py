@@ -9,7 +9,8 @@ validation accuracy. The settings are those of ``src/run_AllSetTransformer.sh`` 
 64, 1 head, dropout 0.5 (input dropout 0.2 inside the model), layer norm, PMA, lr 0.01, weight decay 1e-5, self
 loops added, ``normtype all_one``.
 
-Two adaptations let the 2023 code run on current libraries; neither changes its arithmetic:
+Two adaptations let the 2023 code run on current libraries; neither changes its arithmetic (both in
+``scripts/_reference_imports.py``, shared with ``scripts/bench/train_epoch.py``):
 - ``torch_scatter`` (not installed here) is replaced by a stand-in that calls PyG's pure-torch ``scatter``;
 - PyG >= 2.5 no longer forwards ``propagate(..., aggr=...)`` to ``aggregate``, so ``PMA.aggregate`` falls back to
   the layer's own ``self.aggr`` (``'add'``, the value the reference passes) instead of raising.
@@ -27,29 +28,14 @@ Needs ``torch_geometric``. Nothing of the reference code is copied into graphhyp
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
-import sys
-import tempfile
-import types
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from _reference_imports import import_allset
 
-SCATTER_SHIM = """
-from torch_geometric.utils import scatter as _scatter
-def scatter(src, index, dim=-1, out=None, dim_size=None, reduce="sum"):
-    return _scatter(src, index, dim=dim % src.dim(), dim_size=dim_size, reduce=reduce)
-def scatter_add(src, index, dim=-1, out=None, dim_size=None):
-    return scatter(src, index, dim, out, dim_size, "sum")
-def scatter_mean(src, index, dim=-1, out=None, dim_size=None):
-    return scatter(src, index, dim, out, dim_size, "mean")
-"""
-AGGR_RAISE = '            raise ValeuError("aggr was not passed!")'
-AGGR_FALLBACK = "            aggr = self.aggr"
 ZOO = dict(
     All_num_layers=1,
     MLP_num_layers=2,
@@ -68,34 +54,6 @@ ZOO = dict(
     wd=1e-5,
     epochs=500,
 )
-
-
-def import_reference(src: Path):
-    """Import AllSet's ``models`` and ``preprocessing`` from ``src``, with the two adaptations above."""
-    shim = Path(tempfile.mkdtemp(prefix="allset_shim_"))
-    (shim / "torch_scatter").mkdir()
-    (shim / "torch_scatter" / "__init__.py").write_text(SCATTER_SHIM)
-    sys.path[:0] = [str(shim), str(src)]
-    sys.modules.setdefault("ipdb", types.ModuleType("ipdb"))
-    warnings.filterwarnings("ignore", category=SyntaxWarning)  # the reference's `x is 'Identity'` comparisons
-    text = (src / "layers.py").read_text()
-    if AGGR_RAISE not in text:
-        raise SystemExit(f"{src / 'layers.py'}: expected line not found; is this AllSet's src/ at commit 6281a2f?")
-    layers = types.ModuleType("layers")
-    layers.__file__ = str(src / "layers.py")
-    sys.modules["layers"] = layers
-    exec(compile(text.replace(AGGR_RAISE, AGGR_FALLBACK, 1), layers.__file__, "exec"), layers.__dict__)
-    models = _load(src / "models.py", "models")
-    preprocessing = _load(src / "preprocessing.py", "preprocessing")
-    return models, preprocessing
-
-
-def _load(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def zoo_raw(root: Path):
@@ -164,7 +122,7 @@ def main(argv=None) -> int:
     from graphhyper.data import ensure_files, get_card
 
     folder = ensure_files(get_card("zoo"), args.root)  # checksums verified (the files fetched if missing)
-    models, preprocessing = import_reference(args.allset)
+    models, preprocessing = import_allset(args.allset)
     x, y, edges = zoo_raw(folder)
     tests = []
     for seed in range(args.seeds):

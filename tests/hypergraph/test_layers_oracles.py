@@ -246,6 +246,39 @@ def test_edhnn_equals_loop_reference():
     torch.testing.assert_close(layer(x, hg), expected, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("aggr", ["sum", "mean"])
+@pytest.mark.parametrize("mlp2_layers", [0, 1])
+def test_edhnn_reduced_phi2_equals_per_incidence_loop(aggr, mlp2_layers):
+    """With phi2 one Linear (or none) the layer reduces m to the nodes before projecting; values and gradients
+    equal the per-incidence definition, with hyperedge weights and a node in no hyperedge (node 8: output 0)."""
+    hg = Hypergraph(9, EDGES, hyperedge_weight=WEIGHTS)
+    torch.manual_seed(0)
+    layer = hnn.EDHNNConv(5, 5, mlp1_layers=1, mlp2_layers=mlp2_layers, mlp3_layers=1, aggr=aggr, alpha=0.3).eval()
+    x = torch.randn(9, 5, requires_grad=True)
+    got = layer(x, hg)
+    m = []
+    for e in EDGES:
+        rows = layer.phi1(x[torch.tensor(e)])
+        m.append(rows.sum(0) if aggr == "sum" else rows.mean(0))
+    out = [torch.zeros(5) for _ in range(9)]
+    total = [0.0] * 9
+    for k, e in enumerate(EDGES):
+        for v in e:
+            msg = m[k] if layer.phi2 is None else layer.phi2(torch.cat([x[v], m[k]])[None])[0]
+            out[v] = out[v] + WEIGHTS[k] * msg
+            total[v] += WEIGHTS[k]
+    if aggr == "mean":
+        out = [o / t if t else o for o, t in zip(out, total)]
+    expected = layer.phi3(0.7 * torch.stack(out) + 0.3 * x)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(got[8], layer.phi3(0.3 * x[8:9])[0])  # the isolated node: restart term only
+    params = [x, *layer.parameters()]
+    g_got = torch.autograd.grad(got.square().sum(), params)
+    g_exp = torch.autograd.grad(expected.square().sum(), params)
+    for a, b in zip(g_got, g_exp):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
 def test_pma_equals_per_set_attention():
     hg = Hypergraph(8, EDGES)
     pma = hnn.PMA(5, 4, heads=2).eval()
