@@ -318,11 +318,11 @@ def build_ours(cname: str, sd: dict[str, torch.Tensor], cfg: dict[str, Any], sha
 
 
 def predictions_in_place(
-    ref: torch.nn.Module, model: torch.nn.Module, ppuda_path: bool
-) -> tuple[Any, dict[str, torch.Tensor]]:
-    """The reference's own ``ghn(model)`` usage, without copies of the model: its graph of ``model``, then its
-    predictions written into ``model`` itself (parameters set to NaN first; the ones left NaN are not predicted)."""
-    g = reference_graph(model, ppuda_path)
+    ref: torch.nn.Module, model: torch.nn.Module, g: Any, ppuda_path: bool
+) -> dict[str, torch.Tensor]:
+    """The reference's own ``ghn(model)`` usage, without copies of the model: its predictions from its graph
+    ``g`` of ``model`` written into ``model`` itself (parameters set to NaN first; the ones left NaN are not
+    predicted)."""
     with torch.no_grad():
         for p in model.parameters():
             p.fill_(float("nan"))
@@ -334,7 +334,7 @@ def predictions_in_place(
             ref(model, gb)
         else:
             ref(model, g)
-    return g, {n: p.detach() for n, p in model.named_parameters() if not torch.isnan(p).all()}
+    return {n: p.detach() for n, p in model.named_parameters() if not torch.isnan(p).all()}
 
 
 def check_model(
@@ -344,15 +344,20 @@ def check_model(
     FAIL, OURS_RAISED or REF_FAILED), with ``_graph``/``_refs``/``_shapes`` for the fixture."""
     ppuda_path, low = uses_ppuda(full_config(cname)), opts["low_memory"]
     rec: dict[str, Any] = {"config": cname, "model": mname}
+    phases = rec["cpu_phases"] = {}  # CPU seconds of each step
+    clock = time.process_time()
     model = get_model(mname, opts["seed"])
     shapes = {n: tuple(p.shape) for n, p in model.named_parameters()}
     rg = our_view(model) if opts["end_to_end"] else None
+    phases["model"], clock = round(time.process_time() - clock, 2), time.process_time()
     try:
+        g = reference_graph(model if low else copy.deepcopy(model), ppuda_path)
+        phases["ref_graph"], clock = round(time.process_time() - clock, 2), time.process_time()
         if low:
-            g, refs = predictions_in_place(ref, model, ppuda_path)
+            refs = predictions_in_place(ref, model, g, ppuda_path)
         else:
-            g = reference_graph(copy.deepcopy(model), ppuda_path)
             refs = reference_predictions(ref, model, g, ppuda_path)
+        phases["ref_predict"], clock = round(time.process_time() - clock, 2), time.process_time()
     except Exception as e:  # the reference itself fails on this model
         ours_msg = "not run (--low-memory)" if low else ours_without_reference(ours, model, ppuda_path)
         return rec | {"result": "REF_FAILED", "error": f"{type(e).__name__}: {str(e)[:100]}", "ours": ours_msg}
@@ -362,6 +367,7 @@ def check_model(
         pred = ours.predict_graph(rg, shapes)
     except Exception as e:
         return rec | {"result": "OURS_RAISED", "error": f"{type(e).__name__}: {e}"}
+    phases["ours"] = round(time.process_time() - clock, 2)
     n, worst, problems = compare(pred, refs)
     del pred
     rec |= {"tensors": n, "ref": len(refs), "params": len(shapes), "max_rel_err": worst}
@@ -379,7 +385,7 @@ def print_record(rec: dict[str, Any]) -> None:
         print(
             f"{head} tensors={rec['tensors']:4d} (ref {rec['ref']}, model {rec['params']}) "
             f"max_rel_err={rec['max_rel_err']:.2e} {rec['result']} ({rec['seconds']:.1f}s, "
-            f"CPU {rec['cpu_seconds']:.1f}s, "
+            f"CPU {rec['cpu_seconds']:.1f}s {rec['cpu_phases']}, "
             f"peak RSS {rec['peak_rss_gb']:.2f} GB)",
             flush=True,
         )
