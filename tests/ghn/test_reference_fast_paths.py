@@ -92,9 +92,8 @@ class _ReturnsCache(nn.Module):
         self.a = nn.Linear(4, 4)
         self.b = nn.Linear(4, 2)
 
-    def forward(self, x: torch.Tensor, **kwargs: object) -> tuple[torch.Tensor, _CacheLike]:  # kwargs: fx fails
-        if x.sum() > 0:  # data-dependent: fx cannot trace it
-            x = x * 2
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, _CacheLike]:
+        x = x * float(int(x.shape[-1]))  # int() of a traced size: fx fails, meta tensors and export do not
         return self.b(torch.relu(self.a(x))), _CacheLike()
 
 
@@ -115,9 +114,7 @@ def test_trace_still_exports_when_export_can_return_the_output() -> None:
             self.a = nn.Linear(4, 4)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            if x.sum() > 0:  # fx cannot trace this; export (on meta tensors) can
-                x = x * 2
-            return self.a(x)
+            return self.a(x * float(int(x.shape[-1])))  # fx fails on int() of a traced size; export does not
 
     graph = trace(Branchy(), input_shape=(1, 4))
     assert graph.meta["trace_path"] in ("export", "autograd")
