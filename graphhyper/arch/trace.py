@@ -27,6 +27,7 @@ from typing import Any, Callable, Collection, Iterable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
+import torch.utils._pytree as pytree
 from torch import fx, nn
 from torch.fx.proxy import ParameterProxy
 from torch.nn.parameter import is_lazy
@@ -83,7 +84,7 @@ def _check_materialised(root: nn.Module, described: Any) -> None:
     lazy = [
         name or "<root>"
         for name, m in root.named_modules()
-        if any(is_lazy(t) for t in (*m.parameters(recurse=False), *m.buffers(recurse=False)))
+        if any(t is not None and is_lazy(t) for t in (*m._parameters.values(), *m._buffers.values()))
     ]
     if not lazy:
         return
@@ -204,6 +205,7 @@ class _Builder:
     preds: list[list[int]] = field(default_factory=list)  # sources in operand order
     owned: set[str] = field(default_factory=set)
     name_count: dict[str, int] = field(default_factory=dict)
+    output: Any = None  # the model's output on meta tensors (autograd path)
 
     def unique(self, name: str) -> str:
         k = self.name_count.get(name, 0)
@@ -917,6 +919,7 @@ def _trace_autograd(root: nn.Module, args: tuple, kwargs: dict, builder: _Builde
                 handle.remove()
         srcs, pend = recorder.inputs(out)
         builder.add("output", "output", "output", {}, pend, srcs, out)
+        builder.output = out
 
 
 # ================================================================================================================
@@ -1019,20 +1022,29 @@ def _run_paths(
     notes: list[str] = []
     failures: list[tuple[str, Exception]] = []
     shape_failure: _ShapeError | None = None
-    for path in paths:
+    eager: _Builder | Exception | None = None  # the autograd path, when it ran ahead of export
+    for k, path in enumerate(paths):
         func = _PATH_FUNCS.get(path)
         if func is None or (shape_failure is not None and path != "autograd"):
             continue  # after fx could not propagate the shapes only the eager meta pass can tell us more
-        builder = _Builder(names, shapes)
-        try:
-            func(module, args, kwargs, builder)
-        except GraphhyperError:
-            raise
-        except Exception as exc:  # a path that cannot handle this module: try the next one
-            if isinstance(exc, _ShapeError):
-                shape_failure = exc
-            failures.append((path, exc))
-            notes.append(f"{path} failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}")
+        if path == "export" and "autograd" in paths[k + 1 :] and eager is None:
+            eager = _attempt(_trace_autograd, module, args, kwargs, _Builder(names, shapes))
+            skip = _export_cannot_return(eager.output) if isinstance(eager, _Builder) else None
+            if skip is not None:
+                notes.append(f"export skipped: the model returns {skip}, which torch.export cannot return")
+                continue
+        if path == "autograd" and eager is not None:
+            result = eager
+        else:
+            result = _attempt(func, module, args, kwargs, _Builder(names, shapes))
+        if isinstance(result, GraphhyperError):
+            raise result
+        if isinstance(result, Exception):  # a path that cannot handle this module: try the next one
+            if isinstance(result, _ShapeError):
+                shape_failure = result
+            failures.append((path, result))
+            text = str(result).splitlines()[0][:200] if str(result) else ""
+            notes.append(f"{path} failed: {type(result).__name__}: {text}")
             continue
         meta = {
             "trace_path": path,
@@ -1042,10 +1054,40 @@ def _run_paths(
             "notes": notes,
             "trace_seconds": round(time.perf_counter() - start, 4),
         }
-        return builder.finish(meta)
+        return result.finish(meta)
     if shape_failure is not None:
         raise _shape_error(module, described, shape_failure) from shape_failure.exc
     raise _trace_error(module, failures)
+
+
+def _attempt(
+    func: Callable[[nn.Module, tuple, dict, _Builder], None], module: nn.Module, args: tuple, kwargs: dict, b: _Builder
+) -> _Builder | Exception:
+    """Run one trace path into ``b``: ``b`` when it worked, else the exception it raised."""
+    try:
+        func(module, args, kwargs, b)
+    except Exception as exc:
+        return exc
+    return b
+
+
+def _export_cannot_return(output: Any) -> str | None:
+    """The type name of a leaf of ``output`` that ``torch.export`` refuses to return (it flattens the output with
+    ``torch.utils._pytree`` and accepts tensors, numbers, strings, ``None`` and script objects), else None.
+
+    ``torch.export`` fails on such an output only after tracing the whole model (Hugging Face GPT-2 returns a
+    ``DynamicCache``: one second thrown away), while the eager meta pass that ends the path list sees it in a
+    tenth of that. With ``torch.export``'s own list unavailable nothing is skipped."""
+    try:
+        from torch._functorch._aot_autograd.utils import KNOWN_TYPES
+        from torch._library.opaque_object import is_custom_class_obj
+    except ImportError:
+        return None
+    known = tuple(KNOWN_TYPES)
+    for leaf in pytree.tree_leaves(output):
+        if not isinstance(leaf, known) and not is_custom_class_obj(leaf):
+            return type(leaf).__qualname__
+    return None
 
 
 def _shape_error(module: nn.Module, described: Any, exc: _ShapeError) -> InvalidInputError:

@@ -12,6 +12,7 @@ Needs the reference code on ``PYTHONPATH`` (never a dependency of graphhyper):
 
     PYTHONPATH=REF/deps:REF/ppuda:REF/ghn3 python scripts/bench/ghn_reference_speed.py --models resnet50
     PYTHONPATH=... python scripts/bench/ghn_reference_speed.py --all --rounds 1      # all 80 torchvision models
+    PYTHONPATH=... python scripts/bench/ghn_reference_speed.py --models "" --gpt2   # GPT-2 small only
 """
 
 from __future__ import annotations
@@ -78,8 +79,34 @@ def paths(ref, ours, name: str) -> dict:
     return {"reference ghn(model)": reference, "graphhyper predict+apply": graphhyper, "torchvision init": random_init}
 
 
+def gpt2_paths(ref, ours, tokens: int = 16) -> dict:
+    """GPT-2 small (Hugging Face ``GPT2LMHeadModel(GPT2Config())``, random init), a ``[1, tokens]`` input.
+
+    The reference's graph builder runs ``model(torch.randn(2, 3, 224, 224))`` unless the model has a ``get_var()``
+    returning its output; a GPT-2 takes token ids, so the model gets ``get_var = lambda: model(ids).logits``
+    (the same ids our trace is given) and ``ghn(model)`` then builds its graph and writes the parameters. The
+    floor is building the model with its own random init."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    net = GPT2LMHeadModel(GPT2Config())
+    ids = torch.zeros(1, tokens, dtype=torch.long)
+    net.get_var = lambda: net(ids).logits
+
+    def reference():
+        with torch.no_grad():
+            ref(net)
+
+    def graphhyper():
+        ours.apply(net, strict=False, example_inputs=(ids,))
+
+    def random_init():
+        GPT2LMHeadModel(GPT2Config())
+
+    return {"reference ghn(model)": reference, "graphhyper predict+apply": graphhyper, "torchvision init": random_init}
+
+
 def time_model(ref, ours, name: str, rounds: int, warm_up: bool = True) -> dict[str, float]:
-    fns = paths(ref, ours, name)
+    fns = gpt2_paths(ref, ours) if name == "gpt2" else paths(ref, ours, name)
     times: dict[str, list[float]] = {k: [] for k in fns}
     for fn in fns.values() if warm_up else ():
         fn()
@@ -99,6 +126,9 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--skip", default="", help="comma list of models to leave out (e.g. vit_h_14 on a 24 GiB machine)")
     p.add_argument("--no-warm-up", action="store_true", help="time first calls too (for --all --rounds 1)")
+    p.add_argument(
+        "--gpt2", action="store_true", help="also GPT-2 small (Hugging Face, random init; needs transformers), apart"
+    )
     a = p.parse_args(argv)
     try:
         import ghn3  # noqa: F401
@@ -109,7 +139,8 @@ def main(argv=None) -> int:
 
     warnings.filterwarnings("ignore")
     torch.set_num_threads(a.threads)
-    names = torchvision.models.list_models(module=torchvision.models) if a.all else a.models.split(",")
+    listed = [n for n in a.models.split(",") if n]
+    names = torchvision.models.list_models(module=torchvision.models) if a.all else listed
     names = [n for n in names if n not in set(a.skip.split(","))]
     ref, ours = build_pair()
     print(machine_line())
@@ -126,6 +157,11 @@ def main(argv=None) -> int:
         ratio = total["reference ghn(model)"] / total["graphhyper predict+apply"]
         print(f"TOTAL over {len(names)} models: " + "  ".join(f"{k} {v:.2f} s" for k, v in total.items()))
         print(f"reference / graphhyper: {ratio:.2f}x")
+    if a.gpt2:
+        med = time_model(ref, ours, "gpt2", a.rounds, warm_up=not a.no_warm_up)
+        row = "  ".join(f"{k.replace('torchvision', 'transformers')} {v:7.3f} s" for k, v in med.items())
+        ratio = med["reference ghn(model)"] / med["graphhyper predict+apply"]
+        print(f"{'gpt2 (small, 16 tokens)':22s} {row}  reference/ours {ratio:5.2f}x", flush=True)
     print(machine_line())
     return 0
 

@@ -293,6 +293,20 @@ class TiledDecoder(nn.Module):
         """``[N, C] -> [N, 4C, S, S]``."""
         return self.fc(x).view(x.shape[0], -1, *self.out_shape[2:])
 
+    def _hidden_window(self, x: torch.Tensor, rs: slice, cs: slice) -> torch.Tensor:
+        """``self._hidden(x)[:, :, rs, cs]``, computing only the rows of ``fc`` that the window keeps:
+        ``[N, C] -> [N, 4C, a, b]``. Each kept entry is the same dot product as in the full map; a group with
+        a ``1 × 1`` key costs ``1 / S²`` of the full ``Linear(C, 4C·S·S)``."""
+        s1, s2 = self.out_shape[2:]
+        rs, cs = slice(*rs.indices(s1)), slice(*cs.indices(s2))
+        a, b = len(range(s1)[rs]), len(range(s2)[cs])
+        if (a, b) == (s1, s2):
+            return self._hidden(x)
+        lin = self.fc[0]
+        assert isinstance(lin, nn.Linear)
+        idx = torch.arange(lin.out_features, device=x.device).view(-1, s1, s2)[:, rs, cs].reshape(-1)
+        return self.fc[1](F.linear(x, lin.weight[idx], lin.bias[idx])).view(x.shape[0], -1, a, b)
+
     def _pixelwise(self, h: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
         """``conv`` at every spatial position: ``[N, 4C, a, b] -> [N, R, a, b]`` (``R`` rows of the last layer,
         all ``out·in`` of them unless ``rows`` picks some)."""
@@ -312,16 +326,21 @@ class TiledDecoder(nn.Module):
         mode), decoded to ``[N, O, I, a', b']``, cut to ``i`` input channels, bilinearly resized to ``a × b``
         when both exceed ``S``, then either cut to ``o`` outputs or, for a classifier,
         mapped through ``class_layer_predictor`` at the centre position to ``[N, num_classes, in]``.
+
+        Only what survives the cuts is computed (the rows of ``fc`` in the window, the ``o·i`` rows of the last
+        ``conv`` layer): the same dot products as decoding the full block and cutting it afterwards.
         """
         n = x.shape[0]
-        h = self._hidden(x)
         if centred:
-            h = h[:, :, _center_window(self.out_shape[2], want[2]), _center_window(self.out_shape[3], want[3])]
+            window = (_center_window(self.out_shape[2], want[2]), _center_window(self.out_shape[3], want[3]))
         else:
-            h = h[:, :, : want[2], : want[3]]
+            window = (slice(0, want[2]), slice(0, want[3]))
+        h = self._hidden_window(x, *window)
         o, i = self.out_shape[:2]
-        y = self._pixelwise(h)
-        y = y.reshape(n, o, i, *y.shape[2:])[:, :, : want[1], : want[2], : want[3]]
+        n_out, n_in = (o if class_pred else min(o, want[0])), min(i, want[1])
+        rows = None if (n_out, n_in) == (o, i) else (torch.arange(n_out)[:, None] * i + torch.arange(n_in)).view(-1)
+        y = self._pixelwise(h, rows)
+        y = y.reshape(n, n_out, n_in, *y.shape[2:])
         if min(want[2:]) > min(self.out_shape[2], want[2], self.out_shape[3], want[3]):
             # the published code resizes one node's block (it asserts a group of one); each block alike here
             flat = F.interpolate(y.flatten(0, 1), tuple(want[2:]), mode="bilinear")
@@ -329,7 +348,7 @@ class TiledDecoder(nn.Module):
         if class_pred:
             k = y.shape[-1] // 2
             return self.class_layer_predictor(y[:, :, :, k, k].permute(0, 2, 1)).permute(0, 2, 1)
-        return y[:, : want[0]]
+        return y
 
     def forward_ppuda(self, x: torch.Tensor, want: Sequence[int], class_pred: bool) -> torch.Tensor:
         """ppuda's decoding of a group with key ``want = (o, i, a, b)`` (top-left crops throughout).

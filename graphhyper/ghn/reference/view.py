@@ -43,11 +43,13 @@ reproduces.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -421,18 +423,59 @@ def _keep(dag: _Dag, pos: int, n_in: dict[int, int], has_cse: bool) -> bool:
 
 def _filter(dag: _Dag, names: Sequence[str] | None = None) -> None:
     """The reference's ``_filter_graph``: drop (and bridge) every node whose name contains one of ``names``
-    unless :func:`_keep` says otherwise; in-degrees are those before any removal."""
+    unless :func:`_keep` says otherwise; in-degrees are those before any removal.
+
+    The words are taken in order, as the reference does; only :func:`_keep` reads the current order (for names
+    starting ``Mean`` / ``Mul`` / ``Cat`` / ``Add``), and bridging a set of nodes gives the same edges in any
+    order, so the order list is rebuilt only where :func:`_keep` needs it, and each word's nodes are found by
+    one scan of all names (:class:`_Names`) instead of a test per node."""
     if names is None:
         names = ["Mul", *_unsupported(dag), "Mean", "Add", "Cat"]
     n_in = {k: len(dag.pred[k]) for k in dag.order}
     has_cse = any("sigmoid" in dag.raw[k].name.lower() or "swish" in dag.raw[k].name.lower() for k in dag.order)
+    index = _Names([dag.raw[k].name for k in dag.order])
+    nodes = list(dag.order)
+    gone: set[int] = set()
     for word in names:
-        drop = [k for pos, k in enumerate(dag.order) if word in dag.raw[k].name and not _keep(dag, pos, n_in, has_cse)]
-        for k in drop:
-            dag.contract(k)
-        if drop:
-            gone = set(drop)
+        hits = [nodes[p] for p in index.containing(word) if nodes[p] not in gone]
+        special = [k for k in hits if dag.raw[k].name.startswith(_KEEP_PREFIXES)]
+        kept: set[int] = set()
+        if special:
             dag.order = [k for k in dag.order if k not in gone]
+            pos = {k: p for p, k in enumerate(dag.order)}
+            kept = {k for k in special if _keep(dag, pos[k], n_in, has_cse)}
+        for k in hits:
+            if k not in kept:
+                dag.contract(k)
+                gone.add(k)
+    dag.order = [k for k in dag.order if k not in gone]
+
+
+_KEEP_PREFIXES = ("Mean", "Mul", "Cat", "Add")
+
+
+class _Names:
+    """Node names joined into one string, so that finding the names that contain a word is one C-level scan."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.text = "\n".join(names)
+        self.starts = [0]
+        for name in names[:-1]:
+            self.starts.append(self.starts[-1] + len(name) + 1)
+
+    def containing(self, word: str) -> list[int]:
+        """Positions (ascending) of the names that contain ``word``."""
+        out: list[int] = []
+        at = self.text.find(word) if word else -1
+        while at >= 0:
+            p = bisect.bisect_right(self.starts, at) - 1
+            if word in self.names[p] and (not out or out[-1] != p):
+                out.append(p)
+            at = self.text.find(word, at + 1)
+        if not word:
+            out = list(range(len(self.names)))
+        return out
 
 
 def _fix_weight_edges(dag: _Dag) -> None:
@@ -579,9 +622,36 @@ def _move_global_pool(nodes: list[_Raw]) -> list[_Raw]:
 
 
 def _virtual_edges(adj: torch.Tensor, cutoff: int) -> torch.Tensor:
-    """Add ``A[i, j] = d`` for every pair at directed shortest-path distance ``2 <= d <= cutoff``."""
+    """Add ``A[i, j] = d`` for every pair at directed shortest-path distance ``2 <= d <= cutoff``.
+
+    Nodes in topological order (every edge ``i -> j`` has ``i < j``, as :func:`reference_graph` numbers them):
+    one sweep from the last node back, ``D[i] = 1 + min_{j ∈ succ(i)} D[j]`` (row-wise, over all targets at once)
+    with ``D[i, j] = 1`` for the successors themselves, ``E · N`` work for ``E`` edges; other graphs get one
+    breadth-first search per node."""
     if cutoff <= 1:
         return adj
+    one = (adj == 1).numpy()
+    if np.triu(one, 1).sum() != one.sum():
+        return _virtual_edges_bfs(adj, cutoff)
+    n = adj.shape[0]
+    src, dst = np.nonzero(one)
+    bounds = np.searchsorted(src, np.arange(n + 1))
+    dist = np.full((n, n), 1 << 30, dtype=np.int32)  # "no path"; grows by at most n, stays > any cutoff
+    for i in range(n - 1, -1, -1):
+        succ = dst[bounds[i] : bounds[i + 1]]
+        if succ.size == 1:
+            np.add(dist[succ[0]], 1, out=dist[i])
+        elif succ.size:
+            np.add(dist[succ].min(axis=0), 1, out=dist[i])
+        dist[i, succ] = 1
+    out = adj.numpy().copy()
+    mask = (dist >= 2) & (dist <= cutoff)
+    out[mask] = dist[mask]
+    return torch.from_numpy(out)
+
+
+def _virtual_edges_bfs(adj: torch.Tensor, cutoff: int) -> torch.Tensor:
+    """:func:`_virtual_edges` by one breadth-first search from every node (any directed graph)."""
     n = adj.shape[0]
     succ: list[list[int]] = [[] for _ in range(n)]
     for i, j in torch.nonzero(adj == 1).tolist():
