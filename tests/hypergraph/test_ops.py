@@ -240,3 +240,25 @@ def test_zero_rows_and_zero_edges():
     assert out.shape == (3, 2) and out.abs().sum() == 0
     ops.hgnn_propagate(x, hg).sum().backward()
     assert x.grad.abs().sum() == 0
+
+
+def test_gather_sum_keeps_its_input_for_backward_only_when_the_weight_needs_a_gradient():
+    from graphhyper.hypergraph.kernels import edge_layout, torch_ref
+
+    hg = Hypergraph(4, [[0, 1, 2], [2, 3]])
+    x = torch.randn(4, 3, requires_grad=True)
+    fixed = torch.rand(hg.nnz)
+    learned = fixed.clone().requires_grad_(True)
+    out_fixed = torch_ref.gather_sum(x, hg, edge_layout(hg), fixed)
+    out_learned = torch_ref.gather_sum(x, hg, edge_layout(hg), learned)
+    assert out_fixed.grad_fn.saved_tensors[0] is None  # no [nnz-sized, F] copy kept without a weight gradient
+    assert out_learned.grad_fn.saved_tensors[0] is not None
+    g = torch.randn_like(out_fixed)
+    (gx_fixed,) = torch.autograd.grad(out_fixed, x, g)
+    gx_learned, gw = torch.autograd.grad(out_learned, (x, learned), g)
+    torch.testing.assert_close(gx_fixed, gx_learned)
+    expected = torch.zeros(hg.nnz)
+    # d out[e, f] / d w_k = x[node_k, f] for incidence k of hyperedge e
+    for k in range(hg.nnz):
+        expected[k] = (g[edge_layout(hg).seg_inc[k]] * x[edge_layout(hg).src_inc[k]]).sum()
+    torch.testing.assert_close(gw, expected.detach())

@@ -74,7 +74,8 @@ class _GatherSum(torch.autograd.Function):
     def forward(ctx, src, weight, hg, layout):
         out = _spmm(hg, layout, weight, src)
         ctx.hg, ctx.layout = hg, layout
-        ctx.save_for_backward(src, weight)
+        # src is needed only for the weight's gradient; not saving it otherwise spares an [E, F] tensor per layer
+        ctx.save_for_backward(src if ctx.needs_input_grad[1] else None, weight)
         return out
 
     @staticmethod
