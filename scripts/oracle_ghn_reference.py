@@ -213,24 +213,8 @@ def reference_graph(model: torch.nn.Module, ppuda_path: bool) -> Any:
 def reference_predictions(
     ref: torch.nn.Module, model: torch.nn.Module, graph: Any, ppuda_path: bool
 ) -> dict[str, torch.Tensor]:
-    """What the reference writes into (a copy of) ``model``: parameters set to NaN first, read back after."""
-    net = copy.deepcopy(model)
-    with torch.no_grad():
-        for p in net.parameters():
-            p.fill_(float("nan"))
-        if ppuda_path:
-            from ppuda.deepnets1m.graph import GraphBatch
-
-            gb = GraphBatch([graph])
-            gb.to_device("cpu")
-            ref(net, gb)
-        else:
-            ref(net, graph)
-    out = {}
-    for n, p in net.named_parameters():
-        if not torch.isnan(p).all():
-            out[n] = p.detach().clone()
-    return out
+    """What the reference writes into a copy of ``model`` (see :func:`predictions_in_place`)."""
+    return {n: p.clone() for n, p in predictions_in_place(ref, copy.deepcopy(model), graph, ppuda_path).items()}
 
 
 def comparable(name: str, t: torch.Tensor) -> torch.Tensor:
