@@ -8,7 +8,9 @@ from torch import Tensor, nn
 
 from graphhyper.errors import InvalidInputError
 from graphhyper.hypergraph import features, ops
-from graphhyper.hypergraph.nn._utils import dropout, glorot_, set_ops
+from graphhyper.hypergraph.kernels import Layout, edge_layout, node_layout
+from graphhyper.hypergraph.nn._attention_pool import attention_pool, patterns
+from graphhyper.hypergraph.nn._utils import dropout, dropout_mask, glorot_, set_ops
 from graphhyper.hypergraph.nn.base import HypergraphLayer
 from graphhyper.hypergraph.nn.mlp import MLP
 from graphhyper.hypergraph.structure import Hypergraph
@@ -78,17 +80,58 @@ class PMA(HypergraphLayer):
     def forward(self, x: Tensor, hg: Hypergraph, direction: str = "v2e") -> Tensor:
         if direction not in ("v2e", "e2v"):
             raise InvalidInputError(f"direction must be 'v2e' or 'e2v', got {direction!r}.")
+        fast = fast_path_applies(x, hg) and self.dropout < 1.0
+        pooled = self._pool_fast(x, hg, direction) if fast else self._pool(x, hg, direction)
+        out = self.ln0(pooled + self.seed.reshape(1, -1))
+        return self.ln1(out + F.relu(self.mlp(out)))
+
+    def _score_weight(self) -> tuple[Tensor, Tensor]:
+        """``([F, H], [H])``: ``<s_k, K^k x + b^k> = x (K^k)^T s_k + <b^k, s_k>``, the scores without keys."""
+        H, C = self.heads, self.out_channels // self.heads
+        seed = self.seed[0]
+        w_score = torch.einsum("hci,hc->ih", self.lin_k.weight.view(H, C, -1), seed)
+        return w_score, (self.lin_k.bias.view(H, C) * seed).sum(-1)
+
+    def _pool_fast(self, x: Tensor, hg: Hypergraph, direction: str) -> Tensor:
+        """The attention-weighted sums ``[sets, F']`` through :func:`attention_pool` (one autograd node, no
+        per-incidence gradient products). With one head, no attention dropout and fewer sets than members it
+        pools the inputs first and projects the sets (``sum_u a_u (V x_u + b) = V (sum_u a_u x_u) + b`` for a
+        non-empty set, whose weights sum to 1): ``pool_first`` says when that is cheaper."""
+        if not ops.inputs_trusted():
+            features.check_finite(x)
+        layout = edge_layout(hg) if direction == "v2e" else node_layout(hg)
+        w_score, b_score = self._score_weight()
+        mask = None
+        if self.training and self.dropout > 0.0:
+            mask = dropout_mask(x.new_empty(hg.nnz, self.heads), self.dropout)
+        if mask is None and self.heads == 1 and x.layout == torch.strided and pool_first(x, layout, self.out_channels):
+            score = F.leaky_relu(F.linear(x, w_score.t(), b_score), self.negative_slope)
+            pooled = attention_pool(x, score, hg, layout)  # [sets, F]
+            if patterns(hg, layout, 1).has_empty:  # an empty set pools to 0: no bias there
+                nonempty = (layout.ptr[1:] > layout.ptr[:-1]).to(x.dtype).unsqueeze(1)
+                return torch.addcmul(pooled @ self.lin_v.weight.t(), nonempty, self.lin_v.bias)
+            return F.linear(pooled, self.lin_v.weight, self.lin_v.bias)
+        if x.layout == torch.strided:
+            value = F.linear(x, self.lin_v.weight, self.lin_v.bias)
+            score = F.linear(x, w_score.t(), b_score)
+        else:  # one product over a CSR x for both (split, not slicing: see _pool)
+            both = features.linear(x, torch.cat([self.lin_v.weight, w_score.t()]))
+            value, score = torch.split(both, [self.out_channels, self.heads], dim=1)
+            value, score = value + self.lin_v.bias, score + b_score
+        return attention_pool(value, F.leaky_relu(score, self.negative_slope), hg, layout, mask)
+
+    def _pool(self, x: Tensor, hg: Hypergraph, direction: str) -> Tensor:
+        """The attention-weighted sums ``[sets, F']`` through :mod:`~graphhyper.hypergraph.ops` (any backend,
+        device and dtype): per-incidence softmax, one weighted sparse product per head."""
         gather, softmax, _ = set_ops("edge" if direction == "v2e" else "node")
         H, C = self.heads, self.out_channels // self.heads
-        # <s_k, K^k x + b^k> = x (K^k)^T s_k + <b^k, s_k>: the scores without forming the keys [members, F']
-        seed = self.seed[0]
-        w_score = torch.einsum("hci,hc->ih", self.lin_k.weight.view(H, C, -1), seed)  # [F, H]
+        w_score, b_score = self._score_weight()
         # values and scores in one product: one pass over x (a CSR x for bag-of-words features)
         # (split, not slicing: a slice's backward zero-fills a full-size gradient per slice)
         both = features.linear(x, torch.cat([self.lin_v.weight, w_score.t()]))  # [members, F' + H]
         value, score = torch.split(both, [self.out_channels, H], dim=1)
         value = value + self.lin_v.bias
-        score = score + (self.lin_k.bias.view(H, C) * seed).sum(-1)  # [members, H]
+        score = score + b_score  # [members, H]
         alpha = softmax(F.leaky_relu(gather(score, hg), self.negative_slope), hg)  # [nnz, H]
         alpha = dropout(alpha, self.dropout, self.training)
         if direction == "v2e":
@@ -102,10 +145,33 @@ class PMA(HypergraphLayer):
 
         # one weighted sparse product per head (no [nnz, F'] message tensor)
         if H == 1:
-            out = pool(value, alpha[:, 0])
-        else:
-            # unbind, not indexing: each per_head[k]'s backward would zero-fill a full [H, members, C] gradient
-            per_head = value.view(-1, H, C).transpose(0, 1).contiguous().unbind(0)  # H x [members, C]
-            out = torch.cat([pool(v, a) for v, a in zip(per_head, alpha.unbind(1))], dim=1)
-        out = self.ln0(out + self.seed.reshape(1, -1))
-        return self.ln1(out + F.relu(self.mlp(out)))
+            return pool(value, alpha[:, 0])
+        # unbind, not indexing: each per_head[k]'s backward would zero-fill a full [H, members, C] gradient
+        per_head = value.view(-1, H, C).transpose(0, 1).contiguous().unbind(0)  # H x [members, C]
+        return torch.cat([pool(v, a) for v, a in zip(per_head, alpha.unbind(1))], dim=1)
+
+
+# a sparse product costs about this many dense-product multiply-adds per multiply-add (MKL CSR x dense vs GEMM on
+# one CPU core); only the choice of pool_first depends on it
+SPMM_COST = 16
+
+
+def pool_first(x: Tensor, layout: Layout, out_channels: int) -> bool:
+    """Whether pooling the ``[M, F]`` inputs into the ``S`` sets and projecting them (``S F F'`` dense plus
+    ``nnz F`` sparse multiply-adds) is cheaper than projecting the members and pooling the values (``M F F'``
+    plus ``nnz F'``), with sparse multiply-adds weighted by :data:`SPMM_COST`."""
+    members, f_in = x.shape
+    sets, nnz = layout.num_segments, layout.src.numel()
+    first = sets * f_in * out_channels + SPMM_COST * nnz * f_in
+    last = members * f_in * out_channels + SPMM_COST * nnz * out_channels
+    return first < last
+
+
+def fast_path_applies(x: Tensor, hg: Hypergraph) -> bool:
+    """Whether :meth:`PMA._pool_fast` takes the call: a CPU float32/float64 ``x`` (dense or CSR without
+    gradient), a hypergraph with incidences, and not the Triton backend; otherwise :meth:`PMA._pool`."""
+    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or hg.nnz == 0:
+        return False
+    if x.layout != torch.strided and (x.layout != torch.sparse_csr or x.requires_grad):
+        return False
+    return ops.get_backend() != "triton"
