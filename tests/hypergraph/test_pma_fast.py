@@ -128,9 +128,10 @@ def test_attention_dropout_keeps_its_distribution_and_eval_is_deterministic():
     torch.testing.assert_close(outs.mean(0), no_drop, atol=0.15, rtol=0.0)  # E[mask] = 1
 
 
-@pytest.mark.parametrize("heads", [1, 2])
-def test_allset_transformer_model_step_is_unchanged(monkeypatch, heads):
+@pytest.mark.parametrize("heads,fold", [(1, False), (1, True), (2, False)])
+def test_allset_transformer_model_step_is_unchanged(monkeypatch, heads, fold):
     """A training-mode forward (input and layer dropout on, same seed) and its gradients, fast path on vs off."""
+    monkeypatch.setattr(pma_module, "fold_first_linear", lambda *a: fold)
     hg = _hg()
     x = torch.randn(9, 7)
     y = torch.randint(0, 3, (9,))
@@ -148,3 +149,40 @@ def test_allset_transformer_model_step_is_unchanged(monkeypatch, heads):
     torch.testing.assert_close(loss_a, loss_b, atol=1e-6, rtol=1e-6)
     for a, b in zip(g_a, g_b):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("layer_norm", [True, False])
+@pytest.mark.parametrize("mlp_layers", [1, 2, 3])
+@pytest.mark.parametrize("direction", ["v2e", "e2v"])
+def test_folded_first_linear_equals_the_plain_pma(monkeypatch, layer_norm, mlp_layers, direction):
+    """The one-head PMA with the MLP's first Linear moved before the pooling (and the LayerNorm statistics taken
+    apart) against the reference path, with LayerNorm affine parameters and inputs far from zero mean."""
+    hg = _hg()
+    torch.manual_seed(2)
+    pma = hnn.PMA(5, 6, heads=1, mlp_layers=mlp_layers, layer_norm=layer_norm).double()
+    if layer_norm:
+        torch.nn.init.normal_(pma.ln0.weight)
+        torch.nn.init.normal_(pma.ln0.bias)
+    rows = hg.num_nodes if direction == "v2e" else hg.num_edges
+    x = (torch.randn(rows, 5, dtype=torch.double) + 3.0).requires_grad_()
+    monkeypatch.setattr(pma_module, "fold_first_linear", lambda *a: True)
+    assert pma._folds(x, hg, direction)
+    got = pma(x, hg, direction)
+    monkeypatch.setattr(pma_module, "fast_path_applies", lambda *a: False)
+    expected = pma(x, hg, direction)
+    torch.testing.assert_close(got, expected, atol=1e-12, rtol=1e-10)
+    w = torch.randn_like(got)
+    params = [x, *pma.parameters()]
+    for a, b in zip(_grads(got, params, w), _grads(expected, params, w)):
+        torch.testing.assert_close(a, b, atol=1e-11, rtol=1e-9)
+
+
+def test_fold_rule_and_where_it_does_not_apply():
+    hg, pma, x = _pma_case(2, "v2e", f_in=4)
+    assert not pma._folds(x, hg, "v2e")  # two heads
+    pma1 = hnn.PMA(4, 6, heads=1, dropout=0.3).train()
+    assert not pma1._folds(x.float(), hg, "v2e")  # attention dropout in training
+    # 4024 sets of 2012 members with 100 -> 256 channels (NTU2012's first layer): folding saves work
+    layout = edge_layout(Hypergraph(4, [[0, 1], [1, 2], [2, 3], [0], [1], [2], [3], [0, 3]]))
+    assert pma_module.fold_first_linear(torch.zeros(4, 2), layout, 64)
+    assert not pma_module.fold_first_linear(torch.zeros(4, 500), layout, 64)

@@ -40,7 +40,15 @@ from graphhyper.hypergraph.kernels import Layout, transpose
 from graphhyper.hypergraph.kernels.torch_ref import spmm
 from graphhyper.hypergraph.structure import Hypergraph
 
-__all__ = ["Pattern", "attention_pool", "patterns"]
+__all__ = [
+    "Pattern",
+    "Patterns",
+    "attention_pool",
+    "attention_pool_many",
+    "norm_and_folded_linear",
+    "patterns",
+    "softmax_weights",
+]
 
 
 class Pattern(NamedTuple):
@@ -141,39 +149,113 @@ def softmax_weights(score: Tensor, p: Patterns, members: Tensor, ptr: Tensor) ->
 
 
 class _AttentionPool(torch.autograd.Function):
+    """``(score, patterns, layout, mask, *values) -> one pooled tensor per value`` with the same weights."""
+
     @staticmethod
-    def forward(ctx: Any, value: Tensor, score: Tensor, p: Patterns, layout: Layout, mask: Tensor | None) -> Tensor:
+    def forward(ctx: Any, score: Tensor, p: Patterns, layout: Layout, mask: Tensor | None, *values: Tensor) -> Any:
         H = score.shape[1]
         alpha = softmax_weights(score, p, layout.src, layout.ptr)
         kept = alpha if mask is None else alpha * mask
-        C = value.shape[1] // H
-        out = spmm(p.forward.matrix(kept), value.reshape(p.num_members * H, C)).view(p.num_sets, H * C)
-        ctx.p, ctx.mask_used = p, mask is not None
-        ctx.save_for_backward(value, alpha, kept, out)
-        return out
+        matrix = p.forward.matrix(kept)
+        outs = []
+        for value in values:
+            C = value.shape[1] // H
+            outs.append(spmm(matrix, value.reshape(p.num_members * H, C)).view(p.num_sets, H * C))
+        ctx.p = p
+        ctx.save_for_backward(alpha, kept, *values, *outs)
+        return tuple(outs)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None, None, None]:
-        value, alpha, kept, out = ctx.saved_tensors
+    def backward(ctx: Any, *grads: Tensor) -> Any:
+        alpha, kept, *saved = ctx.saved_tensors
+        values, outs = saved[: len(grads)], saved[len(grads) :]
         p: Patterns = ctx.p
-        H = alpha.shape[1]
-        C = value.shape[1] // H
-        S, M = p.num_sets, p.num_members
-        grad = grad.contiguous()
-        grad_value = spmm(p.backward.matrix(kept), grad.view(S * H, C)).view(M, H * C)
-        grad_score = None
-        if ctx.needs_input_grad[1]:
-            d = (grad.view(S, H, C) * out.view(S, H, C)).sum(-1)  # [S, H]: <g_s, p_s> per head
-            q = spmm(p.backward.matrix(alpha), d.view(S * H, 1)).view(M, H)
-            grad_score = (grad_value.view(M, H, C) * value.view(M, H, C)).sum(-1).sub_(q)
-        return (grad_value if ctx.needs_input_grad[0] else None), grad_score, None, None, None
+        H, S, M = alpha.shape[1], p.num_sets, p.num_members
+        back = p.backward.matrix(kept)
+        grad_values: list[Tensor | None] = []
+        d = alpha.new_zeros(S, H)  # sum over the values of <g_s, p_s> per head
+        grad_score = alpha.new_zeros(M, H)
+        for value, out, grad in zip(values, outs, grads):
+            C = value.shape[1] // H
+            grad = grad.contiguous()
+            grad_value = spmm(back, grad.view(S * H, C)).view(M, H * C)
+            grad_values.append(grad_value)
+            if ctx.needs_input_grad[0]:
+                d += (grad.view(S, H, C) * out.view(S, H, C)).sum(-1)
+                grad_score += (grad_value.view(M, H, C) * value.view(M, H, C)).sum(-1)
+        if ctx.needs_input_grad[0]:
+            grad_score -= spmm(p.backward.matrix(alpha), d.view(S * H, 1)).view(M, H)
+        needs = ctx.needs_input_grad[4:]
+        return (
+            grad_score if ctx.needs_input_grad[0] else None,
+            None,
+            None,
+            None,
+            *(g if n else None for g, n in zip(grad_values, needs)),
+        )
 
 
 def attention_pool(value: Tensor, score: Tensor, hg: Hypergraph, layout: Layout, mask: Tensor | None = None) -> Tensor:
     """``[S, H * C]``: each set's softmax(``score``)-weighted sum of its members' ``value [M, H * C]`` per head
     (``score [M, H]`` per member; ``mask [n, H]``: an optional dropout mask on the weights, in the layout's
     position order). An empty set pools to 0. See the module docs for the formulas and the backward."""
+    return attention_pool_many((value,), score, hg, layout, mask)[0]
+
+
+def attention_pool_many(
+    values: tuple[Tensor, ...], score: Tensor, hg: Hypergraph, layout: Layout, mask: Tensor | None = None
+) -> tuple[Tensor, ...]:
+    """:func:`attention_pool` of several value tensors with the same weights (one softmax, one autograd node)."""
     p = patterns(hg, layout, score.shape[1])
-    out: Tensor = _AttentionPool.apply(value.contiguous(), score.contiguous(), p, layout, mask)
+    dense = (v.contiguous() for v in values)
+    out: tuple[Tensor, ...] = _AttentionPool.apply(score.contiguous(), p, layout, mask, *dense)
     return out
+
+
+class _NormAndFoldedLinear(torch.autograd.Function):
+    """``(LN(z), (wz - mean k) * rstd + c)`` with ``mean``/``rstd`` the LayerNorm statistics of each row of ``z``:
+    the LayerNorm and, from ``wz = z W^T`` pooled before the norm, the next ``Linear`` of the normalised rows."""
+
+    @staticmethod
+    def forward(ctx: Any, z: Tensor, wz: Tensor, gamma: Tensor, beta: Tensor, k: Tensor, c: Tensor, eps: float) -> Any:
+        out, mean, rstd = torch.native_layer_norm(z, (z.shape[1],), gamma, beta, eps)
+        h = torch.addcmul(c, torch.addr(wz, mean.view(-1), k, alpha=-1), rstd)
+        ctx.save_for_backward(z, wz, gamma, beta, k, mean, rstd)
+        return out, h
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad_out: Tensor | None, grad_h: Tensor | None) -> Any:
+        z, wz, gamma, beta, k, mean, rstd = ctx.saved_tensors
+        n = z.shape[1]
+        if grad_out is None:
+            grad_out = torch.zeros_like(z)
+        mask = [True, ctx.needs_input_grad[2], ctx.needs_input_grad[3]]
+        grad_z, grad_gamma, grad_beta = torch.ops.aten.native_layer_norm_backward(
+            grad_out.contiguous(), z, (n,), mean, rstd, gamma, beta, mask
+        )
+        grad_wz = grad_k = grad_c = None
+        if grad_h is not None:
+            grad_h = grad_h.contiguous()
+            centred = torch.addr(wz, mean.view(-1), k, alpha=-1)  # wz - mean k
+            grad_wz = grad_h * rstd
+            grad_c = grad_h.sum(0)
+            grad_k = torch.mv(grad_h.t(), (mean * rstd).view(-1)).neg_()
+            grad_mean = torch.mv(grad_h, k).unsqueeze(1).mul_(rstd).neg_()  # [S, 1]
+            grad_rstd = (grad_h * centred).sum(1, keepdim=True)
+            # d mean / dz = 1/n, d rstd / dz = -rstd^3 (z - mean) / n
+            coef = grad_rstd.mul_(rstd.pow(3)).div_(n)
+            grad_z.add_(grad_mean.div_(n).addcmul_(coef, mean)).addcmul_(z, coef, value=-1.0)
+        return grad_z, grad_wz, grad_gamma, grad_beta, grad_k, grad_c, None
+
+
+def norm_and_folded_linear(
+    z: Tensor, wz: Tensor, gamma: Tensor, beta: Tensor, k: Tensor, c: Tensor, eps: float
+) -> tuple[Tensor, Tensor]:
+    r"""``(LN(z), W LN(z) + b)`` for ``z [S, F]`` given ``wz = z (W diag(gamma))^T`` (rows formed elsewhere, e.g.
+    pooled), ``k = W gamma`` and ``c = W beta + b``: with the row statistics :math:`\mu, \rho = (\sigma^2 +
+    \epsilon)^{-1/2}`, :math:`W \mathrm{LN}(z) + b = (wz - \mu k) \rho + c`. One autograd node; its backward
+    is the LayerNorm's plus the statistics' share (no ``[S, F] x [F, F']`` product)."""
+    out, h = _NormAndFoldedLinear.apply(z.contiguous(), wz.contiguous(), gamma, beta, k, c, eps)
+    return out, h

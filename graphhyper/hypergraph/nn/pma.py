@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -9,7 +11,12 @@ from torch import Tensor, nn
 from graphhyper.errors import InvalidInputError
 from graphhyper.hypergraph import features, ops
 from graphhyper.hypergraph.kernels import Layout, edge_layout, node_layout
-from graphhyper.hypergraph.nn._attention_pool import attention_pool, patterns
+from graphhyper.hypergraph.nn._attention_pool import (
+    attention_pool,
+    attention_pool_many,
+    norm_and_folded_linear,
+    patterns,
+)
 from graphhyper.hypergraph.nn._utils import dropout, dropout_mask, glorot_, set_ops
 from graphhyper.hypergraph.nn.base import HypergraphLayer
 from graphhyper.hypergraph.nn.mlp import MLP
@@ -81,9 +88,57 @@ class PMA(HypergraphLayer):
         if direction not in ("v2e", "e2v"):
             raise InvalidInputError(f"direction must be 'v2e' or 'e2v', got {direction!r}.")
         fast = fast_path_applies(x, hg) and self.dropout < 1.0
+        if fast and self._folds(x, hg, direction):
+            return self._forward_folded(x, hg, direction)
         pooled = self._pool_fast(x, hg, direction) if fast else self._pool(x, hg, direction)
         out = self.ln0(pooled + self.seed.reshape(1, -1))
         return self.ln1(out + F.relu(self.mlp(out)))
+
+    def _folds(self, x: Tensor, hg: Hypergraph, direction: str) -> bool:
+        """Whether :meth:`_forward_folded` takes the call: one head, no attention dropout, a dense ``x`` and
+        :func:`fold_first_linear` says it is cheaper."""
+        if self.heads != 1 or (self.training and self.dropout > 0.0) or x.layout != torch.strided:
+            return False
+        if not isinstance(self.ln0, (nn.LayerNorm, nn.Identity)) or not isinstance(self.mlp.input_norm, nn.Identity):
+            return False
+        layout = edge_layout(hg) if direction == "v2e" else node_layout(hg)
+        return fold_first_linear(x, layout, self.out_channels)
+
+    def _forward_folded(self, x: Tensor, hg: Hypergraph, direction: str) -> Tensor:
+        r"""The one-head PMA with the feed-forward MLP's first ``Linear`` (``W_1``) moved before the pooling.
+
+        For a non-empty set the weights sum to 1, so with :math:`\mathbf{v}_u = V\mathbf{x}_u + \mathbf{b} +
+        \mathbf{s}` the pre-LayerNorm row is :math:`\mathbf{z} = \sum_u \alpha_u \mathbf{v}_u` and, with
+        :math:`W_\gamma = W_1 \operatorname{diag}(\gamma)` and :math:`\mu, \sigma` the row's LayerNorm statistics,
+
+        .. math::
+            W_1 \mathrm{LN}_0(\mathbf{z}) + \mathbf{b}_1 = \big(\textstyle\sum_u \alpha_u W_\gamma \mathbf{v}_u
+                - \mu\, W_\gamma \mathbf{1}\big) / \sigma + W_1 \beta + \mathbf{b}_1
+
+        so ``W_gamma v_u`` is computed per member (``[M, F] x [F, F']``, pooled with the same weights as ``v``)
+        instead of ``W_1`` per set (``[S, F'] x [F', F']``): cheaper when there are more sets than members and
+        ``F`` is small (the first layer's ``v2e``). ``LN_0(z)`` itself is still formed for the residual."""
+        layout = edge_layout(hg) if direction == "v2e" else node_layout(hg)
+        if not ops.inputs_trusted():
+            features.check_finite(x)
+        lin1, seed = cast(nn.Linear, self.mlp.lins[0]), self.seed.reshape(-1)
+        ln0 = self.ln0 if isinstance(self.ln0, nn.LayerNorm) else None
+        w_gamma = lin1.weight if ln0 is None else lin1.weight * ln0.weight  # [F', F']
+        bias = self.lin_v.bias + seed
+        w_score, b_score = self._score_weight()
+        score = F.leaky_relu(F.linear(x, w_score.t(), b_score), self.negative_slope)
+        value = F.linear(x, self.lin_v.weight, bias)
+        folded = F.linear(x, w_gamma @ self.lin_v.weight, w_gamma @ bias)
+        z, wz = attention_pool_many((value, folded), score, hg, layout)
+        if patterns(hg, layout, 1).has_empty:  # an empty set pools to 0; its row is the seed
+            empty = (layout.ptr[1:] == layout.ptr[:-1]).to(x.dtype).unsqueeze(1)
+            z, wz = torch.addcmul(z, empty, seed), torch.addcmul(wz, empty, w_gamma @ seed)
+        if ln0 is not None:
+            k, c = w_gamma.sum(1), lin1.bias + lin1.weight @ ln0.bias
+            out, h = norm_and_folded_linear(z, wz, ln0.weight, ln0.bias, k, c, ln0.eps)
+        else:
+            out, h = z, wz + lin1.bias
+        return self.ln1(out + F.relu(self.mlp.forward_after_first(h)))
 
     def _score_weight(self) -> tuple[Tensor, Tensor]:
         """``([F, H], [H])``: ``<s_k, K^k x + b^k> = x (K^k)^T s_k + <b^k, s_k>``, the scores without keys."""
@@ -165,6 +220,14 @@ def pool_first(x: Tensor, layout: Layout, out_channels: int) -> bool:
     first = sets * f_in * out_channels + SPMM_COST * nnz * f_in
     last = members * f_in * out_channels + SPMM_COST * nnz * out_channels
     return first < last
+
+
+def fold_first_linear(x: Tensor, layout: Layout, out_channels: int) -> bool:
+    """Whether :meth:`PMA._forward_folded` is cheaper: the ``M F F'`` dense and ``nnz F'`` sparse multiply-adds it
+    adds (``W_gamma v`` per member, pooled) against the ``S F' F'`` of the first ``Linear`` on the sets it saves."""
+    members, f_in = x.shape
+    sets, nnz = layout.num_segments, layout.src.numel()
+    return members * f_in * out_channels + SPMM_COST * nnz * out_channels < sets * out_channels * out_channels
 
 
 def fast_path_applies(x: Tensor, hg: Hypergraph) -> bool:
