@@ -186,3 +186,18 @@ def test_fold_rule_and_where_it_does_not_apply():
     layout = edge_layout(Hypergraph(4, [[0, 1], [1, 2], [2, 3], [0], [1], [2], [3], [0, 3]]))
     assert pma_module.fold_first_linear(torch.zeros(4, 2), layout, 64)
     assert not pma_module.fold_first_linear(torch.zeros(4, 500), layout, 64)
+
+
+def test_conv_fused_relu_dropout_equals_the_unfused_edge_returning_path():
+    hg = _hg()
+    conv = hnn.AllSetTransformerConv(5, 6, heads=2, dropout=0.5).train()
+    x = torch.randn(9, 5, requires_grad=True)
+    torch.manual_seed(7)
+    fused = conv(x, hg)
+    g_fused = torch.autograd.grad(fused.sum(), [x, *conv.parameters()])
+    torch.manual_seed(7)
+    plain, _ = conv(x, hg, return_edges=True)
+    g_plain = torch.autograd.grad(plain.sum(), [x, *conv.parameters()])
+    torch.testing.assert_close(fused, plain)
+    for a, b in zip(g_fused, g_plain):
+        torch.testing.assert_close(a, b)

@@ -182,8 +182,8 @@ class _AttentionPool(torch.autograd.Function):
             grad_value = spmm(back, grad.view(S * H, C)).view(M, H * C)
             grad_values.append(grad_value)
             if ctx.needs_input_grad[0]:
-                d += (grad.view(S, H, C) * out.view(S, H, C)).sum(-1)
-                grad_score += (grad_value.view(M, H, C) * value.view(M, H, C)).sum(-1)
+                d += torch.linalg.vecdot(grad.view(S, H, C), out.view(S, H, C))
+                grad_score += torch.linalg.vecdot(grad_value.view(M, H, C), value.view(M, H, C))
         if ctx.needs_input_grad[0]:
             grad_score -= spmm(p.backward.matrix(alpha), d.view(S * H, 1)).view(M, H)
         needs = ctx.needs_input_grad[4:]
@@ -243,7 +243,7 @@ class _NormAndFoldedLinear(torch.autograd.Function):
             grad_c = grad_h.sum(0)
             grad_k = torch.mv(grad_h.t(), (mean * rstd).view(-1)).neg_()
             grad_mean = torch.mv(grad_h, k).unsqueeze(1).mul_(rstd).neg_()  # [S, 1]
-            grad_rstd = (grad_h * centred).sum(1, keepdim=True)
+            grad_rstd = torch.linalg.vecdot(grad_h, centred).unsqueeze(1)
             # d mean / dz = 1/n, d rstd / dz = -rstd^3 (z - mean) / n
             coef = grad_rstd.mul_(rstd.pow(3)).div_(n)
             grad_z.add_(grad_mean.div_(n).addcmul_(coef, mean)).addcmul_(z, coef, value=-1.0)
