@@ -126,7 +126,7 @@ class PMA(HypergraphLayer):
         w_gamma = lin1.weight if ln0 is None else lin1.weight * ln0.weight  # [F', F']
         bias = self.lin_v.bias + seed
         w_score, b_score = self._score_weight()
-        score = F.leaky_relu(F.linear(x, w_score.t(), b_score), self.negative_slope)
+        score = F.leaky_relu(F.linear(x, w_score, b_score), self.negative_slope)
         value = F.linear(x, self.lin_v.weight, bias)
         folded = F.linear(x, w_gamma @ self.lin_v.weight, w_gamma @ bias)
         z, wz = attention_pool_many((value, folded), score, hg, layout)
@@ -141,11 +141,12 @@ class PMA(HypergraphLayer):
         return self.ln1(out + F.relu(self.mlp.forward_after_first(h)))
 
     def _score_weight(self) -> tuple[Tensor, Tensor]:
-        """``([F, H], [H])``: ``<s_k, K^k x + b^k> = x (K^k)^T s_k + <b^k, s_k>``, the scores without keys."""
+        """``([H, F], [H])``: ``<s_k, K^k x + b^k> = x (K^k)^T s_k + <b^k, s_k>``, the scores without keys (one
+        batched product: an ``einsum`` costs several times more per call on small graphs)."""
         H, C = self.heads, self.out_channels // self.heads
-        seed = self.seed[0]
-        w_score = torch.einsum("hci,hc->ih", self.lin_k.weight.view(H, C, -1), seed)
-        return w_score, (self.lin_k.bias.view(H, C) * seed).sum(-1)
+        seed = self.seed.view(H, 1, C)
+        w_score = torch.matmul(seed, self.lin_k.weight.view(H, C, -1)).view(H, -1)
+        return w_score, torch.matmul(seed, self.lin_k.bias.view(H, C, 1)).view(H)
 
     def _pool_fast(self, x: Tensor, hg: Hypergraph, direction: str) -> Tensor:
         """The attention-weighted sums ``[sets, F']`` through :func:`attention_pool` (one autograd node, no
@@ -160,7 +161,7 @@ class PMA(HypergraphLayer):
         if self.training and self.dropout > 0.0:
             mask = dropout_mask(x.new_empty(hg.nnz, self.heads), self.dropout)
         if mask is None and self.heads == 1 and x.layout == torch.strided and pool_first(x, layout, self.out_channels):
-            score = F.leaky_relu(F.linear(x, w_score.t(), b_score), self.negative_slope)
+            score = F.leaky_relu(F.linear(x, w_score, b_score), self.negative_slope)
             pooled = attention_pool(x, score, hg, layout)  # [sets, F]
             if patterns(hg, layout, 1).has_empty:  # an empty set pools to 0: no bias there
                 nonempty = (layout.ptr[1:] > layout.ptr[:-1]).to(x.dtype).unsqueeze(1)
@@ -168,9 +169,9 @@ class PMA(HypergraphLayer):
             return F.linear(pooled, self.lin_v.weight, self.lin_v.bias)
         if x.layout == torch.strided:
             value = F.linear(x, self.lin_v.weight, self.lin_v.bias)
-            score = F.linear(x, w_score.t(), b_score)
+            score = F.linear(x, w_score, b_score)
         else:  # one product over a CSR x for both (split, not slicing: see _pool)
-            both = features.linear(x, torch.cat([self.lin_v.weight, w_score.t()]))
+            both = features.linear(x, torch.cat([self.lin_v.weight, w_score]))
             value, score = torch.split(both, [self.out_channels, self.heads], dim=1)
             value, score = value + self.lin_v.bias, score + b_score
         return attention_pool(value, F.leaky_relu(score, self.negative_slope), hg, layout, mask)
@@ -183,7 +184,7 @@ class PMA(HypergraphLayer):
         w_score, b_score = self._score_weight()
         # values and scores in one product: one pass over x (a CSR x for bag-of-words features)
         # (split, not slicing: a slice's backward zero-fills a full-size gradient per slice)
-        both = features.linear(x, torch.cat([self.lin_v.weight, w_score.t()]))  # [members, F' + H]
+        both = features.linear(x, torch.cat([self.lin_v.weight, w_score]))  # [members, F' + H]
         value, score = torch.split(both, [self.out_channels, H], dim=1)
         value = value + self.lin_v.bias
         score = score + b_score  # [members, H]
