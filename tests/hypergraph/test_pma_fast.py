@@ -43,8 +43,8 @@ def test_fast_pooling_equals_reference_path(monkeypatch, first, heads, direction
         monkeypatch.setattr(pma_module, "pool_first", lambda *a: first)
     hg, pma, x = _pma_case(heads, direction, f_in=4 if direction == "v2e" else 8)
     params = [x, *pma.parameters()]
-    got = pma._pool_fast(x, hg, direction)
-    expected = pma._pool(x, hg, direction)
+    got = pma._pool_fast(x, hg, direction)  # the seed included
+    expected = pma._pool(x, hg, direction) + pma.seed.reshape(1, -1)
     torch.testing.assert_close(got, expected, atol=1e-12, rtol=1e-10)
     w = torch.randn_like(got)
     g_got = [g for g in torch.autograd.grad((got * w).sum(), params, allow_unused=True)]
@@ -54,7 +54,7 @@ def test_fast_pooling_equals_reference_path(monkeypatch, first, heads, direction
         if a is not None:
             torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-10)
     empty = (edge_layout(hg) if direction == "v2e" else node_layout(hg)).ptr.diff() == 0
-    assert empty.any() and (got[empty] == 0).all()  # an empty set pools to 0 (the seed is added after)
+    assert empty.any() and (got[empty] == pma.seed.reshape(1, -1)).all()  # an empty set pools to its seed
 
 
 def test_pool_first_rule_picks_the_smaller_side():
@@ -111,7 +111,8 @@ def test_fast_pooling_takes_csr_inputs():
     dense[dense.abs() < 0.7] = 0.0
     assert pma_module.fast_path_applies(dense.to_sparse_csr(), hg)
     got = pma._pool_fast(dense.to_sparse_csr(), hg, "v2e")
-    torch.testing.assert_close(got, pma._pool(dense, hg, "v2e"), atol=1e-12, rtol=1e-10)
+    expected = pma._pool(dense, hg, "v2e") + pma.seed.reshape(1, -1)
+    torch.testing.assert_close(got, expected, atol=1e-12, rtol=1e-10)
     got.sum().backward()
     assert pma.lin_v.weight.grad is not None and pma.lin_k.weight.grad is not None
 
@@ -121,7 +122,7 @@ def test_attention_dropout_keeps_its_distribution_and_eval_is_deterministic():
     pma.dropout = 0.5
     pma.eval()
     torch.testing.assert_close(pma(x, hg), pma(x, hg))
-    no_drop = pma._pool(x, hg, "v2e").detach()  # eval mode: no dropout
+    no_drop = pma._pool(x, hg, "v2e").detach() + pma.seed.detach().reshape(1, -1)  # eval mode: no dropout
     pma.train()
     outs = torch.stack([pma._pool_fast(x, hg, "v2e").detach() for _ in range(400)])
     assert not torch.equal(outs[0], outs[1])  # a fresh mask per call

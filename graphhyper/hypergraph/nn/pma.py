@@ -90,8 +90,11 @@ class PMA(HypergraphLayer):
         fast = fast_path_applies(x, hg) and self.dropout < 1.0
         if fast and self._folds(x, hg, direction):
             return self._forward_folded(x, hg, direction)
-        pooled = self._pool_fast(x, hg, direction) if fast else self._pool(x, hg, direction)
-        out = self.ln0(pooled + self.seed.reshape(1, -1))
+        if fast:
+            seeded = self._pool_fast(x, hg, direction)
+        else:
+            seeded = self._pool(x, hg, direction) + self.seed.reshape(1, -1)
+        out = self.ln0(seeded)
         return self.ln1(out + F.relu(self.mlp(out)))
 
     def _folds(self, x: Tensor, hg: Hypergraph, direction: str) -> bool:
@@ -149,32 +152,42 @@ class PMA(HypergraphLayer):
         return w_score, torch.matmul(seed, self.lin_k.bias.view(H, C, 1)).view(H)
 
     def _pool_fast(self, x: Tensor, hg: Hypergraph, direction: str) -> Tensor:
-        """The attention-weighted sums ``[sets, F']`` through :func:`attention_pool` (one autograd node, no
-        per-incidence gradient products). With one head, no attention dropout and fewer sets than members it
-        pools the inputs first and projects the sets (``sum_u a_u (V x_u + b) = V (sum_u a_u x_u) + b`` for a
-        non-empty set, whose weights sum to 1): ``pool_first`` says when that is cheaper."""
+        """The attention-weighted sums plus the seed ``[sets, F']`` through :func:`attention_pool` (one autograd
+        node, no per-incidence gradient products). Without attention dropout a non-empty set's weights sum to 1,
+        so the seed rides in the values' bias (``sum_u a_u (V x_u + b + s) = sum_u a_u V x_u + b + s``; an empty
+        set gets the seed alone). With one head and no attention dropout it pools the inputs first and projects the
+        sets (``V (sum_u a_u x_u) + b + s``) where :func:`pool_first` says that is cheaper."""
         if not ops.inputs_trusted():
             features.check_finite(x)
         layout = edge_layout(hg) if direction == "v2e" else node_layout(hg)
         w_score, b_score = self._score_weight()
-        mask = None
-        if self.training and self.dropout > 0.0:
+        seed = self.seed.reshape(-1)
+        if self.training and self.dropout > 0.0:  # the weights no longer sum to 1: add the seed after pooling
             mask = dropout_mask(x.new_empty(hg.nnz, self.heads), self.dropout)
-        if mask is None and self.heads == 1 and x.layout == torch.strided and pool_first(x, layout, self.out_channels):
+            value, score = self._values_and_scores(x, self.lin_v.bias, w_score, b_score)
+            return attention_pool(value, score, hg, layout, mask) + seed
+        bias = self.lin_v.bias + seed
+        if self.heads == 1 and x.layout == torch.strided and pool_first(x, layout, self.out_channels):
             score = F.leaky_relu(F.linear(x, w_score, b_score), self.negative_slope)
-            pooled = attention_pool(x, score, hg, layout)  # [sets, F]
-            if patterns(hg, layout, 1).has_empty:  # an empty set pools to 0: no bias there
-                nonempty = (layout.ptr[1:] > layout.ptr[:-1]).to(x.dtype).unsqueeze(1)
-                return torch.addcmul(pooled @ self.lin_v.weight.t(), nonempty, self.lin_v.bias)
-            return F.linear(pooled, self.lin_v.weight, self.lin_v.bias)
+            seeded = F.linear(attention_pool(x, score, hg, layout), self.lin_v.weight, bias)
+        else:
+            value, score = self._values_and_scores(x, bias, w_score, b_score)
+            seeded = attention_pool(value, score, hg, layout)
+        if patterns(hg, layout, self.heads).has_empty:  # an empty set: no members, so neither bias nor projection
+            empty = (layout.ptr[1:] == layout.ptr[:-1]).unsqueeze(1)
+            seeded = torch.where(empty, seed, seeded)
+        return seeded
+
+    def _values_and_scores(self, x: Tensor, bias: Tensor, w_score: Tensor, b_score: Tensor) -> tuple[Tensor, Tensor]:
+        """``(x V^T + bias, LeakyReLU(x w + b))`` per member: two products for a dense ``x``, one over a CSR ``x``
+        (split, not slicing: see :meth:`_pool`)."""
         if x.layout == torch.strided:
-            value = F.linear(x, self.lin_v.weight, self.lin_v.bias)
-            score = F.linear(x, w_score, b_score)
-        else:  # one product over a CSR x for both (split, not slicing: see _pool)
+            value, score = F.linear(x, self.lin_v.weight, bias), F.linear(x, w_score, b_score)
+        else:
             both = features.linear(x, torch.cat([self.lin_v.weight, w_score]))
             value, score = torch.split(both, [self.out_channels, self.heads], dim=1)
-            value, score = value + self.lin_v.bias, score + b_score
-        return attention_pool(value, F.leaky_relu(score, self.negative_slope), hg, layout, mask)
+            value, score = value + bias, score + b_score
+        return value, F.leaky_relu(score, self.negative_slope)
 
     def _pool(self, x: Tensor, hg: Hypergraph, direction: str) -> Tensor:
         """The attention-weighted sums ``[sets, F']`` through :mod:`~graphhyper.hypergraph.ops` (any backend,
