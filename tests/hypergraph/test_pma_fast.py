@@ -115,6 +115,8 @@ def test_fast_pooling_takes_csr_inputs():
     torch.testing.assert_close(got, expected, atol=1e-12, rtol=1e-10)
     got.sum().backward()
     assert pma.lin_v.weight.grad is not None and pma.lin_k.weight.grad is not None
+    pma.dropout = 0.5  # attention dropout on a CSR input: a dense mask per incidence
+    assert pma._pool_fast(dense.to_sparse_csr(), hg, "v2e").shape == got.shape
 
 
 def test_attention_dropout_keeps_its_distribution_and_eval_is_deterministic():

@@ -163,7 +163,7 @@ class PMA(HypergraphLayer):
         w_score, b_score = self._score_weight()
         seed = self.seed.reshape(-1)
         if self.training and self.dropout > 0.0:  # the weights no longer sum to 1: add the seed after pooling
-            mask = dropout_mask(x.new_empty(hg.nnz, self.heads), self.dropout)
+            mask = dropout_mask(torch.empty(hg.nnz, self.heads, dtype=x.dtype), self.dropout)
             value, score = self._values_and_scores(x, self.lin_v.bias, w_score, b_score)
             return attention_pool(value, score, hg, layout, mask) + seed
         bias = self.lin_v.bias + seed
