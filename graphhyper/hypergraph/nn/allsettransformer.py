@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
+from graphhyper.hypergraph.nn._fused import relu_dropout
 from graphhyper.hypergraph.nn._utils import dropout
 from graphhyper.hypergraph.nn.base import HypergraphLayer
 from graphhyper.hypergraph.nn.pma import PMA
@@ -56,6 +57,8 @@ class AllSetTransformerConv(HypergraphLayer):
 
     def forward(self, x: Tensor, hg: Hypergraph | Tensor, return_edges: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         hg = self.prepare(x, hg)
-        y = F.relu(self.v2e(x, hg, "v2e"))
-        out = self.e2v(dropout(y, self.dropout, self.training), hg, "e2v")
-        return (out, y) if return_edges else out
+        if return_edges:
+            y = F.relu(self.v2e(x, hg, "v2e"))
+            return self.e2v(dropout(y, self.dropout, self.training), hg, "e2v"), y
+        # ReLU and dropout as one autograd node (the same mask as dropout(relu(y)))
+        return self.e2v(relu_dropout(self.v2e(x, hg, "v2e"), self.dropout, self.training), hg, "e2v")
