@@ -372,7 +372,7 @@ class Trainer:
             st = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # noqa: BLE001 - any unreadable file is a checkpoint problem
             raise CheckpointError(f"Cannot read training checkpoint {path}: {exc}. Delete it to start over.") from exc
-        if json.loads(st["ghn_config"]) != self.ghn.config.to_dict():
+        if GHNConfig.from_dict(json.loads(st["ghn_config"])).to_dict() != self.ghn.config.to_dict():
             raise CheckpointError(
                 f"Training checkpoint {path} was made with another GHN config; "
                 "resume with the same config or use a new out_dir."
