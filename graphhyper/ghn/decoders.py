@@ -330,18 +330,21 @@ def spectral_target(role: str, fan_in: torch.Tensor, gain: torch.Tensor, shape: 
     For the ``[o, m]`` matrix view of ``shape`` (``o = shape[0]``, ``m = prod(shape[1:])``):
 
     .. math::
-        \sigma_{\max}(W) = s(\mathrm{fan\_in})\,(\sqrt{o} + \sqrt{m})
+        \sigma_{\max}(W) = s(\mathrm{fan\_in})\,\sqrt{o}\quad (o \ge 2),\qquad
+        \sigma_{\max}(W) = s(\mathrm{fan\_in})\,\sqrt{m}\quad (o = 1)
 
     with :math:`s` the entry RMS of the ``"rms"`` rule (:math:`\gamma\sqrt{2/\mathrm{fan\_in}}` for weights,
-    :math:`\gamma/\sqrt{\mathrm{dim}}` for embeddings): the spectral norm of an i.i.d. random tensor of that shape
-    and entry std :math:`s` (the Bai--Yin edge). Why: a decoded weight of rank :math:`r` with entry RMS :math:`s`
-    has :math:`\sigma_{\max} \ge s\sqrt{om/r}`, i.e. it maps the unit inputs of its row space to vectors
-    :math:`\sqrt{m/r}` times longer than a random init does -- and the row spaces of consecutive predicted layers
-    line up, so under the RMS rule activations and logits grow with :math:`\sqrt{\mathrm{width}/r}`. Fixing
-    :math:`\sigma_{\max}` makes the largest gain of every prediction the random init's, at every width.
+    :math:`\gamma/\sqrt{\mathrm{dim}}` for embeddings). Why: an i.i.d. random tensor with entry std :math:`s` maps a
+    unit input of any direction to a vector of norm about :math:`s\sqrt{o}`; a decoded weight of rank :math:`r` with
+    the same entry RMS maps the unit inputs of its row space to norm :math:`s\sqrt{o}\sqrt{m/r}` or more -- and the
+    row spaces of consecutive predicted layers line up, so under the RMS rule activations and logits grow with
+    :math:`\sqrt{\mathrm{width}/r}`. This rule gives the inputs a prediction amplifies most the random init's
+    typical gain, at every width (the ratio does not depend on :math:`o`, :math:`m` or :math:`r`). A single row
+    (``o = 1``: a position table ``[1, T, d]``, which is added, not applied) keeps the RMS rule, which for one row
+    is the same as :math:`\sigma_{\max} = s\sqrt{m}`.
     """
-    edge = math.sqrt(shape[0]) + math.sqrt(math.prod(shape[1:]))
-    return _weight_scale(role, fan_in, gain) * edge
+    rows = shape[0] if shape[0] > 1 else math.prod(shape[1:])
+    return _weight_scale(role, fan_in, gain) * math.sqrt(rows)
 
 
 def spectral_norm(gram_a: torch.Tensor, gram_b: torch.Tensor, gram_a_identity: bool = False) -> torch.Tensor:
