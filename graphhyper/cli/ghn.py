@@ -73,6 +73,12 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
         help="MIP: constant-norm input encodings, free learned theta0, theta = theta0 + delta, no output normalisation",
     )
     p.add_argument("--rank", type=int_in(1, 4096, "a rank"), default=16)
+    p.add_argument(
+        "--weight-scale",
+        default="spectral",
+        choices=["spectral", "rms"],
+        help="size rule of predicted weights: largest singular value (width-aware, default) or entry RMS (before)",
+    )
     p.add_argument("--threads", type=thread_count, default=1)
     p.add_argument(
         "--max-minutes", type=positive_float, default=None, help="stop (and checkpoint) after this wall time"
@@ -177,7 +183,14 @@ def _train(args: argparse.Namespace) -> int:
         pool_mix=args.pool_mix,
         init_from=args.init_from,
     )
-    gcfg = GHNConfig(hidden=args.hidden, encoder=args.encoder, decoder=args.decoder, mip=args.mip, rank=args.rank)
+    gcfg = GHNConfig(
+        hidden=args.hidden,
+        encoder=args.encoder,
+        decoder=args.decoder,
+        mip=args.mip,
+        rank=args.rank,
+        weight_scale=args.weight_scale,
+    )
     trainer = run_training(
         cfg,
         gcfg,

@@ -11,7 +11,10 @@ batch), so decoding cost is a handful of batched matmuls, not a Python loop over
   parameter kind, tiled / cropped to each target; :func:`mip_output` adds the decoded residual to them,
   ``theta = theta0 + delta``, with no renormalisation of the sum.
 
-Without MIP, :func:`normalize_output` applies the operation-dependent output normalisation.
+Without MIP, :func:`normalize_output` applies the operation-dependent output normalisation; its ``weight_scale``
+picks how the size of a weight is measured: ``"rms"`` (entry RMS, GHN-2's fan-in rule) or ``"spectral"`` (largest
+singular value, so that a low-rank prediction cannot amplify its own row space more than a random init does; see
+:func:`spectral_target`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ GAIN_MIN, GAIN_MAX = 0.5, 2.0  # learned gain of weights, times the He scale
 THETA0_TILE = 32
 THETA0_VEC_TILE = 64
 MIP_VECTOR_SCALE = 0.1  # fixed factor of the MIP residual of vectors and scalars (see mip_output)
+#: How the size of a predicted weight / embedding is normalised (``GHNConfig.weight_scale``).
+WEIGHT_SCALES = ("rms", "spectral")
+POWER_SQUARINGS = 8  # the spectral norm's power iteration runs on Gram^(2^8) (r x r for the low-rank decoder)
 
 
 def check_shape(name: str, shape: tuple[int, ...], max_dim: int) -> None:
@@ -268,7 +274,9 @@ def mip_output(theta0: torch.Tensor, delta: torch.Tensor, role: str, fan_in: tor
     return out
 
 
-def normalize_output(raw: torch.Tensor, role: str, fan_in: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+def normalize_output(
+    raw: torch.Tensor, role: str, fan_in: torch.Tensor, gain: torch.Tensor, weight_scale: str = "rms"
+) -> torch.Tensor:
     r"""Operation-dependent normalisation of a decoded group ``raw [G, *shape]``.
 
     * ``weight``: :math:`W = \gamma(g)\sqrt{2/\mathrm{fan\_in}}\; \hat W / \mathrm{rms}(\hat W)`
@@ -280,12 +288,22 @@ def normalize_output(raw: torch.Tensor, role: str, fan_in: torch.Tensor, gain: t
     * ``norm_weight``: :math:`1 + 0.5\tanh(\hat w) \in (0.5, 1.5)`; ``norm_bias``: :math:`0.5 \tanh(\hat b)`.
     * ``bias`` / other vectors: :math:`0.25 \tanh(\hat b)`; scalars: :math:`\tanh`.
 
-    ``fan_in`` and ``gain`` are ``[G]``.
+    With ``weight_scale="spectral"`` weights and embeddings are instead divided by their largest singular value
+    (of the ``[fan_out, fan_in]`` matrix view) and scaled to :func:`spectral_target`. ``fan_in`` and ``gain`` are
+    ``[G]``.
     """
     if role in ("weight", "embedding"):
+        ones = [1] * (raw.dim() - 1)
+        if weight_scale == "spectral":
+            mat = raw.reshape(raw.shape[0], raw.shape[1], -1)
+            gram = mat @ mat.transpose(1, 2) if mat.shape[1] <= mat.shape[2] else mat.transpose(1, 2) @ mat
+            sigma = spectral_norm(gram, gram, gram_a_identity=True)
+            return (
+                raw / sigma.view(-1, *ones) * spectral_target(role, fan_in, gain, tuple(raw.shape[1:])).view(-1, *ones)
+            )
         dims = tuple(range(1, raw.dim()))
         rms = raw.pow(2).mean(dim=dims, keepdim=True).add(1e-8).sqrt()
-        return raw / rms * _weight_scale(role, fan_in, gain).view(-1, *([1] * (raw.dim() - 1)))
+        return raw / rms * _weight_scale(role, fan_in, gain).view(-1, *ones)
     if role == "norm_weight":
         return 1 + NORM_WEIGHT_SPREAD * torch.tanh(raw)
     if role == "norm_bias":
@@ -296,6 +314,7 @@ def normalize_output(raw: torch.Tensor, role: str, fan_in: torch.Tensor, gain: t
 
 
 def _weight_scale(role: str, fan_in: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+    """Entry RMS of a predicted ``weight`` (``gamma * sqrt(2 / fan_in)``) or ``embedding`` (``gamma / sqrt(dim)``)."""
     # bounded away from 0: a learnable scale that can reach 0 lets a meta-batch collapse to uniform logits
     scale = GAIN_MIN + (GAIN_MAX - GAIN_MIN) * torch.sigmoid(gain)
     if role == "weight":
@@ -305,17 +324,80 @@ def _weight_scale(role: str, fan_in: torch.Tensor, gain: torch.Tensor) -> torch.
     return scale
 
 
+def spectral_target(role: str, fan_in: torch.Tensor, gain: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    r"""Largest singular value of a predicted weight with ``weight_scale="spectral"``: ``[G]``.
+
+    For the ``[o, m]`` matrix view of ``shape`` (``o = shape[0]``, ``m = prod(shape[1:])``):
+
+    .. math::
+        \sigma_{\max}(W) = s(\mathrm{fan\_in})\,\sqrt{o}\quad (o \ge 2),\qquad
+        \sigma_{\max}(W) = s(\mathrm{fan\_in})\,\sqrt{m}\quad (o = 1)
+
+    with :math:`s` the entry RMS of the ``"rms"`` rule (:math:`\gamma\sqrt{2/\mathrm{fan\_in}}` for weights,
+    :math:`\gamma/\sqrt{\mathrm{dim}}` for embeddings). Why: an i.i.d. random tensor with entry std :math:`s` maps a
+    unit input of any direction to a vector of norm about :math:`s\sqrt{o}`; a decoded weight of rank :math:`r` with
+    the same entry RMS maps the unit inputs of its row space to norm :math:`s\sqrt{o}\sqrt{m/r}` or more -- and the
+    row spaces of consecutive predicted layers line up, so under the RMS rule activations and logits grow with
+    :math:`\sqrt{\mathrm{width}/r}`. This rule gives the inputs a prediction amplifies most the random init's
+    typical gain, at every width (the ratio does not depend on :math:`o`, :math:`m` or :math:`r`). A single row
+    (``o = 1``: a position table ``[1, T, d]``, which is added, not applied) keeps the RMS rule, which for one row
+    is the same as :math:`\sigma_{\max} = s\sqrt{m}`.
+    """
+    rows = shape[0] if shape[0] > 1 else math.prod(shape[1:])
+    return _weight_scale(role, fan_in, gain) * math.sqrt(rows)
+
+
+def spectral_norm(gram_a: torch.Tensor, gram_b: torch.Tensor, gram_a_identity: bool = False) -> torch.Tensor:
+    r"""Largest singular value of :math:`W = AB^\top` from the Gram matrices ``A^T A``, ``B^T B`` (``[G, r, r]``).
+
+    The nonzero squared singular values of :math:`W` are the eigenvalues of :math:`G_A G_B`; the top eigenvector
+    :math:`u` comes from power iteration on :math:`(G_A G_B)^{256}` (:data:`POWER_SQUARINGS` squarings) without
+    gradient, and the value is the
+    Rayleigh quotient of the input :math:`x = Bu`,
+    :math:`\sigma^2 = \lVert W x\rVert^2 / \lVert x\rVert^2 = u^\top G_B G_A G_B u / u^\top G_B u`, whose
+    gradient is the gradient of :math:`\sigma_{\max}` at convergence (no eigendecomposition to differentiate).
+    With ``gram_a_identity`` (a materialised ``W``: ``A = I``; pass the smaller of ``W W^T``, ``W^T W`` as both
+    arguments) :math:`G_A` is skipped and the value is :math:`\sqrt{\lambda_{\max}(G_B)}`.
+    Returns ``[G]``.
+    """
+    with torch.no_grad():
+        prod = gram_b if gram_a_identity else gram_a @ gram_b
+        for _ in range(POWER_SQUARINGS):  # prod^(2^k), rescaled: the other eigen-directions die out fast
+            prod = prod / prod.abs().amax((1, 2), keepdim=True).clamp_min(1e-30)
+            prod = prod @ prod
+        u = torch.ones(prod.shape[0], prod.shape[1], 1, dtype=prod.dtype, device=prod.device)
+        u = u + 0.01 * torch.arange(prod.shape[1], dtype=prod.dtype, device=prod.device).view(1, -1, 1)
+        for _ in range(2):
+            u = prod @ u
+            u = u / u.norm(dim=1, keepdim=True).clamp_min(1e-30)
+    gb_u = gram_b @ u
+    num = gb_u if gram_a_identity else gram_a @ gb_u
+    sq = (gb_u * num).sum((1, 2)) / (u * gb_u).sum((1, 2)).clamp_min(1e-30)
+    return sq.clamp_min(1e-16).sqrt()
+
+
 def normalized_from_factors(
-    a: torch.Tensor, b: torch.Tensor, shape: tuple[int, ...], role: str, fan_in: torch.Tensor, gain: torch.Tensor
+    a: torch.Tensor,
+    b: torch.Tensor,
+    shape: tuple[int, ...],
+    role: str,
+    fan_in: torch.Tensor,
+    gain: torch.Tensor,
+    weight_scale: str = "rms",
 ) -> torch.Tensor:
     r""":func:`normalize_output` of ``W = A B^T`` without materialising ``W`` twice.
 
-    The RMS comes from the Gram matrices, :math:`\lVert AB^\top\rVert_F^2 = \sum (A^\top A) \circ (B^\top B)`,
-    and the scale is folded into :math:`A`, so the output is written by a single batched matmul.
+    The RMS comes from the Gram matrices, :math:`\lVert AB^\top\rVert_F^2 = \sum (A^\top A) \circ (B^\top B)`
+    (``"spectral"``: the largest singular value, :func:`spectral_norm`), and the scale is folded into :math:`A`,
+    so the output is written by a single batched matmul.
     """
-    sq = ((a.transpose(1, 2) @ a) * (b.transpose(1, 2) @ b)).sum((1, 2))
-    numel = a.shape[1] * b.shape[1]
-    coef = _weight_scale(role, fan_in, gain) / (sq / numel + 1e-8).sqrt()
+    gram_a, gram_b = a.transpose(1, 2) @ a, b.transpose(1, 2) @ b
+    if weight_scale == "spectral":
+        coef = spectral_target(role, fan_in, gain, shape) / spectral_norm(gram_a, gram_b)
+    else:
+        sq = (gram_a * gram_b).sum((1, 2))
+        numel = a.shape[1] * b.shape[1]
+        coef = _weight_scale(role, fan_in, gain) / (sq / numel + 1e-8).sqrt()
     return ((a * coef.view(-1, 1, 1)) @ b.transpose(1, 2)).view(a.shape[0], *shape)
 
 
@@ -336,6 +418,10 @@ __all__ = [
     "tile_to",
     "mip_output",
     "normalize_output",
+    "normalized_from_factors",
+    "spectral_norm",
+    "spectral_target",
+    "WEIGHT_SCALES",
     "build_decoder",
     "check_shape",
 ]

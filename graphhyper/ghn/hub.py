@@ -210,8 +210,8 @@ def _check_header(f: Any, config: GHNConfig, st_path: Path, js_path: Path, size:
     header = f.metadata() or {}
     if header.get("config"):
         try:
-            same = json.loads(header["config"]) == config.to_dict()
-        except (ValueError, RecursionError):
+            same = GHNConfig.from_dict(json.loads(header["config"])).to_dict() == config.to_dict()
+        except (ValueError, RecursionError, TypeError, GraphhyperError):
             same = False
         if not same:
             raise CheckpointError(

@@ -20,6 +20,7 @@ from torch import nn
 
 from graphhyper.errors import CheckpointError, InvalidInputError, UnknownOpError
 from graphhyper.ghn.decoders import (
+    WEIGHT_SCALES,
     Theta0,
     build_decoder,
     check_shape,
@@ -74,6 +75,11 @@ class GHNConfig:
         rounds: forward+backward sweeps of the GatedGNN.
         max_dim: largest parameter dimension the decoder accepts.
         vocab: op vocabulary the op embedding rows correspond to (by name).
+        weight_scale: how predicted weights and embeddings are scaled (without MIP; see
+            :func:`~graphhyper.ghn.decoders.normalize_output`): ``"spectral"`` (default: largest singular value
+            ``gain * init_std(fan_in) * sqrt(fan_out)``, width-aware) or ``"rms"`` (entry RMS ``gain *
+            init_std(fan_in)``; every GHN saved before the option existed, whose JSON has no such key, loads as
+            ``"rms"`` and predicts as it did).
     """
 
     hidden: int = 64
@@ -87,20 +93,22 @@ class GHNConfig:
     rounds: int = 1
     max_dim: int = 2**17
     vocab: list[str] = field(default_factory=_default_vocab)
+    weight_scale: str = "spectral"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GHNConfig:
-        """Build and :meth:`validate` a config from its JSON form (missing keys take their defaults)."""
+        """Build and :meth:`validate` a config from its JSON form (missing keys take their defaults, except
+        ``weight_scale``: a config saved before it existed was trained with ``"rms"``)."""
         if not isinstance(data, dict):
             raise InvalidInputError(f"A GHN config is a JSON object, got {type(data).__name__}.")
         known = set(cls.__dataclass_fields__)
         extra = sorted(map(str, set(data) - known))
         if extra:
             raise InvalidInputError(f"Unknown GHN config keys {_short(extra)}; expected a subset of {sorted(known)}.")
-        config = cls(**data)
+        config = cls(**{"weight_scale": "rms", **data})
         config.validate()
         return config
 
@@ -116,7 +124,7 @@ class GHNConfig:
                 raise InvalidInputError(
                     f"GHN config '{name}' is {_short(value)}; it must be an integer in [{low}, {high}]."
                 )
-        for name, choices in (("encoder", _ENCODERS), ("decoder", _DECODERS)):
+        for name, choices in (("encoder", _ENCODERS), ("decoder", _DECODERS), ("weight_scale", WEIGHT_SCALES)):
             if getattr(self, name) not in choices:
                 raise InvalidInputError(
                     f"GHN config '{name}' is {_short(getattr(self, name))}; choose one of {choices}."
@@ -314,8 +322,8 @@ class GHN(nn.Module):
         factors: Any = getattr(self.decoder, "factors", None)
         if factors is not None and role in ("weight", "embedding") and len(shape) >= 2:
             a, b = factors(hp, shape)
-            return normalized_from_factors(a, b, shape, role, fan_in, gain)
-        return normalize_output(self.decoder(hp, shape), role, fan_in, gain)
+            return normalized_from_factors(a, b, shape, role, fan_in, gain, self.config.weight_scale)
+        return normalize_output(self.decoder(hp, shape), role, fan_in, gain, self.config.weight_scale)
 
     # ------------------------------------------------------------------ public API
     def predict(self, module_or_graph, *, on_unknown: str = "report", **trace_kwargs) -> Prediction:

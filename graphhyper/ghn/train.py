@@ -372,10 +372,13 @@ class Trainer:
             st = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # noqa: BLE001 - any unreadable file is a checkpoint problem
             raise CheckpointError(f"Cannot read training checkpoint {path}: {exc}. Delete it to start over.") from exc
-        if json.loads(st["ghn_config"]) != self.ghn.config.to_dict():
+        saved, current = GHNConfig.from_dict(json.loads(st["ghn_config"])).to_dict(), self.ghn.config.to_dict()
+        if saved != current:
+            diff = ", ".join(f"{k}={saved[k]!r} (now {current[k]!r})" for k in sorted(saved) if saved[k] != current[k])
             raise CheckpointError(
-                f"Training checkpoint {path} was made with another GHN config; "
-                "resume with the same config or use a new out_dir."
+                f"Training checkpoint {path} was made with another GHN config ({diff[:300]}); "
+                "resume with the same config (e.g. --weight-scale rms for a run started before that option) "
+                "or use a new out_dir."
             )
         legacy = legacy_mip_error(self.ghn.config, st["ghn"], f"Training checkpoint {path}")
         if legacy is not None:

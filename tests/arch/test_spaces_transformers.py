@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -38,12 +40,19 @@ def test_gpt_splits_predict_every_parameter(ghn, split):
         assert out.shape == (2, 16, 256)
 
 
-def test_predicted_tied_head_gives_order_one_logits(ghn):
-    # embeddings are decoded with entries ~ 1/sqrt(width): a tied head must not start with sqrt(width)-sized logits
+@pytest.mark.parametrize("weight_scale", ["rms", "spectral"])
+def test_predicted_tied_head_gives_order_one_logits(ghn, weight_scale):
+    # embeddings are decoded with entries ~ 1/sqrt(width) ("rms") or largest singular value ~ sqrt(vocab / width)
+    # ("spectral"): a tied head must not start with sqrt(width)-sized logits
     spec = gpt.GPTSpec(depth=1, width=256, heads=4, tied=True, context=8)
+    ghn = copy.deepcopy(ghn)
+    ghn.config.weight_scale = weight_scale
     pred = ghn.predict(gpt.spec_to_graph(spec))
     emb = pred["tok.weight"]
-    assert 0.5 / 16 <= emb.pow(2).mean().sqrt() <= 2 / 16
+    if weight_scale == "rms":
+        assert 0.5 / 16 <= emb.pow(2).mean().sqrt() <= 2 / 16
+    else:
+        assert 0.5 <= torch.linalg.matrix_norm(emb.detach(), ord=2) <= 2  # sqrt(256 / 256)
     logits = torch.func.functional_call(gpt.build(spec), dict(pred), (torch.randint(0, 256, (2, 8)),))
     assert logits.std() < 4
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -46,6 +48,14 @@ def test_checkpoint_of_another_config_is_refused(tmp_path):
     other = Trainer(None, _cfg(), tmp_path, ghn_config=GHNConfig(hidden=8, layers=1, rank=4))
     with pytest.raises(CheckpointError, match="another GHN config"):
         other.resume_if_possible()
+    # a run saved before weight_scale existed (its JSON config lacks the key) trained with "rms"
+    st = torch.load(tmp_path / "last.pt", weights_only=True)
+    old = {k: v for k, v in json.loads(st["ghn_config"]).items() if k != "weight_scale"}
+    torch.save({**st, "ghn_config": json.dumps(old)}, tmp_path / "last.pt")
+    with pytest.raises(CheckpointError, match="weight_scale='rms' \\(now 'spectral'\\).*--weight-scale rms"):
+        _trainer(tmp_path).resume_if_possible()
+    torch.manual_seed(0)
+    assert Trainer(None, _cfg(), tmp_path, ghn_config=GHNConfig(**{**GCFG, "weight_scale": "rms"})).resume_if_possible()
     (tmp_path / "last.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="Cannot read"):
         t.load_checkpoint(tmp_path / "last.pt")
