@@ -104,6 +104,7 @@ def _run(src: Path, work: Path, script: str, args: list[str], workers: int, log:
     env["ORACLE_WORKERS"] = str(workers)
     env["PYTHONPATH"] = os.pathsep.join([str(src), env.get("PYTHONPATH", "")])
     start = time.perf_counter()
+    cpu0 = _children_cpu()
     with open(log, "w") as fh:
         proc = subprocess.run(
             [sys.executable, "-c", SHIM, str(src / script), *args],
@@ -115,7 +116,19 @@ def _run(src: Path, work: Path, script: str, args: list[str], workers: int, log:
     if proc.returncode:
         tail = log.read_text()[-3000:]
         raise SystemExit(f"{script} failed (exit {proc.returncode}); log {log}:\n{tail}")
+    CHILD_CPU[script] = _children_cpu() - cpu0
     return time.perf_counter() - start
+
+
+CHILD_CPU: dict[str, float] = {}
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of the finished child processes so far."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def layout(data: Path, work: Path) -> Path:
@@ -216,6 +229,13 @@ def features_in_our_order(data_root: Path, work: Path, dst: Path) -> None:
     np.save(dst, a[[row[n] for n in ds.node_names]].astype("float32"))
 
 
+def _machine() -> str:
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "bench"))
+    from _common import machine_line
+
+    return machine_line()
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--src", type=Path, default=os.environ.get("GRAPHHYPER_CONHD_SRC"), help="CoNHD checkout")
@@ -251,6 +271,8 @@ def main() -> int:
         log = work / f"log_train_seed{args.seed}.txt"
         train_args = [*SCRIPT_ARGS, "--epochs", str(args.epochs), "--seed", str(args.seed)]
         summary["train_wall_seconds"] = _run(src, work, "train.py", train_args, args.workers, log)
+        summary["cpu_seconds"] = CHILD_CPU["train.py"]
+        summary["machine"] = _machine()
         out_dir = next((work / "results_test").rglob("log_test_micro.txt")).parent
         summary.update(parse(out_dir, log.read_text(), args.epochs, 5))
     args.out.write_text(json.dumps(summary, indent=1) + "\n")

@@ -336,9 +336,10 @@ class EncResult:
     train_seconds: float
     history: list[dict[str, float]] = field(default_factory=list, repr=False)
     features: Tensor | None = field(default=None, repr=False)  # the trained node features (mini-batch trainer)
+    epoch_seconds: list[float] = field(default_factory=list, repr=False)  # training seconds of every epoch (idem)
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k not in ("history", "features")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("history", "features", "epoch_seconds")}
 
 
 @torch.no_grad()
@@ -539,7 +540,8 @@ def train_enc_minibatch(
     first one of best validation micro-F1 (nothing else is compared), and training stops after ``patience`` epochs
     without a new best (30 = the authors' 5 validations). Test scores are read at the kept epoch only; the model
     keeps the weights of that epoch and ``result.features`` its node features (evaluate with
-    ``dataclasses.replace(task, x=result.features)``). Epochs in
+    ``dataclasses.replace(task, x=result.features)``); ``result.epoch_seconds`` lists the training seconds of every
+    epoch. Epochs in
     ``EncResult`` and its history are 0-based; history rows carry ``seconds`` (training time of that epoch) and
     ``lr``.
     """
@@ -567,10 +569,12 @@ def _minibatch_loop(
 ) -> EncResult:
     best: dict[str, Any] = {"val_micro": -math.inf, "epoch": -1, "state": None, "feat": None, "row": {}}
     history, bar, start, epoch = [], _progress(epochs, progress), time.perf_counter(), 0
+    epoch_seconds: list[float] = []
     for epoch in range(epochs):
         t0 = time.perf_counter()
         loss = run.epoch(epoch)
         seconds, lr = time.perf_counter() - t0, run.opt.param_groups[0]["lr"]
+        epoch_seconds.append(seconds)
         sched.step()
         if bar is not None:
             bar.update(1)
@@ -593,7 +597,7 @@ def _minibatch_loop(
     r = best["row"]
     return EncResult(
         r["val_micro"], r["val_macro"], r["test_micro"], r["test_macro"], best["epoch"], epoch + 1,
-        time.perf_counter() - start, history, run.feat.detach().clone(),
+        time.perf_counter() - start, history, run.feat.detach().clone(), epoch_seconds,
     )  # fmt: skip
 
 

@@ -1,6 +1,7 @@
 """Mini-batch ENC training (graphhyper.hypergraph.enc.train_enc_minibatch) and the oracle fixture of CoNHD's code."""
 
 import dataclasses
+import json
 import math
 import time
 from pathlib import Path
@@ -77,8 +78,20 @@ def test_minibatch_trainer_with_frozen_features_and_refusals():
     model = enc.build_enc_model("conhd", 8, 3, hidden_channels=8)
     opts = dict(epochs=2, batch_size=32, train_features=False, eval_every=1, progress=False)
     r = enc.train_enc_minibatch(model, task, **opts)
-    assert torch.equal(r.features, task.x) and r.epochs_run == 2
+    assert torch.equal(r.features, task.x) and r.epochs_run == len(r.epoch_seconds) == 2
     with pytest.raises(InvalidInputError, match="gamma"):
         enc.train_enc_minibatch(model, task, epochs=1, gamma=0.0, progress=False)
     with pytest.raises(InvalidInputError):
         enc.train_enc_minibatch(model, task, epochs=0, progress=False)
+
+
+def test_oracle_fixture_is_consistent():
+    """The committed numbers of the authors' code (scripts/oracle_conhd_enc.py) obey their own selection rule."""
+    data = json.loads(FIXTURE.read_text())
+    curve = data["val_curve"]
+    assert [c["epoch"] for c in curve] == list(range(5, 5 * len(curve) + 1, 5))  # validation every 5 epochs
+    vals = [c["val_micro"] for c in curve]
+    assert data["best_epoch"] == curve[vals.index(max(vals))]["epoch"]  # first best validation micro-F1
+    for key in ("test_micro_f1", "test_macro_f1"):
+        assert 0.0 < data[key] < 1.0
+    assert len(data["train_seconds_per_epoch"]) == data["epochs"]
