@@ -541,9 +541,8 @@ def train_enc_minibatch(
     without a new best (30 = the authors' 5 validations). Test scores are read at the kept epoch only; the model
     keeps the weights of that epoch and ``result.features`` its node features (evaluate with
     ``dataclasses.replace(task, x=result.features)``); ``result.epoch_seconds`` lists the training seconds of every
-    epoch. Epochs in
-    ``EncResult`` and its history are 0-based; history rows carry ``seconds`` (training time of that epoch) and
-    ``lr``.
+    epoch. Epochs in ``EncResult`` and its history are 0-based; history rows carry ``seconds`` (training time of
+    that epoch) and ``lr``. Runs on the CPU (the task is moved there; keep the model there too).
     """
     from graphhyper.hypergraph.sampling import HyperedgeSampler
 
