@@ -7,6 +7,7 @@ table over datasets x models x seeds), ``edgepred`` (hyperedge prediction). The 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -70,6 +71,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--head-pe", action="store_true", help="enc, node models: the per-incidence head also reads the order encoding"
     )
     tr.add_argument("--eval-every", type=positive_int, default=None, help="enc: evaluate every N epochs (default 1)")
+    tr.add_argument(
+        "--hedge-sampling",
+        type=positive_int,
+        default=None,
+        help="enc with --batch-size: at most N sampled hyperedges per node of a batch (default 40, the CoNHD scripts')",
+    )
+    tr.add_argument(
+        "--gamma", type=float, default=None, help="enc with --batch-size: lr factor per epoch (default 0.99)"
+    )
+    tr.add_argument(
+        "--node-features",
+        type=Path,
+        default=None,
+        help="enc: node features from a .npy file [V, F] in the dataset's node order (default: spectral)",
+    )
     tr.set_defaults(handler=_train)
 
     di = sub.add_parser("distill", help="LightHGNN(+): distil an HGNN teacher into an MLP")
@@ -539,7 +555,12 @@ def _minibatch_arguments(p: argparse.ArgumentParser) -> None:
         "mini-batch training (sampled sub-hypergraphs; under `torchrun --nproc-per-node W` each process takes an "
         "equal shard of every batch, DistributedDataParallel over gloo)"
     )
-    g.add_argument("--batch-size", type=positive_int, default=None, help="seed nodes per step (default: full batch)")
+    g.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=None,
+        help="seed nodes per step (--task enc: training hyperedges per step) (default: full batch)",
+    )
     g.add_argument("--hops", type=positive_int, default=None, help="hops to sample (default: the model's num_layers)")
     g.add_argument("--max-edges-per-node", type=positive_int, default=None, help="fan-out cap (default: all)")
     g.add_argument("--max-nodes-per-edge", type=positive_int, default=None, help="fan-out cap (default: all)")
@@ -564,11 +585,16 @@ def _refuse_other_task_options(args: argparse.Namespace) -> None:
     from graphhyper.errors import InvalidInputError
 
     if args.task == "enc":
-        given = [f for f, v in _minibatch_flags(args) if v]
-        fix = "drop them: edge-dependent node classification trains full batch"
+        given = [f for f, v in _minibatch_flags(args) if v and f != "--batch-size"]
+        fix = "drop them: edge-dependent node classification samples with --batch-size and --hedge-sampling"
+        if args.batch_size is None:
+            given += [f for f, v in (("--hedge-sampling", args.hedge_sampling), ("--gamma", args.gamma)) if v]
+            fix = "drop them, or give --batch-size N for mini-batches (their --hedge-sampling and --gamma)"
     else:
-        given = [f for f, v in (("--feature-dim", args.feature_dim), ("--head-pe", args.head_pe)) if v]
-        given += ["--eval-every"] if args.eval_every is not None else []
+        enc_only = [("--feature-dim", args.feature_dim), ("--head-pe", args.head_pe)]
+        enc_only += [("--hedge-sampling", args.hedge_sampling), ("--node-features", args.node_features)]
+        given = [f for f, v in enc_only if v]
+        given += [f for f, v in (("--eval-every", args.eval_every), ("--gamma", args.gamma)) if v is not None]
         fix = "they apply to --task enc"
     if given:
         raise InvalidInputError(f"{', '.join(given)} with --task {args.task}: {fix}.")
@@ -643,10 +669,15 @@ def _train_enc(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     ds = load_enc_dataset(args.dataset, args.root)
     task = enc.prepare_enc(ds, **({"feature_dim": args.feature_dim} if args.feature_dim else {}))
+    if args.node_features is not None:
+        task = dataclasses.replace(task, x=_node_features(args.node_features, ds.hg.num_nodes))
     set_seed(args.seed)
     model = enc.build_enc_model(args.model, task.x.shape[1], task.num_classes, head_pe=args.head_pe, **overrides)
     every = {"eval_every": args.eval_every} if args.eval_every else {}
-    res = enc.train_enc(model, task, **every, **_loop_options(args))
+    if args.batch_size is None:
+        res = enc.train_enc(model, task, **every, **_loop_options(args))
+    else:
+        res = _train_enc_minibatch(args, model, task, every)
     print(
         f"{ds!r}\nmodel {args.model}: best val micro-F1 {100 * res.val_micro_f1:.2f} macro-F1 "
         f"{100 * res.val_macro_f1:.2f} (epoch {res.best_epoch}); test at that epoch micro-F1 "
@@ -654,6 +685,40 @@ def _train_enc(args: argparse.Namespace) -> int:
         f"{res.train_seconds:.1f}s"
     )
     return 0
+
+
+def _node_features(path: Path, num_nodes: int):
+    """``[V, F]`` float32 features from a ``.npy`` file (numpy's safe loader: no pickled objects)."""
+    import numpy as np
+    import torch
+
+    from graphhyper.errors import InvalidInputError
+
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        msg = f"--node-features {path}: not a readable .npy array ({exc}); save one with np.save."
+        raise InvalidInputError(msg) from exc
+    if arr.ndim != 2 or arr.shape[0] != num_nodes or not np.isfinite(arr).all():
+        raise InvalidInputError(
+            f"--node-features {path}: shape {arr.shape}; give a finite [{num_nodes}, F] array, one row per node in the "
+            "dataset's node order (first appearance in hypergraph.txt)."
+        )
+    return torch.from_numpy(arr.astype(np.float32))
+
+
+def _train_enc_minibatch(args: argparse.Namespace, model, task, every: dict):
+    from graphhyper.hypergraph import enc
+
+    opts = _loop_options(args)
+    if opts.pop("device") not in (None, "cpu"):
+        from graphhyper.errors import InvalidInputError
+
+        raise InvalidInputError("--task enc --batch-size trains on the CPU; drop --device.")
+    gamma = 0.99 if args.gamma is None else args.gamma
+    return enc.train_enc_minibatch(
+        model, task, batch_size=args.batch_size, hedge_sampling=args.hedge_sampling or 40, gamma=gamma, **every, **opts
+    )
 
 
 def _distill(args: argparse.Namespace) -> int:

@@ -18,12 +18,15 @@ Inputs, as the published code builds them (WHATsNet and CoNHD share the pipeline
 
 Models return one row per incidence of ``hg`` (CSR order): CoNHD natively, node models through
 :class:`IncidenceHead` (``MLP([z_v || z_e || p_{v,e}])`` with ``z_e`` the mean of its nodes' embeddings).
-:func:`train_enc` trains full-batch with early stopping on validation micro-F1.
+:func:`train_enc` trains full-batch with early stopping on validation micro-F1; :func:`train_enc_minibatch` trains
+on batches of training hyperedges with sampled neighbourhoods, as the authors' code does.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -332,9 +335,11 @@ class EncResult:
     epochs_run: int
     train_seconds: float
     history: list[dict[str, float]] = field(default_factory=list, repr=False)
+    features: Tensor | None = field(default=None, repr=False)  # the trained node features (mini-batch trainer)
+    epoch_seconds: list[float] = field(default_factory=list, repr=False)  # training seconds of every epoch (idem)
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "history"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("history", "features", "epoch_seconds")}
 
 
 @torch.no_grad()
@@ -430,6 +435,171 @@ def train_enc(
     )  # fmt: skip
 
 
+# ------------------------------------------------------------------------------------------------ mini-batches
+def train_hyperedges(task: EncTask) -> Tensor:
+    """Ids of the hyperedges whose listed incidences are in ``task.split.train`` (ascending)."""
+    return torch.unique(task.hg.inc_edge[task.incidence[task.split.train]])
+
+
+def batch_rows(task: EncTask, batch: Any, pool: Tensor) -> tuple[Tensor, Tensor]:
+    """``(rows, listed)``: for the listed incidences ``pool`` (indices into the ``M`` listed ones) whose hyperedge
+    is a seed of ``batch`` (a :class:`~graphhyper.hypergraph.sampling.SampledBatch` with ``incidence_ids``), their
+    row in the sub-hypergraph's incidences and their index into the listed incidences (labels ``task.y[listed]``)."""
+    hg = task.hg
+    is_seed = torch.zeros(hg.num_edges, dtype=torch.bool)
+    is_seed[batch.seeds] = True
+    listed = pool[is_seed[hg.inc_edge[task.incidence[pool]]]]
+    local = torch.full((hg.nnz,), -1, dtype=torch.long)
+    local[batch.incidence_ids] = torch.arange(batch.incidence_ids.numel())
+    return local[task.incidence[listed]], listed
+
+
+def _clip_groups(model: nn.Module, extra: list[nn.Parameter]) -> list[list[nn.Parameter]]:
+    """Parameter groups clipped separately, as the authors clip their feature table, encoder and scorer: the
+    trainable features, the model's ``head`` (if it has one) and the rest of the model."""
+    head = getattr(model, "head", None)
+    head_ids = {id(p) for p in head.parameters()} if isinstance(head, nn.Module) else set()
+    body = [p for p in model.parameters() if id(p) not in head_ids]
+    groups: list[list[nn.Parameter]] = [extra, [p for p in model.parameters() if id(p) in head_ids], body]
+    return [g for g in groups if g]
+
+
+@dataclass
+class _MinibatchRun:
+    """What one epoch of :func:`train_enc_minibatch` needs."""
+
+    model: nn.Module
+    task: EncTask
+    feat: Tensor
+    sampler: Any
+    pool: Tensor
+    opt: torch.optim.Optimizer
+    groups: list[list[nn.Parameter]]
+    clip_norm: float | None
+
+    def step(self, batch: Any) -> tuple[float, int]:
+        rows, listed = batch_rows(self.task, batch, self.pool)
+        uses_pe = bool(getattr(self.model, "pe_channels", 0))
+        pe = self.task.pe[batch.incidence_ids] if uses_pe else None
+        out = self.model(self.feat[batch.node_ids], batch.hg, pe=pe)
+        loss = F.cross_entropy(out[rows], self.task.y[listed])
+        if not torch.isfinite(loss):
+            raise InvalidInputError(f"the training loss became {float(loss)}; lower the lr.")
+        self.opt.zero_grad()
+        loss.backward()
+        if self.clip_norm is not None:
+            for g in self.groups:
+                torch.nn.utils.clip_grad_norm_(g, self.clip_norm)
+        self.opt.step()
+        return float(loss.detach()) * rows.numel(), rows.numel()
+
+    def epoch(self, epoch: int) -> float:
+        """One pass over the training hyperedges; returns the mean loss per incidence."""
+        self.model.train()
+        self.sampler.set_epoch(epoch)
+        total, count = 0.0, 0
+        for batch in self.sampler:
+            s, n = self.step(batch)
+            total, count = total + s, count + n
+        return total / max(count, 1)
+
+
+def train_enc_minibatch(
+    model: nn.Module,
+    task: EncTask,
+    *,
+    epochs: int = 100,
+    batch_size: int = 64,
+    hedge_sampling: int | None = 40,
+    num_layers: int | None = None,
+    lr: float = 1e-4,
+    gamma: float = 0.99,
+    weight_decay: float = 1e-4,
+    adam_eps: float = 1e-4,
+    clip_norm: float | None = 1.0,
+    train_features: bool = True,
+    eval_every: int = 5,
+    patience: int | None = 30,
+    seed: int = 0,
+    progress: bool = True,
+) -> EncResult:
+    r"""Train ``model`` on mini-batches of training hyperedges, with the settings of CoNHD's ENC scripts as defaults.
+
+    Each step takes ``batch_size`` training hyperedges (a new shuffle every epoch) and the sub-hypergraph that a
+    ``num_layers``-step model needs around them (:class:`~graphhyper.hypergraph.sampling.HyperedgeSampler`): the
+    seed hyperedges with all their members, then for every member node at most ``hedge_sampling`` of its
+    hyperedges (uniform without replacement; ``None``: all) with all *their* members, and so on for
+    ``num_layers - 1`` hops (default: ``model.num_layers``, else 2). The loss is the mean cross-entropy over the
+    listed incidences of the seed hyperedges. As in the authors' ``train.py``: Adam (``eps=adam_eps``,
+    ``weight_decay``), the gradient norm clipped to ``clip_norm`` separately for the node features, the model's
+    ``head`` and the rest (their feature table, scorer and encoder), the lr multiplied by ``gamma`` after every
+    epoch, and the node features trained as a free table initialised with ``task.x`` (``train_features``).
+
+    Every ``eval_every`` epochs (1-based epochs ``eval_every, 2 eval_every, ...`` and the last) the model is
+    evaluated on the whole hypergraph (every neighbourhood complete, :func:`evaluate_enc`); the kept epoch is the
+    first one of best validation micro-F1 (nothing else is compared), and training stops after ``patience`` epochs
+    without a new best (30 = the authors' 5 validations). Test scores are read at the kept epoch only; the model
+    keeps the weights of that epoch and ``result.features`` its node features (evaluate with
+    ``dataclasses.replace(task, x=result.features)``); ``result.epoch_seconds`` lists the training seconds of every
+    epoch. Epochs in ``EncResult`` and its history are 0-based; history rows carry ``seconds`` (training time of
+    that epoch) and ``lr``. Runs on the CPU (the task is moved there; keep the model there too).
+    """
+    from graphhyper.hypergraph.sampling import HyperedgeSampler
+
+    _check_task(task, epochs, eval_every)
+    if not 0 < gamma <= 1:
+        raise InvalidInputError(f"gamma={gamma}: the per-epoch lr factor must be in (0, 1].")
+    task = task.to("cpu")
+    torch.manual_seed(seed)
+    feat = nn.Parameter(task.x.detach().clone(), requires_grad=train_features)
+    layers = num_layers or int(getattr(model, "num_layers", 2))
+    sampler = HyperedgeSampler(
+        task.hg, train_hyperedges(task), batch_size, layers, hedge_sampling, shuffle=True, seed=seed, degrees="local"
+    )
+    extra = [feat] if train_features else []
+    opt = torch.optim.Adam([*extra, *model.parameters()], lr=lr, eps=adam_eps, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=gamma)
+    run = _MinibatchRun(model, task, feat, sampler, task.split.train, opt, _clip_groups(model, extra), clip_norm)
+    return _minibatch_loop(run, sched, epochs, eval_every, patience, progress)
+
+
+def _minibatch_loop(
+    run: _MinibatchRun, sched: Any, epochs: int, eval_every: int, patience: int | None, progress: bool
+) -> EncResult:
+    best: dict[str, Any] = {"val_micro": -math.inf, "epoch": -1, "state": None, "feat": None, "row": {}}
+    history, bar, start, epoch = [], _progress(epochs, progress), time.perf_counter(), 0
+    epoch_seconds: list[float] = []
+    for epoch in range(epochs):
+        t0 = time.perf_counter()
+        loss = run.epoch(epoch)
+        seconds, lr = time.perf_counter() - t0, run.opt.param_groups[0]["lr"]
+        epoch_seconds.append(seconds)
+        sched.step()
+        if bar is not None:
+            bar.update(1)
+        if (epoch + 1) % eval_every and epoch != epochs - 1:
+            continue
+        evaluated = dataclasses.replace(run.task, x=run.feat.detach())
+        row = {"epoch": epoch, "loss": loss, "seconds": seconds, "lr": lr, **evaluate_enc(run.model, evaluated)}
+        history.append(row)
+        if row["val_micro"] > best["val_micro"]:
+            state = copy.deepcopy(run.model.state_dict())
+            best.update(val_micro=row["val_micro"], epoch=epoch, state=state, feat=run.feat.detach().clone(), row=row)
+        if bar is not None:
+            bar.set_postfix(loss=f"{loss:.3f}", val=f"{row['val_micro']:.3f}", refresh=False)
+        if patience is not None and epoch - best["epoch"] >= patience:
+            break
+    if bar is not None:
+        bar.close()
+    run.model.load_state_dict(best["state"])
+    run.feat.data.copy_(best["feat"])
+    r = best["row"]
+    return EncResult(
+        r["val_micro"], r["val_macro"], r["test_micro"], r["test_macro"], best["epoch"], epoch + 1,
+        time.perf_counter() - start, history, run.feat.detach().clone(), epoch_seconds,
+    )  # fmt: skip
+
+
 __all__ = [
     "CENTRALITIES",
     "CONHD_ENC",
@@ -448,5 +618,8 @@ __all__ = [
     "pagerank",
     "prepare_enc",
     "spectral_features",
+    "batch_rows",
     "train_enc",
+    "train_enc_minibatch",
+    "train_hyperedges",
 ]

@@ -535,6 +535,7 @@ def _conhd(in_c: int, n_cls: int, c: dict) -> nn.Module:
         "heads",
         "num_inducing",
         "pe_channels",
+        "layer_norm",
     )
     return CoNHD(in_c, n_cls, **{k: c[k] for k in keys})
 
@@ -673,6 +674,7 @@ _REGISTRY: dict[str, ModelSpec] = {
             heads=4,
             num_inducing=4,
             pe_channels=0,
+            layer_norm=True,
         ),
         "CoNHD (Zheng and Worring 2025), per-incidence logits",
         _SLOW,

@@ -94,6 +94,8 @@ class SampledBatch:
         seed_local: ``[B]`` local id of each seed, in batch order (nodes for :class:`NodeSampler`, hyperedges for
             :class:`HyperedgeSampler`); it is ``arange(B)``: the seeds are the first local ids.
         seeds: ``[B]`` global ids of the seeds.
+        incidence_ids: ``[nnz_sub]`` global incidence id (CSR row of the whole hypergraph) of each incidence row
+            of ``hg``, to pick per-incidence inputs such as an order encoding (``None`` if not recorded).
     """
 
     hg: Hypergraph
@@ -101,6 +103,7 @@ class SampledBatch:
     edge_ids: torch.Tensor
     seed_local: torch.Tensor
     seeds: torch.Tensor
+    incidence_ids: torch.Tensor | None = None
 
     @property
     def num_seeds(self) -> int:
@@ -214,7 +217,7 @@ class _Grower:
             sub = _with_global_degree(sub, hg.weighted_node_degree[node_ids], _has_singleton(hg)[node_ids])
         if hops:
             _set_hops(sub, self._hop_pointers(local_edge))
-        return SampledBatch(sub, node_ids, edge_ids, torch.arange(seeds.numel()), seeds)
+        return SampledBatch(sub, node_ids, edge_ids, torch.arange(seeds.numel()), seeds, inc)
 
     def _hop_pointers(self, local_edge: torch.Tensor) -> HopPointers:
         """Node, hyperedge and incidence counts within ``0, 1, ..., L`` hops (see :func:`trim`)."""

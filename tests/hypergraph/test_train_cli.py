@@ -1,5 +1,7 @@
 import json
 
+import numpy as np
+
 from graphhyper.cli import main
 
 
@@ -44,10 +46,28 @@ def test_train_enc_on_stack_biology(capsys, shared_data):
     assert "load_hypergraph" in capsys.readouterr().err  # a node-classification set is refused for enc
 
 
+def test_train_enc_minibatch_on_stack_biology(capsys, shared_data, tmp_path):
+    args = ["hypergraph", "train", "--task", "enc", "--dataset", "stack-biology", "--model", "conhd", "--quiet"]
+    args += ["--set", "hidden_channels=8", "--feature-dim", "8", "--epochs", "1", "--threads", "1"]
+    code = main([*args, "--batch-size", "4096", "--hedge-sampling", "5", "--gamma", "0.9", "--lr", "0.01"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "test at that epoch micro-F1" in out and "1 epochs" in out
+    bad = tmp_path / "x.npy"
+    np.save(bad, np.zeros((3, 8), dtype=np.float32))
+    assert main([*args, "--node-features", str(bad)]) == 1
+    assert "one row per node" in capsys.readouterr().err
+
+
 def test_train_refuses_the_other_tasks_options_by_name(capsys):
     base = ["hypergraph", "train", "--dataset", "zoo", "--model", "hgnn", "--epochs", "1", "--quiet"]
-    assert main([*base, "--task", "enc", "--batch-size", "16"]) == 1
-    assert "--batch-size with --task enc" in capsys.readouterr().err
+    assert main([*base, "--task", "enc", "--batch-size", "16", "--hops", "2"]) == 1
+    assert "--hops with --task enc" in capsys.readouterr().err
+    assert main([*base, "--task", "enc", "--hedge-sampling", "5"]) == 1
+    err = capsys.readouterr().err
+    assert "--hedge-sampling with --task enc" in err and "give --batch-size N" in err
+    assert main([*base, "--gamma", "0.9", "--hedge-sampling", "5"]) == 1
+    assert "--hedge-sampling, --gamma with --task node" in capsys.readouterr().err
     assert main([*base, "--head-pe", "--eval-every", "5"]) == 1
     assert "--head-pe, --eval-every with --task node" in capsys.readouterr().err
 
