@@ -88,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", required=True)
+    p.add_argument(
+        "--attention-nodes", type=int, default=None, help="set the GHN's log-length attention rule (0 = off)"
+    )
     return p
 
 
@@ -110,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     doc = json.loads(out.read_text()) if out.exists() else {"records": []}
     ghn, meta = _load_ghn(args.ghn)
     ghn.eval()
+    if args.attention_nodes is not None:
+        ghn.config.attention_nodes = args.attention_nodes
+        ghn.config.validate()
     task = get_task(args.task)
     budget = StepBudget(lr=args.lr, warmup=args.warmup, batch_size=args.batch_size)
     seeds, ks = _ints(args.seeds), _ints(args.ks)

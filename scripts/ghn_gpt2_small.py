@@ -47,6 +47,9 @@ def main(argv=None) -> int:
     p.add_argument("--length", type=int, default=256)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=None)
+    p.add_argument(
+        "--attention-nodes", type=int, default=None, help="set the GHN's log-length attention rule (0 = off)"
+    )
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     spec = gpt.GPTSpec(**{**gpt.GPT2_SMALL.__dict__, "vocab": args.vocab})
@@ -57,6 +60,9 @@ def main(argv=None) -> int:
         ghn = GHN().eval()
     else:
         ghn = from_pretrained(args.ghn).eval()
+    if args.attention_nodes is not None:
+        ghn.config.attention_nodes = args.attention_nodes
+        ghn.config.validate()
     t0 = time.perf_counter()
     graph = gpt.spec_to_graph(spec)
     t_trace = time.perf_counter() - t0
@@ -86,6 +92,7 @@ def main(argv=None) -> int:
         "all_finite": finite,
         "val_loss_ghn": loss_ghn,
         "val_loss_random": loss_random,
+        "attention_nodes": ghn.config.attention_nodes,
         "windows": [args.windows, args.length],
     }
     print(json.dumps(res, indent=1))

@@ -125,9 +125,12 @@ class GraphTransformerLayer(nn.Module):
         self.out = nn.Linear(hidden, hidden)
         self.ff = nn.Sequential(nn.Linear(hidden, 2 * hidden), nn.GELU(), nn.Linear(2 * hidden, hidden))
 
-    def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, bias: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+        """``x [N, hidden]``, ``bias [heads, N, N]``; ``scale`` multiplies the attention logits (queries and bias)."""
         n, d = x.shape
         q, k, v = self.qkv(self.ln1(x)).view(n, 3, self.heads, d // self.heads).permute(1, 2, 0, 3)
+        if scale != 1.0:
+            q, bias = q * scale, bias * scale
         att = F.scaled_dot_product_attention(
             q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0), attn_mask=bias.unsqueeze(0)
         )
@@ -148,6 +151,11 @@ class GraphTransformer(nn.Module):
     computed per graph on that graph's own nodes (no padding to the largest graph; memory is
     :math:`\sum_g N_g^2`, not :math:`G \cdot \max_g N_g^2`).
 
+    ``nodes_ref`` (``forward``; 0 = off) is the log-length attention rule: a graph of :math:`N > N_{ref}` nodes
+    gets its attention logits (the whole bracket above) multiplied by :math:`\log N / \log N_{ref}`, so that the
+    softmax over more nodes stays as concentrated as over the largest graph seen in training; graphs with
+    :math:`N \le N_{ref}` are computed exactly as without the rule.
+
     Shapes: ``h0 [N, hidden] -> h [N, hidden]``.
     """
 
@@ -163,7 +171,7 @@ class GraphTransformer(nn.Module):
         self.norm = nn.LayerNorm(hidden)
         nn.init.zeros_(self.spd_bias.weight)
 
-    def forward(self, h: torch.Tensor, batch: GraphBatch) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, batch: GraphBatch, nodes_ref: int = 0) -> torch.Tensor:
         h = (
             h
             + self.deg_in(batch.in_deg.clamp(max=self.max_degree))
@@ -174,10 +182,18 @@ class GraphTransformer(nn.Module):
         outs = []
         for gi, bias in enumerate(biases):
             x = h[int(ptr[gi]) : int(ptr[gi + 1])]
+            scale = log_length_scale(x.shape[0], nodes_ref)
             for layer in self.layers:
-                x = layer(x, bias)
+                x = layer(x, bias, scale)
             outs.append(x)
         return self.norm(torch.cat(outs))
+
+
+def log_length_scale(nodes: int, nodes_ref: int) -> float:
+    """``log(nodes) / log(nodes_ref)`` when ``nodes > nodes_ref >= 2``, else 1 (the rule off or not needed)."""
+    if nodes_ref < 2 or nodes <= nodes_ref:
+        return 1.0
+    return math.log(nodes) / math.log(nodes_ref)
 
 
 def build_encoder(kind: str, hidden: int, **kw) -> nn.Module:

@@ -28,7 +28,7 @@ from graphhyper.ghn.decoders import (
     normalize_output,
     normalized_from_factors,
 )
-from graphhyper.ghn.encoders import NodeEmbedding, build_encoder
+from graphhyper.ghn.encoders import GraphTransformer, NodeEmbedding, build_encoder
 from graphhyper.ghn.features import ROLE_INDEX, ROLES, GraphBatch, PackedGraph, pack_graph
 
 
@@ -50,6 +50,7 @@ _INT_RANGES = {
     "cutoff": (0, 2**12),
     "rounds": (0, 64),
     "max_dim": (1, 2**31 - 1),
+    "attention_nodes": (0, 2**31 - 1),
 }
 _MAX_VOCAB = 2**16
 
@@ -80,6 +81,11 @@ class GHNConfig:
             ``gain * init_std(fan_in) * sqrt(fan_out)``, width-aware) or ``"rms"`` (entry RMS ``gain *
             init_std(fan_in)``; every GHN saved before the option existed, whose JSON has no such key, loads as
             ``"rms"`` and predicts as it did).
+        attention_nodes: the transformer encoder's log-length attention rule (prediction time; 0, the default,
+            is off): a graph of ``N > attention_nodes`` nodes gets its attention logits multiplied by
+            ``log N / log attention_nodes``; set it to the node count of the largest training graph (67 for the
+            4-block pytext decoders). Graphs no larger are predicted exactly as without it. See docs/ghn.md,
+            "Depth: GPT-2 small".
     """
 
     hidden: int = 64
@@ -94,6 +100,7 @@ class GHNConfig:
     max_dim: int = 2**17
     vocab: list[str] = field(default_factory=_default_vocab)
     weight_scale: str = "spectral"
+    attention_nodes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -131,6 +138,11 @@ class GHNConfig:
                 )
         if not isinstance(self.mip, bool):
             raise InvalidInputError(f"GHN config 'mip' is {_short(self.mip)}; it must be true or false.")
+        if self.attention_nodes == 1:
+            raise InvalidInputError(
+                "GHN config 'attention_nodes' is 1 (log 1 = 0); use 0 (off) or the node count of the largest "
+                "training graph (>= 2)."
+            )
         if self.encoder == "transformer" and self.hidden % self.heads:
             raise InvalidInputError(
                 f"GHN config 'hidden' ({self.hidden}) must be divisible by 'heads' "
@@ -291,7 +303,10 @@ class GHN(nn.Module):
         dev = self.role.weight.device
         batch = GraphBatch(list(packed), self.op_index, self.unknown_index).to(dev)
         h0 = self.embed(batch)
-        h = self.encoder(h0, batch)
+        if isinstance(self.encoder, GraphTransformer):
+            h = self.encoder(h0, batch, nodes_ref=self.config.attention_nodes)
+        else:
+            h = self.encoder(h0, batch)
         groups: dict[tuple, list[tuple[int, Any, int]]] = defaultdict(list)
         for gi, pg in enumerate(packed):
             off = int(batch.ptr[gi])
