@@ -285,6 +285,8 @@ def _predict(args: argparse.Namespace) -> int:
             f"--fill {args.fill} applies to published GHNs (ghn3tm8, ...); {args.ckpt} is one of ours, which "
             "predicts every parameter it has an op for: drop --fill."
         )
+    if args.attention_nodes is not None:
+        _set_attention_nodes(ghn, args)
     extra = {"fill": args.fill} if isinstance(ghn, PublishedGHN) else {}
     t0 = time.perf_counter()
     with torch.no_grad():
@@ -303,6 +305,26 @@ def _predict(args: argparse.Namespace) -> int:
         print(f"NOT predicted ({len(pred.unpredicted)}): {', '.join(pred.unpredicted)}")
         return 1
     return 0
+
+
+def _set_attention_nodes(ghn, args: argparse.Namespace) -> None:
+    """``--attention-nodes N``: the log-length attention rule of our transformer-encoder GHNs (see
+    :class:`graphhyper.ghn.GHNConfig`), refused where it would silently do nothing."""
+    from graphhyper.errors import InvalidInputError
+    from graphhyper.ghn.reference.ghn import PublishedGHN
+
+    if isinstance(ghn, PublishedGHN) or ghn.config.encoder != "transformer":
+        kind = "a published GHN" if isinstance(ghn, PublishedGHN) else f"encoder={ghn.config.encoder!r}"
+        raise InvalidInputError(
+            f"--attention-nodes applies to our GHNs with a transformer encoder; {args.ckpt} is {kind}: drop "
+            "--attention-nodes."
+        )
+    if args.attention_nodes < 0 or args.attention_nodes == 1:
+        raise InvalidInputError(
+            f"--attention-nodes {args.attention_nodes} is not a node count the rule takes (log 1 = 0): use 0 (off) "
+            "or N >= 2."
+        )
+    ghn.config.attention_nodes = args.attention_nodes
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -359,6 +381,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         choices=["reference", "all"],
         help="published GHNs: predict what the published code predicts (reference), or also the parameters it "
         "leaves at init (all: layer scales, class tokens, relative-position tables, ...)",
+    )
+    p.add_argument(
+        "--attention-nodes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="our transformer-encoder GHNs: scale attention logits by log(nodes)/log(N) on graphs of more than N "
+        "nodes (set N to the node count of the largest training graph; 0: off). Default: the checkpoint's setting",
     )
     p.set_defaults(handler=_predict)
     t = sub.add_parser("train", help="meta-batch train a GHN on digits / MNIST-1D DARTS architectures")

@@ -76,3 +76,22 @@ def test_prediction_changes_only_past_the_reference():
     on.config.attention_nodes = n3
     b = _predict(on, 3)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_cli_flag_sets_the_rule_and_refuses_where_it_does_nothing():
+    """``graphhyper ghn predict --attention-nodes N``: set on a transformer-encoder GHN, refused (with the fix named)
+    on a GatedGNN encoder and for values the rule cannot take."""
+    import argparse
+
+    from graphhyper.cli.ghn import _set_attention_nodes
+
+    ghn = GHN(GHNConfig(hidden=16, layers=1, rank=4, heads=2, encoder="transformer"))
+    _set_attention_nodes(ghn, argparse.Namespace(attention_nodes=67, ckpt="mine"))
+    assert ghn.config.attention_nodes == 67
+    for bad in (1, -5):
+        with pytest.raises(InvalidInputError, match="0 \\(off\\) or N >= 2"):
+            _set_attention_nodes(ghn, argparse.Namespace(attention_nodes=bad, ckpt="mine"))
+    gated = GHN(GHNConfig(hidden=16, layers=1, encoder="gatedgnn", decoder="tiled"))
+    with pytest.raises(InvalidInputError, match="drop --attention-nodes"):
+        _set_attention_nodes(gated, argparse.Namespace(attention_nodes=67, ckpt="gated"))
+    assert gated.config.attention_nodes == 0

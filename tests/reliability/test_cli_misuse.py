@@ -94,6 +94,11 @@ CASES = [
     (["ghn", "predict", "--model", "darts:{tmp}/missing.json", "--out", "{tmp}/p.st"], OURS, "does not exist"),
     (["ghn", "predict", "--model", "darts:{tmp}", "--out", "{tmp}/p.st"], OURS, "not a regular file"),
     (
+        ["ghn", "predict", "--model", "torchvision:resnet18", "--out", "{tmp}/p.st", "--attention-nodes", "67"],
+        OURS,
+        "--attention-nodes applies to our GHNs with a transformer encoder",
+    ),
+    (
         ["ghn", "predict", "--model", "torchvision:resnet18", "--out", "{tmp}/p.st", "--input-shape", "abc"],
         USAGE,
         "argument --input-shape",
