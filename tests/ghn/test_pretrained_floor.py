@@ -9,6 +9,7 @@ and the validation digits; the test split stays for the figures reported once in
 from __future__ import annotations
 
 import argparse
+import functools
 import inspect
 
 import pytest
@@ -21,21 +22,36 @@ FLOOR = 0.80
 N_ARCHS = 4
 #: Out-of-distribution splits a bundled GHN claims, with its floor as a fraction of the SGD baseline on digits. BN-FREE
 #: divides by SGD from He init (:func:`graphhyper.ghn.evaluate.he_init`): from PyTorch's default init SGD stays at
-#: chance there, and a ratio against chance would prove nothing.
-CLAIMS = {"ghn-tiny-tiled-v2": {"bn_free": 0.30}}
+#: chance there, and a ratio against chance would prove nothing. v3 measured 0.90 on these 4 validation networks (its
+#: worst one 0.85, v2 0.55, v1 0.14): its floor of 0.70 is above the issue's goal (0.60) and fails if v3 falls back
+#: to v2's level.
+CLAIMS = {"ghn-tiny-tiled-v2": {"bn_free": 0.30}, "ghn-tiny-tiled-v3": {"bn_free": 0.70}}
 
 
 def _mean(values: list[float]) -> float:
     return sum(values) / len(values)
 
 
+@functools.cache
+def _baselines(split: str, modes: tuple[str, ...]) -> dict[str, list[float]]:
+    """The GHN-free columns (random init, SGD) on the validation ``split``: the same seeded networks for every
+    bundled GHN, so they are computed once per session however many checkpoints are tested."""
+    task = get_task("digits")
+    specs = arch_specs(task, split, n=N_ARCHS, seed=0, role="val")
+    return evaluate_split(None, task, specs, modes=modes, split="val")
+
+
+def _ghn_accuracy(name: str, split: str) -> float:
+    task = get_task("digits")
+    specs = arch_specs(task, split, n=N_ARCHS, seed=0, role="val")
+    return _mean(evaluate_split(from_pretrained(name), task, specs, modes=("ghn",), split="val")["ghn"])
+
+
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("name", list_pretrained())
 def test_bundled_ghn_reaches_the_floor_on_held_out_networks(name):
-    task = get_task("digits")
-    specs = arch_specs(task, "id", n=N_ARCHS, seed=0, role="val")  # held-out ID architectures for choosing
-    res = evaluate_split(from_pretrained(name), task, specs, modes=("ghn", "random", "sgd"), split="val")
-    ghn, random, sgd = _mean(res["ghn"]), _mean(res["random"]), _mean(res["sgd"])
+    res = _baselines("id", ("random", "sgd"))  # held-out ID architectures for choosing
+    ghn, random, sgd = _ghn_accuracy(name, "id"), _mean(res["random"]), _mean(res["sgd"])
     assert random < 0.2, "random init should be near chance (10 classes)"
     assert ghn >= FLOOR * sgd, f"{name}: predicted {ghn:.3f} < {FLOOR} x SGD {sgd:.3f} (random init {random:.3f})"
 
@@ -43,13 +59,18 @@ def test_bundled_ghn_reaches_the_floor_on_held_out_networks(name):
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize(("name", "split"), [(n, s) for n, splits in CLAIMS.items() for s in splits])
 def test_bundled_ghn_reaches_its_claimed_floor_out_of_distribution(name, split):
-    task = get_task("digits")
-    specs = arch_specs(task, split, n=N_ARCHS, seed=0, role="val")
     baseline = "sgd_he" if split == "bn_free" else "sgd"
-    res = evaluate_split(from_pretrained(name), task, specs, modes=("ghn", baseline), split="val")
-    ghn, sgd = _mean(res["ghn"]), _mean(res[baseline])
+    ghn, sgd = _ghn_accuracy(name, split), _mean(_baselines(split, (baseline,))[baseline])
     floor = CLAIMS[name][split]
     assert ghn >= floor * sgd, f"{name} on {split}: predicted {ghn:.3f} < {floor} x {baseline} {sgd:.3f}"
+
+
+@pytest.mark.timeout(300)
+def test_the_bn_free_floor_of_v3_rejects_a_ghn_that_never_saw_bn_free_networks():
+    """The gate must be able to fail: ghn-tiny-tiled (trained on BN networks only, near chance on BN-FREE) is
+    below v3's BN-FREE floor on the same networks."""
+    ghn, sgd = _ghn_accuracy("ghn-tiny-tiled", "bn_free"), _mean(_baselines("bn_free", ("sgd_he",))["sgd_he"])
+    assert ghn < CLAIMS["ghn-tiny-tiled-v3"]["bn_free"] * sgd, f"ghn-tiny-tiled on bn_free: {ghn:.3f} vs {sgd:.3f}"
 
 
 def test_claims_name_bundled_ghns():
