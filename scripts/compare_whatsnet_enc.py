@@ -8,7 +8,8 @@ JSON like ``scripts/compare_conhd_enc.py`` and, given the oracle's JSON (``scrip
 prints both side by side.
 
     PYTHONPATH=$PWD GRAPHHYPER_DATA=/work/shared/data nice -n 19 python scripts/compare_whatsnet_enc.py \\
-        --features /tmp/whatsnet_oracle/features.npy --epochs 10 --seed 0 --out ours.json \\
+        --features /tmp/whatsnet_oracle/features.npy --centralities /tmp/whatsnet_oracle/dataset/StackOverflowBiology \\
+        --epochs 5 --seed 0 --out ours.json \\
         --oracle tests/hypergraph/fixtures/whatsnet_enc_oracle_stack_biology.json
 """
 
@@ -34,11 +35,25 @@ from graphhyper.hypergraph import enc  # noqa: E402
 from graphhyper.hypergraph.train import set_seed  # noqa: E402
 
 
-def run_ours(features: Path | None, epochs: int, seed: int) -> dict:
+def their_centralities(ds, folder: Path) -> torch.Tensor:
+    """``[V, 4]`` centralities from the oracle's ``{algo}_nodecentrality_0.txt`` files (their
+    ``preprocess/nodecentrality.py``: ``node<TAB>value`` per line after a header), in our node order."""
+    ours = {str(int(n)): i for i, n in enumerate(ds.node_names)}
+    out = torch.zeros(len(ours), 4, dtype=torch.float64)
+    for k, algo in enumerate(("degree", "eigenvec", "pagerank", "kcore")):
+        for line in (folder / f"{algo}_nodecentrality_0.txt").read_text().splitlines()[1:]:
+            name, value = line.split("\t")
+            out[ours[str(int(name))], k] = float(value)
+    return out
+
+
+def run_ours(features: Path | None, epochs: int, seed: int, centralities: Path | None = None) -> dict:
     ds = load_enc_dataset("stack-biology")
     task = enc.prepare_enc(ds)
     if features is not None:
         task = dataclasses.replace(task, x=torch.from_numpy(np.load(features, allow_pickle=False)).float())
+    if centralities is not None:
+        task = dataclasses.replace(task, pe=enc.order_encoding(ds, their_centralities(ds, centralities)))
     set_seed(seed)
     model = enc.build_enc_model("whatsnet", task.x.shape[1], task.num_classes)
     res = enc.train_enc_minibatch(model, task, epochs=epochs, seed=seed, progress=False, **enc.WHATSNET_TRAIN)
@@ -54,6 +69,7 @@ def run_ours(features: Path | None, epochs: int, seed: int) -> dict:
         "epochs": epochs,
         "seed": seed,
         "features": "file" if features is not None else "spectral",
+        "centralities": "theirs" if centralities is not None else "ours",
         "machine": machine_line(),
     }
 
@@ -63,12 +79,18 @@ def main() -> int:
     p.add_argument("--features", type=Path, default=None, help=".npy [V, 44] in our node order (default: spectral)")
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--centralities",
+        type=Path,
+        default=None,
+        help="folder of the oracle's {algo}_nodecentrality_0.txt: build the order encoding from their centralities",
+    )
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--oracle", type=Path, default=None, help="JSON of scripts/oracle_whatsnet_enc.py")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    ours = run_ours(args.features, args.epochs, args.seed)
+    ours = run_ours(args.features, args.epochs, args.seed, args.centralities)
     if args.out:
         args.out.write_text(json.dumps(ours, indent=1) + "\n")
     print(ours["machine"])
