@@ -47,7 +47,9 @@ def their_centralities(ds, folder: Path) -> torch.Tensor:
     return out
 
 
-def run_ours(features: Path | None, epochs: int, seed: int, centralities: Path | None = None) -> dict:
+def run_ours(
+    features: Path | None, epochs: int, seed: int, centralities: Path | None = None, eval_every: int = 5
+) -> dict:
     ds = load_enc_dataset("stack-biology")
     task = enc.prepare_enc(ds)
     if features is not None:
@@ -56,7 +58,8 @@ def run_ours(features: Path | None, epochs: int, seed: int, centralities: Path |
         task = dataclasses.replace(task, pe=enc.order_encoding(ds, their_centralities(ds, centralities)))
     set_seed(seed)
     model = enc.build_enc_model("whatsnet", task.x.shape[1], task.num_classes)
-    res = enc.train_enc_minibatch(model, task, epochs=epochs, seed=seed, progress=False, **enc.WHATSNET_TRAIN)
+    train = {**enc.WHATSNET_TRAIN, "eval_every": eval_every}
+    res = enc.train_enc_minibatch(model, task, epochs=epochs, seed=seed, progress=False, **train)
     curve = [{"epoch": r["epoch"] + 1, "val_micro": r["val_micro"], "val_macro": r["val_macro"]} for r in res.history]
     return {
         "val_curve": curve,
@@ -79,6 +82,7 @@ def main() -> int:
     p.add_argument("--features", type=Path, default=None, help=".npy [V, 44] in our node order (default: spectral)")
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--eval-every", type=int, default=5, help="validate every N epochs (their --test_epoch)")
     p.add_argument(
         "--centralities",
         type=Path,
@@ -90,7 +94,7 @@ def main() -> int:
     p.add_argument("--oracle", type=Path, default=None, help="JSON of scripts/oracle_whatsnet_enc.py")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    ours = run_ours(args.features, args.epochs, args.seed, args.centralities)
+    ours = run_ours(args.features, args.epochs, args.seed, args.centralities, args.eval_every)
     if args.out:
         args.out.write_text(json.dumps(ours, indent=1) + "\n")
     print(ours["machine"])
