@@ -55,6 +55,10 @@ def test_pe_is_required_exactly_when_built_with_it():
         Whatsnet(5, 3, **{**SMALL, "pe_channels": 0})(x, index, pe=pe)
     with pytest.raises(InvalidInputError, match="at least one layer"):
         Whatsnet(5, 3, num_layers=0)
+    bad = pe.clone()
+    bad[3, 1] = float("nan")
+    with pytest.raises(InvalidInputError, match="NaN"):  # checked once, before the layers run unchecked
+        Whatsnet(5, 3, **SMALL)(x, index, pe=bad)
 
 
 def test_equivariant_to_relabelling_nodes_and_reordering_incidences():

@@ -114,8 +114,10 @@ class ISABBlock(HypergraphLayer):
         m, H, C = self.num_inducing, self.heads, self.channels
         d = C // H
         q = self.q0(self.inducing)  # [m, C]
-        k, v = self.k0(h).view(-1, 1, H, d), self.v0(h).view(-1, 1, H, d)
-        score = (k * q.view(1, m, H, d)).sum(-1) / math.sqrt(C)  # [nnz, m, H]
+        k, v = self.k0(h), self.v0(h).view(-1, 1, H, d)
+        # per head, [nnz, d] @ [d, m]: one batched matmul instead of an [nnz, m, H, d] product and its sum
+        score = torch.bmm(k.view(-1, H, d).transpose(0, 1), q.view(m, H, d).permute(1, 2, 0)).permute(1, 2, 0)
+        score = score / math.sqrt(C)  # [nnz, m, H]
         att = softmax(score.reshape(-1, m * H), hg).view(-1, m, H, 1)
         pooled = reduce((att * v).reshape(-1, m * C), hg, aggr="sum").view(-1, m, C)
         return self.out0(pooled + q)

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from graphhyper.errors import InvalidInputError
-from graphhyper.hypergraph import ops
+from graphhyper.hypergraph import features, ops
 from graphhyper.hypergraph.nn._utils import as_hypergraph, check_features, csr_order, dropout, reset_module, set_ops
 from graphhyper.hypergraph.nn._utils import incidence_broadcast as _broadcast
 from graphhyper.hypergraph.nn.base import HypergraphLayer
@@ -233,10 +233,14 @@ class Whatsnet(nn.Module):
         order = csr_order(raw, hg.num_nodes) if raw is not None else None
         if order is not None and pe is not None:
             pe = pe[order]
+        features.check_finite(x, "x")
+        if pe is not None:
+            features.check_finite(pe, "pe")
         y = x.new_zeros(hg.num_edges, self.edge_in_channels)
-        for conv in self.convs:
-            x, y = conv(x, y, hg, pe)
-        out = self.head(torch.cat([ops.gather_edges(y, hg), ops.gather_nodes(x, hg)], dim=-1))
+        with ops.trusted_inputs():  # the inputs are checked; the layers' tensors derive from them and the weights
+            for conv in self.convs:
+                x, y = conv(x, y, hg, pe)
+            out = self.head(torch.cat([ops.gather_edges(y, hg), ops.gather_nodes(x, hg)], dim=-1))
         return out if order is None else out[torch.argsort(order)]
 
 
