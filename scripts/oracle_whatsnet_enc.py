@@ -250,6 +250,9 @@ def main() -> int:
             summary["test_epoch"] = args.test_epoch
         summary["train_wall_seconds"] = _run(src, work / "wd", "train.py", train_args, args.workers, log)
         summary["cpu_seconds"] = CHILD_CPU["train.py"]
+        import torch
+
+        torch.set_num_threads(1)  # the machine line then shows what their train.py ran with (the shim's 1 thread)
         summary["machine"] = _machine()
         out_dir = next((work / "wd" / "results_test").rglob("log_test_micro.txt")).parent
         summary.update(summarise(out_dir, log.read_text(), args.epochs, args.test_epoch))

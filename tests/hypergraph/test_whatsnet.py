@@ -157,3 +157,15 @@ def test_registered_in_the_model_zoo():
     model = build_model("whatsnet", 5, 3, **SMALL)
     index, x, _ = toy()
     assert model(x, index).shape == (index.shape[1], 3)  # pe_channels=0 by default outside ENC
+
+
+def test_oracle_record_is_consistent():
+    """The committed numbers of the authors' code (scripts/oracle_whatsnet_enc.py) obey their own selection rule."""
+    data = json.loads((FIXTURES / "whatsnet_enc_oracle_stack_biology.json").read_text())
+    curve, every = data["val_curve"], data.get("test_epoch", 5)
+    assert [c["epoch"] for c in curve] == list(range(every, data["epochs"] + 1, every))
+    vals = [c["val_micro"] for c in curve]
+    assert data["best_epoch"] == curve[vals.index(max(vals))]["epoch"]  # first best validation micro-F1
+    for key in ("test_micro_f1", "test_macro_f1"):
+        assert 0.0 < data[key] < 1.0
+    assert len(data["train_seconds_per_epoch"]) == data["epochs"]
