@@ -81,6 +81,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--gamma", type=float, default=None, help="enc with --batch-size: lr factor per epoch (default 0.99)"
     )
     tr.add_argument(
+        "--adam-eps",
+        type=float,
+        default=None,
+        help="enc with --batch-size: Adam's eps (default 1e-4, the CoNHD scripts'; WHATsNet's train.py: 1e-8)",
+    )
+    tr.add_argument(
+        "--clip-norm",
+        type=float,
+        default=None,
+        help="enc with --batch-size: gradient-norm clip per parameter group, 0 = none (default 1, the CoNHD "
+        "scripts'; WHATsNet's train.py: 0)",
+    )
+    tr.add_argument(
         "--node-features",
         type=Path,
         default=None,
@@ -589,12 +602,14 @@ def _refuse_other_task_options(args: argparse.Namespace) -> None:
         fix = "drop them: edge-dependent node classification samples with --batch-size and --hedge-sampling"
         if args.batch_size is None:
             given += [f for f, v in (("--hedge-sampling", args.hedge_sampling), ("--gamma", args.gamma)) if v]
-            fix = "drop them, or give --batch-size N for mini-batches (their --hedge-sampling and --gamma)"
+            given += [f for f, v in (("--adam-eps", args.adam_eps), ("--clip-norm", args.clip_norm)) if v is not None]
+            fix = "drop them, or give --batch-size N for mini-batches (they set its sampling and optimiser)"
     else:
         enc_only = [("--feature-dim", args.feature_dim), ("--head-pe", args.head_pe)]
         enc_only += [("--hedge-sampling", args.hedge_sampling), ("--node-features", args.node_features)]
         given = [f for f, v in enc_only if v]
         given += [f for f, v in (("--eval-every", args.eval_every), ("--gamma", args.gamma)) if v is not None]
+        given += [f for f, v in (("--adam-eps", args.adam_eps), ("--clip-norm", args.clip_norm)) if v is not None]
         fix = "they apply to --task enc"
     if given:
         raise InvalidInputError(f"{', '.join(given)} with --task {args.task}: {fix}.")
@@ -716,9 +731,15 @@ def _train_enc_minibatch(args: argparse.Namespace, model, task, every: dict):
 
         raise InvalidInputError("--task enc --batch-size trains on the CPU; drop --device.")
     gamma = 0.99 if args.gamma is None else args.gamma
+    if args.adam_eps is not None and args.adam_eps <= 0 or args.clip_norm is not None and args.clip_norm < 0:
+        from graphhyper.errors import InvalidInputError
+
+        raise InvalidInputError(f"--adam-eps {args.adam_eps} / --clip-norm {args.clip_norm}: give eps > 0, clip >= 0.")
+    clip = 1.0 if args.clip_norm is None else (args.clip_norm or None)
     return enc.train_enc_minibatch(
-        model, task, batch_size=args.batch_size, hedge_sampling=args.hedge_sampling or 40, gamma=gamma, **every, **opts
-    )
+        model, task, batch_size=args.batch_size, hedge_sampling=args.hedge_sampling or 40, gamma=gamma,
+        adam_eps=1e-4 if args.adam_eps is None else args.adam_eps, clip_norm=clip, **every, **opts,
+    )  # fmt: skip
 
 
 def _distill(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ Inputs, as the published code builds them (WHATsNet and CoNHD share the pipeline
   spectral embedding of the same size instead (:func:`spectral_features`, a documented deviation: no gensim, and
   no random-walk sampling to seed).
 
-Models return one row per incidence of ``hg`` (CSR order): CoNHD natively, node models through
+Models return one row per incidence of ``hg`` (CSR order): CoNHD and WHATsNet natively, node models through
 :class:`IncidenceHead` (``MLP([z_v || z_e || p_{v,e}])`` with ``z_e`` the mean of its nodes' embeddings).
 :func:`train_enc` trains full-batch with early stopping on validation micro-F1; :func:`train_enc_minibatch` trains
 on batches of training hyperedges with sampled neighbourhoods, as the authors' code does.
@@ -284,6 +284,25 @@ CONHD_ENC = dict(
     hidden_channels=128, num_layers=2, num_blocks=2, dropout=0.7, input_dropout=0.7, operator="unp", pe_channels=4
 )
 
+#: WHATsNet's settings in the ``# WHATsNET`` line of the authors' ``run_StackOverflowBiology.sh``: 2 layers of
+#: width 64 between them, attention 128 wide (their layer default), 2 induced set attention blocks per side (4
+#: heads, 4 inducing points), PrevQ pooling, node and hyperedge outputs 128, dropout 0.7, OrderPE of the 4
+#: centralities on both sides, the ``sm`` scorer.
+WHATSNET_ENC = dict(
+    hidden_channels=64, att_channels=128, node_channels=128, edge_channels=128, edge_in_channels=128, num_layers=2,
+    heads=4, num_inducing=4, num_att_layers=2, dropout=0.7, pe_channels=4, layer_norm=False,
+)  # fmt: skip
+
+#: How the authors' ``train.py`` trains WHATsNet on Stack-Biology, as :func:`train_enc_minibatch` arguments:
+#: batches of 64 hyperedges, 40 sampled hyperedges per node, plain Adam (lr 1e-4, torch's eps 1e-8, no weight
+#: decay, no clipping), lr x 0.99 per epoch, validation every 5 epochs, stop after 6 validations without a new best.
+WHATSNET_TRAIN = dict(
+    batch_size=64, hedge_sampling=40, lr=1e-4, gamma=0.99, weight_decay=0.0, adam_eps=1e-8, clip_norm=None,
+    eval_every=5, patience=30,
+)  # fmt: skip
+
+_NATIVE: dict[str, dict[str, Any]] = {"conhd": CONHD_ENC, "whatsnet": WHATSNET_ENC}
+
 
 def build_enc_model(
     name: str,
@@ -295,16 +314,18 @@ def build_enc_model(
     pe_channels: int = 4,
     **overrides: Any,
 ) -> nn.Module:
-    """An ENC model: ``"conhd"`` with :data:`CONHD_ENC` (overridable; ``hidden_channels`` default 128), or any node
-    model of :func:`~graphhyper.hypergraph.models.build_model` producing ``hidden_channels`` (default 64)
-    embeddings under an :class:`IncidenceHead` (which also reads the order encoding when ``head_pe``).
-    ``pe_channels``: size of the order encoding (4 centralities; 0 builds CoNHD without it)."""
+    """An ENC model: ``"conhd"`` with :data:`CONHD_ENC` or ``"whatsnet"`` with :data:`WHATSNET_ENC` (overridable;
+    ``hidden_channels`` default 128 and 64), or any node model of :func:`~graphhyper.hypergraph.models.build_model`
+    producing ``hidden_channels`` (default 64) embeddings under an :class:`IncidenceHead` (which also reads the
+    order encoding when ``head_pe``). ``pe_channels``: size of the order encoding (4 centralities; 0 builds CoNHD
+    or WHATsNet without it)."""
     from graphhyper.hypergraph.models import build_model
 
-    if name == "conhd":
+    if name in _NATIVE:
         if hidden_channels is not None:
             overrides["hidden_channels"] = hidden_channels
-        return build_model("conhd", in_channels, num_classes, **{**CONHD_ENC, "pe_channels": pe_channels, **overrides})
+        settings = {**_NATIVE[name], "pe_channels": pe_channels, **overrides}
+        return build_model(name, in_channels, num_classes, **settings)
     hidden_channels = hidden_channels or 64
     node = build_model(name, in_channels, hidden_channels, hidden_channels=hidden_channels, **overrides)
     return IncidenceHead(node, hidden_channels, num_classes, pe_channels if head_pe else 0)
@@ -529,7 +550,8 @@ def train_enc_minibatch(
     ``num_layers``-step model needs around them (:class:`~graphhyper.hypergraph.sampling.HyperedgeSampler`): the
     seed hyperedges with all their members, then for every member node at most ``hedge_sampling`` of its
     hyperedges (uniform without replacement; ``None``: all) with all *their* members, and so on for
-    ``num_layers - 1`` hops (default: ``model.num_layers``, else 2). The loss is the mean cross-entropy over the
+    ``num_layers - 1`` hops (default: ``model.sampling_hops`` -- WHATsNet's ``num_layers + 1`` --, else
+    ``model.num_layers``, else 2). The loss is the mean cross-entropy over the
     listed incidences of the seed hyperedges. As in the authors' ``train.py``: Adam (``eps=adam_eps``,
     ``weight_decay``), the gradient norm clipped to ``clip_norm`` separately for the node features, the model's
     ``head`` and the rest (their feature table, scorer and encoder), the lr multiplied by ``gamma`` after every
@@ -552,7 +574,7 @@ def train_enc_minibatch(
     task = task.to("cpu")
     torch.manual_seed(seed)
     feat = nn.Parameter(task.x.detach().clone(), requires_grad=train_features)
-    layers = num_layers or int(getattr(model, "num_layers", 2))
+    layers = num_layers or int(getattr(model, "sampling_hops", getattr(model, "num_layers", 2)))
     sampler = HyperedgeSampler(
         task.hg, train_hyperedges(task), batch_size, layers, hedge_sampling, shuffle=True, seed=seed, degrees="local"
     )
@@ -603,6 +625,8 @@ def _minibatch_loop(
 __all__ = [
     "CENTRALITIES",
     "CONHD_ENC",
+    "WHATSNET_ENC",
+    "WHATSNET_TRAIN",
     "EncResult",
     "EncTask",
     "IncidenceHead",

@@ -14,7 +14,8 @@ the features multiplies a CSR copy of them when they are sparse enough (bag-of-w
 tensor; ``build_model(..., feature_layout="dense")`` or ``model.feature_layout = "dense"`` forces the dense
 product. See :mod:`graphhyper.hypergraph.features`.
 
-Node classifiers return ``[V, num_classes]``; ``"conhd"`` returns one row per incidence ``[nnz, num_classes]``
+Node classifiers return ``[V, num_classes]``; ``"conhd"`` and ``"whatsnet"`` return one row per incidence
+``[nnz, num_classes]``
 (edge-dependent node classification); ``"hdhgn"`` returns node logits, or graph logits when given ``batch``.
 """
 
@@ -540,6 +541,12 @@ def _conhd(in_c: int, n_cls: int, c: dict) -> nn.Module:
     return CoNHD(in_c, n_cls, **{k: c[k] for k in keys})
 
 
+def _whatsnet(in_c: int, n_cls: int, c: dict) -> nn.Module:
+    from graphhyper.hypergraph.nn.whatsnet import Whatsnet
+
+    return Whatsnet(in_c, n_cls, **c)
+
+
 def _hdhgn(in_c: int, n_cls: int, c: dict) -> nn.Module:
     keys = ("hidden_channels", "num_layers", "heads", "num_node_types", "num_edge_types", "dropout", "input_dropout")
     return HDHGN(in_c, n_cls, **{k: c[k] for k in keys})
@@ -677,6 +684,26 @@ _REGISTRY: dict[str, ModelSpec] = {
             layer_norm=True,
         ),
         "CoNHD (Zheng and Worring 2025), per-incidence logits",
+        _SLOW,
+    ),
+    "whatsnet": ModelSpec(
+        _whatsnet,
+        # the "# WHATsNET" line of the authors' run_StackOverflowBiology.sh (young917/EdgeDependentNodeLabel)
+        dict(
+            hidden_channels=64,
+            att_channels=128,
+            node_channels=128,
+            edge_channels=128,
+            edge_in_channels=128,
+            num_layers=2,
+            heads=4,
+            num_inducing=4,
+            num_att_layers=2,
+            dropout=0.7,
+            pe_channels=0,
+            layer_norm=False,
+        ),
+        "WHATsNet (Choe et al. 2023), per-incidence logits",
         _SLOW,
     ),
     "hdhgn": ModelSpec(

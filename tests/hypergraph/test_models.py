@@ -18,6 +18,7 @@ SMALL = {
     "hdhgn": dict(hidden_channels=16, num_layers=2, heads=2),
     "allset-transformer": dict(hidden_channels=16, heads=2),
     "conhd": dict(hidden_channels=16),
+    "whatsnet": dict(att_channels=16, node_channels=8, edge_channels=8, edge_in_channels=8),
 }
 
 
@@ -41,6 +42,7 @@ def test_registry_lists_every_paper_model():
         "allset-transformer",
         "ed-hnn",
         "conhd",
+        "whatsnet",
         "hdhgn",
         "mlp",
     }
@@ -53,8 +55,10 @@ def test_model_trains_and_loss_goes_down(name, data):
     hg, x, y = data
     torch.manual_seed(0)
     overrides = {"hidden_channels": 16, "dropout": 0.0, "input_dropout": 0.0, **SMALL.get(name, {})}
+    overrides = {k: v for k, v in overrides.items() if k in model_defaults(name)}  # WHATsNet has no input dropout
     model = build_model(name, x.size(1), 3, **overrides)
-    target = y[hg.inc_node] if name == "conhd" else y  # CoNHD labels each (node, hyperedge) pair
+    # CoNHD and WHATsNet label each (node, hyperedge) pair
+    target = y[hg.inc_node] if getattr(model, "per_incidence", False) else y
 
     def eval_loss():
         model.eval()
@@ -76,7 +80,7 @@ def test_model_trains_and_loss_goes_down(name, data):
     assert after < before, f"{name}: eval loss {before:.4f} -> {after:.4f}"
 
 
-@pytest.mark.parametrize("name", ["hgnn", "unigcn", "allset-transformer", "ed-hnn", "conhd", "mlp"])
+@pytest.mark.parametrize("name", ["hgnn", "unigcn", "allset-transformer", "ed-hnn", "conhd", "whatsnet", "mlp"])
 def test_model_accepts_hyperedge_index(name, data):
     hg, x, _ = data
     model = build_model(name, x.size(1), 3, **{"hidden_channels": 16, **SMALL.get(name, {})}).eval()

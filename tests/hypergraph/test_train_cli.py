@@ -59,6 +59,21 @@ def test_train_enc_minibatch_on_stack_biology(capsys, shared_data, tmp_path):
     assert "one row per node" in capsys.readouterr().err
 
 
+def test_train_whatsnet_minibatch_at_the_authors_optimiser(capsys, shared_data):
+    args = ["hypergraph", "train", "--task", "enc", "--dataset", "stack-biology", "--model", "whatsnet", "--quiet"]
+    args += ["--set", "hidden_channels=8", "--set", "att_channels=8", "--set", "node_channels=8"]
+    args += ["--set", "edge_channels=8", "--set", "edge_in_channels=8", "--feature-dim", "8", "--threads", "1"]
+    opt = ["--batch-size", "4096", "--hedge-sampling", "3", "--lr", "0.001", "--adam-eps", "1e-8", "--clip-norm", "0"]
+    code = main([*args, *opt, "--epochs", "1", "--weight-decay", "0"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "model whatsnet" in out and "1 epochs" in out
+    assert main([*args, "--epochs", "1", "--adam-eps", "1e-8"]) == 1  # mini-batch options without --batch-size
+    assert "--adam-eps with --task enc" in capsys.readouterr().err
+    assert main([*args, *opt[:-2], "--clip-norm", "-1", "--epochs", "1"]) == 1
+    assert "clip >= 0" in capsys.readouterr().err
+
+
 def test_train_refuses_the_other_tasks_options_by_name(capsys):
     base = ["hypergraph", "train", "--dataset", "zoo", "--model", "hgnn", "--epochs", "1", "--quiet"]
     assert main([*base, "--task", "enc", "--batch-size", "16", "--hops", "2"]) == 1

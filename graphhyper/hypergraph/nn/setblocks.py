@@ -74,20 +74,33 @@ class ISABBlock(HypergraphLayer):
     :math:`\mathrm{MAB}(Q, K) = \mathrm{LN}(O + \mathrm{ReLU}(W O))`, :math:`O = \mathrm{LN}(Q W_q +
     \mathrm{softmax}(Q W_q (K W_k)^\top / \sqrt{C}) K W_v)`. Cost is linear in the set size.
 
-    Shapes: ``h [nnz, C] -> [nnz, C]`` (CSR incidence order).
+    ``in_channels`` (default ``C``) lets the members enter with another size ``F`` (the Set Transformer's
+    ``ISAB(dim_in, dim_out)``): the maps reading members take ``F`` inputs, the output has ``C`` channels.
+
+    Shapes: ``h [nnz, F] -> [nnz, C]`` (CSR incidence order).
     """
 
     repr_args = ("channels",)
     repr_kwargs = ("group", "heads", "num_inducing")
 
-    def __init__(self, channels: int, group: str, heads: int = 4, num_inducing: int = 4, ln: bool = False):
+    def __init__(
+        self,
+        channels: int,
+        group: str,
+        heads: int = 4,
+        num_inducing: int = 4,
+        ln: bool = False,
+        in_channels: int | None = None,
+    ):
         super().__init__()
         if channels % heads:
             raise InvalidInputError(f"channels={channels} must be divisible by heads={heads}.")
         self.group, self.channels, self.heads, self.num_inducing = _check_group(group), channels, heads, num_inducing
+        self.in_channels = channels if in_channels is None else in_channels
+        f = self.in_channels
         self.inducing = nn.Parameter(torch.empty(num_inducing, channels))
-        self.q0, self.k0, self.v0 = (nn.Linear(channels, channels) for _ in range(3))
-        self.q1, self.k1, self.v1 = (nn.Linear(channels, channels) for _ in range(3))
+        self.q0, self.k0, self.v0 = nn.Linear(channels, channels), nn.Linear(f, channels), nn.Linear(f, channels)
+        self.q1, self.k1, self.v1 = nn.Linear(f, channels), nn.Linear(channels, channels), nn.Linear(channels, channels)
         self.out0, self.out1 = _MABOut(channels, ln), _MABOut(channels, ln)
         self.reset_parameters()
 
@@ -101,8 +114,10 @@ class ISABBlock(HypergraphLayer):
         m, H, C = self.num_inducing, self.heads, self.channels
         d = C // H
         q = self.q0(self.inducing)  # [m, C]
-        k, v = self.k0(h).view(-1, 1, H, d), self.v0(h).view(-1, 1, H, d)
-        score = (k * q.view(1, m, H, d)).sum(-1) / math.sqrt(C)  # [nnz, m, H]
+        k, v = self.k0(h), self.v0(h).view(-1, 1, H, d)
+        # per head, [nnz, d] @ [d, m]: one batched matmul instead of an [nnz, m, H, d] product and its sum
+        score = torch.bmm(k.view(-1, H, d).transpose(0, 1), q.view(m, H, d).permute(1, 2, 0)).permute(1, 2, 0)
+        score = score / math.sqrt(C)  # [nnz, m, H]
         att = softmax(score.reshape(-1, m * H), hg).view(-1, m, H, 1)
         pooled = reduce((att * v).reshape(-1, m * C), hg, aggr="sum").view(-1, m, C)
         return self.out0(pooled + q)
