@@ -358,7 +358,8 @@ def _list(args: argparse.Namespace) -> int:
         cfg, m = meta["config"], meta.get("meta", {})
         print(
             f"{name}: encoder={cfg['encoder']} decoder={cfg['decoder']} hidden={cfg['hidden']} mip={cfg['mip']} "
-            f"steps={m.get('steps_done')} train_seconds={m.get('train_seconds')}"
+            f"steps={m.get('steps_done')} train_seconds={m.get('train_seconds')} "
+            f"tasks={','.join(m.get('train_config', {}).get('tasks', [])) or '?'}"
         )
     from graphhyper.ghn.reference.published import PUBLISHED
 

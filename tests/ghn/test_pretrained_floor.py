@@ -267,3 +267,14 @@ def test_cli_predicts_a_network_of_its_space_by_name(name, tmp_path):
     assert set(saved) == {n for n, _ in task.space.build(spec).named_parameters()} == set(expected)
     for key, value in expected.items():
         torch.testing.assert_close(saved[key], value)
+
+
+def test_ghn_list_names_each_bundled_ghns_training_tasks(capsys):
+    from graphhyper.cli import main
+
+    assert main(["ghn", "list"]) == 0
+    lines = {line.split(":")[0]: line for line in capsys.readouterr().out.splitlines()}
+    for name, floor in TRANSFORMER_FLOORS.items():
+        assert lines[name].endswith(f"tasks={floor.task}")
+    for name in CNN_GHNS:
+        assert lines[name].endswith("tasks=digits,mnist1d")
