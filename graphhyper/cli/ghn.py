@@ -230,10 +230,14 @@ def _check_export(args: argparse.Namespace) -> None:
             raise InvalidInputError(f"--export {args.export!r}: {exc}") from None
 
 
-def _load_model(spec: str):
-    """``torchvision:NAME`` (built on the meta device) or ``darts:SPEC.json``."""
-    import torch
+#: ``--model KIND:SPEC.json`` kinds read from a spec file: the space module and the class whose ``from_json`` reads it.
+_SPEC_SPACES = {"darts": ("darts", "DartsSpec"), "vit": ("vit", "ViTSpec"), "gpt": ("gpt", "GPTSpec")}
 
+
+def _load_model(spec: str):
+    """``torchvision:NAME`` (built on the meta device), or ``darts:`` / ``vit:`` / ``gpt:SPEC.json`` (a space's
+    network, built on the meta device). Returns the model and its trace options (``input_shape``, and ``dtype``
+    for token inputs)."""
     from graphhyper.errors import InvalidInputError, require
 
     kind, _, name = spec.partition(":")
@@ -246,25 +250,44 @@ def _load_model(spec: str):
         with meta_init():  # parameters on meta: no memory, no init cost (RegNets too)
             model = tv.models.get_model(name)
         size = 299 if name.startswith("inception") else 224
-        return model, (1, 3, size, size)
-    if kind == "darts":
-        from pathlib import Path
-
-        from graphhyper.arch.spaces import darts
-
-        try:
-            existing_file(name)
-        except argparse.ArgumentTypeError as exc:
-            raise InvalidInputError(
-                f"--model {spec!r}: {exc}; give darts:SPEC.json, a file written by DartsSpec.to_json()."
-            ) from None
-        s = darts.DartsSpec.from_json(Path(name).read_text())
-        with torch.device("meta"):
-            model = darts.build(s)
-        return model, s.input_shape
+        return model, {"input_shape": (1, 3, size, size)}
+    if kind in _SPEC_SPACES:
+        return _space_model(kind, name, spec)
     raise InvalidInputError(
-        f"--model {spec!r}: use 'torchvision:NAME' (e.g. torchvision:resnet50) or 'darts:SPEC.json'."
+        f"--model {spec!r}: use 'torchvision:NAME' (e.g. torchvision:resnet50), or 'darts:SPEC.json', "
+        "'vit:SPEC.json', 'gpt:SPEC.json' (a file written by the space's spec .to_json())."
     )
+
+
+def _space_model(kind: str, name: str, spec: str):
+    """The network of a ``darts`` / ``vit`` / ``gpt`` spec file, on the meta device, with its trace options."""
+    import importlib
+    from pathlib import Path
+
+    import torch
+
+    from graphhyper.errors import InvalidInputError
+
+    module_name, cls_name = _SPEC_SPACES[kind]
+    try:
+        existing_file(name)
+    except argparse.ArgumentTypeError as exc:
+        raise InvalidInputError(
+            f"--model {spec!r}: {exc}; give {kind}:SPEC.json, a file written by {cls_name}.to_json()."
+        ) from None
+    space = importlib.import_module(f"graphhyper.arch.spaces.{module_name}")
+    try:
+        s = getattr(space, cls_name).from_json(Path(name).read_text())
+    except (ValueError, TypeError) as exc:  # not JSON, or fields the spec does not have
+        raise InvalidInputError(
+            f"--model {spec!r}: not a {cls_name} ({exc}); write the file with {cls_name}.to_json()."
+        ) from None
+    with torch.device("meta"):
+        model = space.build(s)
+    trace = {"input_shape": s.input_shape}
+    if kind == "gpt":
+        trace["dtype"] = torch.long  # token ids
+    return model, trace
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -273,9 +296,9 @@ def _predict(args: argparse.Namespace) -> int:
     from graphhyper.ghn import from_pretrained
 
     torch.set_num_threads(args.threads)
-    model, shape = _load_model(args.model)
+    model, trace_kwargs = _load_model(args.model)
     if args.input_shape:
-        shape = args.input_shape
+        trace_kwargs["input_shape"] = args.input_shape
     ghn = from_pretrained(args.ckpt)
     from graphhyper.errors import InvalidInputError
     from graphhyper.ghn.reference.ghn import PublishedGHN
@@ -290,7 +313,7 @@ def _predict(args: argparse.Namespace) -> int:
     extra = {"fill": args.fill} if isinstance(ghn, PublishedGHN) else {}
     t0 = time.perf_counter()
     with torch.no_grad():
-        pred = ghn.predict(model, input_shape=shape, **extra)
+        pred = ghn.predict(model, **trace_kwargs, **extra)
     dt = time.perf_counter() - t0
     from safetensors.torch import save_file
 
@@ -335,7 +358,8 @@ def _list(args: argparse.Namespace) -> int:
         cfg, m = meta["config"], meta.get("meta", {})
         print(
             f"{name}: encoder={cfg['encoder']} decoder={cfg['decoder']} hidden={cfg['hidden']} mip={cfg['mip']} "
-            f"steps={m.get('steps_done')} train_seconds={m.get('train_seconds')}"
+            f"steps={m.get('steps_done')} train_seconds={m.get('train_seconds')} "
+            f"tasks={','.join(m.get('train_config', {}).get('tasks', [])) or '?'}"
         )
     from graphhyper.ghn.reference.published import PUBLISHED
 
@@ -365,7 +389,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("ghn", help="graph hypernetworks: predict parameters, train a GHN")
     sub = parser.add_subparsers(dest="command")
     p = sub.add_parser("predict", help="predict every parameter of a model and save them as safetensors")
-    p.add_argument("--model", required=True, help="torchvision:NAME or darts:SPEC.json")
+    p.add_argument("--model", required=True, help="torchvision:NAME, or darts: / vit: / gpt:SPEC.json")
     p.add_argument(
         "--ckpt",
         default="ghn-tiny-tiled",

@@ -110,3 +110,9 @@ def test_bundled_checkpoint_loads_and_records_its_training():
         meta = ghn.meta
         assert meta["command"] and "seed" in meta and meta["steps_done"] > 0
         assert (hub.PRETRAINED_DIR / f"{name}.safetensors").stat().st_size < 20e6
+
+
+def test_the_bundle_stays_within_20_mb():
+    """Issue 18: every bundled GHN together (weights, JSONs, the figure) ships in at most 20 MB."""
+    total = sum(p.stat().st_size for p in hub.PRETRAINED_DIR.iterdir() if p.is_file())
+    assert total <= 20e6, f"graphhyper/ghn/pretrained/ holds {total / 1e6:.1f} MB; the limit is 20 MB"
