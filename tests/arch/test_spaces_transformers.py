@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 import torch
@@ -96,3 +97,23 @@ def test_bad_specs_name_the_fix():
         vit.ViTSpec(image_size=8, patch=3)
     with pytest.raises(InvalidInputError, match="split"):
         gpt.sample_spec(0, "huge")
+
+
+@pytest.mark.parametrize(
+    ("cls", "field", "value"),
+    [
+        (vit.ViTSpec, "depth", "x"),
+        (vit.ViTSpec, "width", 0),
+        (vit.ViTSpec, "heads", 2.0),
+        (vit.ViTSpec, "mlp_ratio", True),
+        (gpt.GPTSpec, "depth", "x"),
+        (gpt.GPTSpec, "tied", "yes"),
+    ],
+)
+def test_spec_files_with_wrong_types_are_refused_before_building(cls, field, value):
+    """A hand-edited spec file (``graphhyper ghn predict --model vit:/gpt:SPEC.json``) gets the field and the rule,
+    not a TypeError from deep inside the network's constructor."""
+    doc = json.loads(cls().to_json())
+    doc[field] = value
+    with pytest.raises(InvalidInputError, match=f"{cls.__name__}.{field} is"):
+        cls.from_json(json.dumps(doc))

@@ -57,6 +57,8 @@ class GPTSpec:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise InvalidInputError(f"GPTSpec.{name} is {value!r}; it must be a positive integer.")
+        if not isinstance(self.tied, bool):
+            raise InvalidInputError(f"GPTSpec.tied is {self.tied!r}; it must be true or false.")
         if self.width % self.heads:
             raise InvalidInputError(
                 f"GPTSpec width {self.width} is not divisible by heads {self.heads}; pick heads dividing the width."

@@ -52,6 +52,20 @@ class ViTSpec:
     mlp_ratio: int = 2
 
     def __post_init__(self):
+        for name in (
+            "dims",
+            "image_size",
+            "in_channels",
+            "num_classes",
+            "patch",
+            "depth",
+            "width",
+            "heads",
+            "mlp_ratio",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise InvalidInputError(f"ViTSpec.{name} is {value!r}; it must be a positive integer.")
         if self.dims not in (1, 2):
             raise InvalidInputError(f"ViTSpec.dims is {self.dims!r}; use 1 (signals) or 2 (images).")
         if self.patch < 1 or self.image_size % self.patch:
