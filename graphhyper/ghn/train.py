@@ -20,6 +20,7 @@ through ``torch.func.functional_call`` and averages the cross-entropy losses.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import math
@@ -529,6 +530,7 @@ def distributed(device: str) -> Iterator[str]:
     dist.init_process_group("nccl" if cuda else "gloo")
     try:
         yield device
+        gc.collect()  # free the dropped DDP wrapper before teardown (see hypergraph.minibatch.distributed)
         dist.barrier()  # every rank done before any tears the group down (a peer mid-teardown aborts)
     finally:
         dist.destroy_process_group()

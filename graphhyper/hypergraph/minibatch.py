@@ -22,6 +22,7 @@ same early-stopping decision; only rank 0 shows progress and writes the checkpoi
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import time
 from dataclasses import dataclass
@@ -75,6 +76,7 @@ def distributed(backend: str = "gloo") -> Iterator[tuple[int, int]]:
     try:
         yield dist_info()
         if join:
+            gc.collect()  # a DDP wrapper the block dropped, still in reference cycles, aborts the exit now and then
             d.barrier()  # every rank done before any tears gloo down (a peer mid-teardown aborts with SIGABRT)
     finally:
         if join:

@@ -1,4 +1,5 @@
 import copy
+import gc
 import os
 import socket
 
@@ -85,6 +86,7 @@ def _worker(rank, world, port, model, data, seeds, out, private):
     torch.distributed.init_process_group("gloo", rank=rank, world_size=world)
     try:
         state = _step_state(copy.deepcopy(model) if private else model, data, seeds, rank, world, seed=0)
+        gc.collect()  # free the DDP wrapper (held in reference cycles) before teardown: see minibatch.distributed
         if rank == 0:
             torch.save(state, out)
         torch.distributed.barrier()  # no rank tears gloo down while its peer still talks (SIGABRT otherwise)
