@@ -70,6 +70,15 @@ def table(ours: dict, oracle: dict) -> str:
     return "\n".join(rows)
 
 
+def report(ours: dict, out: Path | None, oracle: Path | None) -> None:
+    """Write ``ours`` to ``out`` (if given), print the machine line, then the side-by-side table against the
+    ``oracle`` JSON, or ``ours`` itself when there is no oracle."""
+    if out:
+        out.write_text(json.dumps(ours, indent=1) + "\n")
+    print(ours["machine"])
+    print(table(ours, json.loads(oracle.read_text())) if oracle else json.dumps(ours, indent=1))
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--features", type=Path, default=None, help=".npy [V, 44] in our node order (default: spectral)")
@@ -80,14 +89,7 @@ def main() -> int:
     p.add_argument("--oracle", type=Path, default=None, help="JSON of scripts/oracle_conhd_enc.py")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    ours = run_ours(args.features, args.epochs, args.seed)
-    if args.out:
-        args.out.write_text(json.dumps(ours, indent=1) + "\n")
-    print(ours["machine"])
-    if args.oracle:
-        print(table(ours, json.loads(args.oracle.read_text())))
-    else:
-        print(json.dumps(ours, indent=1))
+    report(run_ours(args.features, args.epochs, args.seed), args.out, args.oracle)
     return 0
 
 

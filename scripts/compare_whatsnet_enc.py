@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "bench"))
 from _common import machine_line  # noqa: E402
-from compare_conhd_enc import table  # noqa: E402
+from compare_conhd_enc import report  # noqa: E402
 
 from graphhyper.data import load_enc_dataset  # noqa: E402
 from graphhyper.hypergraph import enc  # noqa: E402
@@ -95,13 +94,7 @@ def main() -> int:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     ours = run_ours(args.features, args.epochs, args.seed, args.centralities, args.eval_every)
-    if args.out:
-        args.out.write_text(json.dumps(ours, indent=1) + "\n")
-    print(ours["machine"])
-    if args.oracle:
-        print(table(ours, json.loads(args.oracle.read_text())))
-    else:
-        print(json.dumps(ours, indent=1))
+    report(ours, args.out, args.oracle)
     return 0
 
 
