@@ -74,6 +74,12 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--rank", type=int_in(1, 4096, "a rank"), default=16)
     p.add_argument(
+        "--code-dim",
+        type=int_in(2, 4096, "a code size"),
+        default=64,
+        help="low-rank decoder: size of the index codes (even); predicted weights have rank <= min(rank, code-dim)",
+    )
+    p.add_argument(
         "--weight-scale",
         default="spectral",
         choices=["spectral", "rms"],
@@ -189,6 +195,7 @@ def _train(args: argparse.Namespace) -> int:
         decoder=args.decoder,
         mip=args.mip,
         rank=args.rank,
+        code_dim=args.code_dim,
         weight_scale=args.weight_scale,
     )
     trainer = run_training(

@@ -401,10 +401,11 @@ def normalized_from_factors(
     return ((a * coef.view(-1, 1, 1)) @ b.transpose(1, 2)).view(a.shape[0], *shape)
 
 
-def build_decoder(kind: str, hidden: int, rank: int = 16, max_dim: int = 2**17) -> nn.Module:
-    """``kind`` in ``{"tiled", "lowrank"}`` (with MIP the same decoder predicts the residual)."""
+def build_decoder(kind: str, hidden: int, rank: int = 16, max_dim: int = 2**17, code_dim: int = 64) -> nn.Module:
+    """``kind`` in ``{"tiled", "lowrank"}`` (with MIP the same decoder predicts the residual; ``rank`` and
+    ``code_dim`` are the low-rank decoder's)."""
     if kind == "lowrank":
-        return LowRankDecoder(hidden, rank=rank, max_dim=max_dim)
+        return LowRankDecoder(hidden, rank=rank, code_dim=code_dim, max_dim=max_dim)
     if kind == "tiled":
         return TiledDecoder(hidden, max_dim=max_dim)
     raise ValueError(f"unknown decoder {kind!r}; choose 'tiled' or 'lowrank'")

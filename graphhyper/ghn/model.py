@@ -45,6 +45,7 @@ _DECODERS = ("lowrank", "tiled")
 _INT_RANGES = {
     "hidden": (1, 2**16),
     "rank": (1, 2**12),
+    "code_dim": (2, 2**12),
     "layers": (0, 64),
     "heads": (1, 2**16),
     "cutoff": (0, 2**12),
@@ -72,6 +73,10 @@ class GHNConfig:
             learned ``theta0`` per parameter kind and the additive output ``theta = theta0 + delta`` with no
             output normalisation (see docs/ghn.md, "MIP").
         rank: rank of the low-rank decoder.
+        code_dim: size of the low-rank decoder's Fourier index codes (even). A predicted ``[o, i]`` weight is
+            ``Phi_o M_A M_B^T Phi_i^T`` with ``Phi_n`` of ``code_dim`` columns, so its rank is at most
+            ``min(rank, code_dim)``; widths past ``code_dim`` get rank-deficient weights (docs/ghn.md, "Decoder
+            rank and code size").
         layers, heads, cutoff: transformer depth, heads and shortest-path cutoff.
         rounds: forward+backward sweeps of the GatedGNN.
         max_dim: largest parameter dimension the decoder accepts.
@@ -93,6 +98,7 @@ class GHNConfig:
     decoder: str = "lowrank"
     mip: bool = False
     rank: int = 16
+    code_dim: int = 64
     layers: int = 3
     heads: int = 4
     cutoff: int = 8
@@ -138,6 +144,10 @@ class GHNConfig:
                 )
         if not isinstance(self.mip, bool):
             raise InvalidInputError(f"GHN config 'mip' is {_short(self.mip)}; it must be true or false.")
+        if self.code_dim % 2:
+            raise InvalidInputError(
+                f"GHN config 'code_dim' is {self.code_dim}; it must be even (sine and cosine halves), e.g. 64 or 128."
+            )
         if self.attention_nodes == 1:
             raise InvalidInputError(
                 "GHN config 'attention_nodes' is 1 (log 1 = 0); use 0 (off) or the node count of the largest "
@@ -279,7 +289,9 @@ class GHN(nn.Module):
         self.role = nn.Embedding(len(ROLES), config.hidden)
         self.slot = nn.Embedding(8, config.hidden)
         self.gain = None if config.mip else nn.Linear(config.hidden, 1)
-        self.decoder = build_decoder(config.decoder, config.hidden, rank=config.rank, max_dim=config.max_dim)
+        self.decoder = build_decoder(
+            config.decoder, config.hidden, rank=config.rank, max_dim=config.max_dim, code_dim=config.code_dim
+        )
         self.theta0 = Theta0() if config.mip else None
         if self.gain is not None:
             nn.init.zeros_(self.gain.weight)
