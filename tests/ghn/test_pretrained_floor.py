@@ -153,10 +153,14 @@ N_TRANSFORMER_ARCHS = 8
 #: untrained GHN -0.143), DEEP 3.362 against 5.500 (gain 2.138; untrained -0.257).
 #: ghn-vit-mnist1d-lowrank, accuracy: WIDE 0.332 against random init's 0.098 (+0.234; an untrained GHN -0.023), DEEP
 #: 0.295 against 0.102 (+0.193; untrained -0.011); its loss is ahead on both too (1.78 / 1.90 against 2.52 / 2.42).
+#: ghn-pytext-lowrank-c128 (rank 64, 128-dim codes), loss: WIDE 3.835 against 5.489 (gain 1.654; untrained +0.042),
+#: DEEP 3.045 against 5.500 (gain 2.455; untrained -0.035). Its margins are above what ghn-pytext-lowrank measures
+#: (0.681, 2.138), so the gate also fails if it falls back to the rank-16 GHN's level.
 TRANSFORMER_FLOORS = {
     "ghn-vit-digits-lowrank": TransformerFloor("digits-vit", "acc", {"wide": 0.10, "deep": 0.50}),
     "ghn-vit-mnist1d-lowrank": TransformerFloor("mnist1d-vit", "acc", {"wide": 0.12, "deep": 0.10}),
     "ghn-pytext-lowrank": TransformerFloor("pytext", "loss", {"wide": 0.30, "deep": 1.00}),
+    "ghn-pytext-lowrank-c128": TransformerFloor("pytext", "loss", {"wide": 1.00, "deep": 2.20}),
 }
 
 
