@@ -40,3 +40,21 @@ def test_config_round_trip_and_default(tmp_path):
 def test_bad_code_dim_is_refused_with_the_rule(bad):
     with pytest.raises(InvalidInputError, match="code_dim"):
         GHNConfig(code_dim=bad).validate()
+
+
+def test_cli_code_dim_reaches_the_trained_ghn_and_defaults_to_the_config_default(tmp_path):
+    import argparse
+    import json
+
+    from graphhyper.cli import ghn as cli_ghn
+    from graphhyper.cli import main
+
+    parser = argparse.ArgumentParser()
+    cli_ghn.add_parser(parser.add_subparsers())
+    assert parser.parse_args(["ghn", "train"]).code_dim == GHNConfig().code_dim
+    argv = ["ghn", "train", "--tasks", "digits", "--steps", "1", "--meta-batch", "1", "--batch-size", "8"]
+    argv += ["--pool-size", "2", "--hidden", "16", "--rank", "4", "--code-dim", "8", "--threads", "1"]
+    argv += ["--out", str(tmp_path / "run"), "--export", str(tmp_path / "g")]
+    assert main(argv) == 0
+    assert json.loads((tmp_path / "g.json").read_text())["config"]["code_dim"] == 8
+    assert load(tmp_path / "g").decoder.code_dim == 8

@@ -111,6 +111,8 @@ CASES = [
     (["ghn", "train", "--steps", "-1", "--out", "{tmp}/run"], USAGE, "argument --steps"),
     (["ghn", "train", "--meta-batch", "0", "--out", "{tmp}/run"], USAGE, "argument --meta-batch"),
     (["ghn", "train", "--rank", "0", "--out", "{tmp}/run"], USAGE, "argument --rank"),
+    (["ghn", "train", "--code-dim", "1", "--out", "{tmp}/run"], USAGE, "argument --code-dim"),
+    (["ghn", "train", "--code-dim", "7", "--out", "{tmp}/run"], OURS, "code_dim' is 7; it must be even"),
     (["ghn", "train", "--pool-size", "0", "--out", "{tmp}/run"], USAGE, "argument --pool-size"),
     (["ghn", "train", "--ckpt-every", "0", "--out", "{tmp}/run"], USAGE, "argument --ckpt-every"),
     (["ghn", "train", "--batch-size", "0", "--out", "{tmp}/run"], USAGE, "argument --batch-size"),
