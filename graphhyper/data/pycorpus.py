@@ -28,6 +28,7 @@ import json
 import os
 import sys
 import sysconfig
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,11 +129,22 @@ def build_pycorpus(lib_dir: str | os.PathLike | None = None, root: str | os.Path
         "sha256_all": hashlib.sha256(b"".join(blobs[s] for s in SPLITS)).hexdigest(),
     }
     for s, b in blobs.items():
-        tmp = out / f"{s}.bin.tmp"
-        tmp.write_bytes(b)
-        os.replace(tmp, out / f"{s}.bin")
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+        _write_atomic(out / f"{s}.bin", b)
+    _write_atomic(out / "manifest.json", json.dumps(manifest, indent=1).encode())
     return out
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file of this call's own, so that processes building the same
+    cache at once never move each other's half-written files."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _manifest_current(manifest: dict, lib: Path) -> bool:

@@ -69,3 +69,16 @@ def test_split_rule_matches_its_definition():
     for p in ("os.py", "json/decoder.py", "asyncio/tasks.py", "test/test_os.py"):
         u = int(hashlib.sha256(p.encode()).hexdigest()[:8], 16) % 100
         assert pycorpus.split_of(p) == ("val" if u < 5 else "test" if u < 10 else "train")
+
+
+def test_concurrent_builds_of_one_cache_all_succeed(tmp_path):
+    # two `ghn train` processes started together build the same cache; each must write through its own temp file
+    from concurrent.futures import ThreadPoolExecutor
+
+    lib = _fake_lib(tmp_path, n=40)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        caches = list(pool.map(lambda _: pycorpus.build_pycorpus(lib, root=tmp_path), range(24)))
+    assert len(set(caches)) == 1
+    assert sorted(p.name for p in caches[0].iterdir()) == ["manifest.json", "test.bin", "train.bin", "val.bin"]
+    corpus = pycorpus.load_pycorpus(lib, root=tmp_path)
+    assert sum(len(corpus.split(s)) for s in pycorpus.SPLITS) == sum(f["bytes"] + 1 for f in corpus.manifest["files"])
