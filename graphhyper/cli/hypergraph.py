@@ -94,6 +94,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "scripts'; WHATsNet's train.py: 0)",
     )
     tr.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="enc with --batch-size: keep the run's whole state in PATH, written after every epoch; when PATH "
+        "exists the run goes on from it (rerun the same command after a stop)",
+    )
+    tr.add_argument(
         "--node-features",
         type=Path,
         default=None,
@@ -603,10 +611,12 @@ def _refuse_other_task_options(args: argparse.Namespace) -> None:
         if args.batch_size is None:
             given += [f for f, v in (("--hedge-sampling", args.hedge_sampling), ("--gamma", args.gamma)) if v]
             given += [f for f, v in (("--adam-eps", args.adam_eps), ("--clip-norm", args.clip_norm)) if v is not None]
+            given += ["--resume"] if args.resume else []
             fix = "drop them, or give --batch-size N for mini-batches (they set its sampling and optimiser)"
     else:
         enc_only = [("--feature-dim", args.feature_dim), ("--head-pe", args.head_pe)]
         enc_only += [("--hedge-sampling", args.hedge_sampling), ("--node-features", args.node_features)]
+        enc_only += [("--resume", args.resume)]
         given = [f for f, v in enc_only if v]
         given += [f for f, v in (("--eval-every", args.eval_every), ("--gamma", args.gamma)) if v is not None]
         given += [f for f, v in (("--adam-eps", args.adam_eps), ("--clip-norm", args.clip_norm)) if v is not None]
@@ -738,7 +748,8 @@ def _train_enc_minibatch(args: argparse.Namespace, model, task, every: dict):
     clip = 1.0 if args.clip_norm is None else (args.clip_norm or None)
     return enc.train_enc_minibatch(
         model, task, batch_size=args.batch_size, hedge_sampling=args.hedge_sampling or 40, gamma=gamma,
-        adam_eps=1e-4 if args.adam_eps is None else args.adam_eps, clip_norm=clip, **every, **opts,
+        adam_eps=1e-4 if args.adam_eps is None else args.adam_eps, clip_norm=clip, resume=args.resume, **every,
+        **opts,
     )  # fmt: skip
 
 

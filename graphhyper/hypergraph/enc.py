@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,7 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphhyper.errors import InvalidInputError
-from graphhyper.hypergraph import ops
+from graphhyper.hypergraph import enc_resume, ops
 from graphhyper.hypergraph.nn.mlp import MLP
 from graphhyper.hypergraph.structure import Hypergraph
 from graphhyper.hypergraph.train import _progress, adam, resets_patience
@@ -543,6 +544,7 @@ def train_enc_minibatch(
     patience: int | None = 30,
     seed: int = 0,
     progress: bool = True,
+    resume: str | os.PathLike | None = None,
 ) -> EncResult:
     r"""Train ``model`` on mini-batches of training hyperedges, with the settings of CoNHD's ENC scripts as defaults.
 
@@ -565,6 +567,13 @@ def train_enc_minibatch(
     ``dataclasses.replace(task, x=result.features)``); ``result.epoch_seconds`` lists the training seconds of every
     epoch. Epochs in ``EncResult`` and its history are 0-based; history rows carry ``seconds`` (training time of
     that epoch) and ``lr``. Runs on the CPU (the task is moved there; keep the model there too).
+
+    ``resume``: a file that holds the run's whole state, written after every epoch; when it exists, the run goes on
+    from it and trains exactly as the uninterrupted run would (:mod:`graphhyper.hypergraph.enc_resume`; a file of
+    another run is refused). A part that ends between two evaluations still evaluates its last epoch, which adds
+    that row to the history (and may become the kept epoch); end parts on multiples of ``eval_every`` to get the
+    uninterrupted run's result exactly. ``epochs`` and ``patience`` may change between the parts; a run that stopped
+    on patience stays stopped.
     """
     from graphhyper.hypergraph.sampling import HyperedgeSampler
 
@@ -582,43 +591,86 @@ def train_enc_minibatch(
     opt = torch.optim.Adam([*extra, *model.parameters()], lr=lr, eps=adam_eps, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=gamma)
     run = _MinibatchRun(model, task, feat, sampler, task.split.train, opt, _clip_groups(model, extra), clip_norm)
-    return _minibatch_loop(run, sched, epochs, eval_every, patience, progress)
+    settings = dict(batch_size=batch_size, hedge_sampling=hedge_sampling, layers=layers, lr=lr, gamma=gamma,
+                    weight_decay=weight_decay, adam_eps=adam_eps, clip_norm=clip_norm, train_features=train_features,
+                    eval_every=eval_every, seed=seed)  # fmt: skip
+    shape = [task.hg.num_nodes, task.hg.num_edges, task.hg.nnz, int(task.y.numel()), int(task.x.shape[1])]
+    saver = _Saver(resume, enc_resume.fingerprint(settings, model, shape))
+    return _minibatch_loop(run, sched, epochs, eval_every, patience, progress, saver)
+
+
+@dataclass
+class _Saver:
+    """Where (if anywhere) the run's state goes after every epoch, and what it must match to be resumed."""
+
+    path: str | os.PathLike | None
+    finger: str
+
+    def start(self, run: _MinibatchRun, sched: Any) -> enc_resume.LoopState:
+        if self.path is not None and Path(self.path).exists():
+            return enc_resume.load(Path(self.path), run, sched, self.finger)
+        return enc_resume.LoopState()
+
+    def save(self, run: _MinibatchRun, sched: Any, loop: enc_resume.LoopState) -> None:
+        if self.path is not None:
+            enc_resume.save(Path(self.path), run, sched, loop, self.finger)
 
 
 def _minibatch_loop(
-    run: _MinibatchRun, sched: Any, epochs: int, eval_every: int, patience: int | None, progress: bool
+    run: _MinibatchRun, sched: Any, epochs: int, eval_every: int, patience: int | None, progress: bool, saver: _Saver
 ) -> EncResult:
-    best: dict[str, Any] = {"val_micro": -math.inf, "epoch": -1, "state": None, "feat": None, "row": {}}
-    history, bar, start, epoch = [], _progress(epochs, progress), time.perf_counter(), 0
-    epoch_seconds: list[float] = []
-    for epoch in range(epochs):
-        t0 = time.perf_counter()
-        loss = run.epoch(epoch)
-        seconds, lr = time.perf_counter() - t0, run.opt.param_groups[0]["lr"]
-        epoch_seconds.append(seconds)
-        sched.step()
+    loop = saver.start(run, sched)
+    first = loop.next_epoch if not loop.stopped else epochs
+    bar, start = _progress(max(epochs - first, 0), progress), time.perf_counter() - loop.seconds
+    for epoch in range(first, epochs):
+        loss, seconds, lr = _train_epoch(run, sched, epoch)
+        loop.epoch_seconds.append(seconds)
         if bar is not None:
             bar.update(1)
-        if (epoch + 1) % eval_every and epoch != epochs - 1:
-            continue
-        evaluated = dataclasses.replace(run.task, x=run.feat.detach())
-        row = {"epoch": epoch, "loss": loss, "seconds": seconds, "lr": lr, **evaluate_enc(run.model, evaluated)}
-        history.append(row)
-        if row["val_micro"] > best["val_micro"]:
-            state = copy.deepcopy(run.model.state_dict())
-            best.update(val_micro=row["val_micro"], epoch=epoch, state=state, feat=run.feat.detach().clone(), row=row)
-        if bar is not None:
-            bar.set_postfix(loss=f"{loss:.3f}", val=f"{row['val_micro']:.3f}", refresh=False)
-        if patience is not None and epoch - best["epoch"] >= patience:
+        if not (epoch + 1) % eval_every or epoch == epochs - 1:
+            row = _evaluate_epoch(run, loop.best, epoch, {"loss": loss, "seconds": seconds, "lr": lr})
+            loop.history.append(row)
+            if bar is not None:
+                bar.set_postfix(loss=f"{loss:.3f}", val=f"{row['val_micro']:.3f}", refresh=False)
+            loop.stopped = patience is not None and epoch - loop.best["epoch"] >= patience
+        loop.next_epoch, loop.seconds = epoch + 1, time.perf_counter() - start
+        saver.save(run, sched, loop)
+        if loop.stopped:
             break
     if bar is not None:
         bar.close()
+    return _kept_result(run, loop)
+
+
+def _train_epoch(run: _MinibatchRun, sched: Any, epoch: int) -> tuple[float, float, float]:
+    t0 = time.perf_counter()
+    loss = run.epoch(epoch)
+    seconds, lr = time.perf_counter() - t0, run.opt.param_groups[0]["lr"]
+    sched.step()
+    return loss, seconds, lr
+
+
+def _evaluate_epoch(run: _MinibatchRun, best: dict[str, Any], epoch: int, info: dict[str, float]) -> dict:
+    """Whole-graph validation (and test) scores of this epoch; ``best`` keeps the first epoch of best val micro-F1."""
+    evaluated = dataclasses.replace(run.task, x=run.feat.detach())
+    row = {"epoch": epoch, **info, **evaluate_enc(run.model, evaluated)}
+    if row["val_micro"] > best["val_micro"]:
+        state = copy.deepcopy(run.model.state_dict())
+        best.update(val_micro=row["val_micro"], epoch=epoch, state=state, feat=run.feat.detach().clone(), row=row)
+    return row
+
+
+def _kept_result(run: _MinibatchRun, loop: enc_resume.LoopState) -> EncResult:
+    """Load the kept epoch's weights and features into the run and report that epoch."""
+    best = loop.best
+    if best["state"] is None:
+        raise InvalidInputError("the run has not been evaluated yet; give more epochs than the resumed state has.")
     run.model.load_state_dict(best["state"])
     run.feat.data.copy_(best["feat"])
     r = best["row"]
     return EncResult(
-        r["val_micro"], r["val_macro"], r["test_micro"], r["test_macro"], best["epoch"], epoch + 1,
-        time.perf_counter() - start, history, run.feat.detach().clone(), epoch_seconds,
+        r["val_micro"], r["val_macro"], r["test_micro"], r["test_macro"], best["epoch"], loop.next_epoch,
+        loop.seconds, loop.history, run.feat.detach().clone(), loop.epoch_seconds,
     )  # fmt: skip
 
 

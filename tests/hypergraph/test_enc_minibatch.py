@@ -95,3 +95,70 @@ def test_oracle_fixture_is_consistent():
     for key in ("test_micro_f1", "test_macro_f1"):
         assert 0.0 < data[key] < 1.0
     assert len(data["train_seconds_per_epoch"]) == data["epochs"]
+
+
+def _resumable_run(task, path, epochs, seed_init=0, **kw):
+    torch.manual_seed(seed_init)
+    model = enc.build_enc_model("conhd", 8, 3, hidden_channels=16, dropout=0.3, input_dropout=0.1)
+    opts = dict(batch_size=16, hedge_sampling=3, lr=1e-2, gamma=0.9, eval_every=2, progress=False, seed=5)
+    return model, enc.train_enc_minibatch(model, task, epochs=epochs, resume=path, **{**opts, **kw})
+
+
+def test_resumed_run_ends_exactly_where_the_uninterrupted_one_does(tmp_path):
+    task = enc.prepare_enc(planted_enc(), feature_dim=8)
+    whole_model, whole = _resumable_run(task, None, 6)
+    path = tmp_path / "run.pt"
+    _, part = _resumable_run(task, path, 4)
+    assert part.epochs_run == 4 and path.exists()
+    # a fresh process: another initialisation and another global random state, both replaced by the file's
+    torch.manual_seed(123)
+    model, rest = _resumable_run(task, path, 6, seed_init=99)
+    assert rest.epochs_run == 6 and len(rest.epoch_seconds) == 6
+    drop = ("seconds",)
+    assert [{k: v for k, v in h.items() if k not in drop} for h in rest.history] == [
+        {k: v for k, v in h.items() if k not in drop} for h in whole.history
+    ]
+    assert (rest.best_epoch, rest.test_micro_f1, rest.test_macro_f1) == (whole.best_epoch, whole.test_micro_f1,
+                                                                         whole.test_macro_f1)  # fmt: skip
+    for (k, a), b in zip(whole_model.state_dict().items(), model.state_dict().values(), strict=True):
+        assert torch.equal(a, b), k
+    assert torch.equal(rest.features, whole.features)
+    assert not [p.name for p in tmp_path.iterdir() if p.name != "run.pt"]  # no temporary file left behind
+    # a finished run given the same file again trains nothing and reports the same kept epoch
+    _, again = _resumable_run(task, path, 6)
+    assert again.history == rest.history and again.test_micro_f1 == rest.test_micro_f1
+
+
+def test_resume_refuses_another_run_and_a_corrupt_file(tmp_path):
+    from graphhyper.errors import CheckpointError
+
+    task = enc.prepare_enc(planted_enc(), feature_dim=8)
+    path = tmp_path / "run.pt"
+    _resumable_run(task, path, 2)
+    with pytest.raises(CheckpointError, match="lr=0.01 \\(now 0.001\\)"):
+        _resumable_run(task, path, 4, lr=1e-3)
+    with pytest.raises(CheckpointError, match="parameter shapes"):
+        torch.manual_seed(0)
+        model = enc.build_enc_model("conhd", 8, 3, hidden_channels=8)
+        enc.train_enc_minibatch(model, task, epochs=4, batch_size=16, hedge_sampling=3, lr=1e-2, gamma=0.9,
+                                eval_every=2, progress=False, seed=5, resume=path)  # fmt: skip
+    blob = path.read_bytes()
+    path.write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(CheckpointError, match="Delete it"):
+        _resumable_run(task, path, 4)
+    other = tmp_path / "other.pt"
+    torch.save({"format": "something else"}, other)
+    with pytest.raises(CheckpointError, match="not a mini-batch ENC run state"):
+        _resumable_run(task, other, 4)
+
+
+def test_a_part_ending_between_evaluations_adds_one_evaluation_and_changes_nothing_else(tmp_path):
+    task = enc.prepare_enc(planted_enc(), feature_dim=8)
+    _, whole = _resumable_run(task, None, 6)
+    path = tmp_path / "run.pt"
+    _resumable_run(task, path, 3)  # evaluates its last epoch, 2, which the whole run does not
+    _, rest = _resumable_run(task, path, 6, seed_init=7)
+    assert [h["epoch"] for h in rest.history] == [1, 2, 3, 5]
+    drop = ("seconds",)
+    kept = [{k: v for k, v in h.items() if k not in drop} for h in rest.history if h["epoch"] != 2]
+    assert kept == [{k: v for k, v in h.items() if k not in drop} for h in whole.history]

@@ -59,6 +59,20 @@ def test_train_enc_minibatch_on_stack_biology(capsys, shared_data, tmp_path):
     assert "one row per node" in capsys.readouterr().err
 
 
+def test_train_enc_minibatch_resumes_from_its_state_file(capsys, shared_data, tmp_path):
+    args = ["hypergraph", "train", "--task", "enc", "--dataset", "stack-biology", "--model", "conhd", "--quiet"]
+    args += ["--set", "hidden_channels=8", "--feature-dim", "8", "--threads", "1", "--eval-every", "1"]
+    args += ["--batch-size", "4096", "--hedge-sampling", "5", "--lr", "0.01", "--resume", str(tmp_path / "run.pt")]
+    assert main([*args, "--epochs", "1"]) == 0
+    assert "1 epochs" in capsys.readouterr().out and (tmp_path / "run.pt").exists()
+    assert main([*args, "--epochs", "2"]) == 0  # goes on with the second epoch instead of starting over
+    assert "2 epochs" in capsys.readouterr().out
+    assert main([*args, "--epochs", "3", "--gamma", "0.5"]) == 1
+    assert "gamma=0.99 (now 0.5)" in capsys.readouterr().err
+    assert main([*args[:-8], "--epochs", "1", "--resume", str(tmp_path / "x.pt")]) == 1
+    assert "--resume with --task enc" in capsys.readouterr().err and not (tmp_path / "x.pt").exists()
+
+
 def test_train_whatsnet_minibatch_at_the_authors_optimiser(capsys, shared_data):
     args = ["hypergraph", "train", "--task", "enc", "--dataset", "stack-biology", "--model", "whatsnet", "--quiet"]
     args += ["--set", "hidden_channels=8", "--set", "att_channels=8", "--set", "node_channels=8"]
@@ -83,6 +97,8 @@ def test_train_refuses_the_other_tasks_options_by_name(capsys):
     assert "--hedge-sampling with --task enc" in err and "give --batch-size N" in err
     assert main([*base, "--gamma", "0.9", "--hedge-sampling", "5"]) == 1
     assert "--hedge-sampling, --gamma with --task node" in capsys.readouterr().err
+    assert main([*base, "--resume", "run.pt"]) == 1
+    assert "--resume with --task node" in capsys.readouterr().err
     assert main([*base, "--head-pe", "--eval-every", "5"]) == 1
     assert "--head-pe, --eval-every with --task node" in capsys.readouterr().err
 
