@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
-__all__ = ["sha256_file"]
+__all__ = ["atomic_target", "default_file_mode", "sha256_file"]
 
 _CHUNK = 1 << 20
 
@@ -17,3 +21,28 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for chunk in iter(lambda: fh.read(_CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def default_file_mode() -> int:
+    """The permission bits a plain ``open(path, "w")`` gives a new file: 0o666 less the process umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+@contextmanager
+def atomic_target(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary path beside ``path``, unique to this call, moved onto ``path`` when the block ends without an
+    error (and removed when it raises), with the permissions a plain ``open`` would give. Processes that write the
+    same file at once never move each other's half-written files, and a reader never sees a partial one."""
+    path = Path(path)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, default_file_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

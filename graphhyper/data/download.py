@@ -19,7 +19,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Callable
 
-from graphhyper._files import sha256_file
+from graphhyper._files import default_file_mode, sha256_file
 from graphhyper.data.cards import DatasetCard, FileEntry
 from graphhyper.errors import ChecksumError, DatasetError
 
@@ -145,6 +145,7 @@ def _fetch(url: str, dest: Path, opener: Opener, timeout: float, progress: bool)
                     bar.update(len(chunk))
             if bar is not None:
                 bar.close()
+        os.chmod(tmp, default_file_mode())
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

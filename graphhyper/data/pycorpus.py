@@ -28,13 +28,12 @@ import json
 import os
 import sys
 import sysconfig
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from graphhyper._files import sha256_file
+from graphhyper._files import atomic_target, sha256_file
 from graphhyper.errors import ChecksumError, DatasetError, InvalidInputError
 
 __all__ = ["SPLITS", "PyCorpus", "split_of", "stdlib_dir", "list_files", "build_pycorpus", "load_pycorpus"]
@@ -137,14 +136,8 @@ def build_pycorpus(lib_dir: str | os.PathLike | None = None, root: str | os.Path
 def _write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file of this call's own, so that processes building the same
     cache at once never move each other's half-written files."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_target(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def _manifest_current(manifest: dict, lib: Path) -> bool:

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from graphhyper._files import atomic_target
 from graphhyper.errors import CheckpointError
 
 FORMAT = "graphhyper.enc-minibatch/1"
@@ -62,14 +61,8 @@ def save(path: Path, run: Any, sched: Any, loop: LoopState, finger: str) -> None
         "loop": {**loop.__dict__},
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_target(path) as tmp:
         torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load(path: Path, run: Any, sched: Any, finger: str) -> LoopState:

@@ -6,6 +6,7 @@ import urllib.error
 
 import pytest
 
+from graphhyper._files import default_file_mode
 from graphhyper.data.cards import FileEntry, get_card
 from graphhyper.data.download import download_file, ensure_files, git_blob_sha1, verify_file
 from graphhyper.errors import ChecksumError, DatasetError
@@ -24,6 +25,7 @@ def test_file_url_download_verifies(tmp_path):
     download_file(_entry([src.as_uri()]), dest, progress=False)
     assert dest.read_bytes() == PAYLOAD
     assert not list(dest.parent.glob("*.part"))
+    assert dest.stat().st_mode & 0o777 == default_file_mode()  # readable as a plain write would leave it
 
 
 def test_retry_then_mirror(tmp_path):

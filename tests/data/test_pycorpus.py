@@ -82,3 +82,15 @@ def test_concurrent_builds_of_one_cache_all_succeed(tmp_path):
     assert sorted(p.name for p in caches[0].iterdir()) == ["manifest.json", "test.bin", "train.bin", "val.bin"]
     corpus = pycorpus.load_pycorpus(lib, root=tmp_path)
     assert sum(len(corpus.split(s)) for s in pycorpus.SPLITS) == sum(f["bytes"] + 1 for f in corpus.manifest["files"])
+
+
+def test_cache_files_get_the_usual_permissions(tmp_path):
+    # a shared $GRAPHHYPER_DATA must stay readable by others: not the 0600 of a bare temporary file
+    import os
+
+    cache = pycorpus.build_pycorpus(_fake_lib(tmp_path, n=10), root=tmp_path)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert {p.name: p.stat().st_mode & 0o777 for p in cache.iterdir()} == {
+        n: 0o666 & ~mask for n in ("manifest.json", "test.bin", "train.bin", "val.bin")
+    }
