@@ -316,8 +316,9 @@ def from_pretrained(
 
     - a bundled GHN (no network), e.g. ``"ghn-tiny-tiled"`` (the default, :data:`DEFAULT_GHN`; DARTS-space CNNs),
       ``"ghn-vit-digits-lowrank"`` / ``"ghn-vit-mnist1d-lowrank"`` (small ViTs on digits / MNIST-1D) or
-      ``"ghn-pytext-lowrank"`` / ``"ghn-pytext-lowrank-c128"`` (GPT-style byte decoders; the second with rank 64
-      and 128-dim index codes, better on wider decoders); see :func:`list_pretrained`
+      ``"ghn-pytext-lowrank"`` / ``"ghn-pytext-lowrank-c128"`` / ``"ghn-pytext-lowrank-c128-p512"`` (GPT-style
+      byte decoders; the second with rank 64 and 128-dim index codes, better on wider decoders; the third that
+      config trained 4x longer on 512 architectures, the best start for fine-tuning); see :func:`list_pretrained`
       (``meta["train_config"]["tasks"]`` of each says what it was trained on);
     - a published GHN-3 / GHN-2 (``"ghn3tm8"``, ``"ghn3sm8"``, ``"ghn3lm8"``, ``"ghn3xlm16"``, ``"ghn2_cifar10"``,
       ``"ghn2_imagenet"``): fetched once (GHN-3 through ``huggingface_hub``, the ``hub`` extra), converted into the
