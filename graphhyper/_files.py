@@ -23,11 +23,19 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def default_file_mode() -> int:
-    """The permission bits a plain ``open(path, "w")`` gives a new file: 0o666 less the process umask."""
-    mask = os.umask(0)
+def _read_umask() -> int:
+    mask = os.umask(0o022)
     os.umask(mask)
-    return 0o666 & ~mask
+    return mask
+
+
+#: Read once, at import: reading the umask means setting it, which must not happen while other threads create files.
+_UMASK = _read_umask()
+
+
+def default_file_mode() -> int:
+    """The permission bits a plain ``open(path, "w")`` gives a new file: 0o666 less the umask (read at import)."""
+    return 0o666 & ~_UMASK
 
 
 @contextmanager
