@@ -35,6 +35,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from graphhyper._files import atomic_target
 from graphhyper.errors import CheckpointError, InvalidInputError
 from graphhyper.ghn.model import GHN, GHNConfig, legacy_mip_error
 
@@ -361,9 +362,8 @@ class Trainer:
         else:
             raise CheckpointError("save_checkpoint() needs a path when the trainer has no out_dir.")
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save(self.state(), tmp)
-        os.replace(tmp, path)
+        with atomic_target(path) as tmp:
+            torch.save(self.state(), tmp)
         (path.parent / "history.json").write_text(json.dumps({"history": self.history, "skipped": self.skipped}))
         return path
 

@@ -36,6 +36,7 @@ from typing import Callable, Iterable, Sequence, cast
 import torch
 from torch import nn
 
+from graphhyper._files import atomic_target
 from graphhyper.errors import InvalidInputError, SearchError
 
 __all__ = [
@@ -296,9 +297,8 @@ def _save_scores(path, key: str, scores: dict) -> None:
     doc = json.loads(path.read_text()) if path.exists() else {}
     doc[key] = {h: (v if math.isfinite(v) else None) for h, v in scores.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc))
-    tmp.replace(path)
+    with atomic_target(path) as tmp:
+        tmp.write_text(json.dumps(doc))
 
 
 def nb201_prior(cache=None, progress: bool = True) -> dict[str, float]:

@@ -57,3 +57,19 @@ def test_snip_and_grad_norm_need_targets_and_rank_nb201_cells():
     full = nb201.build(("nor_conv_3x3",) * 6, C=4, N=1)
     assert P.params(full, batch) > P.params(empty, batch)
     assert P.synflow(full, batch) > P.synflow(empty, batch)
+
+
+def test_score_cache_is_written_whole_and_reused(tmp_path, monkeypatch):
+    import json
+
+    from graphhyper.search.space import nb201_space
+
+    sp = nb201_space(C=4, N=1)
+    sp.input_shape = (1, 3, 8, 8)
+    archs = list(sp.enumerate())[:3]
+    cache = tmp_path / "scores.json"
+    first = P.score_space(sp, archs, "params", batch_size=2, cache=cache, progress=False)
+    stored = json.loads(cache.read_text())
+    assert list(stored.values()) == [first] and [p.name for p in tmp_path.iterdir()] == ["scores.json"]
+    monkeypatch.setitem(P.PROXIES, "params", lambda *a: pytest.fail("a cached score was computed again"))
+    assert P.score_space(sp, archs, "params", batch_size=2, cache=cache, progress=False) == first
