@@ -93,6 +93,13 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
         "--export", default=None, type=non_empty, help="bundle as graphhyper/ghn/pretrained/NAME (or a path)"
     )
     p.add_argument("--export-only", action="store_true", help="only export OUT/last.pt, do not train")
+    p.add_argument(
+        "--export-dtype",
+        choices=["float32", "float16", "bfloat16"],
+        default=None,
+        help="store the exported weights in this precision (default float32; half precision halves the file and "
+        "loads back as float32)",
+    )
     p.add_argument("--device", default=None, type=device, help="cpu or cuda (default: cuda when available)")
     p.add_argument(
         "--nproc-per-node",
@@ -206,6 +213,7 @@ def _train(args: argparse.Namespace) -> int:
         export=args.export,
         export_only=args.export_only,
         command=_command_line(args),
+        export_dtype=args.export_dtype or "float32",
     )
     for h in trainer.history[-3:] if trainer.rank == 0 else []:
         print(h)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 import torch
 from torch.overrides import TorchFunctionMode
 
-from graphhyper.errors import CheckpointError, GraphhyperError
+from graphhyper.errors import CheckpointError, GraphhyperError, InvalidInputError
 from graphhyper.ghn.model import GHN, GHNConfig, legacy_mip_error
 
 if TYPE_CHECKING:
@@ -49,6 +49,10 @@ _ST_DTYPES = {
     torch.int64: "I64",
     torch.int32: "I32",
 }
+#: Bytes per element of the safetensors dtypes above.
+_ST_ITEMSIZE = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8, "I64": 8, "I32": 4}
+#: Storage dtypes :func:`save` offers for the float32 tensors of a GHN (``load`` casts them back to float32).
+STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 def _paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
@@ -118,19 +122,48 @@ def _read_config_text(js_path: Path) -> bytes:
     return b"".join(chunks)
 
 
-def save(ghn: GHN, path: str | os.PathLike[str], meta: dict[str, Any] | None = None) -> tuple[Path, Path]:
-    """Write ``ghn`` to ``path.safetensors`` + ``path.json``; returns both paths."""
+def save(
+    ghn: GHN, path: str | os.PathLike[str], meta: dict[str, Any] | None = None, dtype: str = "float32"
+) -> tuple[Path, Path]:
+    """Write ``ghn`` to ``path.safetensors`` + ``path.json``; returns both paths.
+
+    ``dtype="float16"`` or ``"bfloat16"`` stores the float32 tensors in half precision (half the file; what a
+    bundled checkpoint may use to fit the package), and :func:`load` casts them back to float32. float16 refuses a
+    GHN with values beyond its range (use bfloat16 then).
+    """
     from safetensors.torch import save_file
 
+    tensors = _storage_tensors(ghn, dtype)
     st_path, js_path = _paths(path)
     st_path.parent.mkdir(parents=True, exist_ok=True)
     cfg = json.dumps(ghn.config.to_dict(), sort_keys=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in ghn.state_dict().items()}
     save_file(tensors, str(st_path), metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION), "config": cfg})
     doc = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": ghn.config.to_dict(), "meta": meta or {}}
+    if dtype != "float32":
+        doc["storage_dtype"] = dtype
     js_path.write_text(json.dumps(doc, indent=1, sort_keys=True))
     os.chmod(st_path, 0o644)  # safetensors writes 0600; checkpoints are data to share
     return st_path, js_path
+
+
+def _storage_tensors(ghn: GHN, dtype: str) -> dict[str, torch.Tensor]:
+    """The state dict as saved: float32 tensors cast to the storage ``dtype``, the rest as they are."""
+    if dtype not in STORAGE_DTYPES:
+        raise InvalidInputError(f"dtype={dtype!r}: store a GHN as one of {sorted(STORAGE_DTYPES)}.")
+    target = STORAGE_DTYPES[dtype]
+    out = {}
+    for k, v in ghn.state_dict().items():
+        v = v.detach().cpu()
+        if v.dtype == torch.float32 and target != torch.float32:
+            cast = v.to(target)
+            if not torch.isfinite(cast).all():
+                raise InvalidInputError(
+                    f"{k} holds values beyond {dtype}'s range (largest |value| {v.abs().max().item():.3g}); "
+                    "save with dtype='bfloat16' or 'float32'."
+                )
+            v = cast
+        out[k] = v.contiguous()
+    return out
 
 
 def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -230,7 +263,7 @@ def _check_header(f: Any, config: GHNConfig, st_path: Path, js_path: Path, size:
     dtypes = [
         (k, found[k][1], _ST_DTYPES.get(expected[k][1], str(expected[k][1])))
         for k in both
-        if found[k][1] != _ST_DTYPES.get(expected[k][1])
+        if not _storable(found[k][1], expected[k][1])
     ]
     if missing or unexpected or wrong or dtypes:
         raise CheckpointError(
@@ -238,12 +271,20 @@ def _check_header(f: Any, config: GHNConfig, st_path: Path, js_path: Path, size:
             f"wrong shapes (name, found, expected) {wrong[:5]}, wrong dtypes (name, found, expected) {dtypes[:5]}. "
             "Pair the weights with the JSON written beside them, or re-save the GHN."
         )
-    need = sum(math.prod(s) * d.itemsize for s, d in expected.values())
+    need = sum(math.prod(shape) * _ST_ITEMSIZE.get(dt, 8) for shape, dt in found.values())
     if need > size:  # safetensors checks this too; every allocation below is bounded by the file's size
         raise CheckpointError(
             f"{st_path} is {size} bytes but its header claims {need} bytes of weights; the file "
             "is truncated. Re-download or re-save it."
         )
+
+
+def _storable(found: str, expected: torch.dtype) -> bool:
+    """Whether a tensor saved as safetensors dtype ``found`` may fill a GHN tensor of ``expected`` dtype: its own
+    dtype, or float32 stored in half precision (:func:`save` with ``dtype``)."""
+    if found == _ST_DTYPES.get(expected):
+        return True
+    return expected == torch.float32 and found in ("F16", "BF16")
 
 
 def load(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> GHN:

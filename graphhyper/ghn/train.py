@@ -410,8 +410,9 @@ class Trainer:
         return False
 
 
-def export_trainer(trainer: Trainer, name_or_path: str, command: str) -> Path:
-    """Save ``trainer.ghn`` as a hub checkpoint (bundled name or path) with the run's record in its JSON."""
+def export_trainer(trainer: Trainer, name_or_path: str, command: str, dtype: str = "float32") -> Path:
+    """Save ``trainer.ghn`` as a hub checkpoint (bundled name or path) with the run's record in its JSON, its
+    float tensors stored as ``dtype`` (:func:`graphhyper.ghn.hub.save`)."""
     from graphhyper.ghn import hub
 
     tail = trainer.history[-10:]
@@ -431,7 +432,7 @@ def export_trainer(trainer: Trainer, name_or_path: str, command: str) -> Path:
     target = Path(name_or_path)
     if target.parent == Path(".") and not target.suffix:
         target = hub.PRETRAINED_DIR / name_or_path
-    st, _ = hub.save(trainer.ghn, target, meta=meta)
+    st, _ = hub.save(trainer.ghn, target, meta=meta, dtype=dtype)
     return st
 
 
@@ -443,6 +444,7 @@ def run_training(
     export: str | None = None,
     export_only: bool = False,
     command: str = "",
+    export_dtype: str = "float32",
 ) -> Trainer:
     """Resume from ``out_dir/last.pt`` when present, train, and optionally export (what the CLI and
     ``scripts/train_ghn.py`` run). Under ``torchrun`` it joins the process group first (:func:`distributed`);
@@ -462,7 +464,7 @@ def run_training(
         if not export_only:
             trainer.fit(max_seconds=max_seconds)
         if export and trainer.rank == 0:
-            path = export_trainer(trainer, export, command)
+            path = export_trainer(trainer, export, command, dtype=export_dtype)
             log.info("exported %s (%.2f MB)", path, path.stat().st_size / 1e6)
         return trainer
 
