@@ -14,6 +14,14 @@ on the validation data at every k of ``--ks``. Variants:
   ``except:A,B``: every predicted parameter but those.
 - ``mix:L[:ln]``: weights and embeddings ``theta_random + L * theta_ghn``; vectors (norm gains and biases, linear
   biases) predicted, or with ``:ln`` only the norm layers' predicted and the other vectors random.
+- ``blend:L``: weights and embeddings ``L * theta_ghn + (1 - L) * theta_random`` (shrink and perturb); vectors
+  predicted.
+- ``complete:E[:B]``: spectral completion of every predicted matrix (the ``[out, in*k]`` view; not the position
+  table): the top singular directions of the prediction holding a fraction ``E`` of its energy are kept exactly,
+  and ``B`` (default 1) times the random initialisation projected off them (left and right) is added, so the
+  predicted directions are untouched and the rest of the spectrum is the random init's. Vectors predicted.
+
+``--lr`` changes the AdamW learning rate of every variant (default: the paired evaluation's 1e-3).
 
 Prints one line per architecture and variant, then the means over the architectures, with the machine line.
 """
@@ -61,7 +69,32 @@ def variant_state(variant: str, pred: dict, rand: dict) -> dict:
             elif which != "ln" or _is_norm(k):
                 out[k] = v
         return out
-    raise SystemExit(f"unknown variant {variant!r}: use random, ghn, only:A,B, except:A,B or mix:L[:ln]")
+    if kind == "blend":
+        lam = float(rest)
+        return {k: lam * v + (1 - lam) * rand[k] if v.dim() >= 2 else v for k, v in pred.items()}
+    if kind == "complete":
+        energy_text, _, beta_text = rest.partition(":")
+        energy, beta = float(energy_text), float(beta_text or 1.0)
+        return {
+            k: complete_spectrum(v, rand[k], energy, beta) if v.dim() >= 2 and v.shape[0] > 1 else v
+            for k, v in pred.items()
+        }
+    raise SystemExit(
+        f"unknown variant {variant!r}: use random, ghn, only:A,B, except:A,B, mix:L[:ln], blend:L or complete:E[:B]"
+    )
+
+
+def complete_spectrum(pred: torch.Tensor, rand: torch.Tensor, energy: float, beta: float = 1.0) -> torch.Tensor:
+    """``pred`` plus ``beta`` times ``rand`` projected off the top singular directions of ``pred`` that hold a
+    fraction ``energy`` of its squared Frobenius norm (both as ``[out, in*k]`` matrices)."""
+    mat, noise = pred.reshape(pred.shape[0], -1).float(), rand.reshape(rand.shape[0], -1).float()
+    u, s, vh = torch.linalg.svd(mat, full_matrices=False)
+    share = torch.cumsum(s**2, 0) / (s**2).sum().clamp_min(1e-30)
+    top = int((share < energy).sum()) + 1
+    uk, vk = u[:, :top], vh[:top].T
+    noise = noise - uk @ (uk.T @ noise)
+    noise = noise - (noise @ vk) @ vk.T
+    return (mat + beta * noise).reshape(pred.shape).to(pred.dtype)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--archs", type=int, default=3)
     p.add_argument("--ks", default="0,100")
     p.add_argument("--variants", default="random;ghn")
+    p.add_argument("--lr", type=float, default=1e-3)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     task, ks = get_task(args.task), [int(k) for k in args.ks.split(",")]
@@ -92,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         for v in variants:
             net = copy.deepcopy(base)
             net.load_state_dict(variant_state(v, pred, base.state_dict()), strict=False)
-            track = train_and_track(net, task, ks, StepBudget(), seed=0)
+            track = train_and_track(net, task, ks, StepBudget(lr=args.lr), seed=0)
             for k in ks:
                 sums[v][k][0] += track[k]["loss"] / len(specs)
                 sums[v][k][1] += track[k]["acc"] / len(specs)
