@@ -356,7 +356,8 @@ def from_pretrained(
     """Load a GHN by name or path: one entry point for ours and the published ones.
 
     - a bundled GHN (no network), e.g. ``"ghn-tiny-tiled"`` (the default, :data:`DEFAULT_GHN`; DARTS-space CNNs),
-      ``"ghn-vit-digits-lowrank"`` / ``"ghn-vit-mnist1d-lowrank"`` (small ViTs on digits / MNIST-1D) or
+      ``"ghn-vit-digits-lowrank"`` / ``"ghn-vit-mnist1d-lowrank"`` (small ViTs on digits / MNIST-1D;
+      ``"ghn-vit-mnist1d-lowrank-c128-p512"``, rank 64 trained 8x longer, the start to fine-tune MNIST-1D ViTs from) or
       ``"ghn-pytext-lowrank"`` / ``"ghn-pytext-lowrank-c128"`` / ``"ghn-pytext-lowrank-c128-p512"`` (GPT-style
       byte decoders; the second with rank 64 and 128-dim index codes, better on wider decoders; the third that
       config trained 4x longer on 512 architectures, the best start for fine-tuning); see :func:`list_pretrained`
