@@ -119,12 +119,16 @@ class Claims:
 
     def _holder_result(self, h: str):
         """The holder's finished trial if there is one to reuse; deletes a stale claim; else ``None`` (wait)."""
-        from optuna.trial import TrialState
-
         try:
             cid = self.storage.get_study_id_from_name(claim_name(self.study.study_name, h))
-        except KeyError:  # released between our attempt and now: its result, if any, is stored
+            return self._poll_holder(h, cid)
+        except KeyError:  # released (deleted) at any point of this poll: its result, if any, is stored
             return self.lookup(h)
+
+    def _poll_holder(self, h: str, cid: int):
+        """One look at the claim ``cid`` of ``h``; raises ``KeyError`` when the claim is deleted meanwhile."""
+        from optuna.trial import TrialState
+
         attrs = self.storage.get_study_system_attrs(cid)
         trial_id = attrs.get("trial_id")
         if trial_id is None:  # its holder is between creating it and naming its trial, or died there

@@ -142,3 +142,25 @@ def test_a_claim_whose_holder_died_before_naming_its_trial_is_dropped(study):
     assert waiter.acquire(trial, "n") is None and trial.number in waiter.held
     waiter.release_all()
     assert _names(study) == {"s"}
+
+
+def test_a_claim_released_while_a_waiter_reads_it_hands_over_the_result(study, monkeypatch):
+    """The holder deletes its claim between the waiter's name lookup and its read of the claim's attributes (a race
+    seen with 4 PostgreSQL workers): the waiter reuses the stored result instead of failing its trial."""
+    holder, waiter = Claims(study, _finished(study)), Claims(study, _finished(study), wait_s=5)
+    first, second = study.ask(), study.ask()
+    assert holder.acquire(first, "r") is None
+    first.set_user_attr("hash", "r")
+    first.set_user_attr("evaluated", True)
+    study.tell(first, 0.5)
+    storage = waiter.storage
+    read_attrs = storage.get_study_system_attrs
+
+    def released_first(cid):
+        holder.release(first.number)  # the claim is gone before the waiter reads it
+        return read_attrs(cid)
+
+    monkeypatch.setattr(storage, "get_study_system_attrs", released_first)
+    prev = waiter.acquire(second, "r")
+    assert prev is not None and prev.number == first.number and prev.value == 0.5
+    assert _names(study) == {"s"}
