@@ -50,9 +50,10 @@ _ST_DTYPES = {
     torch.int32: "I32",
 }
 #: Bytes per element of the safetensors dtypes above.
-_ST_ITEMSIZE = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8, "I64": 8, "I32": 4}
+_ST_ITEMSIZE = {name: dtype.itemsize for dtype, name in _ST_DTYPES.items()}
 #: Storage dtypes :func:`save` offers for the float32 tensors of a GHN (``load`` casts them back to float32).
 STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+_FLOAT32_STAND_INS = {_ST_DTYPES[d] for d in STORAGE_DTYPES.values()}
 
 
 def _paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
@@ -282,9 +283,7 @@ def _check_header(f: Any, config: GHNConfig, st_path: Path, js_path: Path, size:
 def _storable(found: str, expected: torch.dtype) -> bool:
     """Whether a tensor saved as safetensors dtype ``found`` may fill a GHN tensor of ``expected`` dtype: its own
     dtype, or float32 stored in half precision (:func:`save` with ``dtype``)."""
-    if found == _ST_DTYPES.get(expected):
-        return True
-    return expected == torch.float32 and found in ("F16", "BF16")
+    return found == _ST_DTYPES.get(expected) or (expected == torch.float32 and found in _FLOAT32_STAND_INS)
 
 
 def load(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> GHN:

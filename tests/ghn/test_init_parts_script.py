@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests._scripts import load_script
 
-
-def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("ghn_init_parts", ROOT / "scripts" / "ghn_init_parts.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-PARTS = _script()
+PARTS = load_script("ghn_init_parts.py")
 
 
 def _low_rank(out: int, inp: int, rank: int, seed: int) -> torch.Tensor:

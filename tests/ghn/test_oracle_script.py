@@ -4,31 +4,17 @@ a copied GHN predicts, and ``--json`` resumes and tabulates per-model results.""
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import torch
 
 from graphhyper.ghn.reference.graph import NodeInfo, ReferenceGraph
+from tests._scripts import load_script
 
-ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("oracle_ghn_reference", ROOT / "scripts" / "oracle_ghn_reference.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-ORACLE = _script()
+ORACLE = load_script("oracle_ghn_reference.py")
 
 
 def _resnet18_case() -> tuple[ReferenceGraph, dict[str, tuple[int, ...]]]:
